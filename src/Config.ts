@@ -1,0 +1,124 @@
+import { Config, ConfigError, Duration, Either, Option, Redacted } from "effect"
+
+/** Default CoinGecko ids: a top-10 list without stablecoins' twins. */
+export const defaultCoins = [
+  "bitcoin", "ethereum", "tether", "binancecoin", "ripple",
+  "usd-coin", "cardano", "stellar", "chainlink", "litecoin"
+] as const
+
+export type SourceSetting =
+  | { readonly _tag: "auto" }
+  | { readonly _tag: "coingecko" }
+  | { readonly _tag: "simulator" }
+  | { readonly _tag: "replay"; readonly file: string }
+
+const parseSource = (raw: string): Either.Either<SourceSetting, string> => {
+  const value = raw.trim()
+  if (value === "auto" || value === "coingecko" || value === "simulator") return Either.right({ _tag: value })
+  if (value.startsWith("replay:") && value.length > "replay:".length) {
+    return Either.right({ _tag: "replay", file: value.slice("replay:".length) })
+  }
+  return Either.left(`expected one of auto, coingecko, simulator, replay:<file>, got "${raw}"`)
+}
+
+const source = Config.string("SOURCE").pipe(
+  Config.withDefault("auto"),
+  Config.mapOrFail((raw) =>
+    Either.mapLeft(parseSource(raw), (message) => ConfigError.InvalidData(["SOURCE"], message))
+  )
+)
+
+const coins = Config.string("COINS").pipe(
+  Config.withDefault(defaultCoins.join(",")),
+  Config.mapOrFail((raw) => {
+    const ids = raw.split(",").map((s) => s.trim()).filter((s) => s.length > 0)
+    return ids.length > 0 && ids.every((id) => /^[a-z0-9-]{1,64}$/.test(id))
+      ? Either.right(ids)
+      : Either.left(ConfigError.InvalidData(["COINS"], `expected comma-separated CoinGecko ids like "bitcoin,ethereum", got "${raw}"`))
+  })
+)
+
+const positiveDuration = (name: string, fallback: string) =>
+  Config.duration(name).pipe(
+    Config.withDefault(Duration.decode(fallback as Duration.DurationInput)),
+    Config.validate({ message: `expected a positive duration such as "${fallback}"`, validation: (d) => Duration.toMillis(d) > 0 })
+  )
+
+const positiveInt = (name: string, fallback: number, max = 1_000_000) =>
+  Config.integer(name).pipe(
+    Config.withDefault(fallback),
+    Config.validate({ message: `expected an integer between 1 and ${max}`, validation: (n) => n >= 1 && n <= max })
+  )
+
+const optionalUrl = (name: string) =>
+  Config.redacted(name).pipe(
+    Config.option,
+    Config.map(Option.filter((r) => Redacted.value(r).trim().length > 0))
+  )
+
+/** Where the bus, the cache and the database live; unset means the embedded adapter. */
+export const InfraConfig = Config.all({
+  kafkaBrokers: Config.string("KAFKA_BROKERS").pipe(
+    Config.option,
+    Config.map(Option.map((s) => s.split(",").map((b) => b.trim()).filter((b) => b.length > 0))),
+    Config.map(Option.filter((bs) => bs.length > 0))
+  ),
+  redisUrl: optionalUrl("REDIS_URL"),
+  databaseUrl: optionalUrl("DATABASE_URL")
+})
+export type InfraConfig = Config.Config.Success<typeof InfraConfig>
+
+export const TopicConfig = Config.all({
+  topic: Config.string("KAFKA_TOPIC").pipe(Config.withDefault("crypto-prices")),
+  partitions: positiveInt("KAFKA_PARTITIONS", 3, 1000)
+})
+export type TopicConfig = Config.Config.Success<typeof TopicConfig>
+
+export const SourceConfig = Config.all({
+  source,
+  coins,
+  pollInterval: positiveDuration("POLL_INTERVAL", "30 seconds"),
+  /** Simulator ticks per coin per second. */
+  simulatorRate: Config.number("SIMULATOR_RATE").pipe(
+    Config.withDefault(1),
+    Config.validate({ message: "expected a number of ticks per coin per second in (0, 1000]", validation: (n) => n > 0 && n <= 1000 })
+  ),
+  simulatorSeed: Config.integer("SIMULATOR_SEED").pipe(Config.option)
+})
+export type SourceConfig = Config.Config.Success<typeof SourceConfig>
+
+export const ProcessorConfig = Config.all({
+  checkpointInterval: positiveDuration("CHECKPOINT_INTERVAL", "5 seconds"),
+  batchSize: positiveInt("BATCH_SIZE", 100),
+  allowedLateness: Config.duration("ALLOWED_LATENESS").pipe(Config.withDefault(Duration.minutes(2))),
+  latestTtl: positiveDuration("LATEST_TTL", "45 seconds"),
+  groupId: Config.string("KAFKA_GROUP_ID").pipe(Config.withDefault("crypto-processor"))
+})
+export type ProcessorConfig = Config.Config.Success<typeof ProcessorConfig>
+
+export const HttpConfig = Config.all({
+  port: Config.port("PORT").pipe(Config.withDefault(3000)),
+  host: Config.string("HOST").pipe(Config.withDefault("127.0.0.1"))
+})
+export type HttpConfig = Config.Config.Success<typeof HttpConfig>
+
+/** Everything, read once at start-up so a bad value stops the process before anything starts. */
+export const AppConfig = Config.all({
+  infra: InfraConfig,
+  topic: TopicConfig,
+  source: SourceConfig,
+  processor: ProcessorConfig,
+  http: HttpConfig
+})
+export type AppConfig = Config.Config.Success<typeof AppConfig>
+
+/** One line per problem, naming the variable and the expected form. */
+export const describeConfigError = (error: ConfigError.ConfigError): ReadonlyArray<string> =>
+  ConfigError.reduceWithContext(error, undefined, {
+    andCase: (_, l: ReadonlyArray<string>, r: ReadonlyArray<string>) => [...l, ...r],
+    orCase: (_, l: ReadonlyArray<string>, r: ReadonlyArray<string>) => [...l, ...r],
+    invalidDataCase: (_, path, message) => [`invalid ${path.join("_")}: ${message}`],
+    missingDataCase: (_, path, message) => [`missing ${path.join("_")}: ${message}`],
+    sourceUnavailableCase: (_, path, message) => [`cannot read ${path.join("_")}: ${message}`],
+    unsupportedCase: (_, path, message) => [`unsupported ${path.join("_")}: ${message}`]
+  })

@@ -1,0 +1,145 @@
+import { Schema } from "effect"
+import { Candle } from "./Candle.js"
+import { bucketStart, Interval } from "./Interval.js"
+import { EpochMillis, Symbol, type Tick } from "./Tick.js"
+
+/**
+ * A candle being built. Plain data (checkpointed as operator state), so the running sums
+ * for VWAP and the event times that set open and close are kept instead of derived values.
+ */
+export const CandleState = Schema.Struct({
+  symbol: Symbol,
+  interval: Interval,
+  bucketStart: EpochMillis,
+  open: Schema.Number,
+  high: Schema.Number,
+  low: Schema.Number,
+  close: Schema.Number,
+  volume: Schema.Number,
+  tickCount: Schema.Number.pipe(Schema.int()),
+  openTime: EpochMillis,
+  closeTime: EpochMillis,
+  pvSum: Schema.Number,
+  vSum: Schema.Number,
+  pSum: Schema.Number
+}).annotations({ identifier: "CandleState" })
+export interface CandleState extends Schema.Schema.Type<typeof CandleState> {}
+
+/** "BTC|1m|1700000000000" */
+export const candleKey = (symbol: string, interval: Interval, bucketStart: number): string =>
+  `${symbol}|${interval}|${bucketStart}`
+
+// (eventTime, price) order; the price tie-break makes open/close independent of arrival order.
+const before = (time: number, price: number, otherTime: number, otherPrice: number): boolean =>
+  time < otherTime || (time === otherTime && price < otherPrice)
+
+export const openCandle = (tick: Tick, interval: Interval): CandleState => ({
+  symbol: tick.symbol,
+  interval,
+  bucketStart: bucketStart(interval, tick.eventTime),
+  open: tick.price,
+  high: tick.price,
+  low: tick.price,
+  close: tick.price,
+  volume: tick.volume ?? 0,
+  tickCount: 1,
+  openTime: tick.eventTime,
+  closeTime: tick.eventTime,
+  pvSum: tick.price * (tick.volume ?? 0),
+  vSum: tick.volume ?? 0,
+  pSum: tick.price
+})
+
+/** Adds one tick to its candle. Does not dedupe. Throws (a defect) if the tick is not in `state`'s bucket. */
+export const applyTick = (state: CandleState | undefined, tick: Tick, interval: Interval): CandleState => {
+  if (state === undefined) return openCandle(tick, interval)
+  if (
+    state.symbol !== tick.symbol || state.interval !== interval ||
+    state.bucketStart !== bucketStart(interval, tick.eventTime)
+  ) {
+    throw new Error(
+      `applyTick: tick ${tick.symbol}@${tick.eventTime} is not in candle ${
+        candleKey(state.symbol, state.interval, state.bucketStart)
+      } (${interval})`
+    )
+  }
+  const opens = before(tick.eventTime, tick.price, state.openTime, state.open)
+  const closes = before(state.closeTime, state.close, tick.eventTime, tick.price)
+  return {
+    ...state,
+    open: opens ? tick.price : state.open,
+    openTime: opens ? tick.eventTime : state.openTime,
+    close: closes ? tick.price : state.close,
+    closeTime: closes ? tick.eventTime : state.closeTime,
+    high: Math.max(state.high, tick.price),
+    low: Math.min(state.low, tick.price),
+    volume: state.volume + (tick.volume ?? 0),
+    tickCount: state.tickCount + 1,
+    pvSum: state.pvSum + tick.price * (tick.volume ?? 0),
+    vSum: state.vSum + (tick.volume ?? 0),
+    pSum: state.pSum + tick.price
+  }
+}
+
+// Clamped because a weighted mean lies within [low, high] but float underflow can move it out (price 1e-4, volume 5e-324).
+const vwapOf = (pvSum: number, vSum: number, pSum: number, count: number, low: number, high: number): number =>
+  Math.min(high, Math.max(low, vSum > 0 ? pvSum / vSum : pSum / count))
+
+export const toCandle = (state: CandleState): Candle =>
+  new Candle({
+    symbol: state.symbol,
+    interval: state.interval,
+    bucketStart: state.bucketStart,
+    open: state.open,
+    high: state.high,
+    low: state.low,
+    close: state.close,
+    volume: state.volume,
+    tickCount: state.tickCount,
+    vwap: vwapOf(state.pvSum, state.vSum, state.pSum, state.tickCount, state.low, state.high)
+  })
+
+/** Reference: group ticks by (symbol, interval bucket), computed from each full group at once. */
+export const foldCandles = (ticks: Iterable<Tick>, intervals: ReadonlyArray<Interval>): Map<string, Candle> => {
+  const groups = new Map<string, { interval: Interval; ticks: Array<Tick> }>()
+  for (const tick of ticks) {
+    for (const interval of intervals) {
+      const key = candleKey(tick.symbol, interval, bucketStart(interval, tick.eventTime))
+      const group = groups.get(key)
+      if (group) group.ticks.push(tick)
+      else groups.set(key, { interval, ticks: [tick] })
+    }
+  }
+  const candles = new Map<string, Candle>()
+  for (const [key, { interval, ticks: group }] of groups) {
+    // Sorted, so the sums are also independent of input order.
+    const sorted = [...group].sort((a, b) => a.eventTime - b.eventTime || a.price - b.price)
+    const first = sorted[0]
+    const last = sorted[sorted.length - 1]
+    if (first === undefined || last === undefined) continue
+    let high = -Infinity, low = Infinity, volume = 0, pvSum = 0, pSum = 0
+    for (const t of sorted) {
+      high = Math.max(high, t.price)
+      low = Math.min(low, t.price)
+      volume += t.volume ?? 0
+      pvSum += t.price * (t.volume ?? 0)
+      pSum += t.price
+    }
+    candles.set(
+      key,
+      new Candle({
+        symbol: first.symbol,
+        interval,
+        bucketStart: bucketStart(interval, first.eventTime),
+        open: first.price,
+        high,
+        low,
+        close: last.price,
+        volume,
+        tickCount: sorted.length,
+        vwap: vwapOf(pvSum, volume, pSum, sorted.length, low, high)
+      })
+    )
+  }
+  return candles
+}

@@ -1,0 +1,19 @@
+import { Schema } from "effect"
+import { Interval } from "./Interval.js"
+import { EpochMillis, Symbol } from "./Tick.js"
+
+/** An OHLCV candle for one symbol, interval and event-time bucket. */
+export class Candle extends Schema.Class<Candle>("Candle")({
+  symbol: Symbol,
+  interval: Interval,
+  bucketStart: EpochMillis,
+  open: Schema.Number,
+  high: Schema.Number,
+  low: Schema.Number,
+  close: Schema.Number,
+  /** Sum of trade sizes of the ticks that carried one. */
+  volume: Schema.Number,
+  tickCount: Schema.Number.pipe(Schema.int()),
+  /** Volume-weighted average price; the plain mean price when no tick carried a trade size. */
+  vwap: Schema.Number
+}) {}

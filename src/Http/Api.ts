@@ -1,0 +1,129 @@
+import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
+import { Schema } from "effect"
+import { Candle } from "../Domain/Candle.js"
+import { IndicatorValuesSchema } from "../Domain/Indicators.js"
+import { Interval } from "../Domain/Interval.js"
+import { EpochMillis, Source, Symbol, Tick } from "../Domain/Tick.js"
+
+// == errors: JSON { error, details } with their status
+
+export class BadRequest extends Schema.TaggedError<BadRequest>()("BadRequest", {
+  error: Schema.String,
+  details: Schema.optional(Schema.Unknown)
+}, HttpApiSchema.annotations({ status: 400 })) {}
+
+export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", {
+  error: Schema.String,
+  details: Schema.optional(Schema.Unknown)
+}, HttpApiSchema.annotations({ status: 404 })) {}
+
+/** A dependency is down; the response also carries Retry-After. */
+export class Unavailable extends Schema.TaggedError<Unavailable>()("Unavailable", {
+  error: Schema.String,
+  details: Schema.optional(Schema.Unknown)
+}, HttpApiSchema.annotations({ status: 503 })) {}
+
+// == parameters
+
+/** Symbols are matched case-insensitively: /api/latest/btc is BTC. */
+export const SymbolParam = Schema.compose(Schema.Uppercase, Symbol)
+
+/** Epoch milliseconds, or an ISO 8601 date-time. */
+export const TimeParam = Schema.Union(
+  Schema.NumberFromString.pipe(Schema.compose(EpochMillis)),
+  Schema.transform(Schema.DateFromString.pipe(Schema.validDate()), EpochMillis, {
+    strict: true,
+    decode: (d) => d.getTime(),
+    encode: (ms) => new Date(ms)
+  })
+).annotations({ description: "epoch milliseconds or an ISO 8601 date-time" })
+
+export const Limit = Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 5000))
+
+// == responses
+
+export const LatestPrices = Schema.Struct({
+  prices: Schema.Array(Tick),
+  asOf: EpochMillis
+}).annotations({ identifier: "LatestPrices" })
+
+export const CandleSeries = Schema.Struct({
+  symbol: Symbol,
+  interval: Interval,
+  candles: Schema.Array(Candle)
+}).annotations({ identifier: "CandleSeries" })
+
+export const IndicatorsResponse = Schema.Struct({
+  symbol: Symbol,
+  interval: Interval,
+  bucketStart: Schema.NullOr(EpochMillis),
+  values: IndicatorValuesSchema
+}).annotations({ identifier: "Indicators" })
+
+export const SymbolList = Schema.Struct({
+  symbols: Schema.Array(Schema.Struct({ symbol: Symbol, source: Schema.NullOr(Source) }))
+}).annotations({ identifier: "SymbolList" })
+
+export const HealthStatus = Schema.Struct({ status: Schema.Literal("ok") })
+
+// == groups
+
+export class SystemApi extends HttpApiGroup.make("system")
+  .add(HttpApiEndpoint.get("health", "/health").addSuccess(HealthStatus))
+  .annotate(OpenApi.Title, "System")
+{}
+
+export class PricesApi extends HttpApiGroup.make("prices")
+  .add(
+    HttpApiEndpoint.get("latest", "/api/latest")
+      .addSuccess(LatestPrices)
+      .addError(Unavailable)
+      .annotate(OpenApi.Description, "Latest tick of every symbol, from the cache (Redis). 503 with Retry-After while the cache is down.")
+  )
+  .add(
+    HttpApiEndpoint.get("latestOne", "/api/latest/:symbol")
+      .setPath(Schema.Struct({ symbol: SymbolParam }))
+      .addSuccess(Tick)
+      .addError(NotFound)
+      .addError(Unavailable)
+  )
+  .add(
+    HttpApiEndpoint.get("symbols", "/api/symbols")
+      .addSuccess(SymbolList)
+      .addError(Unavailable)
+  )
+  .annotate(OpenApi.Title, "Prices")
+{}
+
+export class HistoryApi extends HttpApiGroup.make("history")
+  .add(
+    HttpApiEndpoint.get("candles", "/api/candles/:symbol")
+      .setPath(Schema.Struct({ symbol: SymbolParam }))
+      .setUrlParams(Schema.Struct({
+        interval: Schema.optionalWith(Interval, { default: () => "1m" as const }),
+        from: Schema.optional(TimeParam),
+        to: Schema.optional(TimeParam),
+        limit: Schema.optionalWith(Limit, { default: () => 500 })
+      }))
+      .addSuccess(CandleSeries)
+      .addError(BadRequest)
+      .addError(Unavailable)
+      .annotate(OpenApi.Description, "Candles from Postgres, oldest first: the newest `limit` in [from, to).")
+  )
+  .add(
+    HttpApiEndpoint.get("indicators", "/api/indicators/:symbol")
+      .setPath(Schema.Struct({ symbol: SymbolParam }))
+      .setUrlParams(Schema.Struct({ interval: Schema.optionalWith(Interval, { default: () => "1m" as const }) }))
+      .addSuccess(IndicatorsResponse)
+      .addError(NotFound)
+      .addError(Unavailable)
+  )
+  .annotate(OpenApi.Title, "History")
+{}
+
+export class Api extends HttpApi.make("crypto-pipeline")
+  .add(SystemApi)
+  .add(PricesApi)
+  .add(HistoryApi)
+  .annotate(OpenApi.Title, "Crypto price pipeline")
+{}

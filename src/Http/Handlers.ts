@@ -1,0 +1,60 @@
+import { HttpApiBuilder } from "@effect/platform"
+import { Clock, Effect, Layer, Option } from "effect"
+import { LatestCache } from "../Sinks/LatestCache.js"
+import { Store } from "../Sinks/Postgres.js"
+import { Api, NotFound, Unavailable } from "./Api.js"
+
+const cacheDown = () => new Unavailable({ error: "the latest-price cache (Redis) is unavailable; retry shortly" })
+const databaseDown = () => new Unavailable({ error: "the database is unavailable; retry shortly" })
+
+export const SystemLive = HttpApiBuilder.group(Api, "system", (handlers) =>
+  handlers.handle("health", () => Effect.succeed({ status: "ok" as const })))
+
+export const PricesLive = HttpApiBuilder.group(Api, "prices", (handlers) =>
+  Effect.gen(function*() {
+    const cache = yield* LatestCache
+    const store = yield* Store
+    return handlers
+      .handle("latest", () =>
+        Effect.all({ prices: cache.getAll, asOf: Clock.currentTimeMillis }).pipe(Effect.mapError(cacheDown)))
+      .handle("latestOne", ({ path }) =>
+        cache.get(path.symbol).pipe(
+          Effect.mapError(cacheDown),
+          Effect.flatMap(Option.match({
+            onNone: () => Effect.fail(new NotFound({ error: `no recent price for ${path.symbol}` })),
+            onSome: Effect.succeed
+          }))
+        ))
+      .handle("symbols", () =>
+        Effect.gen(function*() {
+          const known = yield* store.symbols.pipe(Effect.mapError(databaseDown))
+          // The source comes from the cache when it is up; the list itself is the durable one.
+          const latest = yield* cache.getAll.pipe(Effect.orElseSucceed(() => []))
+          const sources = new Map(latest.map((t) => [t.symbol, t.source]))
+          const all = new Set([...known, ...sources.keys()])
+          return { symbols: [...all].sort().map((symbol) => ({ symbol, source: sources.get(symbol) ?? null })) }
+        }))
+  }))
+
+export const HistoryLive = HttpApiBuilder.group(Api, "history", (handlers) =>
+  Effect.gen(function*() {
+    const store = yield* Store
+    return handlers
+      .handle("candles", ({ path, urlParams }) =>
+        store.candles({ symbol: path.symbol, interval: urlParams.interval, from: urlParams.from, to: urlParams.to, limit: urlParams.limit }).pipe(
+          Effect.map((rows) => ({ symbol: path.symbol, interval: urlParams.interval, candles: rows.map((r) => r.candle) })),
+          Effect.mapError(databaseDown)
+        ))
+      .handle("indicators", ({ path, urlParams }) =>
+        store.candles({ symbol: path.symbol, interval: urlParams.interval, limit: 1 }).pipe(
+          Effect.mapError(databaseDown),
+          Effect.flatMap((rows) => {
+            const last = rows.at(-1)
+            return last === undefined
+              ? Effect.fail(new NotFound({ error: `no candles for ${path.symbol} at ${urlParams.interval}` }))
+              : Effect.succeed({ symbol: path.symbol, interval: urlParams.interval, bucketStart: last.candle.bucketStart, values: last.indicators })
+          })
+        ))
+  }))
+
+export const HandlersLive = Layer.mergeAll(SystemLive, PricesLive, HistoryLive)

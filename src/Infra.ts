@@ -1,0 +1,52 @@
+import { Data, Effect, Layer, Option } from "effect"
+import type { AppConfig } from "./Config.js"
+import * as MemoryBus from "./Bus/Memory.js"
+import { LiveFeed, layer as liveFeedLayer } from "./Http/LiveFeed.js"
+import * as MemoryCache from "./Sinks/Memory.js"
+import * as Store from "./Sinks/Postgres.js"
+import * as SqlClient from "./Sql/Client.js"
+import { MigrationsLive } from "./Sql/Migrations.js"
+
+/** The command cannot run as configured (exit code 2). */
+export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
+
+/**
+ * The only place that knows which world the process runs in: each adapter is the real service when its URL
+ * is set and the embedded one otherwise.
+ */
+export const bus = (config: AppConfig) =>
+  Option.match(config.infra.kafkaBrokers, {
+    onNone: () => MemoryBus.layer(),
+    onSome: () => Layer.fail(new UsageError({ message: "KAFKA_BROKERS is set, but the Kafka adapter is not built yet; unset it to use the embedded bus" }))
+  })
+
+export const cache = (config: AppConfig) =>
+  Option.match(config.infra.redisUrl, {
+    onNone: () => MemoryCache.layer(config.processor.latestTtl),
+    onSome: () => Layer.fail(new UsageError({ message: "REDIS_URL is set, but the Redis adapter is not built yet; unset it to use the embedded cache" }))
+  })
+
+/** The SQL client with migrations applied, and the Store on top. */
+export const store = (config: AppConfig) =>
+  Store.layer.pipe(
+    Layer.provideMerge(MigrationsLive),
+    Layer.provideMerge(SqlClient.layer(config.infra.databaseUrl))
+  )
+
+export const liveFeed = liveFeedLayer
+
+/** A stage run alone needs real services to talk to: embedded ones live inside a single process. */
+export const requireShared = (config: AppConfig, command: string, needs: ReadonlyArray<"KAFKA_BROKERS" | "REDIS_URL" | "DATABASE_URL">) => {
+  const set = {
+    KAFKA_BROKERS: Option.isSome(config.infra.kafkaBrokers),
+    REDIS_URL: Option.isSome(config.infra.redisUrl),
+    DATABASE_URL: Option.isSome(config.infra.databaseUrl)
+  }
+  const missing = needs.filter((n) => !set[n])
+  return missing.length === 0 ? Effect.void : Effect.fail(new UsageError({
+    message: `${command} runs alone only against shared services: set ${missing.join(", ")} ` +
+      `(the embedded adapters live inside one process; \`service\` runs every stage on them)`
+  }))
+}
+
+export type { LiveFeed }

@@ -1,0 +1,39 @@
+import { PgClient } from "@effect/sql-pg"
+import { Duration, Effect, Layer, Option, Redacted, Schedule, String } from "effect"
+import * as Embedded from "./Embedded.js"
+
+const names = {
+  transformQueryNames: String.camelToSnake,
+  transformResultNames: String.snakeToCamel,
+  // The checkpoint state is JSON we wrote ourselves: its keys must come back untouched.
+  transformJson: false
+} as const
+
+/** A real Postgres (or TimescaleDB) server; waits for it with backoff when it is not up yet. */
+export const server = (url: Redacted.Redacted) =>
+  PgClient.layer({
+    url,
+    maxConnections: 10,
+    connectTimeout: Duration.seconds(5),
+    idleTimeout: Duration.seconds(60),
+    applicationName: "crypto-pipeline",
+    ...names
+  }).pipe(
+    Layer.tapErrorCause((cause) => Effect.logWarning("Postgres is not reachable yet; retrying", cause)),
+    Layer.retry(
+      Schedule.exponential("250 millis").pipe(
+        Schedule.jittered,
+        Schedule.union(Schedule.spaced("5 seconds")),
+        Schedule.upTo("2 minutes")
+      )
+    )
+  )
+
+/** The embedded Postgres (PGlite on a loopback port); one connection, since PGlite is one session. */
+export const embedded = Layer.unwrapScoped(
+  Effect.map(Embedded.start(), ({ url }) =>
+    PgClient.layer({ url: Redacted.make(url), maxConnections: 1, connectTimeout: Duration.seconds(10), ...names }))
+)
+
+export const layer = (databaseUrl: Option.Option<Redacted.Redacted>) =>
+  Option.match(databaseUrl, { onNone: () => embedded, onSome: server })

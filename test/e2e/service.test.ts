@@ -1,0 +1,76 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { eventually, readEvents, type Running, startCli } from "./support.js"
+
+// The built CLI on embedded adapters, exactly as `npm start` runs it.
+describe("service (embedded, built dist/main.js)", () => {
+  let svc: Running
+
+  beforeAll(async () => {
+    svc = await startCli(["service"], { SIMULATOR_RATE: "5", CHECKPOINT_INTERVAL: "1 second" })
+    await eventually(async () => (await fetch(`${svc.url}/health`)).ok || undefined, 60_000, "/health")
+  }, 70_000)
+
+  afterAll(async () => {
+    if (svc.child.exitCode === null) await svc.stop("SIGKILL").catch(() => undefined)
+  })
+
+  it("serves the latest simulated price of every default coin", async () => {
+    const body = await eventually(async () => {
+      const res = await fetch(`${svc.url}/api/latest`)
+      const json = (await res.json()) as { prices: Array<{ symbol: string; price: number; source: string }> }
+      return json.prices.length >= 10 ? json : undefined
+    }, 30_000, "10 prices at /api/latest")
+    expect(body.prices.map((p) => p.symbol).sort()).toEqual(["ADA", "BNB", "BTC", "ETH", "LINK", "LTC", "USDC", "USDT", "XLM", "XRP"])
+    for (const p of body.prices) {
+      expect(p.price).toBeGreaterThan(0)
+      expect(p.source).toBe("simulator")
+    }
+    const btc = (await (await fetch(`${svc.url}/api/latest/btc`)).json()) as { symbol: string }
+    expect(btc.symbol).toBe("BTC")
+  })
+
+  it("streams ticks with ids over SSE, filtered by symbol", async () => {
+    const { status, contentType, events } = await readEvents(`${svc.url}/api/events?symbols=ETH`, "tick", 3)
+    expect(status).toBe(200)
+    expect(contentType).toContain("text/event-stream")
+    expect(events).toHaveLength(3)
+    for (const e of events) expect((e.data as { symbol: string }).symbol).toBe("ETH")
+    const ids = events.map((e) => Number(e.id))
+    expect(ids.every((id, i) => i === 0 || id > ids[i - 1]!)).toBe(true)
+
+    // Resuming from an id replays what came after it.
+    const resumed = await readEvents(`${svc.url}/api/events?symbols=ETH`, "tick", 1, { "last-event-id": String(ids[0]) })
+    expect(Number(resumed.events[0]!.id)).toBe(ids[1])
+  })
+
+  it("writes candles to the database through checkpoints", async () => {
+    const candles = await eventually(async () => {
+      const res = await fetch(`${svc.url}/api/candles/BTC?interval=1m`)
+      const json = (await res.json()) as { candles: Array<{ tickCount: number; open: number; high: number; low: number; close: number }> }
+      return json.candles.length > 0 ? json.candles : undefined
+    }, 30_000, "a BTC candle in Postgres")
+    for (const c of candles) {
+      expect(c.tickCount).toBeGreaterThan(0)
+      expect(c.low).toBeLessThanOrEqual(Math.min(c.open, c.close))
+      expect(c.high).toBeGreaterThanOrEqual(Math.max(c.open, c.close))
+    }
+  })
+
+  it("answers bad parameters with a 400 naming the parameter", async () => {
+    for (const [query, param] of [["interval=7m", "interval"], ["limit=abc", "limit"], ["from=yesterday", "from"]] as const) {
+      const res = await fetch(`${svc.url}/api/candles/BTC?${query}`)
+      expect(res.status).toBe(400)
+      const body = (await res.json()) as { error: string }
+      expect(body.error).toContain(param)
+    }
+  })
+
+  it("exits 0 soon after SIGTERM, even with an SSE client connected", async () => {
+    const controller = new AbortController()
+    const res = await fetch(`${svc.url}/api/events`, { signal: controller.signal })
+    expect(res.status).toBe(200)
+    const { code } = await svc.stop("SIGTERM")
+    controller.abort()
+    expect(code, svc.output()).toBe(0)
+  })
+})

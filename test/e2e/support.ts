@@ -1,0 +1,93 @@
+import { type ChildProcess, spawn } from "node:child_process"
+import { createServer } from "node:net"
+
+export const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const srv = createServer()
+    srv.listen(0, "127.0.0.1", () => {
+      const address = srv.address()
+      srv.close(() => (typeof address === "object" && address !== null ? resolve(address.port) : reject(new Error("no port"))))
+    })
+  })
+
+export interface Running {
+  readonly child: ChildProcess
+  readonly url: string
+  readonly output: () => string
+  /** Sends the signal and resolves with the exit code (null if killed by a signal) and how long it took. */
+  readonly stop: (signal?: NodeJS.Signals) => Promise<{ code: number | null; millis: number }>
+}
+
+/** Starts `node dist/main.js <args>` (the built CLI, as users run it). */
+export const startCli = async (args: ReadonlyArray<string>, env: Record<string, string | undefined>): Promise<Running> => {
+  const port = await freePort()
+  const child = spawn(process.execPath, ["dist/main.js", ...args], {
+    env: { ...process.env, KAFKA_BROKERS: "", REDIS_URL: "", DATABASE_URL: "", PORT: String(port), LOG_LEVEL: "warning", ...env },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  let output = ""
+  child.stdout?.on("data", (d: Buffer) => (output += d.toString()))
+  child.stderr?.on("data", (d: Buffer) => (output += d.toString()))
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+  return {
+    child,
+    url: `http://127.0.0.1:${port}`,
+    output: () => output,
+    stop: async (signal = "SIGTERM") => {
+      const start = Date.now()
+      if (child.exitCode === null) child.kill(signal)
+      const code = await Promise.race([exited, new Promise<"timeout">((r) => setTimeout(() => r("timeout"), 15_000))])
+      if (code === "timeout") {
+        child.kill("SIGKILL")
+        throw new Error(`process did not exit within 15 s of ${signal}\n${output}`)
+      }
+      return { code, millis: Date.now() - start }
+    }
+  }
+}
+
+/** Polls `probe` until it returns a value, or fails after `timeoutMs` (a bound on waiting, not a timing assertion). */
+export const eventually = async <A>(probe: () => Promise<A | undefined>, timeoutMs: number, what: string): Promise<A> => {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe()
+      if (value !== undefined) return value
+    } catch (e) {
+      last = e
+    }
+    await new Promise((r) => setTimeout(r, 200))
+  }
+  throw new Error(`timed out waiting for ${what}${last === undefined ? "" : `: ${String(last)}`}`)
+}
+
+/** Reads an SSE response until `count` events named `name` arrived; returns their parsed data and ids. */
+export const readEvents = async (url: string, name: string, count: number, headers: Record<string, string> = {}) => {
+  const controller = new AbortController()
+  const res = await fetch(url, { headers: { accept: "text/event-stream", ...headers }, signal: controller.signal })
+  if (res.body === null) throw new Error("no body")
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader()
+  const events: Array<{ id: string | undefined; data: unknown }> = []
+  let buffer = ""
+  try {
+    while (events.length < count) {
+      const { value, done } = await reader.read()
+      if (done) break
+      buffer += value
+      let end: number
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, end)
+        buffer = buffer.slice(end + 2)
+        const fields = Object.fromEntries(block.split("\n").filter((l) => !l.startsWith(":")).map((l) => {
+          const i = l.indexOf(":")
+          return [l.slice(0, i), l.slice(i + 1).trimStart()]
+        }))
+        if (fields["event"] === name) events.push({ id: fields["id"], data: JSON.parse(fields["data"] ?? "null") })
+      }
+    }
+  } finally {
+    controller.abort()
+  }
+  return { status: res.status, contentType: res.headers.get("content-type"), events }
+}
