@@ -1,9 +1,11 @@
-import { Data, Effect, Layer, Option } from "effect"
+import { Data, Duration, Effect, Layer, Option } from "effect"
 import type { AppConfig } from "./Config.js"
+import * as KafkaBus from "./Bus/Kafka.js"
 import * as MemoryBus from "./Bus/Memory.js"
 import { LiveFeed, layer as liveFeedLayer } from "./Http/LiveFeed.js"
 import * as MemoryCache from "./Sinks/Memory.js"
 import * as Store from "./Sinks/Postgres.js"
+import * as RedisCache from "./Sinks/Redis.js"
 import * as SqlClient from "./Sql/Client.js"
 import { MigrationsLive } from "./Sql/Migrations.js"
 
@@ -17,13 +19,13 @@ export class UsageError extends Data.TaggedError("UsageError")<{ readonly messag
 export const bus = (config: AppConfig) =>
   Option.match(config.infra.kafkaBrokers, {
     onNone: () => MemoryBus.layer(),
-    onSome: () => Layer.fail(new UsageError({ message: "KAFKA_BROKERS is set, but the Kafka adapter is not built yet; unset it to use the embedded bus" }))
+    onSome: (brokers) => KafkaBus.layer({ brokers })
   })
 
 export const cache = (config: AppConfig) =>
   Option.match(config.infra.redisUrl, {
     onNone: () => MemoryCache.layer(config.processor.latestTtl),
-    onSome: () => Layer.fail(new UsageError({ message: "REDIS_URL is set, but the Redis adapter is not built yet; unset it to use the embedded cache" }))
+    onSome: (url) => RedisCache.layer(url, Math.max(1, Math.ceil(Duration.toSeconds(config.processor.latestTtl))))
   })
 
 /** The SQL client with migrations applied, and the Store on top. */

@@ -169,7 +169,13 @@ export const run = Effect.gen(function*() {
   type Event = { readonly _tag: "Bus"; readonly event: ConsumerEvent } | { readonly _tag: "Flush" }
   const busEvents: Stream.Stream<Event, BusError | SqlError.SqlError> = bus
     .consume({ topic, groupId: config.processor.groupId, onAssign })
-    .pipe(Stream.map((event) => ({ _tag: "Bus", event })))
+    .pipe(
+      Stream.map((event): Event => ({ _tag: "Bus", event })),
+      // A lost consumer reconnects with backoff; what was processed is checkpointed first, so the
+      // re-assignment resumes from exactly there.
+      Stream.tapError((e) => Effect.logWarning(`consumer failed, reconnecting: ${e.message}`).pipe(Effect.zipRight(checkpoint))),
+      Stream.retry(commitRetry)
+    )
   const flushes: Stream.Stream<Event> = Stream.tick(config.processor.checkpointInterval).pipe(Stream.as({ _tag: "Flush" }))
 
   yield* Effect.logInfo(`processor: consuming ${topic} on the ${bus.kind} bus as ${owner}`)

@@ -32,7 +32,7 @@ export const make = (options: { readonly replay?: number } = {}) =>
         if (recent.length > replaySize * 1.5) recent.splice(0, recent.length - replaySize)
         return PubSub.publish(hub, e)
       })
-    const statusData = () => JSON.stringify({ cache: cacheUp ? "up" : "down", bus: "up" })
+    const statusData = () => JSON.stringify({ cache: cacheUp ? "up" : "down" })
 
     const setCache = (up: boolean) =>
       up === cacheUp ? Effect.void : Effect.suspend(() => {

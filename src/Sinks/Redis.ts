@@ -1,0 +1,107 @@
+import { Effect, Layer, Option, Redacted, Schema, Stream } from "effect"
+import { Redis as IORedis, type RedisOptions } from "ioredis"
+import { type Tick, TickJson } from "../Domain/Tick.js"
+import { type Update, UpdateJson } from "../Domain/Update.js"
+import { CacheUnavailable, channel, LatestCache, latestKey } from "./LatestCache.js"
+
+const encodeTick = Schema.encodeSync(TickJson)
+const decodeTick = Schema.decodeUnknownOption(TickJson)
+const encodeUpdate = Schema.encodeSync(UpdateJson)
+const decodeUpdate = Schema.decodeUnknownOption(UpdateJson)
+
+const unavailable = (cause: unknown) =>
+  new CacheUnavailable({ message: `Redis: ${cause instanceof Error ? cause.message : String(cause)}`, cause })
+
+// Fail fast while Redis is down, so requests get their 503 at once; reconnect in the background forever.
+const failFast: RedisOptions = {
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 1,
+  commandTimeout: 500,
+  connectTimeout: 2_000,
+  retryStrategy: (times) => Math.min(times * 100, 2_000),
+  lazyConnect: true
+}
+
+// The subscriber waits for its connection instead (SUBSCRIBE is queued until Redis answers).
+const subscriberOptions: RedisOptions = {
+  enableOfflineQueue: true,
+  connectTimeout: 2_000,
+  retryStrategy: (times) => Math.min(times * 100, 2_000),
+  lazyConnect: true
+}
+
+const symbolsKey = "latest:symbols"
+
+const connect = (url: Redacted.Redacted, options: RedisOptions, name: string) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const client = new IORedis(Redacted.value(url), { ...options, connectionName: name })
+      // Without a listener ioredis prints every reconnect failure; the state is reported by isUp/503s instead.
+      client.on("error", () => undefined)
+      // The first connect may fail (Redis not up yet): the client keeps retrying in the background.
+      client.connect().catch(() => undefined)
+      return client
+    }),
+    (client) => Effect.promise(() => client.quit()).pipe(Effect.timeout("2 seconds"), Effect.orElse(() => Effect.sync(() => client.disconnect())), Effect.ignore)
+  )
+
+/**
+ * The cache on Redis: SETEX latest:{SYMBOL} per tick and PUBLISH crypto:updates, pipelined per batch;
+ * reads fail fast while Redis is away; the subscription runs on its own connection.
+ */
+export const make = (url: Redacted.Redacted, ttlSeconds: number) =>
+  Effect.gen(function*() {
+    const client = yield* connect(url, failFast, "crypto-pipeline")
+    // Subscriber connections cannot run other commands; one per subscription stream, made on demand.
+    const use = <A>(f: (c: IORedis) => Promise<A>) =>
+      client.status === "ready"
+        ? Effect.tryPromise({ try: () => f(client), catch: unavailable })
+        : Effect.fail(new CacheUnavailable({ message: `Redis is ${client.status}` }))
+
+    const write = (ticks: ReadonlyArray<Tick>, updates: ReadonlyArray<Update>) =>
+      use(async (c) => {
+        const pipeline = c.pipeline()
+        for (const t of ticks) pipeline.setex(latestKey(t.symbol), ttlSeconds, encodeTick(t))
+        if (ticks.length > 0) pipeline.sadd(symbolsKey, ...new Set(ticks.map((t) => t.symbol)))
+        for (const u of updates) pipeline.publish(channel, encodeUpdate(u))
+        const results = await pipeline.exec()
+        const failed = results?.find(([error]) => error !== null)
+        if (failed) throw failed[0]
+      })
+
+    const getAll = Effect.gen(function*() {
+      // The symbol set instead of KEYS, which scans the whole keyspace; expired symbols read as null.
+      const symbols = yield* use((c) => c.smembers(symbolsKey))
+      if (symbols.length === 0) return []
+      const values = yield* use((c) => c.mget(...symbols.map(latestKey)))
+      // Decoded like any outside input: a foreign or corrupt value is skipped, never served.
+      return values.flatMap((v) => Option.toArray(decodeTick(v))).sort((a, b) => a.symbol.localeCompare(b.symbol))
+    })
+
+    const get = (symbol: string) =>
+      Effect.map(use((c) => c.get(latestKey(symbol))), (v) => (v === null ? Option.none<Tick>() : decodeTick(v)))
+
+    const updates = Stream.unwrapScoped(Effect.gen(function*() {
+      const subscriber = yield* connect(url, subscriberOptions, "crypto-pipeline-sub")
+      return Stream.asyncScoped<Update, CacheUnavailable>((emit) =>
+        Effect.gen(function*() {
+          subscriber.on("message", (_channel: string, message: string) => {
+            Option.match(decodeUpdate(message), { onNone: () => undefined, onSome: (u) => void emit.single(u) })
+          })
+          // A lost connection ends this stream as a failure; the caller resubscribes with backoff.
+          subscriber.on("close", () => void emit.fail(new CacheUnavailable({ message: "Redis subscription lost" })))
+          yield* Effect.tryPromise({ try: () => subscriber.subscribe(channel), catch: unavailable })
+        }), { bufferSize: 1024, strategy: "sliding" })
+    }))
+
+    return LatestCache.of({
+      kind: "redis",
+      write,
+      getAll,
+      get,
+      updates,
+      isUp: Effect.sync(() => client.status === "ready")
+    })
+  })
+
+export const layer = (url: Redacted.Redacted, ttlSeconds: number) => Layer.scoped(LatestCache, make(url, ttlSeconds))
