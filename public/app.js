@@ -67,11 +67,18 @@
     return compact.format(v)
   }
 
+  // the sign (and colour) of a change as shown, i.e. rounded to 2 decimals: −0.004 % reads "0.00%", not "−0.00%"
+  function changeDir(c) {
+    var r = Math.round(c * 100)
+    return r > 0 ? "up" : r < 0 ? "down" : "flat"
+  }
+
   function fmtChange(c) {
     if (typeof c !== "number" || !isFinite(c)) return "—"
     var s = nf(2, 2).format(Math.abs(c)) + "%"
-    if (c > 0) return "+" + s
-    if (c < 0) return "\u2212" + s
+    var dir = changeDir(c)
+    if (dir === "up") return "+" + s
+    if (dir === "down") return "\u2212" + s
     return s
   }
 
@@ -215,7 +222,7 @@
 
     c.change.textContent = fmtChange(t.change24h)
     c.change.classList.remove("up", "down", "flat")
-    if (isNum(t.change24h)) c.change.classList.add(t.change24h > 0 ? "up" : t.change24h < 0 ? "down" : "flat")
+    if (isNum(t.change24h)) c.change.classList.add(changeDir(t.change24h))
     else c.change.classList.add("flat")
 
     c.volume.textContent = fmtCompact(t.volume24h)
@@ -485,7 +492,7 @@
     if (!row || !row.tick) { els.chartPrice.textContent = ""; return }
     els.chartPrice.textContent = fmtPrice(row.tick.price)
     els.chartPrice.classList.remove("up", "down")
-    if (isNum(row.tick.change24h) && row.tick.change24h !== 0) els.chartPrice.classList.add(row.tick.change24h > 0 ? "up" : "down")
+    if (isNum(row.tick.change24h) && changeDir(row.tick.change24h) !== "flat") els.chartPrice.classList.add(changeDir(row.tick.change24h))
   }
 
   function chartSize() {
@@ -536,6 +543,16 @@
       ctx.fillRect(Math.round(cx - bodyW / 2), Math.round(top), Math.round(bodyW), Math.round(hgt))
     }
     ctx.restore()
+  }
+
+  // The x range when not zoomed: every candle we hold, and never less than MIN_SLOTS intervals, ending just after the
+  // newest candle, so that a fresh start with one or two candles still looks like a chart (not years of empty axis).
+  var MIN_SLOTS = 60
+  function xWindow(xs, ivSec) {
+    var n = xs.length
+    var max = n ? xs[n - 1] + ivSec * 1.5 : Date.now() / 1000
+    var min = Math.min(n ? xs[0] - ivSec * 0.75 : max, max - ivSec * MIN_SLOTS)
+    return [min, max]
   }
 
   function axisPriceValues(u, splits, axisIdx, space, incr) {
@@ -606,8 +623,13 @@
           time: true,
           range: function (u, min, max) {
             var iv = INTERVALS[state.candles ? state.candles.interval : "1m"]
-            if (min == null) { var now = Date.now() / 1000; return [now - iv * 60, now] }
-            return [min - iv * 0.75, max + iv * 0.75]
+            var xs = u.data[0] || []
+            var n = xs.length
+            if (min == null || max == null || !n) return xWindow(xs, iv)
+            // uPlot auto-ranges x to [first, last] (to first + 1000 days for a single point): use our window instead.
+            // Anything else is a zoom (drag) or the zoom kept across a live update: leave it as it is.
+            if (min === xs[0] && (max === xs[n - 1] || (n === 1 && max > min))) return xWindow(xs, iv)
+            return [min, max]
           }
         },
         y: {

@@ -1,8 +1,26 @@
 #!/usr/bin/env bash
-# `npm test`: build, then every suite. Suites that need real services get them from scripts/services.sh
-# (started here when the URLs are not set, and stopped again afterwards).
+# `npm test`: build, bring up what the suites need, run every suite, tear down what this script started.
+#  - Real Kafka, Redis and Postgres for test/integration: started natively with scripts/services.sh unless
+#    KAFKA_BROKERS, REDIS_URL and DATABASE_URL are already set (then those are used and left alone).
+#  - Chromium for test/browser: installed from Debian's packages when missing.
+# Extra arguments go to vitest, e.g. `npm test -- test/Domain`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 npm run --silent build
+bash scripts/install-chromium.sh
+
+started=""
+if [[ -z "${KAFKA_BROKERS:-}" || -z "${REDIS_URL:-}" || -z "${DATABASE_URL:-}" ]]; then
+  # Leave services running that were up before us (a developer's own); stop only what we started.
+  for svc in kafka redis postgres; do
+    scripts/services.sh status "$svc" >/dev/null 2>&1 || started="$started $svc"
+  done
+  if [[ -n "$started" ]]; then
+    trap 'scripts/services.sh down $started || true' EXIT
+  fi
+  eval "$(scripts/services.sh up)"
+fi
+echo "test: KAFKA_BROKERS=$KAFKA_BROKERS REDIS_URL=$REDIS_URL DATABASE_URL=${DATABASE_URL%%:*}://…"
+
 npx vitest run "$@"

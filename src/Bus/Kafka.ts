@@ -86,8 +86,9 @@ export const make = (options: KafkaOptions) =>
           const run = Runtime.runPromise(yield* Effect.runtime<never>())
           const consumer = kafka.consumer({
             groupId: opts.groupId,
-            sessionTimeout: 30_000,
-            heartbeatInterval: 3_000,
+            // A killed member holds its partitions until this expires: it bounds recovery after a crash.
+            sessionTimeout: 10_000,
+            heartbeatInterval: 1_000,
             allowAutoTopicCreation: false,
             retry: { initialRetryTime: 300, retries: 8 }
           })

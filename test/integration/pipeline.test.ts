@@ -1,0 +1,140 @@
+import { Schema } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { foldCandles } from "../../src/Domain/Aggregate.js"
+import { intervals } from "../../src/Domain/Interval.js"
+import { Tick, TickJson } from "../../src/Domain/Tick.js"
+import { eventually, type Running, startCli } from "../e2e/support.js"
+import { createDatabase, createTopic, publish, query, readTopic, redis, services, unique } from "./support.js"
+
+const encode = Schema.encodeSync(TickJson)
+const epoch = Date.UTC(2025, 10, 20, 12, 0, 0)
+
+/** 3 symbols × 120 ticks, 7 s apart, with trade sizes: a known input for the reference fold. */
+const makeTicks = () =>
+  ["BTC", "ETH", "SOL"].flatMap((symbol, s) =>
+    Array.from({ length: 120 }, (_, i) =>
+      new Tick({
+        symbol,
+        coinId: symbol.toLowerCase(),
+        price: (s + 1) * 100 + Math.sin(i / 5) * 10 + i / 10,
+        volume: 1 + (i % 7),
+        eventTime: epoch + i * 7_000 + s,
+        source: "replay",
+        ingestTime: epoch + i * 7_000 + 50
+      })
+    )
+  )
+
+// The real chain: kafkajs producer → Kafka → `node dist/main.js processor` → Postgres + Redis.
+describe("pipeline on real Kafka, Redis and Postgres", () => {
+  const env = services()
+  const topic = unique("prices")
+  const group = unique("processor")
+  let databaseUrl = ""
+  let processor: Running | undefined
+  const ticks = makeTicks()
+  const firstHalf = ticks.filter((_, i) => i % 120 < 60)
+  const secondHalf = ticks.filter((_, i) => i % 120 >= 60)
+
+  const startProcessor = () =>
+    startCli(["processor"], {
+      KAFKA_BROKERS: env.kafkaBrokers,
+      REDIS_URL: env.redisUrl,
+      DATABASE_URL: databaseUrl,
+      KAFKA_TOPIC: topic,
+      KAFKA_GROUP_ID: group,
+      BATCH_SIZE: "25",
+      CHECKPOINT_INTERVAL: "500 millis"
+    })
+
+  const storedTicks = async () =>
+    Number((await query<{ n: string }>(databaseUrl, "SELECT count(*) AS n FROM ticks"))[0]!.n)
+
+  beforeAll(async () => {
+    databaseUrl = await createDatabase(env.databaseUrl, unique("it"))
+    await createTopic(env.kafkaBrokers, topic)
+  }, 60_000)
+
+  afterAll(async () => {
+    if (processor && processor.child.exitCode === null) await processor.stop("SIGKILL")
+  })
+
+  it("SIGKILL mid-stream, restart: every tick in Postgres exactly once, candles equal the reference fold", async () => {
+    const subscriber = redis(env.redisUrl)
+    const published: Array<string> = []
+    subscriber.on("message", (_c: string, m: string) => published.push(m))
+    await subscriber.subscribe("crypto:updates")
+
+    // First half, with redeliveries of some ticks and two records that are not ticks at all.
+    await publish(env.kafkaBrokers, topic, [
+      ...firstHalf.map((t) => ({ key: t.symbol, value: encode(t) })),
+      ...firstHalf.slice(-15).map((t) => ({ key: t.symbol, value: encode(t) })), // within the lateness: duplicates, not late
+      { key: "BTC", value: "{not json" },
+      { key: "ETH", value: JSON.stringify({ symbol: "ETH", price: -5 }) }
+    ])
+    processor = await startProcessor()
+    await eventually(async () => ((await storedTicks()) >= firstHalf.length ? true : undefined), 60_000, "the first half in Postgres")
+
+    // Crash without warning, publish the rest (and a tick far behind the watermark), start again.
+    expect((await processor.stop("SIGKILL")).code).toBe(null)
+    await publish(env.kafkaBrokers, topic, [
+      ...secondHalf.map((t) => ({ key: t.symbol, value: encode(t) })),
+      ...secondHalf.slice(-10).map((t) => ({ key: t.symbol, value: encode(t) })),
+      { key: "SOL", value: encode(new Tick({ ...firstHalf[0]!, symbol: "SOL", coinId: "sol", eventTime: epoch - 3_600_000 })) }
+    ])
+    processor = await startProcessor()
+    await eventually(async () => ((await storedTicks()) >= ticks.length ? true : undefined), 60_000, "every tick in Postgres")
+    // Let the last checkpoint land, then check nothing more arrives.
+    await new Promise((r) => setTimeout(r, 1500))
+
+    const rows = await query<{ symbol: string; event_time: Date; n: string }>(
+      databaseUrl,
+      "SELECT symbol, event_time, count(*) AS n FROM ticks GROUP BY symbol, event_time"
+    )
+    expect(rows.length).toBe(ticks.length)
+    expect(rows.every((r) => r.n === "1")).toBe(true)
+
+    const reference = foldCandles(ticks, intervals)
+    const candles = await query<{ symbol: string; interval: string; bucket_start: Date; open: number; high: number; low: number; close: number; volume: number; tick_count: number; vwap: number }>(
+      databaseUrl,
+      "SELECT * FROM candles"
+    )
+    expect(candles.length).toBe(reference.size)
+    for (const c of candles) {
+      const ref = reference.get(`${c.symbol}|${c.interval}|${c.bucket_start.getTime()}`)
+      expect(ref, `${c.symbol} ${c.interval} ${c.bucket_start.toISOString()}`).toBeDefined()
+      expect([c.open, c.high, c.low, c.close, c.tick_count]).toEqual([ref!.open, ref!.high, ref!.low, ref!.close, ref!.tickCount])
+      expect(c.volume).toBeCloseTo(ref!.volume, 9)
+      expect(c.vwap).toBeCloseTo(ref!.vwap, 9)
+    }
+
+    // The checkpoint covers every partition up to the end of the topic.
+    const checkpoints = await query<{ partition: number; next_offset: string }>(databaseUrl, "SELECT partition, next_offset FROM processor_checkpoints WHERE topic = $1", [topic])
+    const records = await readTopic(env.kafkaBrokers, topic)
+    const ends = new Map<number, number>()
+    for (const r of records) ends.set(r.partition, Math.max(ends.get(r.partition) ?? 0, r.offset + 1))
+    expect(Object.fromEntries(checkpoints.map((c) => [c.partition, Number(c.next_offset)]))).toEqual(Object.fromEntries(ends))
+
+    // Redis: the newest tick of each symbol, with the TTL; and the live channel carried updates.
+    const client = redis(env.redisUrl)
+    for (const symbol of ["BTC", "ETH", "SOL"]) {
+      const latest = JSON.parse((await client.get(`latest:${symbol}`)) ?? "null") as { eventTime: number }
+      const newest = Math.max(...ticks.filter((t) => t.symbol === symbol).map((t) => t.eventTime))
+      expect(latest.eventTime).toBe(newest)
+      const ttl = await client.ttl(`latest:${symbol}`)
+      expect(ttl).toBeGreaterThan(0)
+      expect(ttl).toBeLessThanOrEqual(45)
+    }
+    client.disconnect()
+    subscriber.disconnect()
+    expect(published.some((m) => m.includes('"_tag":"tick"'))).toBe(true)
+    expect(published.some((m) => m.includes('"_tag":"candle"'))).toBe(true)
+
+    // Dead letters: the two undecodable records and the late tick, each with its reason.
+    const dead = (await readTopic(env.kafkaBrokers, `${topic}.dlq`)).map((r) => JSON.parse(r.value) as { reason: string })
+    expect(dead.filter((d) => d.reason === "decode").length).toBe(2)
+    expect(dead.filter((d) => d.reason === "late").length).toBe(1)
+
+    expect((await processor.stop("SIGTERM")).code).toBe(0)
+  }, 180_000)
+})
