@@ -199,6 +199,7 @@ export const run = Effect.gen(function*() {
       }
     }),
     // On shutdown, write what was processed so a restart does not redo it.
-    Effect.ensuring(checkpoint.pipe(Effect.timeout("5 seconds"), Effect.ignore))
+    // Bounded: a query stuck on a dead database must not hold up the exit (disconnect: don't wait for its interruption).
+    Effect.ensuring(checkpoint.pipe(Effect.disconnect, Effect.timeout("5 seconds"), Effect.ignore))
   )
 }).pipe(Effect.annotateLogs({ stage: "processor" }))

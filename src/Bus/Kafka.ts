@@ -41,6 +41,8 @@ export const make = (options: KafkaOptions) =>
       logLevel: logLevel.WARN,
       logCreator: () => ({ level, log: entry }) => {
         const text = `kafkajs: ${entry.message}`
+        // Two stages creating the same topic at once: the loser's "already exists" is expected.
+        if (typeof entry.error === "string" && entry.error.includes("already exists")) return
         const now = Date.now()
         if ((recent.get(text) ?? 0) > now - 10_000) return
         recent.set(text, now)

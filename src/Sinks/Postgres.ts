@@ -1,4 +1,4 @@
-import { SqlClient, SqlSchema, type SqlError } from "@effect/sql"
+import { SqlClient, SqlError, SqlSchema } from "@effect/sql"
 import { Array as Arr, Context, Effect, Layer, Schema } from "effect"
 import { Candle } from "../Domain/Candle.js"
 import type { IndicatorValues } from "../Domain/Indicators.js"
@@ -89,6 +89,12 @@ const toCandleRow = (r: CandleRecord): CandleRow => ({
   }
 })
 
+const timedOut = (what: string) => new SqlError.SqlError({ message: `${what} timed out`, cause: "timeout" })
+
+/** Request-path reads answer fast or fail (the API turns the failure into a 503). */
+const readTimeout = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.timeoutFail(effect, { duration: "5 seconds", onTimeout: () => timedOut("query") })
+
 // Postgres allows 65,535 bind parameters per statement.
 const chunk = <A>(rows: ReadonlyArray<A>, columns: number) => Arr.chunksOf(rows, Math.floor(60_000 / columns))
 
@@ -158,7 +164,11 @@ export const make = Effect.gen(function*() {
             next_offset = excluded.next_offset, state = excluded.state,
             owner = excluded.owner, updated_at = excluded.updated_at`
       }
-    })).pipe(Effect.withSpan("Store.commit"))
+    })).pipe(
+      // v3's client has no statement timeout: bound it here, so a black-holed server is an error, not a hang.
+      Effect.timeoutFail({ duration: "30 seconds", onTimeout: () => timedOut("checkpoint transaction") }),
+      Effect.withSpan("Store.commit")
+    )
 
   const loadCheckpoints = (topic: string, partitions: ReadonlyArray<number>) =>
     SqlSchema.findAll({
@@ -183,15 +193,17 @@ export const make = Effect.gen(function*() {
           ORDER BY bucket_start DESC LIMIT ${q.limit}
         ) recent ORDER BY bucket_start ASC`
     })(undefined).pipe(
+      readTimeout,
       Effect.map(Arr.map(toCandleRow)),
       Effect.catchTag("ParseError", Effect.die)
     )
 
   const symbols = sql<{ readonly symbol: string }>`SELECT DISTINCT symbol FROM candles WHERE interval = '1d' ORDER BY symbol`.pipe(
+    readTimeout,
     Effect.map(Arr.map((r) => r.symbol))
   )
 
-  const ping = sql`SELECT 1`.pipe(Effect.asVoid)
+  const ping = sql`SELECT 1`.pipe(readTimeout, Effect.asVoid)
 
   return { commit, loadCheckpoints, candles, symbols, ping } as const
 })

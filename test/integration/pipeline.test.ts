@@ -1,4 +1,5 @@
 import { Schema } from "effect"
+import { spawn } from "node:child_process"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { foldCandles } from "../../src/Domain/Aggregate.js"
 import { intervals } from "../../src/Domain/Interval.js"
@@ -137,4 +138,72 @@ describe("pipeline on real Kafka, Redis and Postgres", () => {
 
     expect((await processor.stop("SIGTERM")).code).toBe(0)
   }, 180_000)
+})
+
+const services_sh = (...args: ReadonlyArray<string>) =>
+  new Promise<void>((resolve, reject) => {
+    const child = spawn("bash", ["scripts/services.sh", ...args], { stdio: ["ignore", "ignore", "pipe"] })
+    let err = ""
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()))
+    child.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`services.sh ${args.join(" ")}: ${code}\n${err}`))))
+  })
+
+const json = async <A>(url: string): Promise<{ status: number; headers: Headers; body: A }> => {
+  const res = await fetch(url)
+  return { status: res.status, headers: res.headers, body: (await res.json()) as A }
+}
+
+describe("the CLI on real services", () => {
+  const env = services()
+  const running: Array<Running> = []
+
+  const start = async (args: ReadonlyArray<string>, extra: Record<string, string>) => {
+    const r = await startCli(args, { KAFKA_BROKERS: env.kafkaBrokers, REDIS_URL: env.redisUrl, SOURCE: "simulator", SIMULATOR_RATE: "4", CHECKPOINT_INTERVAL: "500 millis", ...extra })
+    running.push(r)
+    return r
+  }
+  const prices = (url: string) => json<{ prices: Array<{ symbol: string }> }>(`${url}/api/latest`)
+
+  afterAll(async () => {
+    for (const r of running) if (r.child.exitCode === null) await r.stop("SIGKILL")
+    await services_sh("start", "redis").catch(() => undefined)
+  })
+
+  it("producer, processor and api as three processes share the work", async () => {
+    const isolated = { KAFKA_TOPIC: unique("split"), KAFKA_GROUP_ID: unique("g"), DATABASE_URL: await createDatabase(env.databaseUrl, unique("split")) }
+    await start(["migrate"], isolated)
+    const processor = await start(["processor"], isolated)
+    const producer = await start(["producer"], isolated)
+    const api = await start(["api"], isolated)
+    await eventually(async () => ((await prices(api.url)).body.prices.length === 10 ? true : undefined), 60_000, "10 prices through the api process")
+    const candles = await eventually(async () => {
+      const { body } = await json<{ candles: Array<unknown> }>(`${api.url}/api/candles/ETH?interval=1m`)
+      return body.candles.length > 0 ? body.candles : undefined
+    }, 30_000, "ETH candles through the api process")
+    expect(candles.length).toBeGreaterThan(0)
+    for (const r of [producer, processor, api]) expect((await r.stop("SIGTERM")).code, r.output()).toBe(0)
+  }, 150_000)
+
+  it("service: /api/latest answers 503 with Retry-After while Redis is down, Postgres writes go on, both recover", async () => {
+    const databaseUrl = await createDatabase(env.databaseUrl, unique("svc"))
+    const svc = await start(["service"], { KAFKA_TOPIC: unique("svc"), KAFKA_GROUP_ID: unique("g"), DATABASE_URL: databaseUrl })
+    await eventually(async () => ((await prices(svc.url)).body.prices.length === 10 ? true : undefined), 60_000, "10 prices from the service")
+    const stored = async () => Number((await query<{ n: string }>(databaseUrl, "SELECT count(*) AS n FROM ticks"))[0]!.n)
+
+    await services_sh("stop", "redis")
+    const down = await eventually(async () => {
+      const r = await prices(svc.url)
+      return r.status === 503 ? r : undefined
+    }, 10_000, "a 503 from /api/latest")
+    expect(down.headers.get("retry-after")).toMatch(/^\d+$/)
+    expect((down.body as unknown as { error: string }).error).toMatch(/unavailable/)
+    // The durable path does not wait for Redis.
+    const before = await stored()
+    await eventually(async () => ((await stored()) > before + 20 ? true : undefined), 20_000, "ticks still reaching Postgres")
+    expect((await fetch(`${svc.url}/health`)).status).toBe(200)
+
+    await services_sh("start", "redis")
+    await eventually(async () => ((await prices(svc.url)).status === 200 ? true : undefined), 30_000, "/api/latest back to 200")
+    expect((await svc.stop("SIGTERM")).code, svc.output()).toBe(0)
+  }, 150_000)
 })
