@@ -74,6 +74,85 @@ export const TopicConfig = Config.all({
 })
 export type TopicConfig = Config.Config.Success<typeof TopicConfig>
 
+/** The roots of CoinGecko's two plans; keyless requests use the demo (public) root. */
+export const coingeckoBaseUrls = {
+  demo: "https://api.coingecko.com/api/v3",
+  pro: "https://pro-api.coingecko.com/api/v3"
+} as const
+export type CoinGeckoPlan = keyof typeof coingeckoBaseUrls
+
+const coingeckoPlan = Config.string("COINGECKO_PLAN").pipe(
+  Config.withDefault("demo"),
+  Config.mapOrFail((raw): Either.Either<CoinGeckoPlan, ConfigError.ConfigError> => {
+    const value = raw.trim().toLowerCase()
+    return value === "demo" || value === "pro"
+      ? Either.right(value)
+      : Either.left(ConfigError.InvalidData(["COINGECKO_PLAN"], `expected demo or pro, got "${raw}"`))
+  })
+)
+
+const coingeckoBaseUrl = Config.string("COINGECKO_BASE_URL").pipe(
+  Config.option,
+  Config.mapOrFail((raw) => {
+    const value = Option.filter(Option.map(raw, (s) => s.trim()), (s) => s.length > 0)
+    if (Option.isNone(value)) return Either.right(Option.none<string>())
+    try {
+      const url = new URL(value.value)
+      if (url.protocol === "http:" || url.protocol === "https:") return Either.right(Option.some(value.value.replace(/\/+$/, "")))
+    } catch {
+      // reported below
+    }
+    return Either.left(
+      ConfigError.InvalidData(["COINGECKO_BASE_URL"], `expected an http(s) URL such as "${coingeckoBaseUrls.demo}", got "${value.value}"`)
+    )
+  })
+)
+
+/** CoinGecko: plan, root, key (never logged), timeouts and the monthly call budget to warn against. */
+export const CoinGeckoConfig = Config.all({
+  plan: coingeckoPlan,
+  baseUrl: coingeckoBaseUrl,
+  apiKey: Config.redacted("COINGECKO_API_KEY").pipe(
+    Config.option,
+    Config.map(Option.filter((r) => Redacted.value(r).trim().length > 0))
+  ),
+  timeout: positiveDuration("COINGECKO_TIMEOUT", "10 seconds"),
+  probeTimeout: positiveDuration("COINGECKO_PROBE_TIMEOUT", "3 seconds"),
+  monthlyBudget: positiveInt("COINGECKO_MONTHLY_BUDGET", 10_000, 1_000_000_000)
+}).pipe(
+  Config.map(({ baseUrl, ...rest }) => ({ ...rest, baseUrl: Option.getOrElse(baseUrl, () => coingeckoBaseUrls[rest.plan]) }))
+)
+export type CoinGeckoConfig = Config.Config.Success<typeof CoinGeckoConfig>
+
+/** Replay pace: a factor on the recorded pace, or "max" (as fast as the bus takes them). */
+export type ReplaySpeed = number | "max"
+
+export const parseReplaySpeed = (raw: string): Either.Either<ReplaySpeed, string> => {
+  const value = raw.trim().toLowerCase().replace(/^x/, "")
+  if (value === "max") return Either.right("max")
+  const n = value.length > 0 ? Number(value) : Number.NaN
+  if (Number.isFinite(n) && n === 0) return Either.right("max")
+  if (Number.isFinite(n) && n > 0) return Either.right(n)
+  return Either.left(`expected a positive factor such as 1, 60 or 0.5, or 0 / max for as fast as possible, got "${raw}"`)
+}
+
+export const ReplayConfig = Config.all({
+  speed: Config.string("REPLAY_SPEED").pipe(
+    Config.withDefault("1"),
+    Config.mapOrFail((raw) => Either.mapLeft(parseReplaySpeed(raw), (m) => ConfigError.InvalidData(["REPLAY_SPEED"], m)))
+  ),
+  /** Coin id for a single market_chart file whose name is not the coin id. */
+  coin: Config.string("REPLAY_COIN").pipe(
+    Config.mapOrFail((raw) =>
+      /^[a-z0-9-]{1,64}$/.test(raw.trim())
+        ? Either.right(raw.trim())
+        : Either.left(ConfigError.InvalidData(["REPLAY_COIN"], `expected a CoinGecko id like "bitcoin", got "${raw}"`))
+    ),
+    Config.option
+  )
+})
+export type ReplayConfig = Config.Config.Success<typeof ReplayConfig>
+
 export const SourceConfig = Config.all({
   source,
   coins,
@@ -83,13 +162,17 @@ export const SourceConfig = Config.all({
     Config.withDefault(1),
     Config.validate({ message: "expected a number of ticks per coin per second in (0, 1000]", validation: (n) => n > 0 && n <= 1000 })
   ),
-  simulatorSeed: Config.integer("SIMULATOR_SEED").pipe(Config.option)
+  simulatorSeed: Config.integer("SIMULATOR_SEED").pipe(Config.option),
+  coingecko: CoinGeckoConfig,
+  replay: ReplayConfig
 })
 export type SourceConfig = Config.Config.Success<typeof SourceConfig>
 
 export const ProcessorConfig = Config.all({
   checkpointInterval: positiveDuration("CHECKPOINT_INTERVAL", "5 seconds"),
   batchSize: positiveInt("BATCH_SIZE", 100),
+  /** Ticks processed but not yet checkpointed before consumption pauses (while Postgres is slow or down). */
+  maxPendingTicks: positiveInt("MAX_PENDING_TICKS", 20_000, 10_000_000),
   allowedLateness: Config.duration("ALLOWED_LATENESS").pipe(Config.withDefault(Duration.minutes(2))),
   latestTtl: positiveDuration("LATEST_TTL", "45 seconds"),
   groupId: Config.string("KAFKA_GROUP_ID").pipe(Config.withDefault("crypto-processor"))

@@ -1,19 +1,20 @@
-import { Duration, Effect, Either, Metric, Option, Queue, Schedule, Schema, Stream } from "effect"
-import { hostname } from "node:os"
 import type { SqlError } from "@effect/sql"
+import { Duration, Effect, Either, Fiber, Metric, Queue, Schedule, Schema, Stream } from "effect"
+import { hostname } from "node:os"
 import { Bus, type BusError, type BusRecord, type ConsumerEvent } from "./Bus/Bus.js"
 import { AppConfig } from "./Config.js"
 import * as Operator from "./Domain/Operator.js"
 import { type Tick, TickJson } from "./Domain/Tick.js"
 import type { Update } from "./Domain/Update.js"
 import { LatestCache } from "./Sinks/LatestCache.js"
-import { type CandleRow, Store } from "./Sinks/Postgres.js"
+import { type CandleRow, type PartitionCheckpoint, Store } from "./Sinks/Postgres.js"
 
 export const ticksProcessed = Metric.counter("ticks_processed_total", { description: "Ticks accepted by the processor", incremental: true })
 export const ticksDeduped = Metric.counter("ticks_deduped_total", { description: "Duplicate ticks dropped", incremental: true })
 export const ticksLate = Metric.counter("ticks_late_total", { description: "Ticks behind the watermark, sent to the DLQ", incremental: true })
 export const recordsDlq = Metric.counter("dlq_records_total", { description: "Records sent to the dead-letter topic", incremental: true })
 export const checkpoints = Metric.counter("checkpoints_total", { description: "Checkpoint transactions committed", incremental: true })
+export const fencedOut = Metric.counter("checkpoints_fenced_total", { description: "Checkpoints refused because a newer owner holds the partition", incremental: true })
 
 const decodeTick = Schema.decodeEither(TickJson)
 
@@ -24,29 +25,40 @@ interface DeadLetter {
   readonly record: BusRecord
 }
 
-interface Partition {
-  readonly state: Operator.OperatorState
-  nextOffset: number
-}
-
-/** Everything processed since the last checkpoint. */
-interface Pending {
+/** Work done on a partition since its last snapshot. */
+interface Work {
   ticks: Array<Tick>
   candles: Map<string, CandleRow>
-  dirty: Set<number>
   dead: Array<DeadLetter>
 }
+const noWork = (): Work => ({ ticks: [], candles: new Map(), dead: [] })
 
-const emptyPending = (): Pending => ({ ticks: [], candles: new Map(), dirty: new Set(), dead: [] })
+interface Partition {
+  readonly epoch: number
+  readonly state: Operator.OperatorState
+  nextOffset: number
+  /** The offset the last snapshot covered; a partition with nothing new has nothing to checkpoint. */
+  snapshotOffset: number
+  work: Work
+}
 
-/** Postgres retries with backoff while it is away; processing waits meanwhile (nothing is lost: offsets are not advanced). */
-const commitRetry = Schedule.exponential("200 millis").pipe(Schedule.jittered, Schedule.union(Schedule.spaced("10 seconds")))
+interface Snapshot {
+  readonly partitions: ReadonlyArray<PartitionCheckpoint & { readonly dead: ReadonlyArray<DeadLetter> }>
+}
+
+/** Postgres (and the DLQ) retried with backoff while away; nothing is lost meanwhile: offsets only advance with a commit. */
+const retrySchedule = Schedule.exponential("200 millis").pipe(Schedule.jittered, Schedule.union(Schedule.spaced("10 seconds")))
 
 /**
  * Consume → decode → dedupe → candles and indicators → sinks.
- * Redis (the fast path) is written per batch of records, ahead of the checkpoint and never waited on.
- * Postgres (the record) gets one transaction per checkpoint with the ticks, the touched candles and,
- * per partition, the next offset and the operator state, so a restart resumes exactly where the record ends.
+ *
+ * - The fast path (cache: latest + live updates) is written per batch of records, in its own fiber behind a sliding
+ *   queue: a slow or dead Redis never blocks anything.
+ * - The durable path: when `BATCH_SIZE` ticks are pending or `CHECKPOINT_INTERVAL` passed, the work is snapshotted
+ *   (ticks, touched candles, and per partition the next offset and the serialised operator state) and committed in
+ *   one Postgres transaction by a committer fiber, fenced by the partition's epoch. Consumption goes on meanwhile,
+ *   so a Postgres outage leaves the fast path live, until `MAX_PENDING_TICKS` are waiting: then it stops consuming.
+ * - On assignment a partition is claimed (epoch + 1) and resumes from its checkpoint: a restart replays, never loses.
  */
 export const run = Effect.gen(function*() {
   const config = yield* AppConfig
@@ -62,9 +74,9 @@ export const run = Effect.gen(function*() {
   yield* bus.ensureTopic(dlqTopic, 1)
 
   const partitions = new Map<number, Partition>()
-  let pending = emptyPending()
+  let pendingTicks = 0
 
-  // The fast path runs in its own fiber behind a sliding queue: a slow or dead Redis never blocks consumption.
+  // == fast path
   const fastPath = yield* Queue.sliding<{ ticks: ReadonlyArray<Tick>; updates: ReadonlyArray<Update> }>(256)
   let cacheDown = false
   yield* Queue.take(fastPath).pipe(
@@ -80,20 +92,91 @@ export const run = Effect.gen(function*() {
     Effect.forkScoped
   )
 
+  // == durable path
+  const commitSnapshot = (snapshot: Snapshot): Effect.Effect<void> =>
+    Effect.gen(function*() {
+      const dead = snapshot.partitions.flatMap((p) => p.dead)
+      if (dead.length > 0) {
+        // Before the checkpoint: a crash in between re-sends them (at-least-once), never loses them.
+        yield* bus.publish(dlqTopic, dead.map((d) => ({
+          key: d.record.key ?? "",
+          value: JSON.stringify({ reason: d.reason, detail: d.detail, topic: d.record.topic, partition: d.record.partition, offset: d.record.offset, value: d.record.value })
+        }))).pipe(
+          Effect.tapError((e) => Effect.logWarning(`DLQ publish failed, retrying: ${e.message}`)),
+          Effect.retry(retrySchedule),
+          Effect.orDie // the schedule never ends
+        )
+        yield* Metric.incrementBy(recordsDlq, dead.length)
+        yield* Metric.incrementBy(ticksLate, dead.filter((d) => d.reason === "late").length)
+      }
+      let remaining = snapshot.partitions
+      while (remaining.length > 0) {
+        const result = yield* store.commit({ topic, owner, partitions: remaining }).pipe(
+          Effect.tapErrorTag("SqlError", (e) => Effect.logWarning(`checkpoint failed, retrying: ${e.message}: ${e.cause instanceof Error ? e.cause.message : String(e.cause)}`)),
+          Effect.retry({ schedule: retrySchedule, while: (e) => e._tag === "SqlError" }),
+          Effect.catchTag("SqlError", Effect.die), // the schedule never ends
+          Effect.either
+        )
+        if (Either.isRight(result)) break
+        // Lost to a newer owner (a rebalance): drop those partitions and their work, commit the rest.
+        const lost = new Set(result.left.partitions)
+        yield* Effect.logWarning(`partitions ${[...lost].join(",")} have a newer owner; dropping their uncommitted work`)
+        yield* Metric.incrementBy(fencedOut, lost.size)
+        for (const p of lost) {
+          const held = partitions.get(p)
+          if (held !== undefined && snapshot.partitions.some((s) => s.partition === p && s.epoch === held.epoch)) partitions.delete(p)
+        }
+        remaining = remaining.filter((p) => !lost.has(p.partition))
+      }
+      yield* Metric.increment(checkpoints)
+      // Kafka's committed offsets are for lag monitoring only; Postgres holds the truth.
+      yield* bus.commitOffsets(topic, config.processor.groupId, remaining.map(({ nextOffset, partition }) => ({ partition, offset: nextOffset }))).pipe(
+        Effect.ignore
+      )
+    })
+
+  let inflight: Fiber.RuntimeFiber<void> | undefined
+  const idle = Effect.suspend(() => (inflight === undefined ? Effect.void : Fiber.join(inflight)))
+
+  /** Hands the work so far to the committer (after the previous commit finished) and starts afresh. */
+  const snapshot = Effect.gen(function*() {
+    yield* idle
+    const taken: Array<Snapshot["partitions"][number]> = []
+    for (const [partition, p] of partitions) {
+      if (p.nextOffset === p.snapshotOffset) continue
+      taken.push({
+        partition,
+        epoch: p.epoch,
+        nextOffset: p.nextOffset,
+        state: JSON.stringify(p.state),
+        ticks: p.work.ticks,
+        candles: [...p.work.candles.values()],
+        dead: p.work.dead
+      })
+      p.snapshotOffset = p.nextOffset
+      p.work = noWork()
+    }
+    pendingTicks = 0
+    if (taken.length > 0) inflight = yield* Effect.forkDaemon(commitSnapshot({ partitions: taken }))
+  })
+  const committerBusy = () => inflight !== undefined && inflight.unsafePoll() === null
+
+  // == consumption
   const onAssign = (assigned: ReadonlyArray<number>) =>
     Effect.gen(function*() {
-      const saved = yield* store.loadCheckpoints(topic, assigned).pipe(Effect.retry(commitRetry))
+      const claims = yield* store.claim(topic, assigned, owner).pipe(
+        Effect.tapError((e) => Effect.logWarning(`could not claim partitions, retrying: ${e.message}`)),
+        Effect.retry(retrySchedule)
+      )
       const offsets = new Map<number, number>()
-      for (const p of assigned) {
-        const checkpoint = saved.get(p)
-        const state = checkpoint === undefined
+      for (const [partition, claim] of claims) {
+        const state = claim.state === null
           ? Operator.emptyState()
-          : yield* Operator.decodeState(checkpoint.state).pipe(Effect.orDie)
-        const nextOffset = checkpoint?.nextOffset ?? 0
-        partitions.set(p, { state, nextOffset })
-        offsets.set(p, nextOffset)
+          : yield* Operator.decodeState(claim.state).pipe(Effect.orDie)
+        partitions.set(partition, { epoch: claim.epoch, state, nextOffset: claim.nextOffset, snapshotOffset: claim.nextOffset, work: noWork() })
+        offsets.set(partition, claim.nextOffset)
       }
-      yield* Effect.logInfo(`processor: assigned partitions ${assigned.join(",")}, resuming at offsets ${JSON.stringify(Object.fromEntries(offsets))}`)
+      yield* Effect.logInfo(`processor: claimed partitions ${assigned.join(",")}, resuming at offsets ${JSON.stringify(Object.fromEntries(offsets))}`)
       return offsets
     })
 
@@ -110,14 +193,14 @@ export const run = Effect.gen(function*() {
         p.nextOffset = record.offset + 1
         const decoded = decodeTick(record.value)
         if (Either.isLeft(decoded)) {
-          pending.dead.push({ reason: "decode", detail: decoded.left.message.slice(0, 2000), record })
+          p.work.dead.push({ reason: "decode", detail: decoded.left.message.slice(0, 2000), record })
           continue
         }
         const tick = decoded.right
         const result = Operator.step(p.state, tick, lateness)
         switch (result._tag) {
           case "Late":
-            pending.dead.push({ reason: "late", detail: `event time ${tick.eventTime} is behind the watermark ${result.watermark}`, record })
+            p.work.dead.push({ reason: "late", detail: `event time ${tick.eventTime} is behind the watermark ${result.watermark}`, record })
             break
           case "Duplicate":
             duplicates++
@@ -128,42 +211,25 @@ export const run = Effect.gen(function*() {
             for (const c of result.candles) touched.set(c.key, { candle: c.candle, indicators: c.indicators })
         }
       }
-      pending.dirty.add(partition)
-      for (const t of accepted) pending.ticks.push(t)
+      for (const t of accepted) p.work.ticks.push(t)
       for (const [key, row] of touched) {
-        pending.candles.set(key, row)
+        p.work.candles.set(key, row)
         updates.push({ _tag: "candle", candle: row.candle })
       }
+      pendingTicks += accepted.length + p.work.dead.length
       yield* Metric.incrementBy(ticksProcessed, accepted.length)
       yield* Metric.incrementBy(ticksDeduped, duplicates)
       if (accepted.length > 0) yield* Queue.offer(fastPath, { ticks: accepted, updates })
     })
 
-  const checkpoint = Effect.gen(function*() {
-    if (pending.dirty.size === 0) return
-    const batch = pending
-    if (batch.dead.length > 0) {
-      // Before the checkpoint: a crash in between re-sends them (at-least-once), never loses them.
-      yield* bus.publish(dlqTopic, batch.dead.map((d) => ({
-        key: d.record.key ?? "",
-        value: JSON.stringify({ reason: d.reason, detail: d.detail, topic: d.record.topic, partition: d.record.partition, offset: d.record.offset, value: d.record.value })
-      }))).pipe(Effect.retry(commitRetry))
-      yield* Metric.incrementBy(recordsDlq, batch.dead.length)
-      yield* Metric.incrementBy(ticksLate, batch.dead.filter((d) => d.reason === "late").length)
+  /** After each batch: checkpoint when a batch is full and the committer is free; wait for it when too much is pending. */
+  const maybeSnapshot = Effect.suspend(() => {
+    if (pendingTicks >= config.processor.maxPendingTicks) {
+      return Effect.logWarning(`${pendingTicks} ticks wait for a checkpoint; pausing consumption until Postgres catches up`).pipe(
+        Effect.zipRight(snapshot)
+      )
     }
-    const owned = [...batch.dirty].flatMap((partition) =>
-      Option.toArray(Option.map(Option.fromNullable(partitions.get(partition)), (p) => ({ partition, nextOffset: p.nextOffset, state: p.state })))
-    )
-    yield* store.commit({ topic, owner, ticks: batch.ticks, candles: [...batch.candles.values()], checkpoints: owned }).pipe(
-      Effect.tapError((e) => Effect.logWarning(`checkpoint failed, retrying: ${e.message}: ${e.cause instanceof Error ? e.cause.message : String(e.cause)}`)),
-      Effect.retry(commitRetry)
-    )
-    pending = emptyPending()
-    yield* Metric.increment(checkpoints)
-    // Kafka's committed offsets are for lag monitoring only; Postgres holds the truth.
-    yield* bus.commitOffsets(topic, config.processor.groupId, owned.map(({ nextOffset, partition }) => ({ partition, offset: nextOffset }))).pipe(
-      Effect.ignore
-    )
+    return pendingTicks >= config.processor.batchSize && !committerBusy() ? snapshot : Effect.void
   })
 
   type Event = { readonly _tag: "Bus"; readonly event: ConsumerEvent } | { readonly _tag: "Flush" }
@@ -171,35 +237,31 @@ export const run = Effect.gen(function*() {
     .consume({ topic, groupId: config.processor.groupId, onAssign })
     .pipe(
       Stream.map((event): Event => ({ _tag: "Bus", event })),
-      // A lost consumer reconnects with backoff; what was processed is checkpointed first, so the
-      // re-assignment resumes from exactly there.
-      Stream.tapError((e) => Effect.logWarning(`consumer failed, reconnecting: ${e.message}`).pipe(Effect.zipRight(checkpoint))),
-      Stream.retry(commitRetry)
+      // A lost consumer reconnects with backoff; its partitions are claimed afresh from their checkpoints.
+      Stream.tapError((e) => Effect.logWarning(`consumer failed, reconnecting: ${e.message}`).pipe(Effect.zipRight(snapshot), Effect.zipRight(idle))),
+      Stream.retry(retrySchedule)
     )
   const flushes: Stream.Stream<Event> = Stream.tick(config.processor.checkpointInterval).pipe(Stream.as({ _tag: "Flush" }))
 
   yield* Effect.logInfo(`processor: consuming ${topic} on the ${bus.kind} bus as ${owner}`)
   yield* Stream.merge(busEvents, flushes, { haltStrategy: "left" }).pipe(
     Stream.runForEach((e) => {
-      if (e._tag === "Flush") return checkpoint
+      if (e._tag === "Flush") return committerBusy() ? Effect.void : snapshot
       const event = e.event
       switch (event._tag) {
         case "Records":
-          return handleRecords(event.partition, event.records).pipe(
-            Effect.zipRight(Effect.suspend(() =>
-              pending.ticks.length + pending.dead.length >= config.processor.batchSize ? checkpoint : Effect.void
-            ))
-          )
+          return Effect.zipRight(handleRecords(event.partition, event.records), maybeSnapshot)
         case "Revoked":
-          return checkpoint.pipe(Effect.tap(() => {
+          // Try to keep their progress (the fence refuses it if the new owner already claimed them), then let go.
+          return snapshot.pipe(Effect.zipRight(idle), Effect.tap(() => {
             for (const p of event.partitions) partitions.delete(p)
           }))
         case "Assigned":
           return Effect.void
       }
     }),
-    // On shutdown, write what was processed so a restart does not redo it.
-    // Bounded: a query stuck on a dead database must not hold up the exit (disconnect: don't wait for its interruption).
-    Effect.ensuring(checkpoint.pipe(Effect.disconnect, Effect.timeout("5 seconds"), Effect.ignore))
+    // On shutdown, commit what was processed so a restart does not redo it; bounded, and without waiting on a
+    // query stuck on a dead database (disconnect).
+    Effect.ensuring(snapshot.pipe(Effect.zipRight(idle), Effect.disconnect, Effect.timeout("5 seconds"), Effect.ignore))
   )
 }).pipe(Effect.annotateLogs({ stage: "processor" }))

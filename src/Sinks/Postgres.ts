@@ -1,5 +1,5 @@
 import { SqlClient, SqlError, SqlSchema } from "@effect/sql"
-import { Array as Arr, Context, Effect, Layer, Schema } from "effect"
+import { Array as Arr, Context, Data, Effect, Layer, Schema } from "effect"
 import { Candle } from "../Domain/Candle.js"
 import type { IndicatorValues } from "../Domain/Indicators.js"
 import { Interval } from "../Domain/Interval.js"
@@ -11,22 +11,35 @@ export interface CandleRow {
   readonly indicators: IndicatorValues
 }
 
+/** What one partition contributes to a checkpoint transaction. */
 export interface PartitionCheckpoint {
   readonly partition: number
+  /** The fencing token this writer got when it claimed the partition. */
+  readonly epoch: number
   /** The next offset to read: everything before it is in this transaction or an earlier one. */
   readonly nextOffset: number
-  /** The operator state after `nextOffset - 1`, as plain JSON. */
-  readonly state: unknown
+  /** The operator state after `nextOffset - 1`, as JSON text (serialised when the snapshot was taken). */
+  readonly state: string
+  readonly ticks: ReadonlyArray<Tick>
+  readonly candles: ReadonlyArray<CandleRow>
 }
 
-/** One checkpoint transaction: new ticks, touched candles, and the offsets and state they correspond to. */
+/** One checkpoint transaction: per partition, the new ticks, the touched candles, and the offset and state they lead to. */
 export interface CheckpointBatch {
   readonly topic: string
   readonly owner: string
-  readonly ticks: ReadonlyArray<Tick>
-  readonly candles: ReadonlyArray<CandleRow>
-  readonly checkpoints: ReadonlyArray<PartitionCheckpoint>
+  readonly partitions: ReadonlyArray<PartitionCheckpoint>
 }
+
+export interface Claim {
+  readonly epoch: number
+  readonly nextOffset: number
+  /** The checkpointed operator state, or null for a partition never checkpointed. */
+  readonly state: unknown
+}
+
+/** These partitions have a newer owner: nothing of this transaction was written. */
+export class Fenced extends Data.TaggedError("Fenced")<{ readonly partitions: ReadonlyArray<number> }> {}
 
 export interface CandleQuery {
   readonly symbol: string
@@ -58,9 +71,11 @@ const CandleRecord = Schema.Struct({
 })
 type CandleRecord = typeof CandleRecord.Type
 
-const CheckpointRecord = Schema.Struct({
+const BigIntText = Schema.Union(Schema.Number, Schema.NumberFromString)
+const ClaimRecord = Schema.Struct({
   partition: Schema.Number,
-  nextOffset: Schema.Union(Schema.Number, Schema.NumberFromString),
+  epoch: BigIntText,
+  nextOffset: BigIntText,
   state: Schema.Unknown
 })
 
@@ -136,12 +151,22 @@ export const make = Effect.gen(function*() {
     updatedAt: new Date()
   })
 
-  const commit = (batch: CheckpointBatch): Effect.Effect<void, SqlError.SqlError> =>
+  const commit = (batch: CheckpointBatch): Effect.Effect<void, SqlError.SqlError | Fenced> =>
     sql.withTransaction(Effect.gen(function*() {
-      for (const rows of chunk(batch.ticks.map(tickRecord), 10)) {
+      // Checkpoint rows first: they take the row locks that serialise this writer against a new owner's claim.
+      const fenced: Array<number> = []
+      for (const p of batch.partitions) {
+        const updated = yield* sql`UPDATE processor_checkpoints
+          SET next_offset = ${p.nextOffset}, state = ${p.state}::jsonb, owner = ${batch.owner}, updated_at = now()
+          WHERE topic = ${batch.topic} AND partition = ${p.partition} AND epoch = ${p.epoch}
+          RETURNING partition`
+        if (updated.length === 0) fenced.push(p.partition)
+      }
+      if (fenced.length > 0) return yield* new Fenced({ partitions: fenced })
+      for (const rows of chunk(batch.partitions.flatMap((p) => p.ticks.map(tickRecord)), 10)) {
         yield* sql`INSERT INTO ticks ${sql.insert(rows)} ON CONFLICT (symbol, event_time, source) DO NOTHING`
       }
-      for (const rows of chunk(batch.candles.map(candleRecord), 19)) {
+      for (const rows of chunk(batch.partitions.flatMap((p) => p.candles.map(candleRecord)), 19)) {
         yield* sql`INSERT INTO candles ${sql.insert(rows)}
           ON CONFLICT (symbol, interval, bucket_start) DO UPDATE SET
             open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close,
@@ -150,35 +175,27 @@ export const make = Effect.gen(function*() {
             rsi14 = excluded.rsi14, bb_upper = excluded.bb_upper, bb_middle = excluded.bb_middle,
             bb_lower = excluded.bb_lower, updated_at = excluded.updated_at`
       }
-      if (batch.checkpoints.length > 0) {
-        const rows = batch.checkpoints.map((c) => ({
-          topic: batch.topic,
-          partition: c.partition,
-          nextOffset: c.nextOffset,
-          state: JSON.stringify(c.state),
-          owner: batch.owner,
-          updatedAt: new Date()
-        }))
-        yield* sql`INSERT INTO processor_checkpoints ${sql.insert(rows)}
-          ON CONFLICT (topic, partition) DO UPDATE SET
-            next_offset = excluded.next_offset, state = excluded.state,
-            owner = excluded.owner, updated_at = excluded.updated_at`
-      }
     })).pipe(
       // v3's client has no statement timeout: bound it here, so a black-holed server is an error, not a hang.
       Effect.timeoutFail({ duration: "30 seconds", onTimeout: () => timedOut("checkpoint transaction") }),
       Effect.withSpan("Store.commit")
     )
 
-  const loadCheckpoints = (topic: string, partitions: ReadonlyArray<number>) =>
+  /** Takes ownership of partitions: bumps each one's epoch (fencing out the previous owner) and returns its checkpoint. */
+  const claim = (topic: string, partitions: ReadonlyArray<number>, owner: string) =>
     SqlSchema.findAll({
       Request: Schema.Array(Schema.Number),
-      Result: CheckpointRecord,
-      execute: (ps) => sql`SELECT partition, next_offset, state FROM processor_checkpoints
-        WHERE topic = ${topic} AND ${sql.in("partition", ps)}`
+      Result: ClaimRecord,
+      execute: (ps) => {
+        const rows = ps.map((partition) => ({ topic, partition, nextOffset: 0, state: null, owner, epoch: 1, updatedAt: new Date() }))
+        return sql`INSERT INTO processor_checkpoints ${sql.insert(rows)}
+          ON CONFLICT (topic, partition) DO UPDATE SET
+            epoch = processor_checkpoints.epoch + 1, owner = excluded.owner, updated_at = excluded.updated_at
+          RETURNING partition, epoch, next_offset, state`
+      }
     })(partitions).pipe(
-      Effect.map((rows) => new Map(rows.map((r) => [r.partition, { nextOffset: r.nextOffset, state: r.state }] as const))),
-      Effect.orDie // our own rows: a mismatch is a bug, not input
+      Effect.map((rows) => new Map(rows.map((r) => [r.partition, { epoch: r.epoch, nextOffset: r.nextOffset, state: r.state } satisfies Claim] as const))),
+      Effect.catchTag("ParseError", Effect.die) // our own rows: a mismatch is a bug, not input
     )
 
   const candles = (q: CandleQuery) =>
@@ -205,7 +222,7 @@ export const make = Effect.gen(function*() {
 
   const ping = sql`SELECT 1`.pipe(readTimeout, Effect.asVoid)
 
-  return { commit, loadCheckpoints, candles, symbols, ping } as const
+  return { commit, claim, candles, symbols, ping } as const
 })
 
 export class Store extends Context.Tag("app/Store")<Store, Effect.Effect.Success<typeof make>>() {}

@@ -3,7 +3,16 @@ import { Data } from "effect"
 /** A source failed in a way worth retrying or reporting; `reason` is closed so callers can count by kind. */
 export class SourceError extends Data.TaggedError("SourceError")<{
   readonly source: "coingecko" | "simulator" | "replay"
-  readonly reason: "unavailable" | "rate-limited" | "bad-response" | "timeout" | "not-implemented" | "io"
+  readonly reason:
+    | "unavailable" // connection refused or reset, 5xx, a CDN block
+    | "rate-limited" // 429
+    | "bad-response" // an answer that is not JSON or does not decode
+    | "timeout"
+    | "unauthorized" // the API key is missing, wrong or for the other plan: retrying cannot help
+    | "rejected" // any other 4xx (a wrong base URL, a bad request): retrying cannot help
+    | "bad-input" // a replay file that cannot be read as any supported format
+    | "not-implemented"
+    | "io"
   readonly message: string
   readonly cause?: unknown
 }> {}

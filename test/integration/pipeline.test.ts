@@ -112,7 +112,7 @@ describe("pipeline on real Kafka, Redis and Postgres", () => {
     // The checkpoint covers every partition up to the end of the topic.
     const checkpoints = await query<{ partition: number; next_offset: string }>(databaseUrl, "SELECT partition, next_offset FROM processor_checkpoints WHERE topic = $1", [topic])
     const records = await readTopic(env.kafkaBrokers, topic)
-    const ends = new Map<number, number>()
+    const ends = new Map<number, number>([[0, 0], [1, 0], [2, 0]])
     for (const r of records) ends.set(r.partition, Math.max(ends.get(r.partition) ?? 0, r.offset + 1))
     expect(Object.fromEntries(checkpoints.map((c) => [c.partition, Number(c.next_offset)]))).toEqual(Object.fromEntries(ends))
 
