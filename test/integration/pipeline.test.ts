@@ -207,3 +207,101 @@ describe("the CLI on real services", () => {
     expect((await svc.stop("SIGTERM")).code, svc.output()).toBe(0)
   }, 150_000)
 })
+
+describe("processor faults on real services", () => {
+  const env = services()
+  const running: Array<Running> = []
+  afterAll(async () => {
+    for (const r of running) if (r.child.exitCode === null) await r.stop("SIGKILL")
+    await services_sh("start", "postgres").catch(() => undefined)
+  })
+
+  const setup = async (name: string) => {
+    const topic = unique(name)
+    const databaseUrl = await createDatabase(env.databaseUrl, unique(name))
+    await createTopic(env.kafkaBrokers, topic)
+    const processorEnv = {
+      KAFKA_BROKERS: env.kafkaBrokers, REDIS_URL: env.redisUrl, DATABASE_URL: databaseUrl,
+      KAFKA_TOPIC: topic, KAFKA_GROUP_ID: unique("g"), BATCH_SIZE: "20", CHECKPOINT_INTERVAL: "300 millis"
+    }
+    const startProcessor = async () => {
+      const r = await startCli(["processor"], processorEnv)
+      running.push(r)
+      return r
+    }
+    const stored = async () => Number((await query<{ n: string }>(databaseUrl, "SELECT count(*) AS n FROM ticks"))[0]!.n)
+    /** Every tick once, and every candle equal to the reference fold of `ticks`. */
+    const verify = async (ticks: ReadonlyArray<Tick>) => {
+      await eventually(async () => ((await stored()) >= ticks.length ? true : undefined), 90_000, `${ticks.length} ticks in Postgres`)
+      const rows = await query<{ n: string }>(databaseUrl, "SELECT count(*) AS n FROM ticks GROUP BY symbol, event_time, source")
+      expect(rows.length).toBe(ticks.length)
+      expect(rows.every((r) => r.n === "1")).toBe(true)
+      const reference = foldCandles(ticks, intervals)
+      await eventually(async () => {
+        const candles = await query<{ symbol: string; interval: string; bucket_start: Date; close: number; tick_count: number }>(databaseUrl, "SELECT * FROM candles")
+        const ok = candles.length === reference.size && candles.every((c) => {
+          const ref = reference.get(`${c.symbol}|${c.interval}|${c.bucket_start.getTime()}`)
+          return ref !== undefined && ref.tickCount === c.tick_count && ref.close === c.close
+        })
+        return ok ? true : undefined
+      }, 30_000, "candles equal to the reference fold")
+    }
+    return { topic, databaseUrl, startProcessor, stored, verify }
+  }
+
+  const feed = (symbols: ReadonlyArray<string>, count: number, offset = 0) =>
+    symbols.flatMap((symbol, s) =>
+      Array.from({ length: count }, (_, k) => {
+        const i = k + offset
+        return new Tick({ symbol, coinId: symbol.toLowerCase(), price: 10 + s + Math.cos(i / 9), volume: 1 + (i % 3), eventTime: epoch + i * 5_000, source: "replay", ingestTime: epoch + i * 5_000 })
+      })
+    )
+
+  it("three processors in one group share the partitions; SIGKILL one and the others resume its partitions from the checkpoint", async () => {
+    const t = await setup("scale")
+    const symbols = ["BTC", "ETH", "USDT", "BNB", "XLM", "LINK"] // murmur2 spreads these over partitions 0, 1 and 2
+    const members = [await t.startProcessor(), await t.startProcessor(), await t.startProcessor()]
+    const all: Array<Tick> = []
+    for (let round = 0; round < 12; round++) {
+      const ticks = feed(symbols, 10, round * 10)
+      all.push(...ticks)
+      await publish(env.kafkaBrokers, t.topic, ticks.map((x) => ({ key: x.symbol, value: encode(x) })))
+      if (round === 5) {
+        await eventually(async () => ((await t.stored()) > 0 ? true : undefined), 60_000, "a first checkpoint")
+        expect((await members[0]!.stop("SIGKILL")).code).toBe(null)
+      }
+      await new Promise((r) => setTimeout(r, 200))
+    }
+    await t.verify(all)
+    // Every claim bumps the epoch: partitions that changed hands show it.
+    const epochs = await query<{ partition: number; epoch: string; owner: string }>(t.databaseUrl, "SELECT partition, epoch, owner FROM processor_checkpoints")
+    expect(epochs.length).toBe(3)
+    expect(epochs.some((e) => Number(e.epoch) > 1)).toBe(true)
+    for (const m of members.slice(1)) expect((await m.stop("SIGTERM")).code, m.output()).toBe(0)
+  }, 240_000)
+
+  it("Postgres down: the fast path stays live, consumption resumes when it is back, nothing lost or doubled", async () => {
+    const t = await setup("pgdown")
+    const processor = await t.startProcessor()
+    const first = feed(["ETH", "SOL"], 30)
+    await publish(env.kafkaBrokers, t.topic, first.map((x) => ({ key: x.symbol, value: encode(x) })))
+    await eventually(async () => ((await t.stored()) >= first.length ? true : undefined), 60_000, "the first ticks in Postgres")
+
+    await services_sh("stop", "postgres")
+    const second = feed(["ETH", "SOL"], 30, 30)
+    await publish(env.kafkaBrokers, t.topic, second.map((x) => ({ key: x.symbol, value: encode(x) })))
+    // Redis gets the newest tick although no checkpoint can commit.
+    const client = redis(env.redisUrl)
+    const newest = Math.max(...second.map((x) => x.eventTime))
+    await eventually(async () => {
+      const latest = JSON.parse((await client.get("latest:ETH")) ?? "null") as { eventTime: number } | null
+      return latest?.eventTime === newest ? true : undefined
+    }, 30_000, "the newest ETH tick in Redis while Postgres is down")
+    client.disconnect()
+
+    await services_sh("start", "postgres")
+    await t.verify([...first, ...second])
+    expect(processor.output()).toMatch(/checkpoint failed, retrying/)
+    expect((await processor.stop("SIGTERM")).code, processor.output()).toBe(0)
+  }, 240_000)
+})
