@@ -1,5 +1,5 @@
 import type { SqlError } from "@effect/sql"
-import { Duration, Effect, Either, Fiber, Metric, Queue, Schedule, Schema, Stream } from "effect"
+import { Clock, Duration, Effect, Either, Fiber, Metric, MetricBoundaries, Queue, Schedule, Schema, Stream } from "effect"
 import { hostname } from "node:os"
 import { Bus, type BusError, type BusRecord, type ConsumerEvent } from "./Bus/Bus.js"
 import { AppConfig } from "./Config.js"
@@ -14,6 +14,12 @@ export const ticksDeduped = Metric.counter("ticks_deduped_total", { description:
 export const ticksLate = Metric.counter("ticks_late_total", { description: "Ticks behind the watermark, sent to the DLQ", incremental: true })
 export const recordsDlq = Metric.counter("dlq_records_total", { description: "Records sent to the dead-letter topic", incremental: true })
 export const checkpoints = Metric.counter("checkpoints_total", { description: "Checkpoint transactions committed", incremental: true })
+export const checkpointSeconds = Metric.histogram(
+  "checkpoint_duration_seconds",
+  MetricBoundaries.exponential({ start: 0.002, factor: 2, count: 14 }),
+  "Time to commit one checkpoint transaction"
+)
+export const consumerLag = Metric.gauge("consumer_lag_records", { description: "Records in the log not yet checkpointed, per partition" })
 export const fencedOut = Metric.counter("checkpoints_fenced_total", { description: "Checkpoints refused because a newer owner holds the partition", incremental: true })
 
 const decodeTick = Schema.decodeEither(TickJson)
@@ -100,7 +106,16 @@ export const run = Effect.gen(function*() {
         // Before the checkpoint: a crash in between re-sends them (at-least-once), never loses them.
         yield* bus.publish(dlqTopic, dead.map((d) => ({
           key: d.record.key ?? "",
-          value: JSON.stringify({ reason: d.reason, detail: d.detail, topic: d.record.topic, partition: d.record.partition, offset: d.record.offset, value: d.record.value })
+          value: JSON.stringify({
+            reason: d.reason,
+            detail: d.detail,
+            topic: d.record.topic,
+            partition: d.record.partition,
+            offset: d.record.offset,
+            value: d.record.value,
+            // Bytes that are not UTF-8 travel exactly, base64-encoded.
+            ...(d.record.raw === undefined ? {} : { valueBase64: Buffer.from(d.record.raw).toString("base64") })
+          })
         }))).pipe(
           Effect.tapError((e) => Effect.logWarning(`DLQ publish failed, retrying: ${e.message}`)),
           Effect.retry(retrySchedule),
@@ -110,6 +125,7 @@ export const run = Effect.gen(function*() {
         yield* Metric.incrementBy(ticksLate, dead.filter((d) => d.reason === "late").length)
       }
       let remaining = snapshot.partitions
+      const started = yield* Clock.currentTimeMillis
       while (remaining.length > 0) {
         const result = yield* store.commit({ topic, owner, partitions: remaining }).pipe(
           Effect.tapErrorTag("SqlError", (e) => Effect.logWarning(`checkpoint failed, retrying: ${e.message}: ${e.cause instanceof Error ? e.cause.message : String(e.cause)}`)),
@@ -129,11 +145,25 @@ export const run = Effect.gen(function*() {
         remaining = remaining.filter((p) => !lost.has(p.partition))
       }
       yield* Metric.increment(checkpoints)
+      yield* Metric.update(checkpointSeconds, ((yield* Clock.currentTimeMillis) - started) / 1000)
+      yield* recordLag
       // Kafka's committed offsets are for lag monitoring only; Postgres holds the truth.
       yield* bus.commitOffsets(topic, config.processor.groupId, remaining.map(({ nextOffset, partition }) => ({ partition, offset: nextOffset }))).pipe(
         Effect.ignore
       )
     })
+
+  // Lag per partition after a checkpoint, at most once a second (it costs the broker a request).
+  let lagAt = 0
+  const recordLag = Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    if (now - lagAt < 1000) return
+    lagAt = now
+    const ends = yield* bus.endOffsets(topic)
+    for (const [partition, p] of partitions) {
+      yield* Metric.set(Metric.tagged(consumerLag, "partition", String(partition)), Math.max(0, (ends.get(partition) ?? 0) - p.snapshotOffset))
+    }
+  }).pipe(Effect.ignore)
 
   let inflight: Fiber.RuntimeFiber<void> | undefined
   const idle = Effect.suspend(() => (inflight === undefined ? Effect.void : Fiber.join(inflight)))

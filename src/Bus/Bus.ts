@@ -13,6 +13,8 @@ export interface BusRecord {
   readonly offset: number
   readonly key: string | null
   readonly value: string
+  /** The original bytes, when `value` (UTF-8 decoded) does not reproduce them. */
+  readonly raw?: Uint8Array
   /** Append time, epoch ms. */
   readonly timestamp: number
 }

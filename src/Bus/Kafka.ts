@@ -141,14 +141,19 @@ export const make = (options: KafkaOptions) =>
                 eachBatch: async ({ batch, heartbeat, isRunning, isStale }: EachBatchPayload) => {
                   await ready
                   if (!isRunning() || isStale() || !assigned.has(batch.partition)) return
-                  const records: Array<BusRecord> = batch.messages.map((m) => ({
-                    topic: batch.topic,
-                    partition: batch.partition,
-                    offset: Number(m.offset),
-                    key: m.key === null ? null : m.key.toString("utf8"),
-                    value: m.value === null ? "" : m.value.toString("utf8"),
-                    timestamp: Number(m.timestamp)
-                  }))
+                  const records: Array<BusRecord> = batch.messages.map((m) => {
+                    const value = m.value === null ? "" : m.value.toString("utf8")
+                    const lossy = m.value !== null && Buffer.byteLength(value) !== m.value.length
+                    return {
+                      topic: batch.topic,
+                      partition: batch.partition,
+                      offset: Number(m.offset),
+                      key: m.key === null ? null : m.key.toString("utf8"),
+                      value,
+                      ...(lossy && m.value !== null ? { raw: new Uint8Array(m.value) } : {}),
+                      timestamp: Number(m.timestamp)
+                    }
+                  })
                   if (records.length > 0) {
                     await withHeartbeats(emit.single({ _tag: "Records", partition: batch.partition, records }), heartbeat)
                   }
