@@ -145,7 +145,12 @@ export const run = Effect.gen(function*() {
         remaining = remaining.filter((p) => !lost.has(p.partition))
       }
       yield* Metric.increment(checkpoints)
-      yield* Metric.update(checkpointSeconds, ((yield* Clock.currentTimeMillis) - started) / 1000)
+      const millis = (yield* Clock.currentTimeMillis) - started
+      yield* Metric.update(checkpointSeconds, millis / 1000)
+      yield* Effect.logDebug(
+        `checkpoint: ${remaining.reduce((n, p) => n + p.ticks.length, 0)} ticks, ${remaining.reduce((n, p) => n + p.candles.length, 0)} candles, ` +
+          `${remaining.length} partitions, ${remaining.reduce((n, p) => n + p.state.length, 0)} bytes of state in ${millis} ms`
+      )
       yield* recordLag
       // Kafka's committed offsets are for lag monitoring only; Postgres holds the truth.
       yield* bus.commitOffsets(topic, config.processor.groupId, remaining.map(({ nextOffset, partition }) => ({ partition, offset: nextOffset }))).pipe(
