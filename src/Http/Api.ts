@@ -66,10 +66,29 @@ export const SymbolList = Schema.Struct({
 
 export const HealthStatus = Schema.Struct({ status: Schema.Literal("ok") })
 
+const Dependency = Schema.Struct({
+  kind: Schema.String,
+  state: Schema.Literal("up", "down"),
+  error: Schema.optional(Schema.String)
+})
+const readinessFields = {
+  status: Schema.Literal("ready", "degraded", "unavailable"),
+  dependencies: Schema.Record({ key: Schema.String, value: Dependency })
+}
+/** Ready: the database (the record) answers; degraded: something else (the cache, the bus) does not. */
+export const Readiness = Schema.Struct(readinessFields).annotations({ identifier: "Readiness" })
+export class NotReady extends Schema.TaggedError<NotReady>()("NotReady", readinessFields, HttpApiSchema.annotations({ status: 503 })) {}
+
 // == groups
 
 export class SystemApi extends HttpApiGroup.make("system")
   .add(HttpApiEndpoint.get("health", "/health").addSuccess(HealthStatus))
+  .add(
+    HttpApiEndpoint.get("ready", "/ready")
+      .addSuccess(Readiness)
+      .addError(NotReady)
+      .annotate(OpenApi.Description, "Each dependency's state. 200 while the database answers (status degraded if the cache or bus does not), 503 otherwise.")
+  )
   .annotate(OpenApi.Title, "System")
 {}
 

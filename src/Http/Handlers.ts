@@ -1,14 +1,46 @@
 import { HttpApiBuilder } from "@effect/platform"
-import { Clock, Effect, Layer, Option } from "effect"
+import { Clock, Config, Effect, Layer, Option } from "effect"
+import { Bus } from "../Bus/Bus.js"
 import { LatestCache } from "../Sinks/LatestCache.js"
 import { Store } from "../Sinks/Postgres.js"
-import { Api, NotFound, Unavailable } from "./Api.js"
+import { Api, NotFound, NotReady, Unavailable } from "./Api.js"
 
 const cacheDown = () => new Unavailable({ error: "the latest-price cache (Redis) is unavailable; retry shortly" })
 const databaseDown = () => new Unavailable({ error: "the database is unavailable; retry shortly" })
 
+const probe = (kind: string, check: Effect.Effect<unknown, { readonly message: string }>) =>
+  check.pipe(
+    Effect.timeoutFail({ duration: "1 second", onTimeout: () => ({ message: "no answer within 1 s" }) }),
+    Effect.match({
+      onSuccess: () => ({ kind, state: "up" as const }),
+      onFailure: (e) => ({ kind, state: "down" as const, error: e.message })
+    })
+  )
+
 export const SystemLive = HttpApiBuilder.group(Api, "system", (handlers) =>
-  handlers.handle("health", () => Effect.succeed({ status: "ok" as const })))
+  Effect.gen(function*() {
+    const cache = yield* LatestCache
+    const store = yield* Store
+    const bus = yield* Effect.serviceOption(Bus)
+    const topic = yield* Config.string("KAFKA_TOPIC").pipe(Config.withDefault("crypto-prices"), Effect.orDie)
+    return handlers
+      .handle("health", () => Effect.succeed({ status: "ok" as const }))
+      .handle("ready", () =>
+        Effect.gen(function*() {
+          const [database, latest, log] = yield* Effect.all([
+            probe("postgres", store.ping),
+            probe(cache.kind, Effect.flatMap(cache.isUp, (up) => (up ? Effect.void : Effect.fail({ message: "not connected" })))),
+            Option.match(bus, {
+              onNone: () => Effect.succeed(undefined),
+              onSome: (b) => probe(b.kind, b.endOffsets(topic))
+            })
+          ], { concurrency: "unbounded" })
+          const dependencies = { database, cache: latest, ...(log === undefined ? {} : { bus: log }) }
+          if (database.state === "down") return yield* new NotReady({ status: "unavailable", dependencies })
+          const status = Object.values(dependencies).every((d) => d.state === "up") ? "ready" as const : "degraded" as const
+          return { status, dependencies }
+        }))
+  }))
 
 export const PricesLive = HttpApiBuilder.group(Api, "prices", (handlers) =>
   Effect.gen(function*() {

@@ -7,6 +7,7 @@ import { Api } from "./Api.js"
 import { DashboardRoutes } from "./Dashboard.js"
 import { HandlersLive } from "./Handlers.js"
 import { LiveFeed } from "./LiveFeed.js"
+import { MetricsRoutes } from "./Metrics.js"
 import { SseRoutes } from "./Sse.js"
 
 const decoder = new TextDecoder()
@@ -89,6 +90,7 @@ export const layer = (config: HttpConfig) =>
         Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
         Layer.provide(SseRoutes),
         Layer.provide(DashboardRoutes),
+        Layer.provide(MetricsRoutes),
         Layer.provide(ApiLive),
         HttpServer.withLogAddress
       ),
