@@ -120,10 +120,18 @@ export const MarketCoin = Schema.Struct({
 })
 export type MarketCoin = typeof MarketCoin.Type
 
+const shorten = (s: string, max: number) => (s.length <= max ? s : `${s.slice(0, max - 1)}…`)
+
 const decodeQuote = Schema.decodeUnknownEither(SimplePriceQuote)
 const decodeMarketCoin = Schema.decodeUnknownEither(MarketCoin)
 const decodeTick = Schema.decodeUnknownEither(Tick)
-const formatParseError = (e: ParseResult.ParseError) => shorten(ParseResult.TreeFormatter.formatErrorSync(e).replace(/\s+/g, " "), 200)
+const formatParseError = (e: ParseResult.ParseError) =>
+  shorten(
+    ParseResult.ArrayFormatter.formatErrorSync(e)
+      .map((issue) => `${issue.path.length > 0 ? `${issue.path.join(".")}: ` : ""}${issue.message}`)
+      .join("; "),
+    200
+  )
 
 /** What one /simple/price answer gives: the ticks worth publishing, the repeats, and each coin left out with why. */
 export interface Snapshot {
@@ -165,7 +173,12 @@ export const readSnapshot = (body: unknown, input: SnapshotInput): Either.Either
       problems.set(coinId, "missing from the answer")
       continue
     }
-    const quote = decodeQuote(body[coinId])
+    const entry = body[coinId]
+    if (!isRecord(entry)) {
+      problems.set(coinId, `expected an object, got ${shorten(JSON.stringify(entry) ?? String(entry), 60)}`)
+      continue
+    }
+    const quote = decodeQuote(entry)
     if (Either.isLeft(quote)) {
       problems.set(coinId, `undecodable quote: ${formatParseError(quote.left)}`)
       continue
@@ -244,8 +257,6 @@ export const retryDelay = (
   const delay = backoffDelay(attempt, backoff, unit)
   return error.retryAfter === undefined ? delay : Duration.max(error.retryAfter, delay)
 }
-
-const shorten = (s: string, max: number) => (s.length <= max ? s : `${s.slice(0, max - 1)}…`)
 
 /** The start of a body, readable in a log line: an HTML page becomes its title and text. */
 export const excerpt = (body: string, max = 160): string => {
@@ -331,9 +342,9 @@ const describeCause = (cause: unknown): string => {
   for (let i = 0; i < 4 && current !== undefined && current !== null; i++) {
     if (typeof current === "object") {
       const e = current as { code?: unknown; message?: unknown; cause?: unknown }
-      const text = [typeof e.code === "string" ? e.code : undefined, typeof e.message === "string" ? e.message : undefined]
-        .filter((s) => s !== undefined && s.length > 0)
-        .join(" ")
+      const message = typeof e.message === "string" ? e.message : ""
+      const code = typeof e.code === "string" && !message.includes(e.code) ? e.code : ""
+      const text = [code, message].filter((s) => s.length > 0).join(" ")
       if (text.length > 0 && !parts.includes(text)) parts.push(text)
       current = e.cause
     } else {
@@ -460,7 +471,7 @@ const logCallVolume = (options: Options) =>
     const calls = monthlyCalls(options.pollInterval)
     const budget = options.monthlyBudget ?? 10_000
     const keyed = Option.isSome(options.apiKey)
-    const line = `coingecko: one /simple/price call every ${Duration.format(options.pollInterval)} for ${options.coins.length} coins ` +
+    const line = `coingecko: one /simple/price call every ${Duration.format(options.pollInterval)} for ${options.coins.length} ${options.coins.length === 1 ? "coin" : "coins"} ` +
       `= ${thousands(calls)} calls/month (30 days), ${options.plan} plan${keyed ? "" : ", keyless"}, ${options.baseUrl}`
     if (options.plan === "demo" && calls > budget) {
       const days = (30 * budget) / calls

@@ -22,7 +22,8 @@ export interface Running {
 export const startCli = async (args: ReadonlyArray<string>, env: Record<string, string | undefined>): Promise<Running> => {
   const port = await freePort()
   const child = spawn(process.execPath, ["dist/main.js", ...args], {
-    env: { ...process.env, KAFKA_BROKERS: "", REDIS_URL: "", DATABASE_URL: "", PORT: String(port), LOG_LEVEL: "warning", ...env },
+    // SOURCE=simulator unless a test says otherwise: `auto` would poll the real CoinGecko on a machine with internet.
+    env: { ...process.env, KAFKA_BROKERS: "", REDIS_URL: "", DATABASE_URL: "", PORT: String(port), LOG_LEVEL: "warning", SOURCE: "simulator", ...env },
     stdio: ["ignore", "pipe", "pipe"]
   })
   let output = ""
