@@ -19,7 +19,8 @@ if [[ -z "${KAFKA_BROKERS:-}" || -z "${REDIS_URL:-}" || -z "${DATABASE_URL:-}" ]
   if [[ -n "$started" ]]; then
     trap 'scripts/services.sh down $started || true' EXIT
   fi
-  eval "$(scripts/services.sh up)"
+  exports="$(scripts/services.sh up)" # (a failed `up` stops here; inside eval "$(…)" it would not)
+  eval "$exports"
 fi
 echo "test: KAFKA_BROKERS=$KAFKA_BROKERS REDIS_URL=$REDIS_URL DATABASE_URL=${DATABASE_URL%%:*}://…"
 

@@ -174,10 +174,18 @@ export const ProcessorConfig = Config.all({
   /** Ticks processed but not yet checkpointed before consumption pauses (while Postgres is slow or down). */
   maxPendingTicks: positiveInt("MAX_PENDING_TICKS", 20_000, 10_000_000),
   allowedLateness: Config.duration("ALLOWED_LATENESS").pipe(Config.withDefault(Duration.minutes(2))),
+  /** How far a tick's event time may be ahead of the time its record was appended to the bus. */
+  maxFutureSkew: Config.duration("MAX_FUTURE_SKEW").pipe(Config.withDefault(Duration.minutes(5))),
   latestTtl: positiveDuration("LATEST_TTL", "45 seconds"),
   groupId: Config.string("KAFKA_GROUP_ID").pipe(Config.withDefault("crypto-processor"))
 })
 export type ProcessorConfig = Config.Config.Success<typeof ProcessorConfig>
+
+/** The producer stage: ticks accepted from the source but not yet acknowledged by the bus, at most. */
+export const ProducerConfig = Config.all({
+  bufferSize: positiveInt("PRODUCER_BUFFER", 10_000, 10_000_000)
+})
+export type ProducerConfig = Config.Config.Success<typeof ProducerConfig>
 
 export const HttpConfig = Config.all({
   port: Config.port("PORT").pipe(Config.withDefault(3000)),
@@ -191,7 +199,8 @@ export const AppConfig = Config.all({
   topic: TopicConfig,
   source: SourceConfig,
   processor: ProcessorConfig,
-  http: HttpConfig
+  http: HttpConfig,
+  producer: ProducerConfig
 })
 export type AppConfig = Config.Config.Success<typeof AppConfig>
 

@@ -26,9 +26,20 @@ const decodeTick = Schema.decodeEither(TickJson)
 
 /** A record that could not be used, with why; published to `<topic>.dlq`. */
 interface DeadLetter {
-  readonly reason: "decode" | "late"
+  readonly reason: "decode" | "late" | "future"
   readonly detail: string
   readonly record: BusRecord
+}
+
+const deadLimit = 256 * 1024
+const deadValue = (record: BusRecord) => {
+  const bytes = record.raw ?? Buffer.from(record.value, "utf8")
+  const truncated = bytes.length > deadLimit
+  const kept = truncated ? bytes.subarray(0, deadLimit) : bytes
+  return {
+    ...(record.raw === undefined ? { value: truncated ? Buffer.from(kept).toString("utf8") : record.value } : { valueBase64: Buffer.from(kept).toString("base64") }),
+    ...(truncated ? { truncated: true, originalBytes: bytes.length } : {})
+  }
 }
 
 /** Work done on a partition since its last snapshot. */
@@ -74,6 +85,7 @@ export const run = Effect.gen(function*() {
   const { topic } = config.topic
   const dlqTopic = `${topic}.dlq`
   const lateness = Duration.toMillis(config.processor.allowedLateness)
+  const maxFutureSkew = Duration.toMillis(config.processor.maxFutureSkew)
   const owner = `${hostname()}/${process.pid}`
 
   yield* bus.ensureTopic(topic, config.topic.partitions)
@@ -112,9 +124,9 @@ export const run = Effect.gen(function*() {
             topic: d.record.topic,
             partition: d.record.partition,
             offset: d.record.offset,
-            value: d.record.value,
-            // Bytes that are not UTF-8 travel exactly, base64-encoded.
-            ...(d.record.raw === undefined ? {} : { valueBase64: Buffer.from(d.record.raw).toString("base64") })
+            // Bytes that are not UTF-8 travel exactly, base64-encoded; a huge record keeps its first 256 KiB, so the
+            // dead letter itself stays under the broker's message size limit.
+            ...deadValue(d.record)
           })
         }))).pipe(
           Effect.tapError((e) => Effect.logWarning(`DLQ publish failed, retrying: ${e.message}`)),
@@ -232,6 +244,12 @@ export const run = Effect.gen(function*() {
           continue
         }
         const tick = decoded.right
+        // A clock far ahead would drag the watermark along and make every honest tick after it "late". Judged
+        // against the record's own timestamp, not now, so a replay decides the same way.
+        if (tick.eventTime > record.timestamp + maxFutureSkew) {
+          p.work.dead.push({ reason: "future", detail: `event time ${tick.eventTime} is more than ${maxFutureSkew} ms after the record's timestamp ${record.timestamp}`, record })
+          continue
+        }
         const result = Operator.step(p.state, tick, lateness)
         switch (result._tag) {
           case "Late":

@@ -1,11 +1,11 @@
-import { Schema } from "effect"
+import { FastCheck as fc, Schema } from "effect"
 import { spawn } from "node:child_process"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { foldCandles } from "../../src/Domain/Aggregate.js"
 import { intervals } from "../../src/Domain/Interval.js"
 import { Tick, TickJson } from "../../src/Domain/Tick.js"
 import { eventually, type Running, startCli } from "../e2e/support.js"
-import { createDatabase, createTopic, publish, query, readTopic, redis, services, unique } from "./support.js"
+import { createDatabase, createTopic, kafka, publish, query, readTopic, redis, services, unique } from "./support.js"
 
 const encode = Schema.encodeSync(TickJson)
 const epoch = Date.UTC(2025, 10, 20, 12, 0, 0)
@@ -191,10 +191,12 @@ describe("the CLI on real services", () => {
     const stored = async () => Number((await query<{ n: string }>(databaseUrl, "SELECT count(*) AS n FROM ticks"))[0]!.n)
 
     await services_sh("stop", "redis")
+    const stoppedAt = Date.now()
     const down = await eventually(async () => {
       const r = await prices(svc.url)
       return r.status === 503 ? r : undefined
     }, 10_000, "a 503 from /api/latest")
+    console.log(`Redis stopped: /api/latest answered 503 after ${Date.now() - stoppedAt} ms`)
     expect(down.headers.get("retry-after")).toMatch(/^\d+$/)
     expect((down.body as unknown as { error: string }).error).toMatch(/unavailable/)
     // The durable path does not wait for Redis.
@@ -203,7 +205,9 @@ describe("the CLI on real services", () => {
     expect((await fetch(`${svc.url}/health`)).status).toBe(200)
 
     await services_sh("start", "redis")
+    const startedAt = Date.now()
     await eventually(async () => ((await prices(svc.url)).status === 200 ? true : undefined), 30_000, "/api/latest back to 200")
+    console.log(`Redis started: /api/latest answered 200 again after ${Date.now() - startedAt} ms`)
     expect((await svc.stop("SIGTERM")).code, svc.output()).toBe(0)
   }, 150_000)
 })
@@ -261,6 +265,7 @@ describe("processor faults on real services", () => {
     const t = await setup("scale")
     const symbols = ["BTC", "ETH", "USDT", "BNB", "XLM", "LINK"] // murmur2 spreads these over partitions 0, 1 and 2
     const members = [await t.startProcessor(), await t.startProcessor(), await t.startProcessor()]
+    let killedAt = 0
     const all: Array<Tick> = []
     for (let round = 0; round < 12; round++) {
       const ticks = feed(symbols, 10, round * 10)
@@ -269,16 +274,45 @@ describe("processor faults on real services", () => {
       if (round === 5) {
         await eventually(async () => ((await t.stored()) > 0 ? true : undefined), 60_000, "a first checkpoint")
         expect((await members[0]!.stop("SIGKILL")).code).toBe(null)
+        killedAt = Date.now()
       }
       await new Promise((r) => setTimeout(r, 200))
     }
     await t.verify(all)
+    console.log(`group member SIGKILLed: all ${all.length} ticks checkpointed ${Date.now() - killedAt} ms later`)
     // Every claim bumps the epoch: partitions that changed hands show it.
     const epochs = await query<{ partition: number; epoch: string; owner: string }>(t.databaseUrl, "SELECT partition, epoch, owner FROM processor_checkpoints")
     expect(epochs.length).toBe(3)
     expect(epochs.some((e) => Number(e.epoch) > 1)).toBe(true)
     for (const m of members.slice(1)) expect((await m.stop("SIGTERM")).code, m.output()).toBe(0)
   }, 240_000)
+
+  it("Kafka broker restart and a SIGTERM of the processor while the producer publishes: nothing lost or doubled", async () => {
+    const t = await setup("kafka")
+    const producerEnv = { KAFKA_BROKERS: env.kafkaBrokers, KAFKA_TOPIC: t.topic, SOURCE: "simulator", SIMULATOR_RATE: "5", COINS: "bitcoin,ethereum,ripple,cardano" }
+    const producer = await startCli(["producer"], producerEnv)
+    running.push(producer)
+    let processor = await t.startProcessor()
+    await eventually(async () => ((await t.stored()) > 40 ? true : undefined), 60_000, "ticks flowing")
+
+    await services_sh("restart", "kafka")
+    const back = Date.now()
+    const before = await t.stored()
+    await eventually(async () => ((await t.stored()) > before + 20 ? true : undefined), 90_000, "ticks flowing after the broker restart")
+    console.log(`recovery after a Kafka restart: ${Date.now() - back} ms until new ticks reached Postgres`)
+
+    expect((await processor.stop("SIGTERM")).code, processor.output()).toBe(0)
+    processor = await t.startProcessor()
+    const after = await t.stored()
+    await eventually(async () => ((await t.stored()) > after + 20 ? true : undefined), 60_000, "ticks flowing after the processor restart")
+    expect((await producer.stop("SIGTERM")).code, producer.output()).toBe(0)
+
+    // What the producer got into the topic is the input; Postgres must hold each tick of it exactly once.
+    const published = (await readTopic(env.kafkaBrokers, t.topic)).map((r) => Schema.decodeUnknownSync(TickJson)(r.value))
+    const unique = [...new Map(published.map((x) => [`${x.symbol}|${x.eventTime}`, x])).values()]
+    await t.verify(unique)
+    expect((await processor.stop("SIGTERM")).code, processor.output()).toBe(0)
+  }, 300_000)
 
   it("Postgres down: the fast path stays live, consumption resumes when it is back, nothing lost or doubled", async () => {
     const t = await setup("pgdown")
@@ -300,8 +334,74 @@ describe("processor faults on real services", () => {
     client.disconnect()
 
     await services_sh("start", "postgres")
+    const pgBack = Date.now()
     await t.verify([...first, ...second])
+    console.log(`Postgres started: every tick checkpointed ${Date.now() - pgBack} ms later`)
     expect(processor.output()).toMatch(/checkpoint failed, retrying/)
     expect((await processor.stop("SIGTERM")).code, processor.output()).toBe(0)
   }, 240_000)
+})
+
+describe("bad input on real Kafka", () => {
+  const env = services()
+  let processor: Running | undefined
+  afterAll(async () => {
+    if (processor && processor.child.exitCode === null) await processor.stop("SIGKILL")
+  })
+
+  it("fuzzed records: each one ends in Postgres or in the DLQ with a reason; the processor never dies", async () => {
+    const seed = process.env["PROPERTY_SEED"] ? Number(process.env["PROPERTY_SEED"]) : Date.now()
+    console.log("fuzz seed", seed)
+    const now = Date.now()
+    const good = (i: number) => new Tick({ symbol: `FZ${i % 4}`, coinId: "fuzz", price: 1 + i, eventTime: now - 60_000 + i * 10, source: "replay", ingestTime: now })
+    const junk = fc.oneof(
+      fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b)),
+      fc.string().map((s) => Buffer.from(s)),
+      fc.constantFrom(
+        '{"symbol":"BTC","price":NaN}', "null", "[]", "{}", '{"symbol":"BTC","coinId":"b","price":1e400,"eventTime":1,"source":"replay","ingestTime":1}',
+        '{"symbol":"BTC","coinId":"b","price":-5,"eventTime":1,"source":"replay","ingestTime":1}',
+        '{"symbol":"btc lower","coinId":"b","price":5,"eventTime":1,"source":"replay","ingestTime":1}'
+      ).map((s) => Buffer.from(s)),
+      fc.constant(Buffer.alloc(900_000, "x"))
+    )
+    const cases = fc.sample(fc.array(fc.oneof(junk.map((value) => ({ kind: "junk" as const, value })), fc.nat(1000).map((i) => ({ kind: "good" as const, value: Buffer.from(encode(good(i))) }))), { minLength: 60, maxLength: 60 }), { seed, numRuns: 1 })[0]!
+    // Ticks from the far future, and from long ago after newer ones (late).
+    const future = new Tick({ ...good(1), eventTime: now + 30 * 86_400_000 })
+    const ancient = new Tick({ ...good(2), eventTime: 86_400_000 })
+    const records = [...cases, { kind: "future" as const, value: Buffer.from(encode(future)) }, { kind: "late" as const, value: Buffer.from(encode(ancient)) }]
+
+    const topic = unique("fuzz")
+    const databaseUrl = await createDatabase(env.databaseUrl, unique("fuzz"))
+    await createTopic(env.kafkaBrokers, topic, 1)
+    const producer = kafka(env.kafkaBrokers).producer()
+    await producer.connect()
+    for (const r of records) await producer.send({ topic, acks: -1, messages: [{ key: "k", value: r.value }] })
+    await producer.disconnect()
+
+    processor = await startCli(["processor"], {
+      KAFKA_BROKERS: env.kafkaBrokers, REDIS_URL: env.redisUrl, DATABASE_URL: databaseUrl, KAFKA_TOPIC: topic,
+      KAFKA_GROUP_ID: unique("g"), KAFKA_PARTITIONS: "1", CHECKPOINT_INTERVAL: "300 millis"
+    })
+    await eventually(async () => {
+      const rows = await query<{ next_offset: string }>(databaseUrl, "SELECT next_offset FROM processor_checkpoints WHERE topic = $1", [topic])
+      return rows[0] !== undefined && Number(rows[0].next_offset) === records.length ? true : undefined
+    }, 90_000, "the checkpoint at the end of the topic")
+    expect(processor.child.exitCode).toBe(null)
+
+    const dead = new Map((await readTopic(env.kafkaBrokers, `${topic}.dlq`)).map((r) => {
+      const d = JSON.parse(r.value) as { reason: string; offset: number; value?: string; valueBase64?: string; truncated?: boolean }
+      return [d.offset, d] as const
+    }))
+    const stored = new Set((await query<{ symbol: string; event_time: Date }>(databaseUrl, "SELECT symbol, event_time FROM ticks")).map((r) => `${r.symbol}|${r.event_time.getTime()}`))
+    records.forEach((r, offset) => {
+      if (r.kind === "good") {
+        const t = JSON.parse(r.value.toString()) as { symbol: string; eventTime: number }
+        expect(stored.has(`${t.symbol}|${t.eventTime}`), `offset ${offset} in Postgres`).toBe(true)
+      } else {
+        expect(dead.get(offset)?.reason, `offset ${offset} (${r.kind}) in the DLQ`).toBe(r.kind === "junk" ? "decode" : r.kind)
+      }
+    })
+    expect([...dead.values()].some((d) => d.truncated === true)).toBe(cases.some((c) => c.value.length > 256 * 1024))
+    expect((await processor.stop("SIGTERM")).code).toBe(0)
+  }, 180_000)
 })
