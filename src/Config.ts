@@ -177,6 +177,8 @@ export const ProcessorConfig = Config.all({
   /** How far a tick's event time may be ahead of the time its record was appended to the bus. */
   maxFutureSkew: Config.duration("MAX_FUTURE_SKEW").pipe(Config.withDefault(Duration.minutes(5))),
   latestTtl: positiveDuration("LATEST_TTL", "45 seconds"),
+  /** Longest wait between retries of Postgres and the DLQ (the backoff starts at 200 ms, or at this if it is shorter). */
+  retryMaxDelay: positiveDuration("RETRY_MAX_DELAY", "10 seconds"),
   groupId: Config.string("KAFKA_GROUP_ID").pipe(Config.withDefault("crypto-processor"))
 })
 export type ProcessorConfig = Config.Config.Success<typeof ProcessorConfig>

@@ -20,6 +20,7 @@ export const checkpointSeconds = Metric.histogram(
   "Time to commit one checkpoint transaction"
 )
 export const consumerLag = Metric.gauge("consumer_lag_records", { description: "Records in the log not yet checkpointed, per partition" })
+export const pendingGauge = Metric.gauge("processor_pending_ticks", { description: "Processed ticks waiting for a checkpoint" })
 export const fencedOut = Metric.counter("checkpoints_fenced_total", { description: "Checkpoints refused because a newer owner holds the partition", incremental: true })
 
 const decodeTick = Schema.decodeEither(TickJson)
@@ -64,7 +65,8 @@ interface Snapshot {
 }
 
 /** Postgres (and the DLQ) retried with backoff while away; nothing is lost meanwhile: offsets only advance with a commit. */
-const retrySchedule = Schedule.exponential("200 millis").pipe(Schedule.jittered, Schedule.union(Schedule.spaced("10 seconds")))
+const retrySchedule = (max: Duration.Duration) =>
+  Schedule.exponential(Duration.min(Duration.millis(200), max)).pipe(Schedule.jittered, Schedule.union(Schedule.spaced(max)))
 
 /**
  * Consume → decode → dedupe → candles and indicators → sinks.
@@ -87,6 +89,7 @@ export const run = Effect.gen(function*() {
   const lateness = Duration.toMillis(config.processor.allowedLateness)
   const maxFutureSkew = Duration.toMillis(config.processor.maxFutureSkew)
   const owner = `${hostname()}/${process.pid}`
+  const retry = retrySchedule(config.processor.retryMaxDelay)
 
   yield* bus.ensureTopic(topic, config.topic.partitions)
   yield* bus.ensureTopic(dlqTopic, 1)
@@ -130,7 +133,7 @@ export const run = Effect.gen(function*() {
           })
         }))).pipe(
           Effect.tapError((e) => Effect.logWarning(`DLQ publish failed, retrying: ${e.message}`)),
-          Effect.retry(retrySchedule),
+          Effect.retry(retry),
           Effect.orDie // the schedule never ends
         )
         yield* Metric.incrementBy(recordsDlq, dead.length)
@@ -141,7 +144,7 @@ export const run = Effect.gen(function*() {
       while (remaining.length > 0) {
         const result = yield* store.commit({ topic, owner, partitions: remaining }).pipe(
           Effect.tapErrorTag("SqlError", (e) => Effect.logWarning(`checkpoint failed, retrying: ${e.message}: ${e.cause instanceof Error ? e.cause.message : String(e.cause)}`)),
-          Effect.retry({ schedule: retrySchedule, while: (e) => e._tag === "SqlError" }),
+          Effect.retry({ schedule: retry, while: (e) => e._tag === "SqlError" }),
           Effect.catchTag("SqlError", Effect.die), // the schedule never ends
           Effect.either
         )
@@ -204,6 +207,7 @@ export const run = Effect.gen(function*() {
       p.work = noWork()
     }
     pendingTicks = 0
+    yield* Metric.set(pendingGauge, 0)
     if (taken.length > 0) inflight = yield* Effect.forkDaemon(commitSnapshot({ partitions: taken }))
   })
   const committerBusy = () => inflight !== undefined && inflight.unsafePoll() === null
@@ -213,7 +217,7 @@ export const run = Effect.gen(function*() {
     Effect.gen(function*() {
       const claims = yield* store.claim(topic, assigned, owner).pipe(
         Effect.tapError((e) => Effect.logWarning(`could not claim partitions, retrying: ${e.message}`)),
-        Effect.retry(retrySchedule)
+        Effect.retry(retry)
       )
       const offsets = new Map<number, number>()
       for (const [partition, claim] of claims) {
@@ -235,6 +239,7 @@ export const run = Effect.gen(function*() {
       const updates: Array<Update> = []
       const touched = new Map<string, CandleRow>()
       let duplicates = 0
+      const deadBefore = p.work.dead.length
       for (const record of records) {
         if (record.offset < p.nextOffset) continue // already in the record (a redelivery)
         p.nextOffset = record.offset + 1
@@ -269,7 +274,8 @@ export const run = Effect.gen(function*() {
         p.work.candles.set(key, row)
         updates.push({ _tag: "candle", candle: row.candle })
       }
-      pendingTicks += accepted.length + p.work.dead.length
+      pendingTicks += accepted.length + p.work.dead.length - deadBefore
+      yield* Metric.set(pendingGauge, pendingTicks)
       yield* Metric.incrementBy(ticksProcessed, accepted.length)
       yield* Metric.incrementBy(ticksDeduped, duplicates)
       if (accepted.length > 0) yield* Queue.offer(fastPath, { ticks: accepted, updates })
@@ -292,7 +298,7 @@ export const run = Effect.gen(function*() {
       Stream.map((event): Event => ({ _tag: "Bus", event })),
       // A lost consumer reconnects with backoff; its partitions are claimed afresh from their checkpoints.
       Stream.tapError((e) => Effect.logWarning(`consumer failed, reconnecting: ${e.message}`).pipe(Effect.zipRight(snapshot), Effect.zipRight(idle))),
-      Stream.retry(retrySchedule)
+      Stream.retry(retry)
     )
   const flushes: Stream.Stream<Event> = Stream.tick(config.processor.checkpointInterval).pipe(Stream.as({ _tag: "Flush" }))
 
