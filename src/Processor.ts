@@ -32,15 +32,44 @@ interface DeadLetter {
   readonly record: BusRecord
 }
 
+// Kafka refuses a produce request over its max message size (1 MiB by default): each dead letter stays under
+// 512 KiB encoded, and they are sent in batches of at most 768 KiB.
 const deadLimit = 256 * 1024
-const deadValue = (record: BusRecord) => {
-  const bytes = record.raw ?? Buffer.from(record.value, "utf8")
-  const truncated = bytes.length > deadLimit
-  const kept = truncated ? bytes.subarray(0, deadLimit) : bytes
-  return {
-    ...(record.raw === undefined ? { value: truncated ? Buffer.from(kept).toString("utf8") : record.value } : { valueBase64: Buffer.from(kept).toString("base64") }),
-    ...(truncated ? { truncated: true, originalBytes: bytes.length } : {})
+const deadLetterLimit = 512 * 1024
+const deadBatchLimit = 768 * 1024
+
+/** The dead letter as JSON: the reason and where the record was, with its bytes exactly (base64 when not UTF-8 text). */
+const encodeDeadLetter = (d: DeadLetter): string => {
+  const where = { reason: d.reason, detail: d.detail, topic: d.record.topic, partition: d.record.partition, offset: d.record.offset }
+  if (d.record.raw === undefined) {
+    const whole = JSON.stringify({ ...where, value: d.record.value })
+    if (whole.length <= deadLetterLimit) return whole
   }
+  // Binary, or too big once escaped: base64 of the bytes, the first 256 KiB of them if there are more.
+  const bytes = d.record.raw ?? Buffer.from(d.record.value, "utf8")
+  const truncated = bytes.length > deadLimit
+  return JSON.stringify({
+    ...where,
+    valueBase64: Buffer.from(truncated ? bytes.subarray(0, deadLimit) : bytes).toString("base64"),
+    ...(truncated ? { truncated: true, originalBytes: bytes.length } : {})
+  })
+}
+
+const sizedBatches = <A extends { readonly value: string }>(items: ReadonlyArray<A>, limit: number): Array<Array<A>> => {
+  const out: Array<Array<A>> = []
+  let current: Array<A> = []
+  let size = 0
+  for (const item of items) {
+    if (current.length > 0 && size + item.value.length > limit) {
+      out.push(current)
+      current = []
+      size = 0
+    }
+    current.push(item)
+    size += item.value.length
+  }
+  if (current.length > 0) out.push(current)
+  return out
 }
 
 /** Work done on a partition since its last snapshot. */
@@ -119,23 +148,14 @@ export const run = Effect.gen(function*() {
       const dead = snapshot.partitions.flatMap((p) => p.dead)
       if (dead.length > 0) {
         // Before the checkpoint: a crash in between re-sends them (at-least-once), never loses them.
-        yield* bus.publish(dlqTopic, dead.map((d) => ({
-          key: d.record.key ?? "",
-          value: JSON.stringify({
-            reason: d.reason,
-            detail: d.detail,
-            topic: d.record.topic,
-            partition: d.record.partition,
-            offset: d.record.offset,
-            // Bytes that are not UTF-8 travel exactly, base64-encoded; a huge record keeps its first 256 KiB, so the
-            // dead letter itself stays under the broker's message size limit.
-            ...deadValue(d.record)
-          })
-        }))).pipe(
-          Effect.tapError((e) => Effect.logWarning(`DLQ publish failed, retrying: ${e.message}`)),
-          Effect.retry(retry),
-          Effect.orDie // the schedule never ends
-        )
+        const letters = dead.map((d) => ({ key: d.record.key ?? "", value: encodeDeadLetter(d) }))
+        for (const batch of sizedBatches(letters, deadBatchLimit)) {
+          yield* bus.publish(dlqTopic, batch).pipe(
+            Effect.tapError((e) => Effect.logWarning(`DLQ publish failed, retrying: ${e.message}`)),
+            Effect.retry(retry),
+            Effect.orDie // the schedule never ends
+          )
+        }
         yield* Metric.incrementBy(recordsDlq, dead.length)
         yield* Metric.incrementBy(ticksLate, dead.filter((d) => d.reason === "late").length)
       }

@@ -385,7 +385,9 @@ describe("bad input on real Kafka", () => {
     await eventually(async () => {
       const rows = await query<{ next_offset: string }>(databaseUrl, "SELECT next_offset FROM processor_checkpoints WHERE topic = $1", [topic])
       return rows[0] !== undefined && Number(rows[0].next_offset) === records.length ? true : undefined
-    }, 90_000, "the checkpoint at the end of the topic")
+    }, 90_000, "the checkpoint at the end of the topic").catch((e: unknown) => {
+      throw new Error(`${String(e)}\nprocessor output:\n${processor?.output()}`)
+    })
     expect(processor.child.exitCode).toBe(null)
 
     const dead = new Map((await readTopic(env.kafkaBrokers, `${topic}.dlq`)).map((r) => {
