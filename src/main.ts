@@ -1,13 +1,15 @@
 #!/usr/bin/env node
-import { Command } from "@effect/cli"
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Cause, Config, ConfigError, Console, Effect, Exit, Layer, Logger, LogLevel, Option } from "effect"
+import { Command, Options } from "@effect/cli"
+import { NodeContext, NodeHttpClient, NodeRuntime } from "@effect/platform-node"
+import { Cause, Config, ConfigError, Console, Duration, Effect, Exit, Layer, Logger, LogLevel, Option } from "effect"
+import * as Backfill from "./Backfill.js"
 import { AppConfig, describeConfigError } from "./Config.js"
 import * as Server from "./Http/Server.js"
 import * as Infra from "./Infra.js"
 import { UsageError } from "./Infra.js"
 import * as Processor from "./Processor.js"
 import * as Producer from "./Producer.js"
+import * as CoinGecko from "./Sources/CoinGecko.js"
 
 const version = "0.1.0"
 
@@ -42,7 +44,10 @@ const producer = Command.make("producer", {}, () =>
     yield* Infra.requireShared(config, "producer", ["KAFKA_BROKERS"])
     yield* Producer.run.pipe(Effect.provide(Infra.bus(config)))
   })
-).pipe(Command.withDescription("Poll the configured SOURCE and publish ticks to the Kafka topic (key = symbol). Needs KAFKA_BROKERS."))
+).pipe(Command.withDescription(
+  "Poll the configured SOURCE and publish ticks to the Kafka topic (key = symbol). Needs KAFKA_BROKERS. " +
+    "While Kafka is away up to PRODUCER_BUFFER ticks wait in memory; then the source is not polled until Kafka takes them again."
+))
 
 const processor = Command.make("processor", {}, () =>
   Effect.gen(function*() {
@@ -80,9 +85,73 @@ const migrate = Command.make("migrate", {}, () =>
   })
 ).pipe(Command.withDescription("Apply the database migrations to DATABASE_URL and exit."))
 
-const backfill = Command.make("backfill", {}, () =>
-  new UsageError({ message: "backfill is not implemented yet: it arrives with the CoinGecko source (see the README's roadmap)" })
-).pipe(Command.withDescription("Fetch price history from CoinGecko and publish it through the topic. Not implemented yet."))
+const backfillOptions = {
+  coins: Options.text("coins").pipe(
+    Options.withDescription("Comma-separated CoinGecko ids, e.g. bitcoin,ethereum. Default: COINS (itself defaulting to the ten default coins)."),
+    Options.optional
+  ),
+  days: Options.integer("days").pipe(
+    Options.withDefault(30),
+    Options.withDescription(
+      "Days of history (/coins/{id}/market_chart), default 30. CoinGecko picks the spacing: 1 day → 5-minutely, 2–90 → hourly, " +
+        "more → daily at 00:00 UTC (the demo plan serves the past 365 days at most)."
+    )
+  ),
+  republish: Options.boolean("republish").pipe(
+    Options.withDescription(
+      "Do not scan the topic first: publish every point even when the topic already holds the symbol up to a later time. " +
+        "Harmless downstream (the processor drops the repeats as late or duplicate, the late ones into the DLQ)."
+    )
+  ),
+  requestInterval: Options.text("request-interval").pipe(
+    Options.withDescription("Least time between two CoinGecko calls, e.g. \"2 seconds\". Default: 2 seconds on the demo plan, 200 millis on pro."),
+    Options.optional
+  )
+}
+
+const backfill = Command.make("backfill", backfillOptions, ({ coins, days, republish, requestInterval }) =>
+  Effect.gen(function*() {
+    const config = yield* loadConfig
+    yield* Infra.requireShared(config, "backfill", ["KAFKA_BROKERS"])
+    const ids = Option.match(coins, {
+      onNone: () => config.source.coins,
+      onSome: (raw) => raw.split(",").map((s) => s.trim()).filter((s) => s.length > 0)
+    })
+    const badId = ids.find((id) => !/^[a-z0-9-]{1,64}$/.test(id))
+    if (ids.length === 0 || badId !== undefined) {
+      return yield* new UsageError({ message: `--coins: expected comma-separated CoinGecko ids like "bitcoin,ethereum", got "${Option.getOrElse(coins, () => "")}"` })
+    }
+    if (days < 1 || days > 36_500) return yield* new UsageError({ message: `--days: expected a whole number of days from 1 to 36500, got ${days}` })
+    const interval = Option.match(requestInterval, {
+      onNone: () => Option.some(config.source.coingecko.plan === "pro" ? Duration.millis(200) : Duration.seconds(2)),
+      onSome: (raw) => Duration.decodeUnknown(raw.trim())
+    })
+    if (Option.isNone(interval)) {
+      return yield* new UsageError({ message: `--request-interval: expected a duration such as "2 seconds", got "${Option.getOrElse(requestInterval, () => "")}"` })
+    }
+    const summary = yield* Backfill.run({
+      client: CoinGecko.optionsFromConfig(config.source),
+      coins: ids,
+      days,
+      topic: config.topic.topic,
+      partitions: config.topic.partitions,
+      republish,
+      requestInterval: interval.value,
+      bufferSize: config.producer.bufferSize
+    }).pipe(
+      Effect.tapError((e) => (e._tag === "BackfillError" ? Console.log(Backfill.describe(e.summary)) : Effect.void)),
+      Effect.provide(Layer.merge(Infra.bus(config), NodeHttpClient.layerUndici))
+    )
+    yield* Console.log(Backfill.describe(summary))
+  })
+).pipe(Command.withDescription(
+  "Fetch price history from CoinGecko (/coins/{id}/market_chart, one coin after the other, paced and retried on 429 with " +
+    "Retry-After) and publish it to the topic (key = symbol, source coingecko, oldest first) so the processor makes candles of it. " +
+    "Run it before the producer: the processor rejects ticks older than a symbol's newest one minus ALLOWED_LATENESS as late. " +
+    "The topic is scanned first and only points newer than what it holds for each symbol are published, so an interrupted run " +
+    "goes on where it stopped and a repeated run publishes nothing twice. Progress goes to stderr (a bar on a terminal). " +
+    "Needs KAFKA_BROKERS."
+))
 
 const root = Command.make("crypto-pipeline").pipe(
   Command.withDescription("Real-time crypto prices: candles and indicators from a live feed, on Effect."),

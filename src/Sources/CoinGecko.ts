@@ -47,7 +47,8 @@ export const optionsFromConfig = (config: SourceConfig): Options => ({
 
 // == errors
 
-export type Endpoint = "simple/price" | "coins/markets" | "ping"
+/** What a request is counted and reported as; `coins/market_chart` stands for `/coins/{id}/market_chart`. */
+export type Endpoint = "simple/price" | "coins/markets" | "ping" | "coins/market_chart"
 
 /** One failed request, with what retrying needs to know. `toSourceError` is what the stream fails with. */
 export class CoinGeckoError extends Data.TaggedError("CoinGeckoError")<{
@@ -364,6 +365,11 @@ export interface Client {
   readonly markets: (ids: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<MarketCoin>, CoinGeckoError>
   /** /ping. */
   readonly ping: Effect.Effect<void, CoinGeckoError>
+  /**
+   * /coins/{id}/market_chart in usd for the past `days` days, the raw JSON (`{prices, market_caps, total_volumes}`).
+   * CoinGecko picks the spacing: 5-minutely for 1 day, hourly for 2–90 days, daily beyond.
+   */
+  readonly marketChart: (id: string, days: number) => Effect.Effect<unknown, CoinGeckoError>
 }
 
 const keyHeaders = ["x-cg-demo-api-key", "x-cg-pro-api-key"]
@@ -386,8 +392,8 @@ export const makeClient = (options: ClientOptions): Effect.Effect<Client, never,
       })
     }
 
-    const get = (endpoint: Endpoint, params: Record<string, string>): Effect.Effect<unknown, CoinGeckoError> => {
-      const request = HttpClientRequest.get(`${options.baseUrl}/${endpoint}`).pipe(
+    const get = (endpoint: Endpoint, params: Record<string, string>, path: string = endpoint): Effect.Effect<unknown, CoinGeckoError> => {
+      const request = HttpClientRequest.get(`${options.baseUrl}/${path}`).pipe(
         HttpClientRequest.setUrlParams(params),
         HttpClientRequest.setHeaders(headers)
       )
@@ -450,7 +456,9 @@ export const makeClient = (options: ClientOptions): Effect.Effect<Client, never,
             )),
           (pages) => pages.flat()
         ),
-      ping: Effect.asVoid(get("ping", {}))
+      ping: Effect.asVoid(get("ping", {})),
+      marketChart: (id, days) =>
+        get("coins/market_chart", { vs_currency: "usd", days: String(days) }, `coins/${encodeURIComponent(id)}/market_chart`)
     }
   })
 
@@ -492,7 +500,7 @@ const logCallVolume = (options: Options) =>
   })
 
 /** id → ticker symbol, from /coins/markets once, else the built-in table (src/Sources/Coins.ts). */
-const resolveSymbols = (client: Client, coins: ReadonlyArray<string>) =>
+export const resolveSymbols = (client: Client, coins: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     const symbols = new Map<string, string>()
     const listed = yield* Effect.either(client.markets(coins))
