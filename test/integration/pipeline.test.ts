@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { foldCandles } from "../../src/Domain/Aggregate.js"
 import { intervals } from "../../src/Domain/Interval.js"
 import { Tick, TickJson } from "../../src/Domain/Tick.js"
-import { eventually, type Running, startCli } from "../e2e/support.js"
+import { eventually, readEvents, type Running, startCli } from "../e2e/support.js"
 import { createDatabase, createTopic, kafka, publish, query, readTopic, redis, services, unique } from "./support.js"
 
 const encode = Schema.encodeSync(TickJson)
@@ -190,6 +190,8 @@ describe("the CLI on real services", () => {
     await eventually(async () => ((await prices(svc.url)).body.prices.length === 10 ? true : undefined), 60_000, "10 prices from the service")
     const stored = async () => Number((await query<{ n: string }>(databaseUrl, "SELECT count(*) AS n FROM ticks"))[0]!.n)
 
+    const statuses = readEvents(`${svc.url}/api/events`, "status", 2)
+    await new Promise((r) => setTimeout(r, 300))
     await services_sh("stop", "redis")
     const stoppedAt = Date.now()
     const down = await eventually(async () => {
@@ -197,6 +199,9 @@ describe("the CLI on real services", () => {
       return r.status === 503 ? r : undefined
     }, 10_000, "a 503 from /api/latest")
     console.log(`Redis stopped: /api/latest answered 503 after ${Date.now() - stoppedAt} ms`)
+    // SSE clients are told: a `status` event with the cache down follows the one they got on connecting.
+    const seen = (await statuses).events.map((e) => (e.data as { cache: string }).cache)
+    expect(seen).toEqual(["up", "down"])
     expect(down.headers.get("retry-after")).toMatch(/^\d+$/)
     expect((down.body as unknown as { error: string }).error).toMatch(/unavailable/)
     // The durable path does not wait for Redis.
