@@ -39,15 +39,16 @@ const coins = Config.string("COINS").pipe(
 )
 
 const positiveDuration = (name: string, fallback: string) =>
+  // Validated before the default is attached: the other order loses the variable's name in the error.
   Config.duration(name).pipe(
-    Config.withDefault(Duration.decode(fallback as Duration.DurationInput)),
-    Config.validate({ message: `expected a positive duration such as "${fallback}"`, validation: (d) => Duration.toMillis(d) > 0 })
+    Config.validate({ message: `expected a positive duration such as "${fallback}"`, validation: (d) => Duration.toMillis(d) > 0 }),
+    Config.withDefault(Duration.decode(fallback as Duration.DurationInput))
   )
 
 const positiveInt = (name: string, fallback: number, max = 1_000_000) =>
   Config.integer(name).pipe(
-    Config.withDefault(fallback),
-    Config.validate({ message: `expected an integer between 1 and ${max}`, validation: (n) => n >= 1 && n <= max })
+    Config.validate({ message: `expected an integer between 1 and ${max}`, validation: (n) => n >= 1 && n <= max }),
+    Config.withDefault(fallback)
   )
 
 const optionalUrl = (name: string) =>
@@ -159,8 +160,8 @@ export const SourceConfig = Config.all({
   pollInterval: positiveDuration("POLL_INTERVAL", "30 seconds"),
   /** Simulator ticks per coin per second. */
   simulatorRate: Config.number("SIMULATOR_RATE").pipe(
-    Config.withDefault(1),
-    Config.validate({ message: "expected a number of ticks per coin per second in (0, 1000]", validation: (n) => n > 0 && n <= 1000 })
+    Config.validate({ message: "expected a number of ticks per coin per second in (0, 1000]", validation: (n) => n > 0 && n <= 1000 }),
+    Config.withDefault(1)
   ),
   simulatorSeed: Config.integer("SIMULATOR_SEED").pipe(Config.option),
   coingecko: CoinGeckoConfig,

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 import { Command, Options } from "@effect/cli"
 import { NodeContext, NodeHttpClient, NodeRuntime } from "@effect/platform-node"
-import { Cause, Config, ConfigError, Console, Duration, Effect, Exit, Layer, Logger, LogLevel, Option } from "effect"
+import { Cause, Config, ConfigError, Console, Duration, Effect, Either, Exit, Layer, Logger, LogLevel, Option } from "effect"
 import * as Backfill from "./Backfill.js"
 import { AppConfig, describeConfigError } from "./Config.js"
 import * as Server from "./Http/Server.js"
+import { SseConfig } from "./Http/Sse.js"
 import * as Infra from "./Infra.js"
 import { UsageError } from "./Infra.js"
 import * as Processor from "./Processor.js"
@@ -14,14 +15,40 @@ import * as CoinGecko from "./Sources/CoinGecko.js"
 const version = "0.1.0"
 
 /** Reads every setting once, up front: a bad value stops start-up with one line naming it. */
+/** LOG_LEVEL in any case: trace, debug, info, warning (or warn), error, fatal, all, none. */
+const logLevel = Config.string("LOG_LEVEL").pipe(
+  Config.mapOrFail((raw) => {
+    const aliases: Record<string, string> = { warning: "warn", none: "off" }
+    const name = raw.trim().toLowerCase()
+    const level = LogLevel.allLevels.find((l) => l.label.toLowerCase() === (aliases[name] ?? name))
+    return level === undefined
+      ? Either.left(ConfigError.InvalidData([], `expected one of trace, debug, info, warning, error, fatal, all, none, got "${raw}"`))
+      : Either.right(level)
+  }),
+  Config.withDefault(LogLevel.Info)
+)
+
+/** Readable lines on a terminal, one JSON object per line otherwise (for log shippers); LOG_FORMAT overrides. */
+const logFormat = Config.literal("pretty", "json")("LOG_FORMAT").pipe(
+  Config.withDefault(process.stderr.isTTY ? "pretty" as const : "json" as const)
+)
+
 const loadConfig = AppConfig.pipe(
+  // Settings read deeper down are checked here too, so every bad value stops start-up before anything starts.
+  Effect.zipLeft(Config.all([logLevel, logFormat, SseConfig])),
   Effect.mapError((e) => new UsageError({ message: describeConfigError(e).join("\n") }))
 )
 
-const logLevel = Config.logLevel("LOG_LEVEL").pipe(Config.withDefault(LogLevel.Info))
-
 const withLogging = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.flatMap(Effect.orElseSucceed(logLevel, () => LogLevel.Info), (level) => Logger.withMinimumLogLevel(effect, level))
+  Effect.gen(function*() {
+    const level = yield* Effect.orElseSucceed(logLevel, () => LogLevel.Info)
+    const format = yield* Effect.orElseSucceed(logFormat, () => "pretty" as const)
+    const logger = format === "json" ? Logger.withConsoleLog(Logger.jsonLogger) : Logger.prettyLogger()
+    return yield* effect.pipe(
+      Logger.withMinimumLogLevel(level),
+      Effect.provide(Logger.replace(Logger.defaultLogger, logger))
+    )
+  })
 
 const service = Command.make("service", {}, () =>
   Effect.gen(function*() {
@@ -177,5 +204,5 @@ cli(process.argv).pipe(
   ),
   withLogging,
   Effect.provide(NodeContext.layer),
-  NodeRuntime.runMain({ disableErrorReporting: true, teardown: (exit, onExit) => onExit(exitCode(exit)) })
+  NodeRuntime.runMain({ disableErrorReporting: true, disablePrettyLogger: true, teardown: (exit, onExit) => onExit(exitCode(exit)) })
 )

@@ -40,6 +40,9 @@ export const TimeParam = Schema.Union(
 
 export const Limit = Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 5000))
 
+/** A yes/no query parameter: exactly "true" or "false". */
+export const Flag = Schema.BooleanFromString.annotations({ description: "\"true\" or \"false\"" })
+
 // == responses
 
 export const LatestPrices = Schema.Struct({
@@ -50,7 +53,9 @@ export const LatestPrices = Schema.Struct({
 export const CandleSeries = Schema.Struct({
   symbol: Symbol,
   interval: Interval,
-  candles: Schema.Array(Candle)
+  candles: Schema.Array(Candle),
+  /** With ?indicators=true: the indicator values as of each candle, index for index. */
+  indicators: Schema.optional(Schema.Array(IndicatorValuesSchema))
 }).annotations({ identifier: "CandleSeries" })
 
 export const IndicatorsResponse = Schema.Struct({
@@ -122,12 +127,26 @@ export class HistoryApi extends HttpApiGroup.make("history")
         interval: Schema.optionalWith(Interval, { default: () => "1m" as const }),
         from: Schema.optional(TimeParam),
         to: Schema.optional(TimeParam),
-        limit: Schema.optionalWith(Limit, { default: () => 500 })
+        limit: Schema.optionalWith(Limit, { default: () => 500 }),
+        fill: Schema.optionalWith(Flag, { default: () => false }).annotations({
+          description: "true: buckets without a candle carry the last close (volume 0, tickCount 0)"
+        }),
+        indicators: Schema.optionalWith(Flag, { default: () => false }).annotations({
+          description: "true: add `indicators`, the SMA/EMA/RSI/Bollinger values as of each candle, aligned with `candles`"
+        })
       }))
       .addSuccess(CandleSeries)
       .addError(BadRequest)
       .addError(Unavailable)
-      .annotate(OpenApi.Description, "Candles from Postgres, oldest first: the newest `limit` in [from, to).")
+      .annotate(
+        OpenApi.Description,
+        "Candles from Postgres, oldest first: the newest `limit` buckets in [from, to). " +
+          "`fill=true` fills empty buckets with the last close carried forward (volume 0, tickCount 0), from `from` " +
+          "(else the oldest candle) to the last bucket before `to` but never past now (else the newest candle); a filled " +
+          "bucket repeats the indicator values of the last real candle. `indicators=true` adds an `indicators` array " +
+          "aligned with `candles`: the values stored with each candle (provisional for the open one). " +
+          "400 when a parameter does not decode or `from` is not before `to`."
+      )
   )
   .add(
     HttpApiEndpoint.get("indicators", "/api/indicators/:symbol")

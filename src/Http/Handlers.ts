@@ -3,7 +3,8 @@ import { Clock, Config, Effect, Layer, Option } from "effect"
 import { Bus } from "../Bus/Bus.js"
 import { LatestCache } from "../Sinks/LatestCache.js"
 import { Store } from "../Sinks/Postgres.js"
-import { Api, NotFound, NotReady, Unavailable } from "./Api.js"
+import { Api, BadRequest, NotFound, NotReady, Unavailable } from "./Api.js"
+import { fillGaps, fillRange, needsPrevious } from "./Candles.js"
 
 const cacheDown = () => new Unavailable({ error: "the latest-price cache (Redis) is unavailable; retry shortly" })
 const databaseDown = () => new Unavailable({ error: "the database is unavailable; retry shortly" })
@@ -72,11 +73,33 @@ export const HistoryLive = HttpApiBuilder.group(Api, "history", (handlers) =>
   Effect.gen(function*() {
     const store = yield* Store
     return handlers
-      .handle("candles", ({ path, urlParams }) =>
-        store.candles({ symbol: path.symbol, interval: urlParams.interval, from: urlParams.from, to: urlParams.to, limit: urlParams.limit }).pipe(
-          Effect.map((rows) => ({ symbol: path.symbol, interval: urlParams.interval, candles: rows.map((r) => r.candle) })),
-          Effect.mapError(databaseDown)
-        ))
+      .handle("candles", ({ path, urlParams: q }) =>
+        Effect.gen(function*() {
+          if (q.from !== undefined && q.to !== undefined && q.from >= q.to) {
+            return yield* new BadRequest({
+              error: `invalid from: must be before to (from ${q.from}, to ${q.to})`,
+              details: [{ path: ["from"], message: "from must be before to" }]
+            })
+          }
+          const query = { symbol: path.symbol, interval: q.interval, from: q.from, to: q.to, limit: q.limit }
+          let rows = yield* store.candles(query).pipe(Effect.mapError(databaseDown))
+          if (q.fill) {
+            const range = fillRange(q.interval, q, rows, yield* Clock.currentTimeMillis)
+            if (range !== undefined) {
+              // The close carried into leading empty buckets is the newest candle before the range.
+              const previous = needsPrevious(rows, range)
+                ? (yield* store.candles({ ...query, from: undefined, to: range.first, limit: 1 }).pipe(Effect.mapError(databaseDown))).at(-1)
+                : undefined
+              rows = fillGaps(q.interval, rows, range, previous)
+            }
+          }
+          return {
+            symbol: path.symbol,
+            interval: q.interval,
+            candles: rows.map((r) => r.candle),
+            ...(q.indicators ? { indicators: rows.map((r) => r.indicators) } : {})
+          }
+        }))
       .handle("indicators", ({ path, urlParams }) =>
         store.candles({ symbol: path.symbol, interval: urlParams.interval, limit: 1 }).pipe(
           Effect.mapError(databaseDown),

@@ -2,38 +2,17 @@ import { HttpApiBuilder, HttpApiSwagger, HttpApp, HttpMiddleware, HttpServer, ty
 import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { createServer, type Server } from "node:http"
-import type { HttpConfig } from "../Config.js"
+import { describeConfigError, type HttpConfig } from "../Config.js"
+import { UsageError } from "../Infra.js"
 import { Api } from "./Api.js"
 import { DashboardRoutes } from "./Dashboard.js"
+import { describeIssues } from "./Errors.js"
 import { HandlersLive } from "./Handlers.js"
 import { LiveFeed } from "./LiveFeed.js"
 import { MetricsRoutes } from "./Metrics.js"
-import { SseRoutes } from "./Sse.js"
+import { SseConfig, SseRoutes } from "./Sse.js"
 
 const decoder = new TextDecoder()
-
-/** "invalid interval: expected "1m" | "5m" | …, got "2m"": one phrase per parameter, from Schema's issues. */
-const describeIssues = (issues: ReadonlyArray<unknown>): string => {
-  const byParam = new Map<string, { expected: Set<string>; actual: string | undefined; other: Array<string> }>()
-  for (const issue of issues) {
-    if (typeof issue !== "object" || issue === null) continue
-    const path = "path" in issue && Array.isArray(issue.path) ? issue.path.join(".") : ""
-    const message = "message" in issue && typeof issue.message === "string" ? issue.message : ""
-    const entry = byParam.get(path) ?? { expected: new Set<string>(), actual: undefined, other: [] }
-    byParam.set(path, entry)
-    const m = /^Expected (.*), actual (.*)$/s.exec(message)
-    if (m === null) entry.other.push(message)
-    else if (m[1] !== "undefined") {
-      entry.expected.add(m[1]!)
-      entry.actual = m[2]
-    }
-  }
-  const parts = [...byParam].map(([param, e]) => {
-    const what = e.expected.size > 0 ? `expected ${[...e.expected].join(" | ")}, got ${e.actual}` : e.other.join("; ")
-    return `${param || "request"}: ${what}`
-  })
-  return parts.length === 0 ? "invalid request" : `invalid ${parts.join("; ")}`
-}
 
 const shapeResponse = (request: HttpServerRequest.HttpServerRequest, res: HttpServerResponse.HttpServerResponse) => {
   let out = res
@@ -81,14 +60,18 @@ const closeStreams = (server: Server) => Layer.scopedDiscard(Effect.gen(function
   )
 }))
 
+/** SSE_MAX_CLIENTS, SSE_MAX_PER_ADDRESS: a bad value stops start-up with one line naming it (exit code 2). */
+const sseConfig = SseConfig.pipe(Effect.mapError((e) => new UsageError({ message: describeConfigError(e).join("\n") })))
+
 export const layer = (config: HttpConfig) =>
-  Layer.unwrapEffect(Effect.sync(() => {
+  Layer.unwrapEffect(Effect.gen(function*() {
+    const sse = yield* sseConfig
     const server = createServer()
     return Layer.mergeAll(
       HttpApiBuilder.serve((app) => responses(HttpMiddleware.logger(app))).pipe(
         Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
         Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
-        Layer.provide(SseRoutes),
+        Layer.provide(SseRoutes(sse)),
         Layer.provide(DashboardRoutes),
         Layer.provide(MetricsRoutes),
         Layer.provide(ApiLive),

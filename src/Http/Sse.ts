@@ -1,10 +1,72 @@
 import { HttpApiBuilder, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Chunk, Effect, Either, ParseResult, Schema, Stream } from "effect"
+import { Chunk, Config, Effect, Either, Metric, Option, ParseResult, Schema, Stream } from "effect"
+import { describeIssues } from "./Errors.js"
 import { LiveFeed, type FeedEvent } from "./LiveFeed.js"
 
+// == configuration
+
+// Validated before it is named, so a bad value's error carries the variable's name ("invalid SSE_MAX_CLIENTS: …").
+const atLeastOne = (name: string, fallback: number) =>
+  Config.integer().pipe(
+    Config.validate({ message: "expected a whole number of connections, at least 1", validation: (n) => n >= 1 }),
+    Config.nested(name),
+    Config.withDefault(fallback)
+  )
+
+/** Connection caps of GET /api/events. */
+export const SseConfig = Config.all({
+  /** Open SSE streams in this process, all clients together. */
+  maxClients: atLeastOne("SSE_MAX_CLIENTS", 10_000),
+  /** Open SSE streams from one remote address (the socket's peer: behind a proxy, that is the proxy). */
+  maxPerAddress: atLeastOne("SSE_MAX_PER_ADDRESS", 50)
+})
+export type SseConfig = Config.Config.Success<typeof SseConfig>
+
+// == connection caps
+
+export const metrics = {
+  clients: Metric.gauge("sse_clients", { description: "Open server-sent event streams" }),
+  rejected: Metric.counter("sse_rejected_total", { description: "SSE connections refused at a connection cap", incremental: true })
+}
+
+export type Refusal = "global" | "address"
+
+/** Counts open streams, in total and per remote address; plain state, changed only inside Effect.sync (one thread). */
+export const makeConnections = (config: SseConfig) => {
+  let total = 0
+  const byAddress = new Map<string, number>()
+  return {
+    /** Takes a slot, or says which cap is full. */
+    tryAcquire: (address: string): Refusal | undefined => {
+      const mine = byAddress.get(address) ?? 0
+      if (total >= config.maxClients) return "global"
+      if (mine >= config.maxPerAddress) return "address"
+      total += 1
+      byAddress.set(address, mine + 1)
+      return undefined
+    },
+    release: (address: string): void => {
+      const mine = byAddress.get(address) ?? 0
+      if (mine <= 1) byAddress.delete(address)
+      else byAddress.set(address, mine - 1)
+      total = Math.max(0, total - 1)
+    },
+    total: () => total,
+    of: (address: string) => byAddress.get(address) ?? 0
+  }
+}
+export type Connections = ReturnType<typeof makeConnections>
+
+// == request
+
+const symbolsPattern = /^[A-Za-z0-9]{1,15}(,[A-Za-z0-9]{1,15}){0,99}$/
 const SseQuery = Schema.Struct({
   /** Comma-separated symbols; absent means all. */
-  symbols: Schema.optional(Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9]{1,15}(,[A-Za-z0-9]{1,15}){0,99}$/)))
+  symbols: Schema.optional(Schema.String.pipe(Schema.pattern(symbolsPattern, {
+    message: () => "expected a comma-separated list of up to 100 symbols (letters and digits), e.g. BTC,ETH"
+  }))),
+  /** Same as the Last-Event-ID header, for a page that opens a new EventSource itself (the header wins). */
+  lastEventId: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.nonNegative()))
 })
 const LastEventId = Schema.Struct({
   "last-event-id": Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.nonNegative()))
@@ -13,30 +75,58 @@ const LastEventId = Schema.Struct({
 const encode = (e: FeedEvent): string =>
   e.id > 0 ? `id: ${e.id}\nevent: ${e.event}\ndata: ${e.data}\n\n` : `event: ${e.event}\ndata: ${e.data}\n\n`
 
-const badRequest = (error: ParseResult.ParseError) =>
-  HttpServerResponse.unsafeJson(
-    { error: "invalid request", details: ParseResult.ArrayFormatter.formatErrorSync(error) },
-    { status: 400 }
-  )
+/** 400 in the API's shape, naming the parameter(s): `invalid symbols: expected …`. */
+const badRequest = (error: ParseResult.ParseError) => {
+  const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
+  return HttpServerResponse.unsafeJson({ error: describeIssues(issues), details: issues }, { status: 400 })
+}
+
+const refused = (why: Refusal, config: SseConfig) =>
+  HttpServerResponse.unsafeJson({
+    error: why === "global"
+      ? `too many live-feed connections (the server's cap is ${config.maxClients}); retry shortly`
+      : `too many live-feed connections from this address (the cap is ${config.maxPerAddress}); close one or retry shortly`,
+    details: { cap: why === "global" ? "SSE_MAX_CLIENTS" : "SSE_MAX_PER_ADDRESS" }
+  }, { status: 503 }) // the response middleware adds Retry-After
+
+/** The first frame: a comment, so proxies flush headers at once, and the reconnection delay for EventSource. */
+export const preamble = ": connected\nretry: 3000\n\n"
 
 /**
  * GET /api/events: server-sent events `tick`, `candle` and `status`, each `tick`/`candle` with an id;
  * `Last-Event-ID` (header or `lastEventId` query) resumes from the replay buffer; a comment every 15 s keeps
- * proxies and dead-peer detection honest.
+ * proxies and dead-peer detection honest. Over a connection cap: 503 JSON with Retry-After. The slot is held by the
+ * request's scope, which closes when the stream ends for any reason (client gone, server shutting down).
  */
-export const events = (feed: LiveFeed["Type"]) => Effect.gen(function*() {
+export const events = (feed: LiveFeed["Type"], connections: Connections, config: SseConfig) => Effect.gen(function*() {
   const request = yield* HttpServerRequest.HttpServerRequest
   const query = yield* HttpServerRequest.schemaSearchParams(SseQuery).pipe(Effect.either)
   if (Either.isLeft(query)) return badRequest(query.left)
   const headers = yield* Schema.decodeUnknown(LastEventId)(request.headers).pipe(Effect.either)
   if (Either.isLeft(headers)) return badRequest(headers.left)
 
+  const address = Option.getOrElse(request.remoteAddress, () => "unknown")
+  const refusal = yield* Effect.acquireRelease(
+    Effect.sync(() => connections.tryAcquire(address)),
+    (refusal) => refusal === undefined
+      ? Effect.suspend(() => {
+        connections.release(address)
+        return Metric.set(metrics.clients, connections.total())
+      })
+      : Effect.void
+  )
+  if (refusal !== undefined) {
+    yield* Metric.increment(Metric.tagged(metrics.rejected, "cap", refusal))
+    return refused(refusal, config)
+  }
+  yield* Metric.set(metrics.clients, connections.total())
+
   const wanted = query.right.symbols === undefined ? undefined : new Set(query.right.symbols.toUpperCase().split(","))
-  const body = feed.events(headers.right["last-event-id"]).pipe(
+  const body = feed.events(headers.right["last-event-id"] ?? query.right.lastEventId).pipe(
     Stream.filter((e) => wanted === undefined || e.symbol === undefined || wanted.has(e.symbol)),
     Stream.map(encode),
     Stream.merge(Stream.tick("15 seconds").pipe(Stream.as(": ping\n\n")), { haltStrategy: "left" }),
-    Stream.prepend(Chunk.of(": connected\nretry: 3000\n\n")),
+    Stream.prepend(Chunk.of(preamble)),
     Stream.encodeText
   )
   return HttpServerResponse.stream(body, {
@@ -45,5 +135,9 @@ export const events = (feed: LiveFeed["Type"]) => Effect.gen(function*() {
   })
 })
 
-export const SseRoutes = HttpApiBuilder.Router.use((router) =>
-  Effect.flatMap(LiveFeed, (feed) => router.get("/api/events", events(feed))))
+export const SseRoutes = (config: SseConfig) =>
+  HttpApiBuilder.Router.use((router) =>
+    Effect.flatMap(LiveFeed, (feed) => {
+      const connections = makeConnections(config)
+      return router.get("/api/events", events(feed, connections, config))
+    }))

@@ -56,12 +56,31 @@ describe("service (embedded, built dist/main.js)", () => {
     }
   })
 
+  it("adds indicator values aligned with the candles on ?indicators=true, and fills nothing where nothing is missing", async () => {
+    const body = await eventually(async () => {
+      const res = await fetch(`${svc.url}/api/candles/ETH?interval=1m&indicators=true&fill=true`)
+      const json = (await res.json()) as { candles: Array<{ bucketStart: number; tickCount: number }>; indicators?: Array<Record<string, unknown>> }
+      return json.candles.length > 0 ? json : undefined
+    }, 30_000, "an ETH candle in Postgres")
+    expect(body.indicators).toHaveLength(body.candles.length)
+    for (const v of body.indicators!) expect(Object.keys(v).sort()).toEqual(["bollinger", "ema12", "ema26", "rsi14", "sma20", "sma50"])
+    // the simulator ticks every coin every 200 ms: no bucket of the answer is empty
+    expect(body.candles.every((c) => c.tickCount > 0)).toBe(true)
+  })
+
   it("answers bad parameters with a 400 naming the parameter", async () => {
-    for (const [query, param] of [["interval=7m", "interval"], ["limit=abc", "limit"], ["from=yesterday", "from"]] as const) {
+    for (const [query, param] of [
+      ["interval=7m", "interval"],
+      ["limit=abc", "limit"],
+      ["from=yesterday", "from"],
+      ["fill=yes", "fill"],
+      ["indicators=1", "indicators"],
+      ["from=2000&to=1000", "from"]
+    ] as const) {
       const res = await fetch(`${svc.url}/api/candles/BTC?${query}`)
-      expect(res.status).toBe(400)
+      expect(res.status, query).toBe(400)
       const body = (await res.json()) as { error: string }
-      expect(body.error).toContain(param)
+      expect(body.error, query).toMatch(new RegExp(`^invalid ${param}\\b`))
     }
   })
 
