@@ -5,6 +5,7 @@ import { Cause, Config, ConfigError, Console, Duration, Effect, Either, Exit, La
 import * as Backfill from "./Backfill.js"
 import { AppConfig, describeConfigError } from "./Config.js"
 import * as Server from "./Http/Server.js"
+import { LimitsConfig } from "./Http/Limits.js"
 import { SseConfig } from "./Http/Sse.js"
 import * as Infra from "./Infra.js"
 import { UsageError } from "./Infra.js"
@@ -35,7 +36,7 @@ const logFormat = Config.literal("pretty", "json")("LOG_FORMAT").pipe(
 
 const loadConfig = AppConfig.pipe(
   // Settings read deeper down are checked here too, so every bad value stops start-up before anything starts.
-  Effect.zipLeft(Config.all([logLevel, logFormat, SseConfig])),
+  Effect.zipLeft(Config.all([logLevel, logFormat, SseConfig, LimitsConfig])),
   Effect.mapError((e) => new UsageError({ message: describeConfigError(e).join("\n") }))
 )
 

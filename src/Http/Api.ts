@@ -1,4 +1,4 @@
-import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
+import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchema, HttpApiSecurity, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
 import { Candle } from "../Domain/Candle.js"
 import { IndicatorValuesSchema } from "../Domain/Indicators.js"
@@ -22,6 +22,17 @@ export class Unavailable extends Schema.TaggedError<Unavailable>()("Unavailable"
   error: Schema.String,
   details: Schema.optional(Schema.Unknown)
 }, HttpApiSchema.annotations({ status: 503 })) {}
+
+export class Unauthorized extends Schema.TaggedError<Unauthorized>()("Unauthorized", {
+  error: Schema.String,
+  details: Schema.optional(Schema.Unknown)
+}, HttpApiSchema.annotations({ status: 401 })) {}
+
+/** Admin endpoints: `Authorization: Bearer $ADMIN_API_KEY`; without a configured key they are off (404). */
+export class AdminAuth extends HttpApiMiddleware.Tag<AdminAuth>()("AdminAuth", {
+  failure: Schema.Union(Unauthorized, NotFound),
+  security: { bearer: HttpApiSecurity.bearer }
+}) {}
 
 // == parameters
 
@@ -159,9 +170,32 @@ export class HistoryApi extends HttpApiGroup.make("history")
   .annotate(OpenApi.Title, "History")
 {}
 
+export const CheckpointList = Schema.Struct({
+  checkpoints: Schema.Array(Schema.Struct({
+    topic: Schema.String,
+    partition: Schema.Number,
+    nextOffset: Schema.Number,
+    epoch: Schema.Number,
+    owner: Schema.String,
+    updatedAt: EpochMillis
+  }))
+}).annotations({ identifier: "CheckpointList" })
+
+export class AdminApi extends HttpApiGroup.make("admin")
+  .add(
+    HttpApiEndpoint.get("checkpoints", "/api/admin/checkpoints")
+      .addSuccess(CheckpointList)
+      .addError(Unavailable)
+      .annotate(OpenApi.Description, "The processor's checkpoint per partition: next offset, fencing epoch, owner, time.")
+  )
+  .middleware(AdminAuth)
+  .annotate(OpenApi.Title, "Admin")
+{}
+
 export class Api extends HttpApi.make("crypto-pipeline")
   .add(SystemApi)
   .add(PricesApi)
   .add(HistoryApi)
+  .add(AdminApi)
   .annotate(OpenApi.Title, "Crypto price pipeline")
 {}

@@ -1,9 +1,10 @@
 import { HttpApiBuilder } from "@effect/platform"
-import { Clock, Config, Effect, Layer, Option } from "effect"
+import { Clock, Config, Effect, Layer, Option, Redacted } from "effect"
+import { createHash, timingSafeEqual } from "node:crypto"
 import { Bus } from "../Bus/Bus.js"
 import { LatestCache } from "../Sinks/LatestCache.js"
 import { Store } from "../Sinks/Postgres.js"
-import { Api, BadRequest, NotFound, NotReady, Unavailable } from "./Api.js"
+import { AdminAuth, Api, BadRequest, NotFound, NotReady, Unauthorized, Unavailable } from "./Api.js"
 import { fillGaps, fillRange, needsPrevious } from "./Candles.js"
 
 const cacheDown = () => new Unavailable({ error: "the latest-price cache (Redis) is unavailable; retry shortly" })
@@ -112,4 +113,32 @@ export const HistoryLive = HttpApiBuilder.group(Api, "history", (handlers) =>
         ))
   }))
 
-export const HandlersLive = Layer.mergeAll(SystemLive, PricesLive, HistoryLive)
+export const AdminLive = HttpApiBuilder.group(Api, "admin", (handlers) =>
+  Effect.gen(function*() {
+    const store = yield* Store
+    return handlers.handle("checkpoints", () =>
+      store.checkpoints.pipe(Effect.map((checkpoints) => ({ checkpoints })), Effect.mapError(databaseDown)))
+  }))
+
+const digest = (value: string) => createHash("sha256").update(value).digest()
+
+/** Bearer ADMIN_API_KEY, compared in constant time (as digests, so the length leaks nothing either). */
+export const AdminAuthLive = Layer.effect(
+  AdminAuth,
+  Effect.gen(function*() {
+    const key = yield* Config.redacted("ADMIN_API_KEY").pipe(Config.option, Effect.orDie)
+    const expected = Option.map(key, (k) => digest(Redacted.value(k)))
+    return {
+      bearer: (token) =>
+        Option.match(expected, {
+          onNone: () => Effect.fail(new NotFound({ error: "admin endpoints are off: set ADMIN_API_KEY to enable them" })),
+          onSome: (want) =>
+            timingSafeEqual(digest(Redacted.value(token)), want)
+              ? Effect.void
+              : Effect.fail(new Unauthorized({ error: "missing or wrong bearer token" }))
+        })
+    }
+  })
+)
+
+export const HandlersLive = Layer.mergeAll(SystemLive, PricesLive, HistoryLive, AdminLive).pipe(Layer.provide(AdminAuthLive))

@@ -8,6 +8,7 @@ import { Api } from "./Api.js"
 import { DashboardRoutes } from "./Dashboard.js"
 import { describeIssues } from "./Errors.js"
 import { HandlersLive } from "./Handlers.js"
+import { cors, LimitsConfig, rateLimit } from "./Limits.js"
 import { LiveFeed } from "./LiveFeed.js"
 import { MetricsRoutes } from "./Metrics.js"
 import { SseConfig, SseRoutes } from "./Sse.js"
@@ -66,9 +67,10 @@ const sseConfig = SseConfig.pipe(Effect.mapError((e) => new UsageError({ message
 export const layer = (config: HttpConfig) =>
   Layer.unwrapEffect(Effect.gen(function*() {
     const sse = yield* sseConfig
+    const limits = yield* LimitsConfig.pipe(Effect.mapError((e) => new UsageError({ message: describeConfigError(e).join("\n") })))
     const server = createServer()
     return Layer.mergeAll(
-      HttpApiBuilder.serve((app) => responses(HttpMiddleware.logger(app))).pipe(
+      HttpApiBuilder.serve((app) => responses(HttpMiddleware.logger(cors(limits)(rateLimit(limits)(app))))).pipe(
         Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
         Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
         Layer.provide(SseRoutes(sse)),

@@ -222,7 +222,13 @@ export const make = Effect.gen(function*() {
 
   const ping = sql`SELECT 1`.pipe(readTimeout, Effect.asVoid)
 
-  return { commit, claim, candles, symbols, ping } as const
+  const checkpoints = sql<{ topic: string; partition: number; nextOffset: string; epoch: string; owner: string; updatedAt: Date }>`
+    SELECT topic, partition, next_offset, epoch, owner, updated_at FROM processor_checkpoints ORDER BY topic, partition`.pipe(
+    readTimeout,
+    Effect.map(Arr.map((r) => ({ ...r, nextOffset: Number(r.nextOffset), epoch: Number(r.epoch), updatedAt: r.updatedAt.getTime() })))
+  )
+
+  return { commit, claim, candles, symbols, ping, checkpoints } as const
 })
 
 export class Store extends Context.Tag("app/Store")<Store, Effect.Effect.Success<typeof make>>() {}

@@ -23,7 +23,8 @@ export const startCli = async (args: ReadonlyArray<string>, env: Record<string, 
   const port = await freePort()
   const child = spawn(process.execPath, ["dist/main.js", ...args], {
     // SOURCE=simulator unless a test says otherwise: `auto` would poll the real CoinGecko on a machine with internet.
-    env: { ...process.env, KAFKA_BROKERS: "", REDIS_URL: "", DATABASE_URL: "", PORT: String(port), LOG_LEVEL: "warning", SOURCE: "simulator", ...env },
+    // The request rate limit is lifted for tests that poll; test/Http/limits.test.ts sets its own.
+    env: { ...process.env, KAFKA_BROKERS: "", REDIS_URL: "", DATABASE_URL: "", PORT: String(port), LOG_LEVEL: "warning", SOURCE: "simulator", RATE_LIMIT: "100000", RATE_LIMIT_BURST: "100000", ...env },
     stdio: ["ignore", "pipe", "pipe"]
   })
   let output = ""
