@@ -2,13 +2,15 @@
 # `npm test`: build, bring up what the suites need, run every suite, tear down what this script started.
 #  - Real Kafka, Redis and Postgres for test/integration: started natively with scripts/services.sh unless
 #    KAFKA_BROKERS, REDIS_URL and DATABASE_URL are already set (then those are used and left alone).
-#  - Chromium for test/browser: installed from Debian's packages when missing.
+#  - Chromium for test/browser: installed from Debian's packages when missing; Python's prometheus-client from PyPI.
 # Extra arguments go to vitest, e.g. `npm test -- test/Domain`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 npm run --silent build
 bash scripts/install-chromium.sh
+# test/Http/metrics.test.ts reads /metrics with Prometheus's reference parser (the Python client's).
+python3 -c "import prometheus_client" 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check prometheus-client==0.26.0
 
 started=""
 if [[ -z "${KAFKA_BROKERS:-}" || -z "${REDIS_URL:-}" || -z "${DATABASE_URL:-}" ]]; then

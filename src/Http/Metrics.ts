@@ -1,5 +1,5 @@
-import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
-import { Effect, Metric, type MetricPair, MetricState, Option } from "effect"
+import { HttpApiBuilder, HttpMiddleware, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { Clock, Effect, Exit, Metric, MetricBoundaries, type MetricPair, MetricState, Option } from "effect"
 
 /**
  * GET /metrics in the Prometheus text format (0.0.4), rendered from Effect's own metric registry.
@@ -47,3 +47,32 @@ export const render = (pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>): str
 export const MetricsRoutes = HttpApiBuilder.Router.use((router) =>
   router.get("/metrics", Effect.map(Metric.snapshot, (pairs) =>
     HttpServerResponse.text(render(pairs), { contentType: "text/plain; version=0.0.4; charset=utf-8" }))))
+
+const requestSeconds = Metric.histogram(
+  "http_request_duration_seconds",
+  MetricBoundaries.exponential({ start: 0.001, factor: 2, count: 14 }),
+  "HTTP request duration by route and status"
+)
+
+/** The route, not the URL: symbols and files become placeholders so the label set stays small. */
+const route = (url: string): string => {
+  const path = url.split("?")[0] ?? "/"
+  const m = /^\/api\/(latest|candles|indicators)\/[^/]+$/.exec(path)
+  if (m !== null) return `/api/${m[1]}/:symbol`
+  if (path.startsWith("/static/") || path.startsWith("/vendor/")) return path.replace(/\/[^/]+$/, "/:file")
+  if (path.startsWith("/docs")) return "/docs"
+  return /^\/(api\/[a-z/]+|health|ready|metrics|openapi\.json|favicon\.ico)?$/.test(path) ? path : "other"
+}
+
+/** Times every request (an SSE stream counts when it ends). */
+export const requestMetrics = HttpMiddleware.make((app) =>
+  Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const start = yield* Clock.currentTimeMillis
+    const exit = yield* Effect.exit(app)
+    const status = Exit.isSuccess(exit) ? String(exit.value.status) : "error"
+    const seconds = ((yield* Clock.currentTimeMillis) - start) / 1000
+    yield* Metric.update(requestSeconds.pipe(Metric.tagged("route", route(request.url)), Metric.tagged("status", status)), seconds)
+    return yield* exit
+  })
+)

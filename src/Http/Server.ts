@@ -10,7 +10,7 @@ import { describeIssues } from "./Errors.js"
 import { HandlersLive } from "./Handlers.js"
 import { cors, LimitsConfig, rateLimit } from "./Limits.js"
 import { LiveFeed } from "./LiveFeed.js"
-import { MetricsRoutes } from "./Metrics.js"
+import { MetricsRoutes, requestMetrics } from "./Metrics.js"
 import { SseConfig, SseRoutes } from "./Sse.js"
 
 const decoder = new TextDecoder()
@@ -70,7 +70,7 @@ export const layer = (config: HttpConfig) =>
     const limits = yield* LimitsConfig.pipe(Effect.mapError((e) => new UsageError({ message: describeConfigError(e).join("\n") })))
     const server = createServer()
     return Layer.mergeAll(
-      HttpApiBuilder.serve((app) => responses(HttpMiddleware.logger(cors(limits)(rateLimit(limits)(app))))).pipe(
+      HttpApiBuilder.serve((app) => responses(HttpMiddleware.logger(requestMetrics(cors(limits)(rateLimit(limits)(app)))))).pipe(
         Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
         Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
         Layer.provide(SseRoutes(sse)),

@@ -139,5 +139,6 @@ export const SseRoutes = (config: SseConfig) =>
   HttpApiBuilder.Router.use((router) =>
     Effect.flatMap(LiveFeed, (feed) => {
       const connections = makeConnections(config)
-      return router.get("/api/events", events(feed, connections, config))
+      // Registered at 0, so a scrape shows the gauge before the first client.
+      return Effect.zipRight(Metric.set(metrics.clients, 0), router.get("/api/events", events(feed, connections, config)))
     }))
