@@ -229,6 +229,7 @@ describe("dashboard (Chromium, built dist/main.js service)", () => {
 
     mkdirSync(screenshots, { recursive: true })
     await page.screenshot({ path: `${screenshots}dashboard.png` })
+    await page.locator(".chart-panel").screenshot({ path: `${screenshots}candles.png` })
 
     // a phone: the layout stacks (chart below the table), the panes are redrawn for the narrow width;
     // the screenshot shows the chart, scrolled into view as a tap on a row does on a phone
