@@ -1,5 +1,5 @@
 import { HttpApiBuilder } from "@effect/platform"
-import { Clock, Config, Effect, Layer, Option, Redacted } from "effect"
+import { Clock, Config, Effect, Layer, Metric, Option, Redacted, Schedule } from "effect"
 import { createHash, timingSafeEqual } from "node:crypto"
 import { Bus } from "../Bus/Bus.js"
 import { LatestCache } from "../Sinks/LatestCache.js"
@@ -19,26 +19,42 @@ const probe = (kind: string, check: Effect.Effect<unknown, { readonly message: s
     })
   )
 
+const dependencyUp = Metric.gauge("dependency_up", { description: "1 while the dependency answers its probe, 0 otherwise (tag dependency)" })
+
+/** Probes every dependency this process has (the bus only where it runs one), and records each state as a gauge. */
+export const readiness = Effect.gen(function*() {
+  const cache = yield* LatestCache
+  const store = yield* Store
+  const bus = yield* Effect.serviceOption(Bus)
+  const topic = yield* Config.string("KAFKA_TOPIC").pipe(Config.withDefault("crypto-prices"), Effect.orDie)
+  return Effect.gen(function*() {
+    const [database, latest, log] = yield* Effect.all([
+      probe("postgres", store.ping),
+      probe(cache.kind, Effect.flatMap(cache.isUp, (up) => (up ? Effect.void : Effect.fail({ message: "not connected" })))),
+      Option.match(bus, {
+        onNone: () => Effect.succeed(undefined),
+        onSome: (b) => probe(b.kind, b.endOffsets(topic))
+      })
+    ], { concurrency: "unbounded" })
+    const dependencies = { database, cache: latest, ...(log === undefined ? {} : { bus: log }) }
+    for (const [name, d] of Object.entries(dependencies)) {
+      yield* Metric.set(Metric.tagged(dependencyUp, "dependency", name), d.state === "up" ? 1 : 0)
+    }
+    return dependencies
+  })
+})
+
 export const SystemLive = HttpApiBuilder.group(Api, "system", (handlers) =>
   Effect.gen(function*() {
-    const cache = yield* LatestCache
-    const store = yield* Store
-    const bus = yield* Effect.serviceOption(Bus)
-    const topic = yield* Config.string("KAFKA_TOPIC").pipe(Config.withDefault("crypto-prices"), Effect.orDie)
+    const check = yield* readiness
+    // /metrics shows each dependency's state even when nobody asks /ready.
+    yield* check.pipe(Effect.repeat(Schedule.spaced("10 seconds")), Effect.forkScoped)
     return handlers
       .handle("health", () => Effect.succeed({ status: "ok" as const }))
       .handle("ready", () =>
         Effect.gen(function*() {
-          const [database, latest, log] = yield* Effect.all([
-            probe("postgres", store.ping),
-            probe(cache.kind, Effect.flatMap(cache.isUp, (up) => (up ? Effect.void : Effect.fail({ message: "not connected" })))),
-            Option.match(bus, {
-              onNone: () => Effect.succeed(undefined),
-              onSome: (b) => probe(b.kind, b.endOffsets(topic))
-            })
-          ], { concurrency: "unbounded" })
-          const dependencies = { database, cache: latest, ...(log === undefined ? {} : { bus: log }) }
-          if (database.state === "down") return yield* new NotReady({ status: "unavailable", dependencies })
+          const dependencies = yield* check
+          if (dependencies.database.state === "down") return yield* new NotReady({ status: "unavailable", dependencies })
           const status = Object.values(dependencies).every((d) => d.state === "up") ? "ready" as const : "degraded" as const
           return { status, dependencies }
         }))

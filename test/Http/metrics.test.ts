@@ -45,5 +45,6 @@ describe("GET /metrics (built service)", () => {
     expect(find("http_request_duration_seconds_count", { route: "/api/candles/:symbol" }).length).toBe(1)
     expect(find("sse_clients")[0]?.type).toBe("gauge")
     expect(find("producer_ticks_published_total")[0]!.value).toBeGreaterThan(0)
+    for (const dependency of ["database", "cache", "bus"]) expect(find("dependency_up", { dependency })[0]?.value).toBe(1)
   })
 })
