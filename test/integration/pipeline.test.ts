@@ -1,5 +1,7 @@
 import { FastCheck as fc, Schema } from "effect"
 import { spawn } from "node:child_process"
+import { readFileSync } from "node:fs"
+import { createServer } from "node:http"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { foldCandles } from "../../src/Domain/Aggregate.js"
 import { intervals } from "../../src/Domain/Interval.js"
@@ -409,6 +411,42 @@ describe("bad input on real Kafka", () => {
       }
     })
     expect([...dead.values()].some((d) => d.truncated === true)).toBe(cases.some((c) => c.value.length > 256 * 1024))
+    expect((await processor.stop("SIGTERM")).code).toBe(0)
+  }, 180_000)
+})
+
+describe("backfill on real Kafka", () => {
+  const env = services()
+  it("backfill publishes recorded history (with progress) and the processor turns it into candles", async () => {
+    const chart = readFileSync(new URL("../fixtures/coingecko/market_chart/bitcoin.json", import.meta.url), "utf8")
+    const history = JSON.parse(chart) as { prices: Array<[number, number]> }
+    const server = createServer((req, res) => {
+      const path = new URL(req.url ?? "/", "http://localhost").pathname
+      res.writeHead(path.endsWith("/coins/bitcoin/market_chart") ? 200 : path.endsWith("/coins/markets") ? 200 : 404, { "content-type": "application/json" })
+      res.end(path.endsWith("/coins/bitcoin/market_chart") ? chart : path.endsWith("/coins/markets") ? "[]" : "{}")
+    })
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()))
+    const address = server.address()
+    const base = `http://127.0.0.1:${typeof address === "object" && address !== null ? address.port : 0}/api/v3`
+    const topic = unique("backfill")
+    const databaseUrl = await createDatabase(env.databaseUrl, unique("backfill"))
+    await createTopic(env.kafkaBrokers, topic)
+    const common = { KAFKA_BROKERS: env.kafkaBrokers, REDIS_URL: env.redisUrl, DATABASE_URL: databaseUrl, KAFKA_TOPIC: topic, COINGECKO_BASE_URL: base }
+
+    const backfill = await startCli(["backfill", "--coins", "bitcoin", "--days", "30"], common)
+    const done = await backfill.stop("SIGCONT") // not a stop: waits for it to finish by itself
+    server.close()
+    expect(done.code, backfill.output()).toBe(0)
+    expect(backfill.output()).toMatch(/25/) // the progress and summary lines count the ticks
+
+    const processor = await startCli(["processor"], { ...common, KAFKA_GROUP_ID: unique("g"), CHECKPOINT_INTERVAL: "300 millis" })
+    await eventually(async () => {
+      const n = Number((await query<{ n: string }>(databaseUrl, "SELECT count(*) AS n FROM ticks WHERE symbol = 'BTC'"))[0]?.n ?? 0)
+      return n === history.prices.length ? true : undefined
+    }, 60_000, "the backfilled ticks in Postgres")
+    const daily = await query<{ n: string }>(databaseUrl, "SELECT count(*) AS n FROM candles WHERE symbol = 'BTC' AND interval = '1d'")
+    const days = new Set(history.prices.map(([t]) => Math.floor(t / 86_400_000))).size
+    expect(Number(daily[0]!.n)).toBe(days)
     expect((await processor.stop("SIGTERM")).code).toBe(0)
   }, 180_000)
 })
