@@ -16,6 +16,8 @@ const SymbolState = Schema.Struct({
   maxEventTime: Schema.Number,
   /** "source|eventTime" of accepted ticks not yet behind the watermark (older ones are rejected as late anyway). */
   seen: Schema.mutable(Schema.Record({ key: Schema.String, value: Schema.Number })),
+  /** The watermark at the last sweep of `seen` (sweeping on every tick would cost the whole window each time). */
+  sweptAt: Schema.optionalWith(Schema.Number, { default: () => 0 }),
   /** Candles whose bucket has not closed yet, by candleKey. */
   open: Schema.mutable(Schema.Record({ key: Schema.String, value: CandleState })),
   /** Indicator state over closed candles, per interval. */
@@ -46,6 +48,7 @@ export type StepResult =
 const newSymbol = (): SymbolState => ({
   maxEventTime: 0, // (not -Infinity: the state round-trips through JSON)
   seen: {},
+  sweptAt: 0,
   open: {},
   indicators: {
     "1m": emptyIndicatorState,
@@ -101,13 +104,17 @@ export const step = (state: OperatorState, tick: Tick, lateness: number): StepRe
 
   if (tick.eventTime > s.maxEventTime) {
     s.maxEventTime = tick.eventTime
-    advanceWatermark(s, s.maxEventTime - lateness, updates)
+    advanceWatermark(s, s.maxEventTime - lateness, lateness, updates)
   }
   return { _tag: "Accepted", candles: updates }
 }
 
-/** Closes every bucket that ends at or before the watermark, oldest first, and forgets dedupe keys behind it. */
-const advanceWatermark = (s: SymbolState, watermark: number, updates: Array<CandleUpdate>) => {
+/**
+ * Closes every bucket that ends at or before the watermark, oldest first, and forgets dedupe keys behind it: in a sweep
+ * once the watermark has moved a quarter of the lateness since the last one, so a key costs O(1) amortised and the set
+ * holds at most 1.25 × the lateness worth of ticks (keys behind the watermark are never consulted: those ticks are late).
+ */
+const advanceWatermark = (s: { -readonly [K in keyof SymbolState]: SymbolState[K] }, watermark: number, lateness: number, updates: Array<CandleUpdate>) => {
   for (const interval of intervals) {
     for (const c of openOf(s, interval)) {
       if (c.bucketStart + intervalMillis[interval] > watermark) break
@@ -117,6 +124,8 @@ const advanceWatermark = (s: SymbolState, watermark: number, updates: Array<Cand
       delete s.open[key]
     }
   }
+  if (watermark - s.sweptAt < lateness / 4) return
+  s.sweptAt = watermark
   for (const [id, time] of Object.entries(s.seen)) {
     if (time < watermark) delete s.seen[id]
   }

@@ -1,0 +1,142 @@
+#!/usr/bin/env node
+// Benchmarks on the real services (see docs/BENCHMARKS.md). Measures and records; asserts no time.
+//
+//   node bench/run.mjs [all | throughput latency fanout rest recovery ...] [--size tiny|small|full] [--key value ...]
+//
+// Each scenario prints one JSON line on stdout and writes bench/results/<scenario>.json with the machine, the
+// versions, the parameters, the figures, its bare baseline from the same run and the ratio. Progress goes to stderr.
+// Exit code 1 when a scenario fails or one of its correctness checks does (lost or doubled ticks, refused
+// connections, errors under load): that is what a CI smoke run at --size tiny checks. Targets never fail a run.
+// Needs `npm run build` (dist/) and the services (`eval "$(scripts/services.sh up)"`; started when the variables
+// are missing). Every run uses a fresh topic, a fresh database and a private redis-server, removed afterwards
+// (`--keep` keeps them).
+import { mkdirSync } from "node:fs"
+import { join } from "node:path"
+import * as C from "./lib/common.mjs"
+
+const scenarios = ["throughput", "latency", "fanout", "rest", "recovery"]
+
+/** Sizes: tiny = CI smoke check, small = what a shared 2-core machine takes (docs/BENCHMARKS.md), full = issue #9's targets. */
+const presets = {
+  tiny: {
+    throughput: { ticks: 5_000 },
+    latency: { rates: "200,1000", seconds: 5, warmup: 2 },
+    fanout: { clients: 50, seconds: 8, settle: 2 },
+    rest: { seconds: 3, connections: 8, rounds: 1 },
+    recovery: { rate: 1_000, seconds: 30, killAt: 8 }
+  },
+  small: {
+    throughput: { ticks: 20_000 },
+    latency: { rates: "1000,10000", seconds: 15, warmup: 3 },
+    fanout: { clients: 500, seconds: 20, settle: 5 },
+    rest: { seconds: 8, connections: 32, rounds: 2 },
+    recovery: { rate: 5_000, seconds: 45, killAt: 15 }
+  },
+  full: {
+    throughput: { ticks: 1_000_000 },
+    latency: { rates: "1000,10000", seconds: 60, warmup: 5 },
+    fanout: { clients: 10_000, seconds: 60, settle: 10 },
+    rest: { seconds: 30, connections: 64, rounds: 2 },
+    recovery: { rate: 5_000, seconds: 90, killAt: 30 }
+  }
+}
+
+const usage = `usage: node bench/run.mjs [all|${scenarios.join("|")} ...] [--size tiny|small|full] [options]
+
+  throughput  --ticks N --symbols 50 --spacing-ms 1000 --seed producer|kafkajs [--batch-size N --checkpoint-interval "5 seconds"]
+  latency     --rates 1000,10000 --seconds S --warmup S --symbols 50
+  fanout      --clients K --seconds S --settle S
+  rest        --seconds S --connections C --candles-connections C --rounds R
+  recovery    --rate R --seconds S --kill-at S --symbols 50 --restart-delay 0 --drain-timeout 600
+  all         --profile (node --cpu-prof on the app's process, written to bench/results/profiles/)
+              --redis private|shared (default private: a redis-server of our own on a free port)
+              --keep (keep topics and databases)
+              --tag NAME (write bench/results/<scenario>-NAME.json instead, for a variant)
+              --log-level warn|info|debug (the LOG_LEVEL of every app process; default warn)`
+
+const { positional, options } = C.parseArgs(process.argv.slice(2))
+if (options.help || options.h) {
+  process.stderr.write(`${usage}\n`)
+  process.exit(0)
+}
+const wanted = positional.length === 0 || positional.includes("all") ? scenarios : positional
+const unknown = wanted.filter((s) => !scenarios.includes(s))
+if (unknown.length > 0) {
+  process.stderr.write(`unknown scenario ${unknown.join(", ")}\n${usage}\n`)
+  process.exit(2)
+}
+const size = String(options.size ?? "small")
+if (!(size in presets)) {
+  process.stderr.write(`--size must be tiny, small or full, got ${size}\n`)
+  process.exit(2)
+}
+
+let interrupted = false
+for (const sig of ["SIGINT", "SIGTERM"]) {
+  process.on(sig, () => {
+    if (interrupted) process.exit(130)
+    interrupted = true
+    C.log(`${sig}: killing the processes this run started`)
+    C.killStarted("SIGKILL")
+    setTimeout(() => process.exit(130), 3000).unref()
+  })
+}
+
+const env = C.servicesEnv()
+// The app's log level for every process started (default warn; the app's own default is info, which logs each request).
+if (options.logLevel) process.env.BENCH_LOG_LEVEL = String(options.logLevel)
+const profileDir = options.profile ? join(C.resultsDir, "profiles") : undefined
+if (profileDir) mkdirSync(profileDir, { recursive: true })
+
+let failures = 0
+for (const name of wanted) {
+  if (interrupted) break
+  const scenario = await import(`./scenarios/${name}.mjs`)
+  const scenarioOptions = { ...presets[size][name], ...options }
+  const clean = C.cleanup()
+  const startedAt = new Date().toISOString()
+  const loadBefore = C.machine().loadAverage
+  C.log(`== ${name} (${size}): ${scenario.describe}`)
+  try {
+    let redis
+    if (options.redis === "shared") {
+      if (!env.REDIS_URL) throw new Error("--redis shared needs REDIS_URL")
+      redis = { url: env.REDIS_URL, kind: "shared" }
+    } else {
+      const r = await C.startPrivateRedis()
+      clean.add("private redis", () => r.stop())
+      redis = { url: r.url, kind: "private redis-server on a free loopback port", pid: r.proc.pid }
+    }
+    const result = await scenario.run({ options: scenarioOptions, env, redis, clean: options.keep ? { add: () => undefined } : clean, profileDir })
+    const machine = C.machine()
+    const correct = (result.correctness ?? []).every((c) => c.ok)
+    if (!correct) {
+      failures++
+      C.log(`${name}: correctness check failed: ${result.correctness.filter((c) => !c.ok).map((c) => c.check).join("; ")}`)
+    }
+    // --tag: a variant's results go to bench/results/<scenario>-<tag>.json, leaving the main one alone.
+    // A tiny (smoke) run never replaces the recorded figures: it writes <scenario>-tiny.json (git-ignored).
+    const tag = options.tag ?? (size === "tiny" ? "tiny" : undefined)
+    C.writeResult(tag ? `${name}-${tag}` : name, {
+      scenario: name,
+      tag,
+      size,
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      machine: { ...machine, loadAverageBefore: loadBefore, loadAverageAfter: machine.loadAverage, loadAverage: undefined },
+      appLogLevel: process.env.BENCH_LOG_LEVEL ?? "warn",
+      versions: C.versions({ services: await C.serviceVersions(env), ...(result.toolVersions ?? {}) }),
+      ...result,
+      correct,
+      toolVersions: undefined
+    })
+  } catch (e) {
+    failures++
+    C.log(`${name} FAILED: ${e.stack ?? e}`)
+    process.stdout.write(`${JSON.stringify({ scenario: name, size, error: String(e.message ?? e).slice(0, 4000) })}\n`)
+  } finally {
+    await clean.run()
+    C.killStarted("SIGKILL")
+  }
+}
+process.exit(failures > 0 ? 1 : 0)

@@ -1,0 +1,171 @@
+// latency: publish → SSE receipt. The real `service` runs on Kafka, Postgres and a private Redis; this process
+// publishes ticks to its topic at a fixed rate with ingestTime = eventTime = the send moment (ms), and one SSE client
+// (its own process) on /api/events measures receipt time − ingestTime for each tick.
+// Baseline, same run, same publisher and client, its own topic: the bare path with the same hops, in one node
+// process (kafkajs eachBatch → JSON.parse → Redis pipeline SETEX + PUBLISH → Redis subscriber → node:http SSE).
+import { rm, writeFile } from "node:fs/promises"
+import os from "node:os"
+import { join } from "node:path"
+import * as C from "../lib/common.mjs"
+
+export const describe = "publish → SSE receipt, p50/p99/max at each rate, vs a bare kafkajs → Redis → node:http SSE relay"
+
+const startClient = async (url, name, channel) => {
+  const target = channel === undefined ? ["--url", url, "--clients", "1"] : ["--redis", url, "--channel", channel]
+  const proc = C.startNodeScript("sse-clients.mjs", [...target, "--max-seconds", "900"], { name, stdin: "pipe" })
+  const lines = C.lineReader(proc)
+  const connected = await lines.next((m) => m.ev === "connected", 20_000, "connection")
+  if (connected.clients !== 1) throw new Error(`${name}: SSE client could not connect to ${url}`)
+  return { proc, lines }
+}
+
+const report = async (client) => {
+  client.proc.send({ cmd: "report" })
+  return client.lines.after((m) => m.ev === "report", 20_000, "report")
+}
+
+export const run = async ({ options, env, redis, clean, profileDir }) => {
+  const rates = C.listOf(options.rates)
+  const seconds = Number(options.seconds)
+  const warmup = Number(options.warmup ?? 3)
+  const symbols = Number(options.symbols ?? 50)
+  const coins = C.benchSymbols(symbols, "L")
+  const svcTopic = C.unique("bench_lat")
+  const baseTopic = C.unique("bench_latbase")
+  const dbName = C.unique("bench_lat")
+  await C.createTopic(env.KAFKA_BROKERS, svcTopic, 3)
+  await C.createTopic(env.KAFKA_BROKERS, baseTopic, 3)
+  clean.add("topics", () => C.deleteTopics(env.KAFKA_BROKERS, [svcTopic, `${svcTopic}.dlq`, baseTopic]))
+  const db = await C.createDatabase(env.DATABASE_URL, dbName)
+  clean.add("database", () => C.dropDatabase(env.DATABASE_URL, dbName))
+  // The service's own producer replays one tick of a symbol nobody asks for, then stops; the ticks come from here.
+  const replay = join(os.tmpdir(), `${svcTopic}.ndjson`)
+  await writeFile(replay, `{"symbol":"NOOP","coinId":"noop","price":1,"eventTime":${Date.now() - 1000}}\n`)
+  clean.add("replay file", () => rm(replay, { force: true }))
+
+  const svcPort = await C.freePort()
+  const service = C.startCli("service", {
+    KAFKA_BROKERS: env.KAFKA_BROKERS,
+    REDIS_URL: redis.url,
+    DATABASE_URL: db,
+    KAFKA_TOPIC: svcTopic,
+    KAFKA_GROUP_ID: C.unique("bench_lat"),
+    SOURCE: `replay:${replay}`,
+    REPLAY_SPEED: "max",
+    PORT: String(svcPort)
+  }, { cpuProfileDir: profileDir, name: "latency-service" })
+  clean.add("service", () => service.stop("SIGKILL"))
+  const basePort = await C.freePort()
+  const base = C.startNodeScript("baseline-sse.mjs", [
+    "--port", String(basePort), "--redis", redis.url, "--channel", "bench:updates",
+    "--relay-topic", baseTopic, "--brokers", env.KAFKA_BROKERS, "--group", C.unique("bench_latbase")
+  ], { name: "latency-baseline" })
+  clean.add("baseline", () => base.stop("SIGKILL"))
+  const baseLines = C.lineReader(base)
+
+  await C.waitHealthy(service, `http://127.0.0.1:${svcPort}/health`)
+  // The processor has joined the group and claimed its partitions: ticks published from now on flow at once.
+  await C.eventually(async () => {
+    const rows = await C.query(db, "SELECT count(*)::int AS n FROM processor_checkpoints WHERE topic = $1", [svcTopic])
+    return rows[0].n === 3 ? true : undefined
+  }, 60_000, "the service's processor to claim its partitions", 200)
+  await baseLines.next((m) => m.ev === "joined", 60_000, "baseline consumer join")
+
+  const svcClient = await startClient(`http://127.0.0.1:${svcPort}/api/events?symbols=${coins.map((c) => c.symbol).join(",")}`, "latency-client-service")
+  const baseClient = await startClient(`http://127.0.0.1:${basePort}/api/events`, "latency-client-baseline")
+  // Taps on the Redis live channels: publish → the processor's (or relay's) PUBLISH, the first half of the path.
+  const svcTap = await startClient(redis.url, "latency-tap-service", "crypto:updates")
+  const baseTap = await startClient(redis.url, "latency-tap-baseline", "bench:updates")
+  clean.add("clients", async () => {
+    for (const c of [svcClient, baseClient, svcTap, baseTap]) c.proc.send({ cmd: "close" })
+    await C.sleep(200)
+  })
+
+  const prod = await C.producer(env.KAFKA_BROKERS)
+  clean.add("publisher", () => prod.disconnect())
+  const phases = []
+  for (const rate of rates) {
+    // Baseline first: if the service falls behind at this rate, its backlog must not steal the baseline's CPU.
+    for (const target of ["baseline", "service"]) {
+      const name = `${target}@${rate}`
+      const client = target === "service" ? svcClient : baseClient
+      const tap = target === "service" ? svcTap : baseTap
+      const pid = target === "service" ? service.pid : base.pid
+      const topic = target === "service" ? svcTopic : baseTopic
+      const from = Date.now() + warmup * 1000
+      const to = from + seconds * 1000
+      client.proc.send({ cmd: "phase", name, by: "ingest", from, to })
+      tap.proc.send({ cmd: "phase", name, by: "ingest", from, to })
+      const totalsBefore = (await report(client)).totals
+      let inWindow = 0
+      const cpu = C.cpuMeter(pid)
+      const clientCpu = C.cpuMeter(client.proc.pid)
+      C.log(`latency: ${name}/s for ${warmup} + ${seconds} s`)
+      let metering = false
+      const published = await C.publishAtRate(prod, topic, coins, rate, warmup + seconds, {
+        onTick: (_s, _e, ingest) => {
+          if (ingest >= from && ingest < to) inWindow++
+          if (!metering && ingest >= from) {
+            metering = true
+            cpu.start()
+            clientCpu.start()
+          }
+        }
+      })
+      const usage = cpu.stop()
+      const clientUsage = clientCpu.stop()
+      // Stragglers: wait until the window's ticks arrived, at most 30 s (a backlog shows up as loss, not a hang).
+      let last
+      const deadline = Date.now() + 30_000
+      while (Date.now() < deadline) {
+        last = await report(client)
+        if (last.phases[name].ticks >= inWindow) break
+        await C.sleep(500)
+      }
+      const got = last.phases[name]
+      const tapped = (await report(tap)).phases[name]
+      const events = last.totals.events - totalsBefore.events
+      phases.push({
+        name,
+        target,
+        rate,
+        publisher: published,
+        sentInWindow: inWindow,
+        received: got.ticks,
+        missing: inWindow - got.ticks,
+        lagMs: got.lagMs,
+        toRedisLagMs: tapped.lagMs,
+        sseEventsPerSecond: C.round(events / (warmup + seconds), 0),
+        serverCpuPercent: usage.cpuPercent,
+        serverRssMiB: usage.rssMiB,
+        clientCpuPercent: clientUsage.cpuPercent
+      })
+      C.log(`latency: ${name}: p50 ${got.lagMs.p50} p99 ${got.lagMs.p99} max ${got.lagMs.max} ms, ${got.ticks}/${inWindow} received; to Redis p50 ${tapped.lagMs.p50} p99 ${tapped.lagMs.p99}`)
+      await C.sleep(1000)
+    }
+  }
+
+  const byRate = {}
+  for (const rate of rates) {
+    const s = phases.find((p) => p.name === `service@${rate}`)
+    const b = phases.find((p) => p.name === `baseline@${rate}`)
+    byRate[rate] = {
+      service: s,
+      baseline: b,
+      ratio: {
+        p50: C.ratio(s.lagMs.p50, b.lagMs.p50),
+        p99: C.ratio(s.lagMs.p99, b.lagMs.p99),
+        definition: "service latency ÷ baseline latency (lower is better; 1 = as fast as the bare relay)"
+      }
+    }
+  }
+  const at1k = byRate[1000]?.service
+  const stopped = await service.stop("SIGTERM")
+  return {
+    parameters: { rates, seconds, warmup, symbols, partitions: 3, clients: 1, sseFilter: "symbols=L00…", redis: redis.kind, timeResolution: "1 ms (Date.now() on both ends, one machine, one clock)" },
+    figures: { byRate, serviceExit: stopped },
+    ratio: Object.fromEntries(rates.map((r) => [`p99@${r}`, byRate[r].ratio.p99])),
+    correctness: rates.map((r) => ({ check: `the baseline relay delivered every tick at ${r}/s (the harness itself loses nothing)`, ok: byRate[r].baseline.missing === 0 })),
+    target: at1k ? { p99At1000PerSecondMs: 100, measured: at1k.lagMs.p99, met: at1k.lagMs.p99 < 100 && at1k.missing === 0 } : { note: "no 1,000/s phase in this run" }
+  }
+}
