@@ -1,6 +1,6 @@
 import { FastCheck as fc, Schema } from "effect"
 import { spawn } from "node:child_process"
-import { readFileSync } from "node:fs"
+import { readFileSync, writeFileSync } from "node:fs"
 import { createServer } from "node:http"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { foldCandles } from "../../src/Domain/Aggregate.js"
@@ -187,12 +187,17 @@ describe("the CLI on real services", () => {
   }, 150_000)
 
   // Open bug: in about one run in four, run right after the test above, the service exited with code 1 and printed
-  // nothing, shortly after Redis was stopped (seen 2026-11-25; not reproduced by hand). Retried once until it is understood.
+  // nothing, shortly after Redis was stopped (seen 2026-11-25; not reproduced by hand); once it never came up at all.
+  // Retried once until it is understood; SVC_FAIL_LOG=<path> keeps a failed attempt's report, which the retry hides.
   it("service: /api/latest answers 503 with Retry-After while Redis is down, Postgres writes go on, both recover", async () => {
     await services_sh("start", "redis") // a failed first attempt may have left it stopped
     const databaseUrl = await createDatabase(env.databaseUrl, unique("svc"))
-    const svc = await start(["service"], { KAFKA_TOPIC: unique("svc"), KAFKA_GROUP_ID: unique("g"), DATABASE_URL: databaseUrl })
-    await eventually(async () => ((await prices(svc.url)).body.prices.length === 10 ? true : undefined), 60_000, "10 prices from the service")
+    const svc = await start(["service"], { KAFKA_TOPIC: unique("svc"), KAFKA_GROUP_ID: unique("g"), DATABASE_URL: databaseUrl, LOG_LEVEL: process.env["SVC_LOG_LEVEL"] ?? "warning" })
+    await eventually(async () => ((await prices(svc.url)).body.prices.length === 10 ? true : undefined), 60_000, "10 prices from the service").catch((e: unknown) => {
+      const report = `${String(e)}\nservice exit code: ${svc.child.exitCode}\nservice output:\n${svc.output()}`
+      if (process.env["SVC_FAIL_LOG"]) writeFileSync(`${process.env["SVC_FAIL_LOG"]}-${Date.now()}`, report)
+      throw new Error(report)
+    })
     const stored = async () => Number((await query<{ n: string }>(databaseUrl, "SELECT count(*) AS n FROM ticks"))[0]!.n)
 
     const statuses = readEvents(`${svc.url}/api/events`, "status", 2)
