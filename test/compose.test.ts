@@ -1,4 +1,3 @@
-import { spawnSync } from "node:child_process"
 import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -401,41 +400,4 @@ describe(".dockerignore", () => {
     expect(sources).toEqual(expect.arrayContaining(["package.json", "package-lock.json", "public"]))
     for (const source of sources) expect(ignored(source.replace(/^\.\/|\/$/g, "")), `${source} is ignored`).toBe(false)
   })
-})
-
-// `docker compose config` needs only the client (the Compose plugin), no engine. Without it, this one check is skipped.
-const composeClient = spawnSync("docker", ["compose", "version"], { encoding: "utf8", timeout: 20_000 })
-const composeAvailable = composeClient.status === 0
-
-describe("docker compose config", () => {
-  const run = (...args: ReadonlyArray<string>) => {
-    const env = { ...process.env }
-    for (const v of ["KAFKA_HOST_PORT", "REDIS_HOST_PORT", "POSTGRES_HOST_PORT", "COMPOSE_PROFILES", "COMPOSE_FILE"]) delete env[v]
-    return spawnSync("docker", ["compose", "--project-directory", root, "-f", join(root, "docker-compose.yml"), ...args], {
-      encoding: "utf8",
-      timeout: 60_000,
-      env
-    })
-  }
-
-  it.skipIf(!composeAvailable)(
-    composeAvailable
-      ? "accepts the file, with and without the split profile, and resolves it as parsed here"
-      : "SKIPPED: the `docker compose` client plugin is not installed on this machine (everything else above still ran)",
-    () => {
-      for (const args of [["config", "-q"], ["--profile", "split", "config", "-q"]]) {
-        const r = run(...args)
-        expect(r.status, `docker compose ${args.join(" ")}: ${r.stderr}`).toBe(0)
-      }
-      const r = run("--profile", "split", "config", "--format", "json")
-      expect(r.status, r.stderr).toBe(0)
-      const model: unknown = JSON.parse(r.stdout)
-      const resolved = isRecord(model) && isRecord(model["services"]) ? model["services"] : {}
-      expect(Object.keys(resolved).sort()).toEqual(Object.keys(services).sort())
-      const app = resolved["app"]
-      expect(isRecord(app) ? environment(app) : {}).toEqual(environment(service("app")))
-      expect(isRecord(app) ? dependsOn(app) : {}).toEqual(dependsOn(service("app")))
-      expect(isRecord(app) ? ports(app) : []).toEqual(ports(service("app")))
-    }
-  )
 })
