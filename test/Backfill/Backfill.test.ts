@@ -1,6 +1,6 @@
 import { NodeHttpClient } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Either, Fiber, Logger, Metric, Option, Schedule, Schema, Stream } from "effect"
+import { Effect, Either, Fiber, Logger, Metric, Option, Schedule, Schema } from "effect"
 import { readFileSync } from "node:fs"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
@@ -11,6 +11,7 @@ import { partitionFor } from "../../src/Bus/Partitioner.js"
 import * as Operator from "../../src/Domain/Operator.js"
 import { Tick, TickJson } from "../../src/Domain/Tick.js"
 import * as CoinGecko from "../../src/Sources/CoinGecko.js"
+import { readTicks } from "../support/Topic.js"
 
 // backfill against a fake CoinGecko on loopback (recorded market_chart answers, trimmed: test/fixtures/README.md),
 // publishing to the embedded bus; downstream idempotence is checked with the processor's own operator (dedupe + watermark).
@@ -107,19 +108,7 @@ const quiet = Logger.remove(Logger.defaultLogger)
 const backfill = (bus: BusShape, o: Backfill.Options) =>
   Backfill.run(o).pipe(Effect.provideService(Bus, bus), Effect.provide(NodeHttpClient.layerUndici), Effect.provide(quiet))
 
-/** Every record on the topic, partition by partition, as the processor would read them. */
-const readAll = (bus: BusShape) =>
-  Effect.gen(function*() {
-    const ends = yield* bus.endOffsets(topic)
-    const total = [...ends.values()].reduce((a, b) => a + b, 0)
-    if (total === 0) return []
-    const records = yield* bus.consume({ topic, groupId: `read-${Math.random()}`, onAssign: () => Effect.succeed(new Map()) }).pipe(
-      Stream.flatMap((e) => (e._tag === "Records" ? Stream.fromIterable(e.records) : Stream.empty)),
-      Stream.take(total),
-      Stream.runCollect
-    )
-    return Chunk.toArray(records).map((r) => ({ key: r.key, tick: Schema.decodeSync(TickJson)(r.value) }))
-  })
+const readAll = (bus: BusShape) => readTicks(bus, topic)
 
 /** The processor's operator over the topic: which ticks count, and how many are dropped as duplicate or late. */
 const fold = (ticks: ReadonlyArray<Tick>) => {

@@ -1,10 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, ConfigProvider, Effect, Either, Fiber, Logger, Metric, Schedule, Schema, Stream } from "effect"
+import { ConfigProvider, Effect, Either, Fiber, Logger, Metric, Schedule, Stream } from "effect"
 import { Bus, BusError, type BusShape } from "../../src/Bus/Bus.js"
 import * as MemoryBus from "../../src/Bus/Memory.js"
 import { ProducerConfig } from "../../src/Config.js"
-import { Tick, TickJson } from "../../src/Domain/Tick.js"
+import { Tick } from "../../src/Domain/Tick.js"
 import * as Producer from "../../src/Producer.js"
+import { readTicks } from "../support/Topic.js"
 
 // The producer stage on the embedded bus, behind a wrapper that fails every publish while it is "down".
 
@@ -58,19 +59,7 @@ const flakyBus = (down: boolean) =>
     return state
   })
 
-/** Everything on the topic, as (key, tick), partition by partition. */
-const readAll = (bus: BusShape) =>
-  Effect.gen(function*() {
-    const ends = yield* bus.endOffsets(topic)
-    const total = [...ends.values()].reduce((a, b) => a + b, 0)
-    if (total === 0) return []
-    const records = yield* bus.consume({ topic, groupId: `read-${Math.random()}`, onAssign: () => Effect.succeed(new Map()) }).pipe(
-      Stream.flatMap((e) => (e._tag === "Records" ? Stream.fromIterable(e.records) : Stream.empty)),
-      Stream.take(total),
-      Stream.runCollect
-    )
-    return Chunk.toArray(records).map((r) => ({ key: r.key, tick: Schema.decodeSync(TickJson)(r.value) }))
-  })
+const readAll = (bus: BusShape) => readTicks(bus, topic)
 
 const bySymbol = (ticks: ReadonlyArray<Tick>) => {
   const out = new Map<string, Array<number>>()
