@@ -24,6 +24,8 @@ const shapeResponse = (request: HttpServerRequest.HttpServerRequest, res: HttpSe
       out = HttpServerResponse.unsafeJson({ error: describeIssues(issues), details: issues }, { status: 400 })
     }
   }
+  // The router's own 404 has no body; every error here is JSON.
+  if (res.status === 404 && res.body._tag === "Empty") out = HttpServerResponse.unsafeJson({ error: "not found" }, { status: 404 })
   if (res.status === 503) out = HttpServerResponse.setHeader(out, "retry-after", "5")
   // Swagger UI at /docs ships inline scripts and styles; everything else is held to 'self'.
   const csp = request.url.startsWith("/docs") ? {} : {
