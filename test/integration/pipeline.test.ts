@@ -281,10 +281,8 @@ describe("processor faults on real services", () => {
   it("three processors in one group share the partitions; SIGKILL one and the others resume its partitions from the checkpoint", async () => {
     const t = await setup("scale")
     const symbols = ["BTC", "ETH", "USDT", "BNB", "XLM", "LINK"] // murmur2 spreads these over partitions 0, 1 and 2
-    // The first one migrates the fresh database alone: concurrent first migrations race (open bug, see the note).
-    const first = await t.startProcessor()
-    await eventually(async () => ((await query<{ n: string }>(t.databaseUrl, "SELECT count(*) AS n FROM processor_checkpoints").catch(() => [{ n: "0" }]))[0]!.n === "3" ? true : undefined), 60_000, "the first member's claim")
-    const members = [first, await t.startProcessor(), await t.startProcessor()]
+    // All three start at once on a fresh database: they race to migrate it, and to claim partitions.
+    const members = await Promise.all([t.startProcessor(), t.startProcessor(), t.startProcessor()])
     let killedAt = 0
     const all: Array<Tick> = []
     for (let round = 0; round < 12; round++) {
