@@ -79,7 +79,9 @@ export const layer = (config: HttpConfig) =>
         Layer.provide(DashboardRoutes),
         Layer.provide(MetricsRoutes),
         Layer.provide(ApiLive),
-        HttpServer.withLogAddress
+        HttpServer.withLogAddress,
+        // A span per request costs a URL parse, header redaction and attributes, and this app exports no traces.
+        HttpMiddleware.withTracerDisabledWhen(() => true)
       ),
       closeStreams(server)
     ).pipe(Layer.provide(NodeHttpServer.layer(() => server, { port: config.port, host: config.host })))
