@@ -1,4 +1,4 @@
-import { Effect, Layer, Runtime, Stream } from "effect"
+import { Effect, Layer, Runtime, Schedule, Stream } from "effect"
 import { type Consumer, type EachBatchPayload, Kafka, logLevel, Partitioners, type Producer } from "kafkajs"
 import { Bus, BusError, type BusRecord, type ConsumerEvent } from "./Bus.js"
 
@@ -73,7 +73,12 @@ export const make = (options: KafkaOptions) =>
           }
         },
         catch: toBusError("admin", `could not create topic ${topic}`)
-      })
+      }).pipe(
+        // Two stages (or processes) creating one topic at once: the loser's wait for leaders can fail with "This server
+        // does not host this topic-partition" while the topic is still being set up. A second look finds it.
+        Effect.tapError((e) => Effect.logDebug(`${e.message}; retrying`)),
+        Effect.retry({ schedule: Schedule.exponential("250 millis"), times: 6 })
+      )
 
     const publish = (topic: string, messages: ReadonlyArray<{ readonly key: string; readonly value: string }>) =>
       Effect.tryPromise({

@@ -226,7 +226,7 @@ describe("the CLI on real services", () => {
     await eventually(async () => ((await prices(svc.url)).status === 200 ? true : undefined), 30_000, "/api/latest back to 200")
     console.log(`Redis started: /api/latest answered 200 again after ${Date.now() - startedAt} ms`)
     expect((await svc.stop("SIGTERM")).code, svc.output()).toBe(0)
-  }, { timeout: 150_000, retry: 1 })
+  }, 150_000)
 })
 
 describe("processor faults on real services", () => {
