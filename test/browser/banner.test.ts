@@ -44,7 +44,7 @@ describe("dashboard while Redis goes away (Chromium, real redis-server)", () => 
   })
 
   it("shows the cache banner while Redis is down and clears it when Redis is back", async () => {
-    expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: run scripts/install-chromium.sh`).toBe(true)
+    expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: run scripts/install-test-tools.sh`).toBe(true)
     const port = await freePort()
     redis = await startRedis(port)
     svc = await startCli(["service"], { REDIS_URL: `redis://127.0.0.1:${port}`, SIMULATOR_RATE: "2" })

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { eventually, type Running, startCli } from "../e2e/support.js"
 import { writeHistory } from "./history.js"
 
-// The dashboard in a real browser: Debian's Chromium (scripts/install-chromium.sh installs it), driven by playwright-core,
+// The dashboard in a real browser: Debian's Chromium (scripts/install-test-tools.sh installs it), driven by playwright-core,
 // against the built `node dist/main.js service` on embedded adapters, fed by a replay file that holds 12 hours of
 // history and then a live feed (test/browser/history.ts), so the charts have their indicators from the start.
 const CHROMIUM = "/usr/bin/chromium"
@@ -110,7 +110,7 @@ describe("dashboard (Chromium, built dist/main.js service)", () => {
   it("shows live prices, the status bar, and ETH 5m over 12 h with overlays, volume and RSI panes", async () => {
     // Not a skip: CI installs Chromium, so a missing browser is a broken environment and must fail loudly.
     if (!chromiumPresent) {
-      throw new Error(`${CHROMIUM} is missing: the browser test needs Debian's Chromium. Run scripts/install-chromium.sh (as root).`)
+      throw new Error(`${CHROMIUM} is missing: the browser test needs Debian's Chromium. Run scripts/install-test-tools.sh (as root).`)
     }
     const url = svc!.url
     await page.goto(`${url}/`, { waitUntil: "load" })
