@@ -52,7 +52,7 @@ export interface CandleQuery {
 const CandleRecord = Schema.Struct({
   symbol: Schema.String,
   interval: Interval,
-  bucketStart: Schema.DateFromSelf,
+  bucketStart: Schema.Number, // epoch ms, computed by the query: no Date per row
   open: Schema.Number,
   high: Schema.Number,
   low: Schema.Number,
@@ -83,7 +83,7 @@ const toCandleRow = (r: CandleRecord): CandleRow => ({
   candle: new Candle({
     symbol: r.symbol,
     interval: r.interval,
-    bucketStart: r.bucketStart.getTime(),
+    bucketStart: r.bucketStart,
     open: r.open,
     high: r.high,
     low: r.low,
@@ -202,13 +202,18 @@ export const make = Effect.gen(function*() {
     SqlSchema.findAll({
       Request: Schema.Unknown,
       Result: CandleRecord,
-      execute: () => sql`SELECT * FROM (
+      // Columns named as the record wants them and the client's snake→camel pass skipped: 1,440 rows is the API's
+      // biggest answer, and renaming each row's keys was a twentieth of its time.
+      execute: () => sql`SELECT symbol, interval, round(extract(epoch FROM bucket_start) * 1000)::float8 AS "bucketStart",
+          open, high, low, close, volume, tick_count AS "tickCount", vwap, sma20, sma50, ema12, ema26, rsi14,
+          bb_upper AS "bbUpper", bb_middle AS "bbMiddle", bb_lower AS "bbLower"
+        FROM (
           SELECT * FROM candles
           WHERE symbol = ${q.symbol} AND interval = ${q.interval}
             ${q.from === undefined ? sql`` : sql`AND bucket_start >= ${new Date(q.from)}`}
             ${q.to === undefined ? sql`` : sql`AND bucket_start < ${new Date(q.to)}`}
           ORDER BY bucket_start DESC LIMIT ${q.limit}
-        ) recent ORDER BY bucket_start ASC`
+        ) recent ORDER BY bucket_start ASC`.withoutTransform
     })(undefined).pipe(
       readTimeout,
       Effect.map(Arr.map(toCandleRow)),
