@@ -1,78 +1,140 @@
-import { Context, Deferred, Effect, Layer, PubSub, Schedule, Stream } from "effect"
+import { type Chunk, Context, Deferred, Duration, Effect, Layer, Schedule, Stream } from "effect"
+import type { Update } from "../Domain/Update.js"
 import { LatestCache } from "../Sinks/LatestCache.js"
 
-/** One server-sent event as the feed keeps it: an increasing id, a name, a JSON payload. */
+/** One server-sent event as the feed keeps it: an increasing id (0: none), a name, a JSON payload, its SSE frame. */
 export interface FeedEvent {
   readonly id: number
   readonly event: "tick" | "candle" | "status"
   readonly symbol: string | undefined
   readonly data: string
+  /** The event as SSE bytes, built once and written as is to every client. */
+  readonly frame: Uint8Array
 }
 
+/** Where one connected client's bytes go. */
+export interface Client {
+  /** The symbols it asked for; undefined means all. */
+  readonly wanted: ReadonlySet<string> | undefined
+  /** Sends bytes (whole frames) to the client, or drops them when the client is too far behind. */
+  readonly write: (bytes: Uint8Array) => void
+}
+
+const encoder = new TextEncoder()
+
+export const frameOf = (id: number, event: string, data: string): Uint8Array =>
+  encoder.encode(id > 0 ? `id: ${id}\nevent: ${event}\ndata: ${data}\n\n` : `event: ${event}\ndata: ${data}\n\n`)
+
+/** A comment line: keeps proxies from timing the stream out and lets a dead peer be noticed. */
+export const ping = encoder.encode(": ping\n\n")
+
+const join = (frames: ReadonlyArray<Uint8Array>): Uint8Array =>
+  frames.length === 1 ? frames[0]! : Buffer.concat(frames)
+
+const wants = (client: Client, e: FeedEvent) =>
+  client.wanted === undefined || e.symbol === undefined || client.wanted.has(e.symbol)
 
 /**
- * One cache subscription per process, fanned out to every SSE client through a sliding PubSub
- * (a slow client loses its oldest events, never slows anyone else), with a short replay buffer
- * so a client reconnecting with Last-Event-ID gets what it missed.
+ * One cache subscription per process, broadcast to every SSE client: each event is encoded once and the
+ * same bytes are handed to every client (a client that falls behind drops them, never slows anyone else),
+ * with a short replay buffer so a client reconnecting with Last-Event-ID gets what it missed, and one
+ * heartbeat timer for all clients.
  */
-export const make = (options: { readonly replay?: number } = {}) =>
+export const make = (options: { readonly replay?: number; readonly heartbeat?: Duration.DurationInput } = {}) =>
   Effect.gen(function*() {
     const cache = yield* LatestCache
     const replaySize = options.replay ?? 2000
-    const hub = yield* Effect.acquireRelease(PubSub.sliding<FeedEvent>(1024), PubSub.shutdown)
     const recent: Array<FeedEvent> = []
+    const clients = new Set<Client>()
     const closed = yield* Deferred.make<void>()
     let nextId = 1
     let cacheUp = true
 
-    const emit = (event: FeedEvent["event"], symbol: string | undefined, data: string) =>
-      Effect.suspend(() => {
-        const e: FeedEvent = { id: nextId++, event, symbol, data }
-        recent.push(e)
-        if (recent.length > replaySize * 1.5) recent.splice(0, recent.length - replaySize)
-        return PubSub.publish(hub, e)
-      })
+    // A batch goes out as one write per client: one syscall and one chunk instead of one per event.
+    const broadcast = (events: ReadonlyArray<FeedEvent>) => {
+      if (events.length === 0 || clients.size === 0) return
+      let all: Uint8Array | undefined
+      for (const client of clients) {
+        if (client.wanted === undefined) {
+          client.write(all ??= join(events.map((e) => e.frame)))
+          continue
+        }
+        const mine = events.filter((e) => wants(client, e))
+        if (mine.length > 0) client.write(join(mine.map((e) => e.frame)))
+      }
+    }
+
+    // Events made in one turn of the event loop (the cache hands them over one by one) go out together at its end:
+    // one write per client per burst instead of one per event. They join the replay buffer only then, so a client
+    // attaching meanwhile gets them once, live.
+    let pending: Array<FeedEvent> = []
+    const flush = () => {
+      const events = pending
+      pending = []
+      recent.push(...events)
+      if (recent.length > replaySize * 1.5) recent.splice(0, recent.length - replaySize)
+      broadcast(events)
+    }
+    const emit = (event: FeedEvent["event"], symbol: string | undefined, data: string) => {
+      const id = nextId++
+      if (pending.length === 0) setImmediate(flush)
+      pending.push({ id, event, symbol, data, frame: frameOf(id, event, data) })
+    }
     const statusData = () => JSON.stringify({ cache: cacheUp ? "up" : "down" })
 
     const setCache = (up: boolean) =>
       up === cacheUp ? Effect.void : Effect.suspend(() => {
         cacheUp = up
-        return Effect.zipRight(
-          Effect.logInfo(`live feed: cache subscription ${up ? "restored" : "lost"}`),
-          emit("status", undefined, statusData())
-        )
+        emit("status", undefined, statusData())
+        return Effect.logInfo(`live feed: cache subscription ${up ? "restored" : "lost"}`)
       })
 
+    const publish = (updates: Chunk.Chunk<Update>) =>
+      Effect.zipRight(
+        setCache(true),
+        Effect.sync(() => {
+          for (const u of updates) {
+            if (u._tag === "tick") emit("tick", u.tick.symbol, JSON.stringify(u.tick))
+            else emit("candle", u.candle.symbol, JSON.stringify(u.candle))
+          }
+        })
+      )
+
     yield* cache.updates.pipe(
-      Stream.tap(() => setCache(true)),
-      Stream.runForEach((u) =>
-        u._tag === "tick"
-          ? emit("tick", u.tick.symbol, JSON.stringify(u.tick))
-          : emit("candle", u.candle.symbol, JSON.stringify(u.candle))
-      ),
+      Stream.runForEachChunk(publish),
       Effect.tapError(() => setCache(false)),
       Effect.retry(Schedule.exponential("250 millis").pipe(Schedule.union(Schedule.spaced("5 seconds")))),
       Effect.forkScoped
     )
 
-    /** Events after `lastEventId` still in the buffer, then live ones; ends when the feed shuts down. */
-    const events = (lastEventId: number | undefined): Stream.Stream<FeedEvent> =>
-      Stream.unwrapScoped(Effect.gen(function*() {
-        const subscription = yield* PubSub.subscribe(hub)
-        const missed = lastEventId === undefined ? [] : recent.filter((e) => e.id > lastEventId)
-        const after = missed.at(-1)?.id ?? 0
-        const status: FeedEvent = { id: 0, event: "status", symbol: undefined, data: statusData() }
-        return Stream.concat(
-          Stream.fromIterable([status, ...missed]),
-          Stream.fromQueue(subscription).pipe(Stream.filter((e) => e.id > after))
-        ).pipe(Stream.interruptWhen(Deferred.await(closed)))
-      }))
+    yield* Effect.sync(() => {
+      for (const client of clients) client.write(ping)
+    }).pipe(Effect.delay(options.heartbeat ?? Duration.seconds(15)), Effect.forever, Effect.forkScoped)
+
+    /**
+     * Sends `prefix`, the status, the events after `lastEventId` still in the buffer, then every live event,
+     * until the scope closes. All in one synchronous step, so nothing falls between the replay and the live events.
+     */
+    const attach = (client: Client, from: { readonly lastEventId?: number | undefined; readonly prefix?: Uint8Array }) =>
+      Effect.acquireRelease(
+        Effect.sync(() => {
+          const { lastEventId, prefix } = from
+          const missed = lastEventId === undefined ? [] : recent.filter((e) => e.id > lastEventId && wants(client, e))
+          const frames = [frameOf(0, "status", statusData()), ...missed.map((e) => e.frame)]
+          client.write(join(prefix === undefined ? frames : [prefix, ...frames]))
+          clients.add(client)
+        }),
+        () => Effect.sync(() => void clients.delete(client))
+      )
 
     return {
-      events,
+      attach,
+      /** Resolves once the feed is closed: each client's response ends then. */
+      closed: Deferred.await(closed),
+      clients: Effect.sync(() => clients.size),
       cacheUp: Effect.sync(() => cacheUp),
       /** Ends every client stream, so open SSE connections never hold up the server's shutdown. */
-      close: Deferred.succeed(closed, undefined)
+      close: Effect.zipRight(Deferred.succeed(closed, undefined), Effect.sync(() => clients.clear()))
     } as const
   })
 

@@ -1,7 +1,9 @@
 import { HttpApiBuilder, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Chunk, Config, Effect, Either, Metric, Option, ParseResult, Schema, Stream } from "effect"
+import { NodeHttpServerRequest } from "@effect/platform-node"
+import { Config, Effect, Either, Metric, Option, ParseResult, Schema, Stream } from "effect"
+import type { ServerResponse } from "node:http"
 import { describeIssues } from "./Errors.js"
-import { LiveFeed, type FeedEvent } from "./LiveFeed.js"
+import { type Client, LiveFeed } from "./LiveFeed.js"
 
 // == configuration
 
@@ -26,7 +28,8 @@ export type SseConfig = Config.Config.Success<typeof SseConfig>
 
 export const metrics = {
   clients: Metric.gauge("sse_clients", { description: "Open server-sent event streams" }),
-  rejected: Metric.counter("sse_rejected_total", { description: "SSE connections refused at a connection cap", incremental: true })
+  rejected: Metric.counter("sse_rejected_total", { description: "SSE connections refused at a connection cap", incremental: true }),
+  dropped: Metric.counter("sse_dropped_writes_total", { description: "Batches of SSE frames not written to a client that was too far behind", incremental: true })
 }
 
 export type Refusal = "global" | "address"
@@ -72,9 +75,6 @@ const LastEventId = Schema.Struct({
   "last-event-id": Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.nonNegative()))
 })
 
-const encode = (e: FeedEvent): string =>
-  e.id > 0 ? `id: ${e.id}\nevent: ${e.event}\ndata: ${e.data}\n\n` : `event: ${e.event}\ndata: ${e.data}\n\n`
-
 /** 400 in the API's shape, naming the parameter(s): `invalid symbols: expected …`. */
 const badRequest = (error: ParseResult.ParseError) => {
   const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
@@ -91,6 +91,25 @@ const refused = (why: Refusal, config: SseConfig) =>
 
 /** The first frame: a comment, so proxies flush headers at once, and the reconnection delay for EventSource. */
 export const preamble = ": connected\nretry: 3000\n\n"
+const preambleBytes = new TextEncoder().encode(preamble)
+
+/**
+ * Bytes a client may have queued (in Node and its socket) before new writes to it are dropped: about a thousand
+ * events. A client that does not read loses whole frames (its ids jump) and never holds up the others.
+ */
+export const maxBuffered = 256 * 1024
+
+/** A client on the Node response itself: the feed writes each shared frame straight to it, like a bare broadcaster. */
+const clientOf = (res: ServerResponse, wanted: ReadonlySet<string> | undefined): Client => ({
+  wanted,
+  write: (bytes) => {
+    // Writing to an ended response would raise an unhandled 'error' on it.
+    if (res.writableEnded || res.destroyed) return
+    // Rare (a stalled reader), so the cost of running the counter's effect here does not matter.
+    if (res.writableLength > maxBuffered) return Effect.runSync(Metric.increment(metrics.dropped))
+    res.write(bytes)
+  }
+})
 
 /**
  * GET /api/events: server-sent events `tick`, `candle` and `status`, each `tick`/`candle` with an id;
@@ -122,13 +141,14 @@ export const events = (feed: LiveFeed["Type"], connections: Connections, config:
   yield* Metric.set(metrics.clients, connections.total())
 
   const wanted = query.right.symbols === undefined ? undefined : new Set(query.right.symbols.toUpperCase().split(","))
-  const body = feed.events(headers.right["last-event-id"] ?? query.right.lastEventId).pipe(
-    Stream.filter((e) => wanted === undefined || e.symbol === undefined || wanted.has(e.symbol)),
-    Stream.map(encode),
-    Stream.merge(Stream.tick("15 seconds").pipe(Stream.as(": ping\n\n")), { haltStrategy: "left" }),
-    Stream.prepend(Chunk.of(preamble)),
-    Stream.encodeText
-  )
+  const lastEventId = headers.right["last-event-id"] ?? query.right.lastEventId
+  // The body carries no data itself: once the server has written the headers it runs this, which attaches the
+  // response to the feed (every frame is written to it from there) and lasts until the feed closes or the client
+  // leaves (the request is interrupted, the scope closes and the client is detached).
+  const body = Stream.unwrapScoped(Effect.gen(function*() {
+    yield* feed.attach(clientOf(NodeHttpServerRequest.toServerResponse(request), wanted), { lastEventId, prefix: preambleBytes })
+    return Stream.drain(Stream.fromEffect(feed.closed))
+  }))
   return HttpServerResponse.stream(body, {
     contentType: "text/event-stream",
     headers: { "cache-control": "no-cache", "x-accel-buffering": "no", connection: "keep-alive" }

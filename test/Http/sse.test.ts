@@ -173,7 +173,7 @@ describe("a slow client never slows the others", () => {
       await fast[0]!.waitFor(() => fast[0]!.stats().lastId !== undefined, 15_000, "a first event")
       const startId = fast[0]!.stats().lastId!
 
-      // Far more than the unread stream can hold (the feed's 1,024 slots plus a few MB of socket buffers):
+      // Far more than the unread stream can hold (256 KiB queued in Node plus a few MB of socket buffers):
       // had the server waited for it, every stream would have stalled long before this.
       const target = startId + 40_000
       for (const c of fast) await c.waitFor(() => (c.stats().lastId ?? 0) >= target, 90_000, `event id ${target} on every reader`)
@@ -187,6 +187,7 @@ describe("a slow client never slows the others", () => {
       const dropped = jumps.reduce((n, [before, after]) => n + after - before - 1, 0)
       expect(dropped).toBeGreaterThan(0)
       expect(count).toBeLessThan(newest - startId)
+      expect(await metric(svc.url, /^sse_dropped_writes_total /)).toBeGreaterThan(0)
       // the readers themselves kept up
       for (const c of fast) expect(c.stats().count).toBeGreaterThanOrEqual(40_000)
     } finally {
