@@ -64,6 +64,19 @@ const route = (url: string): string => {
   return /^\/(api\/[a-z/]+|health|ready|metrics|openapi\.json|favicon\.ico)?$/.test(path) ? path : "other"
 }
 
+// One tagged histogram per route and status, made once: tagging anew per request rebuilt and rehashed its key each time.
+// Bounded: routes are a fixed set (see route), statuses are the few the server sends.
+const timers = new Map<string, Metric.Metric.Histogram<number>>()
+const timer = (route: string, status: string) => {
+  const key = `${route} ${status}`
+  let found = timers.get(key)
+  if (found === undefined) {
+    found = requestSeconds.pipe(Metric.tagged("route", route), Metric.tagged("status", status))
+    timers.set(key, found)
+  }
+  return found
+}
+
 /** Times every request (an SSE stream counts when it ends). */
 export const requestMetrics = HttpMiddleware.make((app) =>
   Effect.gen(function*() {
@@ -72,7 +85,7 @@ export const requestMetrics = HttpMiddleware.make((app) =>
     const exit = yield* Effect.exit(app)
     const status = Exit.isSuccess(exit) ? String(exit.value.status) : "error"
     const seconds = ((yield* Clock.currentTimeMillis) - start) / 1000
-    yield* Metric.update(requestSeconds.pipe(Metric.tagged("route", route(request.url)), Metric.tagged("status", status)), seconds)
+    yield* Metric.update(timer(route(request.url), status), seconds)
     return yield* exit
   })
 )
