@@ -1,10 +1,10 @@
 import type { SqlError } from "@effect/sql"
-import { Clock, Duration, Effect, Either, Fiber, Metric, MetricBoundaries, Queue, Schedule, Schema, Stream } from "effect"
+import { Clock, Duration, Effect, Either, Fiber, Metric, MetricBoundaries, Queue, Schedule, Stream } from "effect"
 import { hostname } from "node:os"
 import { Bus, type BusError, type BusRecord, type ConsumerEvent } from "./Bus/Bus.js"
 import { AppConfig } from "./Config.js"
 import * as Operator from "./Domain/Operator.js"
-import { type Tick, TickJson } from "./Domain/Tick.js"
+import { decodeTick, type Tick } from "./Domain/Tick.js"
 import type { Update } from "./Domain/Update.js"
 import { LatestCache } from "./Sinks/LatestCache.js"
 import { type CandleRow, type PartitionCheckpoint, Store } from "./Sinks/Postgres.js"
@@ -23,7 +23,10 @@ export const consumerLag = Metric.gauge("consumer_lag_records", { description: "
 export const pendingGauge = Metric.gauge("processor_pending_ticks", { description: "Processed ticks waiting for a checkpoint" })
 export const fencedOut = Metric.counter("checkpoints_fenced_total", { description: "Checkpoints refused because a newer owner holds the partition", incremental: true })
 
-const decodeTick = Schema.decodeEither(TickJson)
+export const cacheUpdatesDropped = Metric.counter("cache_updates_dropped_total", {
+  description: "Live updates that never reached the cache: its writer fell too far behind, or the write failed",
+  incremental: true
+})
 
 /** A record that could not be used, with why; published to `<topic>.dlq`. */
 interface DeadLetter {
@@ -72,6 +75,12 @@ const sizedBatches = <A extends { readonly value: string }>(items: ReadonlyArray
   return out
 }
 
+type Event =
+  | { readonly _tag: "Bus"; readonly event: ConsumerEvent }
+  | { readonly _tag: "Flush" }
+  /** A checkpoint transaction finished: the committer is free again. */
+  | { readonly _tag: "Committed" }
+
 /** Work done on a partition since its last snapshot. */
 interface Work {
   ticks: Array<Tick>
@@ -83,6 +92,8 @@ const noWork = (): Work => ({ ticks: [], candles: new Map(), dead: [] })
 interface Partition {
   readonly epoch: number
   readonly state: Operator.OperatorState
+  /** Candles changed by the records being handled (collected at the end of each batch). */
+  readonly changes: Operator.Changes
   nextOffset: number
   /** The offset the last snapshot covered; a partition with nothing new has nothing to checkpoint. */
   snapshotOffset: number
@@ -100,11 +111,12 @@ const retrySchedule = (max: Duration.Duration) =>
 /**
  * Consume → decode → dedupe → candles and indicators → sinks.
  *
- * - The fast path (cache: latest + live updates) is written per batch of records, in its own fiber behind a sliding
- *   queue: a slow or dead Redis never blocks anything.
+ * - The fast path (cache: latest + live updates) is written by its own fiber, which takes everything waiting at once,
+ *   coalesced (see below): a slow or dead Redis never blocks anything.
  * - The durable path: when `BATCH_SIZE` ticks are pending or `CHECKPOINT_INTERVAL` passed, the work is snapshotted
  *   (ticks, touched candles, and per partition the next offset and the serialised operator state) and committed in
- *   one Postgres transaction by a committer fiber, fenced by the partition's epoch. Consumption goes on meanwhile,
+ *   one Postgres transaction by a committer fiber, fenced by the partition's epoch; a full batch that waited for the
+ *   committer goes as soon as it is free. Consumption goes on meanwhile,
  *   so a Postgres outage leaves the fast path live, until `MAX_PENDING_TICKS` are waiting: then it stops consuming.
  * - On assignment a partition is claimed (epoch + 1) and resumes from its checkpoint: a restart replays, never loses.
  */
@@ -127,20 +139,46 @@ export const run = Effect.gen(function*() {
   let pendingTicks = 0
 
   // == fast path
-  const fastPath = yield* Queue.sliding<{ ticks: ReadonlyArray<Tick>; updates: ReadonlyArray<Update> }>(256)
+  // What waits for the cache writer, coalesced: the latest tick per symbol (SETEX), each candle's newest values, and the
+  // tick updates to PUBLISH in order. The writer takes it all at once, so a slow cache means bigger writes, not a
+  // backlog; only tick updates can pile up, and past `maxPendingUpdates` the oldest are dropped. Updates that never
+  // reach the cache (dropped so, or in a failed write) are counted in `cache_updates_dropped_total`.
+  const maxPendingUpdates = 20_000
+  let pendingLatest = new Map<string, Tick>()
+  let pendingTickUpdates: Array<Update> = []
+  let pendingCandles = new Map<string, Update>()
+  const wake = yield* Queue.sliding<true>(1)
+  const toCache = (ticks: ReadonlyArray<Tick>, candles: ReadonlyMap<string, CandleRow>) =>
+    Effect.suspend(() => {
+      for (const tick of ticks) {
+        pendingLatest.set(tick.symbol, tick)
+        pendingTickUpdates.push({ _tag: "tick", tick })
+      }
+      for (const [key, row] of candles) pendingCandles.set(key, { _tag: "candle", candle: row.candle })
+      const over = pendingTickUpdates.length - maxPendingUpdates
+      if (over > 0) pendingTickUpdates.splice(0, over)
+      return Effect.zipRight(over > 0 ? Metric.incrementBy(cacheUpdatesDropped, over) : Effect.void, Queue.offer(wake, true))
+    })
   let cacheDown = false
-  yield* Queue.take(fastPath).pipe(
-    Effect.flatMap(({ ticks, updates }) => cache.write(ticks, updates).pipe(Effect.timeout("2 seconds"))),
-    Effect.matchEffect({
-      onFailure: (e) =>
-        cacheDown ? Effect.void : Effect.logWarning(`latest cache write failed; the durable path goes on: ${e.message}`).pipe(
-          Effect.tap(() => (cacheDown = true))
-        ),
-      onSuccess: () => cacheDown ? Effect.logInfo("latest cache writes recovered").pipe(Effect.tap(() => (cacheDown = false))) : Effect.void
-    }),
-    Effect.forever,
-    Effect.forkScoped
-  )
+  const writeCache = Effect.suspend(() => {
+    const ticks = [...pendingLatest.values()]
+    const updates = pendingTickUpdates.concat([...pendingCandles.values()])
+    pendingLatest = new Map()
+    pendingTickUpdates = []
+    pendingCandles = new Map()
+    return cache.write(ticks, updates).pipe(
+      Effect.timeout("2 seconds"),
+      Effect.matchEffect({
+        onFailure: (e) =>
+          Metric.incrementBy(cacheUpdatesDropped, updates.length).pipe(
+            Effect.zipRight(cacheDown ? Effect.void : Effect.logWarning(`latest cache write failed; the durable path goes on: ${e.message}`)),
+            Effect.tap(() => (cacheDown = true))
+          ),
+        onSuccess: () => cacheDown ? Effect.logInfo("latest cache writes recovered").pipe(Effect.tap(() => (cacheDown = false))) : Effect.void
+      })
+    )
+  })
+  yield* Queue.take(wake).pipe(Effect.zipRight(writeCache), Effect.forever, Effect.forkScoped)
 
   // == durable path
   const commitSnapshot = (snapshot: Snapshot): Effect.Effect<void> =>
@@ -206,6 +244,8 @@ export const run = Effect.gen(function*() {
   }).pipe(Effect.ignore)
 
   let inflight: Fiber.RuntimeFiber<void> | undefined
+  let committing = false
+  const committed = yield* Queue.sliding<Event>(1)
   const idle = Effect.suspend(() => (inflight === undefined ? Effect.void : Fiber.join(inflight)))
 
   /** Hands the work so far to the committer (after the previous commit finished) and starts afresh. */
@@ -218,7 +258,7 @@ export const run = Effect.gen(function*() {
         partition,
         epoch: p.epoch,
         nextOffset: p.nextOffset,
-        state: JSON.stringify(p.state),
+        state: Operator.encodeState(p.state),
         ticks: p.work.ticks,
         candles: [...p.work.candles.values()],
         dead: p.work.dead
@@ -228,9 +268,17 @@ export const run = Effect.gen(function*() {
     }
     pendingTicks = 0
     yield* Metric.set(pendingGauge, 0)
-    if (taken.length > 0) inflight = yield* Effect.forkDaemon(commitSnapshot({ partitions: taken }))
+    if (taken.length === 0) return
+    committing = true
+    inflight = yield* Effect.forkDaemon(commitSnapshot({ partitions: taken }).pipe(
+      // Tell the consumer loop: what piled up meanwhile is checkpointed next, not at the next interval.
+      Effect.ensuring(Effect.suspend(() => {
+        committing = false
+        return Queue.offer(committed, { _tag: "Committed" })
+      }))
+    ))
   })
-  const committerBusy = () => inflight !== undefined && inflight.unsafePoll() === null
+  const committerBusy = () => committing
 
   // == consumption
   const onAssign = (assigned: ReadonlyArray<number>) =>
@@ -244,7 +292,7 @@ export const run = Effect.gen(function*() {
         const state = claim.state === null
           ? Operator.emptyState()
           : yield* Operator.decodeState(claim.state).pipe(Effect.orDie)
-        partitions.set(partition, { epoch: claim.epoch, state, nextOffset: claim.nextOffset, snapshotOffset: claim.nextOffset, work: noWork() })
+        partitions.set(partition, { epoch: claim.epoch, state, changes: Operator.emptyChanges(), nextOffset: claim.nextOffset, snapshotOffset: claim.nextOffset, work: noWork() })
         offsets.set(partition, claim.nextOffset)
       }
       yield* Effect.logInfo(`processor: claimed partitions ${assigned.join(",")}, resuming at offsets ${JSON.stringify(Object.fromEntries(offsets))}`)
@@ -252,12 +300,10 @@ export const run = Effect.gen(function*() {
     })
 
   const handleRecords = (partition: number, records: ReadonlyArray<BusRecord>) =>
-    Effect.gen(function*() {
+    Effect.suspend(() => {
       const p = partitions.get(partition)
-      if (p === undefined) return
+      if (p === undefined) return Effect.void
       const accepted: Array<Tick> = []
-      const updates: Array<Update> = []
-      const touched = new Map<string, CandleRow>()
       let duplicates = 0
       const deadBefore = p.work.dead.length
       for (const record of records) {
@@ -275,30 +321,30 @@ export const run = Effect.gen(function*() {
           p.work.dead.push({ reason: "future", detail: `event time ${tick.eventTime} is more than ${maxFutureSkew} ms after the record's timestamp ${record.timestamp}`, record })
           continue
         }
-        const result = Operator.step(p.state, tick, lateness)
-        switch (result._tag) {
+        const verdict = Operator.accept(p.state, tick, lateness, p.changes)
+        switch (verdict._tag) {
           case "Late":
-            p.work.dead.push({ reason: "late", detail: `event time ${tick.eventTime} is behind the watermark ${result.watermark}`, record })
+            p.work.dead.push({ reason: "late", detail: `event time ${tick.eventTime} is behind the watermark ${verdict.watermark}`, record })
             break
           case "Duplicate":
             duplicates++
             break
           case "Accepted":
             accepted.push(tick)
-            updates.push({ _tag: "tick", tick })
-            for (const c of result.candles) touched.set(c.key, { candle: c.candle, indicators: c.indicators })
         }
       }
+      // The changed candles once per batch, with their values after its last tick.
+      const touched = new Map<string, CandleRow>()
+      for (const c of Operator.collect(p.state, p.changes)) touched.set(c.key, { candle: c.candle, indicators: c.indicators })
       for (const t of accepted) p.work.ticks.push(t)
-      for (const [key, row] of touched) {
-        p.work.candles.set(key, row)
-        updates.push({ _tag: "candle", candle: row.candle })
-      }
+      for (const [key, row] of touched) p.work.candles.set(key, row)
       pendingTicks += accepted.length + p.work.dead.length - deadBefore
-      yield* Metric.set(pendingGauge, pendingTicks)
-      yield* Metric.incrementBy(ticksProcessed, accepted.length)
-      yield* Metric.incrementBy(ticksDeduped, duplicates)
-      if (accepted.length > 0) yield* Queue.offer(fastPath, { ticks: accepted, updates })
+      return Effect.all([
+        Metric.set(pendingGauge, pendingTicks),
+        Metric.incrementBy(ticksProcessed, accepted.length),
+        Metric.incrementBy(ticksDeduped, duplicates),
+        accepted.length > 0 ? toCache(accepted, touched) : Effect.void
+      ], { discard: true })
     })
 
   /** After each batch: checkpoint when a batch is full and the committer is free; wait for it when too much is pending. */
@@ -311,7 +357,6 @@ export const run = Effect.gen(function*() {
     return pendingTicks >= config.processor.batchSize && !committerBusy() ? snapshot : Effect.void
   })
 
-  type Event = { readonly _tag: "Bus"; readonly event: ConsumerEvent } | { readonly _tag: "Flush" }
   const busEvents: Stream.Stream<Event, BusError | SqlError.SqlError> = bus
     .consume({ topic, groupId: config.processor.groupId, onAssign })
     .pipe(
@@ -323,9 +368,10 @@ export const run = Effect.gen(function*() {
   const flushes: Stream.Stream<Event> = Stream.tick(config.processor.checkpointInterval).pipe(Stream.as({ _tag: "Flush" }))
 
   yield* Effect.logInfo(`processor: consuming ${topic} on the ${bus.kind} bus as ${owner}`)
-  yield* Stream.merge(busEvents, flushes, { haltStrategy: "left" }).pipe(
+  yield* Stream.merge(busEvents, Stream.merge(flushes, Stream.fromQueue(committed)), { haltStrategy: "left" }).pipe(
     Stream.runForEach((e) => {
       if (e._tag === "Flush") return committerBusy() ? Effect.void : snapshot
+      if (e._tag === "Committed") return pendingTicks >= config.processor.batchSize && !committerBusy() ? snapshot : Effect.void
       const event = e.event
       switch (event._tag) {
         case "Records":

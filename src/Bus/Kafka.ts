@@ -148,16 +148,18 @@ export const make = (options: KafkaOptions) =>
                   if (!isRunning() || isStale() || !assigned.has(batch.partition)) return
                   const records: Array<BusRecord> = batch.messages.map((m) => {
                     const value = m.value === null ? "" : m.value.toString("utf8")
-                    const lossy = m.value !== null && Buffer.byteLength(value) !== m.value.length
-                    return {
+                    // Invalid UTF-8 decodes to U+FFFD, so only a text holding one can differ from its bytes; compared
+                    // byte for byte (a truncated 4-byte sequence becomes one U+FFFD of the same length).
+                    const lossy = m.value !== null && value.includes("\uFFFD") && !Buffer.from(value, "utf8").equals(m.value)
+                    const record: BusRecord = {
                       topic: batch.topic,
                       partition: batch.partition,
                       offset: Number(m.offset),
                       key: m.key === null ? null : m.key.toString("utf8"),
                       value,
-                      ...(lossy && m.value !== null ? { raw: new Uint8Array(m.value) } : {}),
                       timestamp: Number(m.timestamp)
                     }
+                    return lossy && m.value !== null ? { ...record, raw: new Uint8Array(m.value) } : record
                   })
                   if (records.length > 0) {
                     await withHeartbeats(emit.single({ _tag: "Records", partition: batch.partition, records }), heartbeat)

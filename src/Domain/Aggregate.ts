@@ -65,16 +65,20 @@ export const applyTick = (state: CandleState | undefined, tick: Tick, interval: 
   }
   const opens = before(tick.eventTime, tick.price, state.openTime, state.open)
   const closes = before(state.closeTime, state.close, tick.eventTime, tick.price)
+  // Every field written out, in openCandle's order (one object shape): `{ ...state, open: … }` costs V8 (Node 20)
+  // 2-3 µs per call here, against 0.1 µs.
   return {
-    ...state,
+    symbol: state.symbol,
+    interval: state.interval,
+    bucketStart: state.bucketStart,
     open: opens ? tick.price : state.open,
-    openTime: opens ? tick.eventTime : state.openTime,
-    close: closes ? tick.price : state.close,
-    closeTime: closes ? tick.eventTime : state.closeTime,
     high: Math.max(state.high, tick.price),
     low: Math.min(state.low, tick.price),
+    close: closes ? tick.price : state.close,
     volume: state.volume + (tick.volume ?? 0),
     tickCount: state.tickCount + 1,
+    openTime: opens ? tick.eventTime : state.openTime,
+    closeTime: closes ? tick.eventTime : state.closeTime,
     pvSum: state.pvSum + tick.price * (tick.volume ?? 0),
     vSum: state.vSum + (tick.volume ?? 0),
     pSum: state.pSum + tick.price
@@ -85,6 +89,7 @@ export const applyTick = (state: CandleState | undefined, tick: Tick, interval: 
 const vwapOf = (pvSum: number, vSum: number, pSum: number, count: number, low: number, high: number): number =>
   Math.min(high, Math.max(low, vSum > 0 ? pvSum / vSum : pSum / count))
 
+// Not validated again: every field comes from ticks that were (a hot path, once per changed candle and batch).
 export const toCandle = (state: CandleState): Candle =>
   new Candle({
     symbol: state.symbol,
@@ -97,7 +102,7 @@ export const toCandle = (state: CandleState): Candle =>
     volume: state.volume,
     tickCount: state.tickCount,
     vwap: vwapOf(state.pvSum, state.vSum, state.pSum, state.tickCount, state.low, state.high)
-  })
+  }, true)
 
 /** Reference: group ticks by (symbol, interval bucket), computed from each full group at once. */
 export const foldCandles = (ticks: Iterable<Tick>, intervals: ReadonlyArray<Interval>): Map<string, Candle> => {

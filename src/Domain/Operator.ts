@@ -7,15 +7,63 @@ import type { Tick } from "./Tick.js"
 
 /**
  * The processor's per-partition operator: dedupe, per-symbol event-time watermark, candles for every
- * interval and incremental indicators. Pure: no I/O and no clock; the state is plain JSON (checkpointed
- * in Postgres with the partition's offset), and it is mutated in place for speed by `step` only.
+ * interval and incremental indicators. Pure: no I/O and no clock; the state is plain data (checkpointed as JSON
+ * in Postgres with the partition's offset, see `encodeState`), mutated in place for speed by `accept` only.
  */
+
+type Seen = Map<string, Set<number>>
+
+const seenFromJson = (encoded: Readonly<Record<string, number | ReadonlyArray<number>>>): Seen => {
+  const seen: Seen = new Map()
+  const add = (source: string, time: number) => {
+    let times = seen.get(source)
+    if (times === undefined) seen.set(source, times = new Set())
+    times.add(time)
+  }
+  for (const [key, value] of Object.entries(encoded)) {
+    if (typeof value === "number") add(key.slice(0, key.lastIndexOf("|")), value)
+    else {
+      let time = 0
+      for (const delta of value) add(key, time += delta)
+    }
+  }
+  return seen
+}
+
+const seenToJson = (seen: Seen): Record<string, Array<number>> => {
+  const encoded: Record<string, Array<number>> = {}
+  for (const [source, times] of seen) {
+    const deltas: Array<number> = []
+    let previous = 0
+    for (const time of times) {
+      deltas.push(time - previous)
+      previous = time
+    }
+    encoded[source] = deltas
+  }
+  return encoded
+}
+
+/**
+ * The dedupe set: per source, the event times of accepted ticks not yet behind the watermark (older ones are rejected
+ * as late anyway), as Sets of numbers in memory, so a tick costs no string. In checkpoints, per source the times in
+ * arrival order, each as its difference from the one before: the set grows with rate × lateness and goes into every
+ * checkpoint, and these short numbers take about a tenth of the JSON of the format before, which still decodes.
+ */
+const Seen = Schema.transform(
+  Schema.Union(
+    Schema.Record({ key: Schema.String, value: Schema.Array(Schema.Number) }),
+    // Checkpoints written before: "source|eventTime" → eventTime.
+    Schema.Record({ key: Schema.String, value: Schema.Number })
+  ),
+  Schema.declare((u): u is Seen => u instanceof Map, { identifier: "Seen" }),
+  { strict: true, decode: seenFromJson, encode: seenToJson }
+)
 
 const SymbolState = Schema.Struct({
   /** Largest event time accepted; the watermark is this minus the allowed lateness. */
   maxEventTime: Schema.Number,
-  /** "source|eventTime" of accepted ticks not yet behind the watermark (older ones are rejected as late anyway). */
-  seen: Schema.mutable(Schema.Record({ key: Schema.String, value: Schema.Number })),
+  seen: Seen,
   /** The watermark at the last sweep of `seen` (sweeping on every tick would cost the whole window each time). */
   sweptAt: Schema.optionalWith(Schema.Number, { default: () => 0 }),
   /** Candles whose bucket has not closed yet, by candleKey. */
@@ -45,9 +93,52 @@ export type StepResult =
   | { readonly _tag: "Duplicate" }
   | { readonly _tag: "Late"; readonly watermark: number }
 
+export type Verdict = { readonly _tag: "Accepted" } | { readonly _tag: "Duplicate" } | { readonly _tag: "Late"; readonly watermark: number }
+
+/**
+ * Candles changed by `accept` since the last `collect`. A tick changes its candle and the provisional indicators of
+ * every later open candle of the interval, so only the earliest touched bucket per symbol and interval is kept, and
+ * the candles are built once per batch of records instead of once per tick. Closed candles are kept as they closed.
+ */
+export interface Changes {
+  /** Symbol → the earliest touched bucket start per interval (in `intervals` order; Infinity when untouched). */
+  readonly touched: Map<string, Array<number>>
+  readonly closed: Array<CandleUpdate>
+}
+
+export const emptyChanges = (): Changes => ({ touched: new Map(), closed: [] })
+
+/** Derived from a symbol's state for speed, never serialised: rebuilt whenever missing (as after a checkpoint decode). */
+interface Derived {
+  /** The earliest end of an open candle (Infinity when none): most ticks close nothing, and this says so at once. */
+  nextClose: number
+  /** Per interval, the last bucket start looked up and its candleKey: a tick in the same bucket builds no new string. */
+  readonly lastStart: Array<number>
+  readonly lastKey: Array<string>
+}
+const derivedOf = new WeakMap<SymbolState, Derived>()
+
+const earliestEnd = (s: SymbolState): number => {
+  let end = Infinity
+  for (const c of Object.values(s.open)) end = Math.min(end, c.bucketStart + intervalMillis[c.interval])
+  return end
+}
+
+const derived = (s: SymbolState): Derived => {
+  let d = derivedOf.get(s)
+  if (d === undefined) {
+    d = { nextClose: earliestEnd(s), lastStart: intervals.map(() => NaN), lastKey: intervals.map(() => "") }
+    derivedOf.set(s, d)
+  }
+  return d
+}
+
+const accepted: Verdict = { _tag: "Accepted" }
+const duplicate: Verdict = { _tag: "Duplicate" }
+
 const newSymbol = (): SymbolState => ({
   maxEventTime: 0, // (not -Infinity: the state round-trips through JSON)
-  seen: {},
+  seen: new Map(),
   sweptAt: 0,
   open: {},
   indicators: {
@@ -75,38 +166,75 @@ const provisional = (s: SymbolState, interval: Interval, open: ReadonlyArray<Can
   })
 }
 
-/** Applies one tick to the partition's state. `lateness` is the allowed lateness in ms. */
-export const step = (state: OperatorState, tick: Tick, lateness: number): StepResult => {
+/**
+ * Applies one tick to the partition's state and records what it changed in `changes` (see `collect`).
+ * `lateness` is the allowed lateness in ms.
+ */
+export const accept = (state: OperatorState, tick: Tick, lateness: number, changes: Changes): Verdict => {
   const s = state.symbols[tick.symbol] ??= newSymbol()
   const watermark = s.maxEventTime - lateness
   if (tick.eventTime < watermark) return { _tag: "Late", watermark }
-  const id = `${tick.source}|${tick.eventTime}`
-  if (s.seen[id] !== undefined) return { _tag: "Duplicate" }
-  s.seen[id] = tick.eventTime
+  let times = s.seen.get(tick.source)
+  if (times === undefined) s.seen.set(tick.source, times = new Set())
+  if (times.has(tick.eventTime)) return duplicate
+  times.add(tick.eventTime)
 
-  for (const interval of intervals) {
-    const key = candleKey(tick.symbol, interval, bucketStart(interval, tick.eventTime))
-    s.open[key] = applyTick(s.open[key], tick, interval)
-  }
-
-  const updates: Array<CandleUpdate> = []
-  for (const interval of intervals) {
-    // The touched candle and every later open one: their provisional indicators include its close.
-    const open = openOf(s, interval)
-    const values = provisional(s, interval, open)
-    const touched = bucketStart(interval, tick.eventTime)
-    open.forEach((c, i) => {
-      if (c.bucketStart >= touched) {
-        updates.push({ key: candleKey(c.symbol, interval, c.bucketStart), candle: toCandle(c), indicators: values[i]!, closed: false })
-      }
-    })
+  let touched = changes.touched.get(tick.symbol)
+  if (touched === undefined) changes.touched.set(tick.symbol, touched = intervals.map(() => Infinity))
+  const d = derived(s)
+  for (let i = 0; i < intervals.length; i++) {
+    const interval = intervals[i]!
+    const start = bucketStart(interval, tick.eventTime)
+    let key = d.lastKey[i]!
+    if (d.lastStart[i] !== start) {
+      key = d.lastKey[i] = candleKey(tick.symbol, interval, start)
+      d.lastStart[i] = start
+    }
+    const candle = s.open[key]
+    if (candle === undefined) d.nextClose = Math.min(d.nextClose, start + intervalMillis[interval])
+    s.open[key] = applyTick(candle, tick, interval)
+    if (start < touched[i]!) touched[i] = start
   }
 
   if (tick.eventTime > s.maxEventTime) {
     s.maxEventTime = tick.eventTime
-    advanceWatermark(s, s.maxEventTime - lateness, lateness, updates)
+    advanceWatermark(s, s.maxEventTime - lateness, lateness, changes.closed)
   }
-  return { _tag: "Accepted", candles: updates }
+  return accepted
+}
+
+/**
+ * The candles changed since the last call, each once with its current values: those that closed, then every open
+ * candle at or after the earliest touched bucket of its interval. Empties `changes`.
+ */
+export const collect = (state: OperatorState, changes: Changes): Array<CandleUpdate> => {
+  const updates = changes.closed.splice(0)
+  for (const [symbol, touched] of changes.touched) {
+    const s = state.symbols[symbol]
+    if (s === undefined) continue
+    for (let i = 0; i < intervals.length; i++) {
+      const from = touched[i]!
+      if (from === Infinity) continue
+      const interval = intervals[i]!
+      const open = openOf(s, interval)
+      let indicators = s.indicators[interval]
+      for (const c of open) {
+        if (c.bucketStart >= from) {
+          updates.push({ key: candleKey(symbol, interval, c.bucketStart), candle: toCandle(c), indicators: indicatorValues(indicators, c.close), closed: false })
+        }
+        indicators = pushClose(indicators, c.close)
+      }
+    }
+  }
+  changes.touched.clear()
+  return updates
+}
+
+/** Applies one tick and returns the candles it changed (`accept` then `collect`, for one tick). */
+export const step = (state: OperatorState, tick: Tick, lateness: number): StepResult => {
+  const changes = emptyChanges()
+  const verdict = accept(state, tick, lateness, changes)
+  return verdict._tag === "Accepted" ? { _tag: "Accepted", candles: collect(state, changes) } : verdict
 }
 
 /**
@@ -114,20 +242,24 @@ export const step = (state: OperatorState, tick: Tick, lateness: number): StepRe
  * once the watermark has moved a quarter of the lateness since the last one, so a key costs O(1) amortised and the set
  * holds at most 1.25 × the lateness worth of ticks (keys behind the watermark are never consulted: those ticks are late).
  */
-const advanceWatermark = (s: { -readonly [K in keyof SymbolState]: SymbolState[K] }, watermark: number, lateness: number, updates: Array<CandleUpdate>) => {
-  for (const interval of intervals) {
-    for (const c of openOf(s, interval)) {
-      if (c.bucketStart + intervalMillis[interval] > watermark) break
-      const key = candleKey(c.symbol, interval, c.bucketStart)
-      updates.push({ key, candle: toCandle(c), indicators: indicatorValues(s.indicators[interval], c.close), closed: true })
-      s.indicators[interval] = pushClose(s.indicators[interval], c.close)
-      delete s.open[key]
+const advanceWatermark = (s: { -readonly [K in keyof SymbolState]: SymbolState[K] }, watermark: number, lateness: number, closed: Array<CandleUpdate>) => {
+  const d = derived(s)
+  if (d.nextClose <= watermark) {
+    for (const interval of intervals) {
+      for (const c of openOf(s, interval)) {
+        if (c.bucketStart + intervalMillis[interval] > watermark) break
+        const key = candleKey(c.symbol, interval, c.bucketStart)
+        closed.push({ key, candle: toCandle(c), indicators: indicatorValues(s.indicators[interval], c.close), closed: true })
+        s.indicators[interval] = pushClose(s.indicators[interval], c.close)
+        delete s.open[key]
+      }
     }
+    d.nextClose = earliestEnd(s)
   }
   if (watermark - s.sweptAt < lateness / 4) return
   s.sweptAt = watermark
-  for (const [id, time] of Object.entries(s.seen)) {
-    if (time < watermark) delete s.seen[id]
+  for (const times of s.seen.values()) {
+    for (const time of times) if (time < watermark) times.delete(time)
   }
 }
 
@@ -141,3 +273,14 @@ export const currentIndicators = (state: OperatorState, symbol: string, interval
 }
 
 export const decodeState = Schema.decodeUnknown(OperatorState)
+
+/**
+ * The state as checkpoint JSON, as `OperatorState`'s encoding gives it, written by hand: it runs at every checkpoint,
+ * and apart from `seen` the state is JSON already, where a Schema encode would check every value (and a replacer
+ * function would be called for each of them).
+ */
+export const encodeState = (state: OperatorState): string => {
+  const symbols: Record<string, unknown> = {}
+  for (const [symbol, s] of Object.entries(state.symbols)) symbols[symbol] = { ...s, seen: seenToJson(s.seen) }
+  return JSON.stringify({ symbols })
+}

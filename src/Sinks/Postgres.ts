@@ -110,46 +110,12 @@ const timedOut = (what: string) => new SqlError.SqlError({ message: `${what} tim
 const readTimeout = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.timeoutFail(effect, { duration: "5 seconds", onTimeout: () => timedOut("query") })
 
-// Postgres allows 65,535 bind parameters per statement.
-const chunk = <A>(rows: ReadonlyArray<A>, columns: number) => Arr.chunksOf(rows, Math.floor(60_000 / columns))
+// Rows per INSERT: bounds the size of one statement's arrays when a long outage let many ticks pile up.
+const rowsPerStatement = 50_000
 
 /** The durable record in Postgres: ticks, candles and the processor's checkpoints. */
 export const make = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
-
-  const tickRecord = (t: Tick) => ({
-    symbol: t.symbol,
-    coinId: t.coinId,
-    source: t.source,
-    eventTime: new Date(t.eventTime),
-    price: t.price,
-    volume: t.volume ?? null,
-    volume_24h: t.volume24h ?? null,
-    marketCap: t.marketCap ?? null,
-    change_24h: t.change24h ?? null,
-    ingestTime: new Date(t.ingestTime)
-  })
-  const candleRecord = ({ candle: c, indicators: i }: CandleRow) => ({
-    symbol: c.symbol,
-    interval: c.interval,
-    bucketStart: new Date(c.bucketStart),
-    open: c.open,
-    high: c.high,
-    low: c.low,
-    close: c.close,
-    volume: c.volume,
-    tickCount: c.tickCount,
-    vwap: c.vwap,
-    sma20: i.sma20,
-    sma50: i.sma50,
-    ema12: i.ema12,
-    ema26: i.ema26,
-    rsi14: i.rsi14,
-    bbUpper: i.bollinger?.upper ?? null,
-    bbMiddle: i.bollinger?.middle ?? null,
-    bbLower: i.bollinger?.lower ?? null,
-    updatedAt: new Date()
-  })
 
   const commit = (batch: CheckpointBatch): Effect.Effect<void, SqlError.SqlError | Fenced> =>
     sql.withTransaction(Effect.gen(function*() {
@@ -163,11 +129,37 @@ export const make = Effect.gen(function*() {
         if (updated.length === 0) fenced.push(p.partition)
       }
       if (fenced.length > 0) return yield* new Fenced({ partitions: fenced })
-      for (const rows of chunk(batch.partitions.flatMap((p) => p.ticks.map(tickRecord)), 10)) {
-        yield* sql`INSERT INTO ticks ${sql.insert(rows)} ON CONFLICT (symbol, event_time, source) DO NOTHING`
+      // One statement per column array (unnest) rather than a multi-row VALUES list: a few parameters instead of
+      // 10 per row, about twice as fast here for both the client (no statement of 60k placeholders to build) and
+      // the server. Timestamps go as Date, converted by the driver exactly as single parameters are.
+      for (const ticks of Arr.chunksOf(batch.partitions.flatMap((p) => p.ticks), rowsPerStatement)) {
+        yield* sql`INSERT INTO ticks (symbol, coin_id, source, event_time, price, volume, volume_24h, market_cap, change_24h, ingest_time)
+          SELECT * FROM unnest(
+            ${ticks.map((t) => t.symbol)}::text[], ${ticks.map((t) => t.coinId)}::text[], ${ticks.map((t) => t.source)}::text[],
+            ${ticks.map((t) => new Date(t.eventTime))}::timestamptz[], ${ticks.map((t) => t.price)}::float8[],
+            ${ticks.map((t) => t.volume ?? null)}::float8[], ${ticks.map((t) => t.volume24h ?? null)}::float8[],
+            ${ticks.map((t) => t.marketCap ?? null)}::float8[], ${ticks.map((t) => t.change24h ?? null)}::float8[],
+            ${ticks.map((t) => new Date(t.ingestTime))}::timestamptz[])
+          ON CONFLICT (symbol, event_time, source) DO NOTHING`
       }
-      for (const rows of chunk(batch.partitions.flatMap((p) => p.candles.map(candleRecord)), 19)) {
-        yield* sql`INSERT INTO candles ${sql.insert(rows)}
+      // One row per candle: DO UPDATE refuses to touch a row twice in one statement (a symbol is in one partition,
+      // unless a producer keyed it otherwise).
+      const byKey = new Map<string, CandleRow>()
+      for (const p of batch.partitions) for (const row of p.candles) byKey.set(`${row.candle.symbol}|${row.candle.interval}|${row.candle.bucketStart}`, row)
+      for (const rows of Arr.chunksOf([...byKey.values()], rowsPerStatement)) {
+        const candles = rows.map((r) => r.candle)
+        const indicators = rows.map((r) => r.indicators)
+        yield* sql`INSERT INTO candles (symbol, "interval", bucket_start, open, high, low, close, volume, tick_count, vwap,
+            sma20, sma50, ema12, ema26, rsi14, bb_upper, bb_middle, bb_lower, updated_at)
+          SELECT *, now() FROM unnest(
+            ${candles.map((c) => c.symbol)}::text[], ${candles.map((c) => c.interval)}::text[],
+            ${candles.map((c) => new Date(c.bucketStart))}::timestamptz[], ${candles.map((c) => c.open)}::float8[],
+            ${candles.map((c) => c.high)}::float8[], ${candles.map((c) => c.low)}::float8[], ${candles.map((c) => c.close)}::float8[],
+            ${candles.map((c) => c.volume)}::float8[], ${candles.map((c) => c.tickCount)}::int4[], ${candles.map((c) => c.vwap)}::float8[],
+            ${indicators.map((i) => i.sma20)}::float8[], ${indicators.map((i) => i.sma50)}::float8[],
+            ${indicators.map((i) => i.ema12)}::float8[], ${indicators.map((i) => i.ema26)}::float8[], ${indicators.map((i) => i.rsi14)}::float8[],
+            ${indicators.map((i) => i.bollinger?.upper ?? null)}::float8[], ${indicators.map((i) => i.bollinger?.middle ?? null)}::float8[],
+            ${indicators.map((i) => i.bollinger?.lower ?? null)}::float8[])
           ON CONFLICT (symbol, interval, bucket_start) DO UPDATE SET
             open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close,
             volume = excluded.volume, tick_count = excluded.tick_count, vwap = excluded.vwap,
