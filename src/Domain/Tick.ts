@@ -39,7 +39,7 @@ export const TickJson = Schema.parseJson(Tick)
 
 const decodeTickJson = Schema.decodeEither(TickJson)
 export const symbolPattern = /^[A-Z0-9]{1,15}$/
-export const isEpochMillis = (u: unknown): u is number => typeof u === "number" && Number.isInteger(u) && u >= 0 && u <= 8_640_000_000_000_000
+export const isEpochMillis = (u: unknown): u is number => typeof u === "number" && Number.isSafeInteger(u) && u >= 0 && u <= 8_640_000_000_000_000
 const isPositiveFinite = (u: unknown): u is number => typeof u === "number" && Number.isFinite(u) && u > 0
 const isOptionalNonNegative = (u: unknown): u is number | undefined => u === undefined || (typeof u === "number" && Number.isFinite(u) && u >= 0)
 const isOptionalFinite = (u: unknown): u is number | undefined => u === undefined || (typeof u === "number" && Number.isFinite(u))

@@ -23,7 +23,7 @@ const candleFromJson = (u: unknown): Candle | undefined => {
   if (
     typeof symbol !== "string" || !symbolPattern.test(symbol) || !isInterval(interval) ||
     !isEpochMillis(bucketStart) || !isNumber(open) || !isNumber(high) || !isNumber(low) || !isNumber(close) ||
-    !isNumber(volume) || !isNumber(tickCount) || !Number.isInteger(tickCount) || !isNumber(vwap)
+    !isNumber(volume) || !isNumber(tickCount) || !Number.isSafeInteger(tickCount) || !isNumber(vwap)
   ) return undefined
   return new Candle({ symbol, interval, bucketStart, open, high, low, close, volume, tickCount, vwap }, true)
 }
