@@ -7,7 +7,7 @@ import * as Operator from "./Domain/Operator.js"
 import { decodeTick, type Tick } from "./Domain/Tick.js"
 import type { Update } from "./Domain/Update.js"
 import { LatestCache } from "./Sinks/LatestCache.js"
-import { type CandleRow, type PartitionCheckpoint, Store } from "./Sinks/Postgres.js"
+import { type CandleRow, type DeadLetterRow, type PartitionCheckpoint, Store } from "./Sinks/Postgres.js"
 
 export const ticksProcessed = Metric.counter("ticks_processed_total", { description: "Ticks accepted by the processor", incremental: true })
 export const ticksDeduped = Metric.counter("ticks_deduped_total", { description: "Duplicate ticks dropped", incremental: true })
@@ -101,7 +101,8 @@ interface Partition {
 }
 
 interface Snapshot {
-  readonly partitions: ReadonlyArray<PartitionCheckpoint & { readonly dead: ReadonlyArray<DeadLetter> }>
+  /** Each dead letter also carries its record's key, for the DLQ topic. */
+  readonly partitions: ReadonlyArray<PartitionCheckpoint & { readonly deadLetters: ReadonlyArray<DeadLetterRow & { readonly key: string }> }>
 }
 
 /** Postgres (and the DLQ) retried with backoff while away; nothing is lost meanwhile: offsets only advance with a commit. */
@@ -183,10 +184,11 @@ export const run = Effect.gen(function*() {
   // == durable path
   const commitSnapshot = (snapshot: Snapshot): Effect.Effect<void> =>
     Effect.gen(function*() {
-      const dead = snapshot.partitions.flatMap((p) => p.dead)
+      const dead = snapshot.partitions.flatMap((p) => p.deadLetters)
       if (dead.length > 0) {
-        // Before the checkpoint: a crash in between re-sends them (at-least-once), never loses them.
-        const letters = dead.map((d) => ({ key: d.record.key ?? "", value: encodeDeadLetter(d) }))
+        // Before the checkpoint: a crash in between re-sends them (at-least-once), never loses them. The checkpoint
+        // itself records them in Postgres exactly once.
+        const letters = dead.map((d) => ({ key: d.key, value: d.letter }))
         for (const batch of sizedBatches(letters, deadBatchLimit)) {
           yield* bus.publish(dlqTopic, batch).pipe(
             Effect.tapError((e) => Effect.logWarning(`DLQ publish failed, retrying: ${e.message}`)),
@@ -261,7 +263,7 @@ export const run = Effect.gen(function*() {
         state: Operator.encodeState(p.state),
         ticks: p.work.ticks,
         candles: [...p.work.candles.values()],
-        dead: p.work.dead
+        deadLetters: p.work.dead.map((d) => ({ offset: d.record.offset, reason: d.reason, key: d.record.key ?? "", letter: encodeDeadLetter(d) }))
       })
       p.snapshotOffset = p.nextOffset
       p.work = noWork()

@@ -181,12 +181,40 @@ export const CheckpointList = Schema.Struct({
   }))
 }).annotations({ identifier: "CheckpointList" })
 
+export const DeadLetterList = Schema.Struct({
+  deadLetters: Schema.Array(Schema.Struct({
+    topic: Schema.String,
+    partition: Schema.Number,
+    offset: Schema.Number,
+    reason: Schema.String,
+    recordedAt: EpochMillis,
+    /** As published to `<topic>.dlq`: reason, detail, topic, partition, offset, and `value` (or `valueBase64`). */
+    letter: Schema.Unknown
+  }))
+}).annotations({ identifier: "DeadLetterList" })
+
 export class AdminApi extends HttpApiGroup.make("admin")
   .add(
     HttpApiEndpoint.get("checkpoints", "/api/admin/checkpoints")
       .addSuccess(CheckpointList)
       .addError(Unavailable)
       .annotate(OpenApi.Description, "The processor's checkpoint per partition: next offset, fencing epoch, owner, time.")
+  )
+  .add(
+    HttpApiEndpoint.get("deadLetters", "/api/admin/dlq")
+      .setUrlParams(Schema.Struct({
+        // A letter can be up to 512 KiB (a big bad record, base64): a small page.
+        limit: Schema.optionalWith(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 500)), { default: () => 50 }),
+        reason: Schema.optional(Schema.Literal("decode", "late", "future"))
+      }))
+      .addSuccess(DeadLetterList)
+      .addError(BadRequest)
+      .addError(Unavailable)
+      .annotate(
+        OpenApi.Description,
+        "Records the processor could not use, newest first, as recorded in Postgres with the checkpoint that moved past " +
+          "them (each once; the `<topic>.dlq` topic has them at least once): why, where, and the original bytes."
+      )
   )
   .middleware(AdminAuth)
   .annotate(OpenApi.Title, "Admin")

@@ -143,8 +143,11 @@ export const HistoryLive = HttpApiBuilder.group(Api, "history", (handlers) =>
 export const AdminLive = HttpApiBuilder.group(Api, "admin", (handlers) =>
   Effect.gen(function*() {
     const store = yield* Store
-    return handlers.handle("checkpoints", () =>
-      store.checkpoints.pipe(Effect.map((checkpoints) => ({ checkpoints })), Effect.mapError(databaseDown)))
+    return handlers
+      .handle("checkpoints", () =>
+        store.checkpoints.pipe(Effect.map((checkpoints) => ({ checkpoints })), Effect.mapError(databaseDown)))
+      .handle("deadLetters", ({ urlParams }) =>
+        store.deadLetters(urlParams).pipe(Effect.map((deadLetters) => ({ deadLetters })), Effect.mapError(databaseDown)))
   }))
 
 const digest = (value: string) => createHash("sha256").update(value).digest()

@@ -22,6 +22,19 @@ export interface PartitionCheckpoint {
   readonly state: string
   readonly ticks: ReadonlyArray<Tick>
   readonly candles: ReadonlyArray<CandleRow>
+  /** Records that could not be used, up to `nextOffset`: each as the JSON letter published to the DLQ topic. */
+  readonly deadLetters: ReadonlyArray<DeadLetterRow>
+}
+
+export interface DeadLetterRow {
+  readonly offset: number
+  readonly reason: "decode" | "late" | "future"
+  readonly letter: string
+}
+
+export interface DeadLetterQuery {
+  readonly reason?: DeadLetterRow["reason"] | undefined
+  readonly limit: number
 }
 
 /** One checkpoint transaction: per partition, the new ticks, the touched candles, and the offset and state they lead to. */
@@ -142,6 +155,13 @@ export const make = Effect.gen(function*() {
             ${ticks.map((t) => new Date(t.ingestTime))}::timestamptz[])
           ON CONFLICT (symbol, event_time, source) DO NOTHING`
       }
+      const dead = batch.partitions.flatMap((p) => p.deadLetters.map((d) => ({ ...d, partition: p.partition })))
+      if (dead.length > 0) {
+        yield* sql`INSERT INTO dead_letters (topic, partition, "offset", reason, letter)
+          SELECT ${batch.topic}, * FROM unnest(${dead.map((d) => d.partition)}::int4[], ${dead.map((d) => d.offset)}::int8[],
+            ${dead.map((d) => d.reason)}::text[], ${dead.map((d) => d.letter)}::text[])
+          ON CONFLICT DO NOTHING`
+      }
       // One row per candle: DO UPDATE refuses to touch a row twice in one statement (a symbol is in one partition,
       // unless a producer keyed it otherwise).
       const byKey = new Map<string, CandleRow>()
@@ -225,7 +245,24 @@ export const make = Effect.gen(function*() {
     Effect.map(Arr.map((r) => ({ ...r, nextOffset: Number(r.nextOffset), epoch: Number(r.epoch), updatedAt: r.updatedAt.getTime() })))
   )
 
-  return { commit, claim, candles, symbols, ping, checkpoints } as const
+  /** The newest dead letters first; `letter` parsed back (we wrote it with JSON.stringify). */
+  const deadLetters = (q: DeadLetterQuery) =>
+    sql<{ topic: string; partition: number; offset: string; reason: string; letter: string; recordedAt: Date }>`
+      SELECT topic, partition, "offset", reason, letter, recorded_at FROM dead_letters
+      ${q.reason === undefined ? sql`` : sql`WHERE reason = ${q.reason}`}
+      ORDER BY recorded_at DESC, topic, partition, "offset" DESC LIMIT ${q.limit}`.pipe(
+      readTimeout,
+      Effect.map(Arr.map((r) => ({
+        topic: r.topic,
+        partition: r.partition,
+        offset: Number(r.offset),
+        reason: r.reason,
+        recordedAt: r.recordedAt.getTime(),
+        letter: JSON.parse(r.letter) as unknown
+      })))
+    )
+
+  return { commit, claim, candles, symbols, ping, checkpoints, deadLetters } as const
 })
 
 export class Store extends Context.Tag("app/Store")<Store, Effect.Effect.Success<typeof make>>() {}

@@ -21,7 +21,8 @@ const acceptingStore: Store["Type"] = {
   candles: () => Effect.succeed([]),
   symbols: Effect.succeed([]),
   ping: Effect.void,
-  checkpoints: Effect.succeed([])
+  checkpoints: Effect.succeed([]),
+  deadLetters: () => Effect.succeed([])
 }
 
 describe("processor fast path", () => {

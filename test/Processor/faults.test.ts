@@ -226,6 +226,10 @@ layer(SharedLive, { timeout: "120 seconds", excludeTestServices: true })("proces
           const reasons = [...dead.values()]
           expect(reasons.filter((r) => r === "decode").length).toBe(input.records.filter((r) => r.kind === "malformed").length)
           expect(reasons.filter((r) => r === "late").length).toBe(input.records.filter((r) => r.kind === "late").length)
+          // … and recorded in Postgres exactly once, by the checkpoint that moved past them (the key is the record's offset).
+          const recorded = yield* sql<{ reason: string; partition: number; offset: string }>`
+            SELECT reason, partition, "offset" FROM dead_letters WHERE topic = ${topic}`
+          expect(new Map(recorded.map((r) => [`${r.partition}/${r.offset}`, r.reason]))).toEqual(dead)
           void crashes
         })
 
