@@ -204,7 +204,7 @@ const makeProgress = (sink: ProgressSink, coinsTotal: number, startedAt: number,
     const v = view()
     const width = 24
     const filled = Math.round(Math.min(1, v.fraction) * width)
-    const text = `backfill [${"#".repeat(filled)}${".".repeat(width - filled)}] ${counts(v, now)}` + (v.activity.length > 0 ? ` · ${v.activity}` : "")
+    const text = `backfill [${"#".repeat(filled)}${".".repeat(width - filled)}] ${counts(v, now)}${v.activity.length > 0 ? ` · ${v.activity}` : ""}`
     const columns = sink.columns?.() ?? 0
     const max = Math.max(40, (columns > 0 ? columns : 100) - 1)
     return text.length > max ? `${text.slice(0, max - 1)}…` : text

@@ -1,14 +1,14 @@
 import { Schema } from "effect"
 import { Candle } from "./Candle.js"
 import { bucketStart, Interval } from "./Interval.js"
-import { EpochMillis, Symbol, type Tick } from "./Tick.js"
+import { EpochMillis, Ticker, type Tick } from "./Tick.js"
 
 /**
  * A candle being built. Plain data (checkpointed as operator state), so the running sums
  * for VWAP and the event times that set open and close are kept instead of derived values.
  */
 export const CandleState = Schema.Struct({
-  symbol: Symbol,
+  symbol: Ticker,
   interval: Interval,
   bucketStart: EpochMillis,
   open: Schema.Number,

@@ -1,10 +1,10 @@
 import { Schema } from "effect"
 import { Interval } from "./Interval.js"
-import { EpochMillis, Symbol } from "./Tick.js"
+import { EpochMillis, Ticker } from "./Tick.js"
 
 /** An OHLCV candle for one symbol, interval and event-time bucket. */
 export class Candle extends Schema.Class<Candle>("Candle")({
-  symbol: Symbol,
+  symbol: Ticker,
   interval: Interval,
   bucketStart: EpochMillis,
   open: Schema.Number,

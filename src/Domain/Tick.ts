@@ -1,7 +1,7 @@
 import { Either, type ParseResult, Schema } from "effect"
 
 /** Ticker symbol as shown to users: upper-case letters and digits, e.g. BTC. */
-export const Symbol = Schema.String.pipe(
+export const Ticker = Schema.String.pipe(
   Schema.pattern(/^[A-Z0-9]{1,15}$/),
   Schema.annotations({ identifier: "Symbol", description: "Upper-case ticker symbol, e.g. BTC" })
 )
@@ -21,7 +21,7 @@ export type Source = typeof Source.Type
 
 /** One price observation. Event time is the source's own timestamp, never the time we saw it. */
 export class Tick extends Schema.Class<Tick>("Tick")({
-  symbol: Symbol,
+  symbol: Ticker,
   coinId: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(100)),
   price: PositiveFinite,
   /** Size of the trade behind this price, where the source gives one (weights VWAP and candle volume). */

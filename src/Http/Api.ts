@@ -3,7 +3,7 @@ import { Schema } from "effect"
 import { Candle } from "../Domain/Candle.js"
 import { IndicatorValuesSchema } from "../Domain/Indicators.js"
 import { Interval } from "../Domain/Interval.js"
-import { EpochMillis, Source, Symbol, Tick } from "../Domain/Tick.js"
+import { EpochMillis, Source, Ticker, Tick } from "../Domain/Tick.js"
 
 // == errors: JSON { error, details } with their status
 
@@ -37,7 +37,7 @@ export class AdminAuth extends HttpApiMiddleware.Tag<AdminAuth>()("AdminAuth", {
 // == parameters
 
 /** Symbols are matched case-insensitively: /api/latest/btc is BTC. */
-export const SymbolParam = Schema.compose(Schema.Uppercase, Symbol)
+export const SymbolParam = Schema.compose(Schema.Uppercase, Ticker)
 
 /** Epoch milliseconds, or an ISO 8601 date-time. */
 export const TimeParam = Schema.Union(
@@ -62,7 +62,7 @@ export const LatestPrices = Schema.Struct({
 }).annotations({ identifier: "LatestPrices" })
 
 export const CandleSeries = Schema.Struct({
-  symbol: Symbol,
+  symbol: Ticker,
   interval: Interval,
   candles: Schema.Array(Candle),
   /** With ?indicators=true: the indicator values as of each candle, index for index. */
@@ -70,14 +70,14 @@ export const CandleSeries = Schema.Struct({
 }).annotations({ identifier: "CandleSeries" })
 
 export const IndicatorsResponse = Schema.Struct({
-  symbol: Symbol,
+  symbol: Ticker,
   interval: Interval,
   bucketStart: Schema.NullOr(EpochMillis),
   values: IndicatorValuesSchema
 }).annotations({ identifier: "Indicators" })
 
 export const SymbolList = Schema.Struct({
-  symbols: Schema.Array(Schema.Struct({ symbol: Symbol, source: Schema.NullOr(Source) }))
+  symbols: Schema.Array(Schema.Struct({ symbol: Ticker, source: Schema.NullOr(Source) }))
 }).annotations({ identifier: "SymbolList" })
 
 export const HealthStatus = Schema.Struct({ status: Schema.Literal("ok") })

@@ -30,7 +30,7 @@ const serve = (path: string, contentType: string) =>
 
 export const DashboardRoutes = HttpApiBuilder.Router.use((router) =>
   Effect.all([
-    router.get("/", serve(publicDir + "index.html", "text/html; charset=utf-8")),
+    router.get("/", serve(`${publicDir}index.html`, "text/html; charset=utf-8")),
     router.get("/favicon.ico", Effect.succeed(HttpServerResponse.empty({ status: 204 }))),
     router.get("/static/:file", Effect.flatMap(
       Effect.map(HttpRouter.params, (p) => p.file ?? ""),

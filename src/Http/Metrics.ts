@@ -6,11 +6,11 @@ import { Clock, Effect, Exit, Metric, MetricBoundaries, type MetricPair, MetricS
  * A few dozen lines instead of the OpenTelemetry SDK, exporter and their peers: we only need counters,
  * gauges and histograms, and this keeps Effect's names and tags as they are.
  */
-const escape = (v: string) => v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"')
+const escapeLabel = (v: string) => v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"')
 const name = (n: string) => n.replace(/[^a-zA-Z0-9_:]/g, "_")
 const labels = (tags: ReadonlyArray<{ readonly key: string; readonly value: string }>, extra: ReadonlyArray<[string, string]> = []) => {
   const all = [...tags.map((t) => [t.key, t.value] as const), ...extra]
-  return all.length === 0 ? "" : `{${all.map(([k, v]) => `${name(k)}="${escape(v)}"`).join(",")}}`
+  return all.length === 0 ? "" : `{${all.map(([k, v]) => `${name(k)}="${escapeLabel(v)}"`).join(",")}}`
 }
 const num = (n: number | bigint) => (typeof n === "bigint" ? n.toString() : Number.isFinite(n) ? String(n) : n > 0 ? "+Inf" : n < 0 ? "-Inf" : "NaN")
 
@@ -41,7 +41,7 @@ export const render = (pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>): str
       for (const [value, count] of state.occurrences) f.lines.push(`${n}${labels(tags, [["value", value]])} ${count}`)
     }
   }
-  return [...families].map(([n, f]) => `# HELP ${n} ${escape(f.help)}\n# TYPE ${n} ${f.type}\n${f.lines.join("\n")}`).join("\n") + "\n"
+  return `${[...families].map(([n, f]) => `# HELP ${n} ${escapeLabel(f.help)}\n# TYPE ${n} ${f.type}\n${f.lines.join("\n")}`).join("\n")}\n`
 }
 
 export const MetricsRoutes = HttpApiBuilder.Router.use((router) =>

@@ -1,4 +1,4 @@
-import { Effect, Either, Option, Stream } from "effect"
+import { Effect, Either, Option, type Stream } from "effect"
 import type { SourceConfig } from "../Config.js"
 import type { Tick } from "../Domain/Tick.js"
 import * as CoinGecko from "./CoinGecko.js"

@@ -1,10 +1,10 @@
 import { PgClient } from "@effect/sql-pg"
-import { Duration, Effect, Layer, Option, Redacted, Schedule, String } from "effect"
+import { Duration, Effect, Layer, Option, Redacted, Schedule, String as Str } from "effect"
 import * as Embedded from "./Embedded.js"
 
 const names = {
-  transformQueryNames: String.camelToSnake,
-  transformResultNames: String.snakeToCamel,
+  transformQueryNames: Str.camelToSnake,
+  transformResultNames: Str.snakeToCamel,
   // The checkpoint state is JSON we wrote ourselves: its keys must come back untouched.
   transformJson: false
 } as const

@@ -138,7 +138,7 @@ describe("Operator", () => {
     for (let i = 0; i < 3000; i++) {
       const eventTime = epoch + i * 15_000
       const r = Operator.step(state, new Tick({ symbol: "ETH", coinId: "ethereum", price: 100 + Math.sin(i / 7) * 5, eventTime, source: "simulator", ingestTime: eventTime }), lateness)
-      if (r._tag !== "Accepted") throw new Error("unexpected " + r._tag)
+      if (r._tag !== "Accepted") throw new Error(`unexpected ${r._tag}`)
       for (const c of r.candles) {
         const previous = emitted.get(c.key)
         if (c.closed && previous !== undefined) expect(c.indicators).toEqual(previous.indicators)

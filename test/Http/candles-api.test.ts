@@ -48,7 +48,7 @@ describe("GET /api/candles: fill and indicators (built dist/main.js service, rep
     const lines = traded.flatMap((i) =>
       [0, 1, 2].map((j) => JSON.stringify({ coinId: "bitcoin", symbol: "BTC", price: priceAt(i, j), volume: 1 + j, eventTime: base + i * m + j * 10_000 }))
     )
-    writeFileSync(file, lines.join("\n") + "\n")
+    writeFileSync(file, `${lines.join("\n")}\n`)
     svc = await startCli(["service"], { SOURCE: `replay:${file}`, REPLAY_SPEED: "max", CHECKPOINT_INTERVAL: "1 second" })
     await eventually(async () => {
       const { body } = await get("interval=1m")

@@ -34,7 +34,7 @@ describe("GET /api/admin/dlq (built service, replayed late and future ticks)", (
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "dlq-api-"))
     const file = join(dir, "ticks.ndjson")
-    writeFileSync(file, [...good, late, future].map((t) => JSON.stringify(t)).join("\n") + "\n")
+    writeFileSync(file, `${[...good, late, future].map((t) => JSON.stringify(t)).join("\n")}\n`)
     svc = await startCli(["service"], { SOURCE: `replay:${file}`, REPLAY_SPEED: "max", CHECKPOINT_INTERVAL: "500 millis", ADMIN_API_KEY: key })
   }, 90_000)
 

@@ -35,7 +35,9 @@ describe("SSE connection caps (SSE_MAX_CLIENTS=3, SSE_MAX_PER_ADDRESS=2)", () =>
   beforeAll(async () => {
     svc = await start({ SIMULATOR_RATE: "5", SSE_MAX_CLIENTS: "3", SSE_MAX_PER_ADDRESS: "2" })
   }, 70_000)
-  afterAll(() => open.forEach((c) => c.close()))
+  afterAll(() => {
+    for (const c of open) c.close()
+  })
 
   it("answers 503 JSON with Retry-After over the per-address cap and over the global cap, and frees the slot on disconnect", async () => {
     // two streams from 127.0.0.1 fill its share
@@ -192,7 +194,7 @@ describe("a slow client never slows the others", () => {
       for (const c of fast) expect(c.stats().count).toBeGreaterThanOrEqual(40_000)
     } finally {
       slow.close()
-      fast.forEach((c) => c.close())
+      for (const c of fast) c.close()
     }
     await eventually(async () => ((await metric(svc.url, /^sse_clients /)) === 0 ? true : undefined), 15_000, "every stream to be released")
   }, 150_000)

@@ -220,6 +220,7 @@ describe("dashboard (Chromium, built dist/main.js service)", () => {
     await page.mouse.move(over.x + over.width * 0.58, over.y + over.height * 0.5)
     const tooltip = page.locator("#chart-tooltip")
     await tooltip.waitFor({ state: "visible", timeout: 5_000 })
+    // biome-ignore lint/performance/useDomNodeTextContent: a Playwright locator (rendered text), not a DOM node
     const text = (await tooltip.innerText()).replace(/\s+/g, " ")
     for (const label of ["Open", "High", "Low", "Close", "Volume", "SMA 20", "SMA 50", "EMA 12", "EMA 26", "BB 20/2", "RSI 14"]) {
       expect(text, text).toContain(label)

@@ -89,6 +89,6 @@ export const writeHistory = (o: HistoryOptions): { readonly lines: number } => {
     }
   }
   ticks.sort((a, b) => a.t - b.t)
-  writeFileSync(o.path, [first, ...ticks].map((l) => l.json).join("\n") + "\n")
+  writeFileSync(o.path, `${[first, ...ticks].map((l) => l.json).join("\n")}\n`)
   return { lines: ticks.length + 1 }
 }

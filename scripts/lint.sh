@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# `npm run lint`: Biome (formatting, lint rules, sorted imports; biome.json) and no line over 140 characters.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+npx biome ci --error-on-warnings .
+long="$(git ls-files -co --exclude-standard 'src/*.ts' 'test/*.ts' 'bench/*.mjs' 'scripts/*.mjs' 'scripts/*.ts' 'scripts/*.sh' \
+  'public/*.js' 'public/*.css' 'public/*.html' '*.ts' | xargs awk 'length > 140 { print FILENAME ":" FNR ": " length " characters" }')"
+if [[ -n "$long" ]]; then
+  printf 'lines over 140 characters:\n%s\n' "$long" >&2
+  exit 1
+fi
+echo "lint: ok"
