@@ -107,12 +107,23 @@ for (const name of wanted) {
       clean.add("private redis", () => r.stop())
       redis = { url: r.url, kind: "private redis-server on a free loopback port", pid: r.proc.pid }
     }
-    const result = await scenario.run({ options: scenarioOptions, env, redis, clean: options.keep ? { add: () => undefined } : clean, profileDir })
+    const result = await scenario.run({
+      options: scenarioOptions,
+      env,
+      redis,
+      clean: options.keep ? { add: () => undefined } : clean,
+      profileDir
+    })
     const machine = C.machine()
     const correct = (result.correctness ?? []).every((c) => c.ok)
     if (!correct) {
       failures++
-      C.log(`${name}: correctness check failed: ${result.correctness.filter((c) => !c.ok).map((c) => c.check).join("; ")}`)
+      C.log(
+        `${name}: correctness check failed: ${result.correctness
+          .filter((c) => !c.ok)
+          .map((c) => c.check)
+          .join("; ")}`
+      )
     }
     // --tag: a variant's results go to bench/results/<scenario>-<tag>.json, leaving the main one alone.
     // A tiny (smoke) run never replaces the recorded figures: it writes <scenario>-tiny.json (git-ignored).
@@ -123,7 +134,12 @@ for (const name of wanted) {
       size,
       startedAt,
       finishedAt: new Date().toISOString(),
-      machine: { ...machine, loadAverageBefore: loadBefore, loadAverageAfter: machine.loadAverage, loadAverage: undefined },
+      machine: {
+        ...machine,
+        loadAverageBefore: loadBefore,
+        loadAverageAfter: machine.loadAverage,
+        loadAverage: undefined
+      },
       appLogLevel: process.env.BENCH_LOG_LEVEL ?? "warn",
       versions: C.versions({ services: await C.serviceVersions(env), ...(result.toolVersions ?? {}) }),
       ...result,

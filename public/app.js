@@ -3,7 +3,7 @@
  * /ready (the status bar: each dependency's state), /api/candles/:symbol?fill=true&indicators=true (chart history with
  * its indicator values, requested through htmx when it is loaded, plain fetch otherwise).
  * Everything from the server is inserted with textContent / setAttribute: never as HTML. */
-(function () {
+;(function () {
   "use strict"
 
   var INTERVALS = { "1m": 60, "5m": 300, "15m": 900, "1h": 3600, "1d": 86400 }
@@ -52,9 +52,13 @@
     lastSourceAt: 0
   }
 
-  var $ = function (id) { return document.getElementById(id) }
+  var $ = function (id) {
+    return document.getElementById(id)
+  }
   var els = {}
-  var has = function (o, k) { return Object.prototype.hasOwnProperty.call(o, k) }
+  var has = function (o, k) {
+    return Object.prototype.hasOwnProperty.call(o, k)
+  }
 
   // ---------- formatting ----------
 
@@ -122,7 +126,13 @@
     var date = new Date(sec * 1000)
     return interval === "1d"
       ? date.toLocaleDateString()
-      : date.toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23" })
+      : date.toLocaleString([], {
+          month: "short",
+          day: "numeric",
+          hour: "2-digit",
+          minute: "2-digit",
+          hourCycle: "h23"
+        })
   }
 
   function sourceLabel(src) {
@@ -131,8 +141,12 @@
 
   // ---------- validation of data from the server ----------
 
-  function isNum(v) { return typeof v === "number" && isFinite(v) }
-  function numOrNull(v) { return isNum(v) ? v : null }
+  function isNum(v) {
+    return typeof v === "number" && isFinite(v)
+  }
+  function numOrNull(v) {
+    return isNum(v) ? v : null
+  }
 
   function asTick(t) {
     if (!t || typeof t !== "object") return null
@@ -166,7 +180,11 @@
   }
 
   function parseJson(text) {
-    try { return JSON.parse(text) } catch (e) { return null }
+    try {
+      return JSON.parse(text)
+    } catch (e) {
+      return null
+    }
   }
 
   // ---------- status bar: stream, dependencies, source ----------
@@ -194,7 +212,10 @@
 
   // /ready: {status: ready|degraded|unavailable, dependencies: {database, cache, bus?: {kind, state, error?}}}
   function applyReady(body) {
-    var deps = body && typeof body === "object" && body.dependencies && typeof body.dependencies === "object" ? body.dependencies : null
+    var deps =
+      body && typeof body === "object" && body.dependencies && typeof body.dependencies === "object"
+        ? body.dependencies
+        : null
     var overall = body && typeof body.status === "string" ? body.status : "unknown"
     els.deps.setAttribute("data-status", /^(ready|degraded|unavailable)$/.test(overall) ? overall : "unknown")
     var items = els.deps.querySelectorAll(".dep[data-dep]")
@@ -215,10 +236,18 @@
   function pollReady() {
     clearTimeout(readyTimer)
     fetch("/ready", { cache: "no-store", headers: { Accept: "application/json" } })
-      .then(function (res) { return res.text() })
-      .then(function (text) { applyReady(parseJson(text)) })
-      .catch(function () { applyReady(null) })
-      .then(function () { readyTimer = setTimeout(pollReady, POLL_MS) })
+      .then(function (res) {
+        return res.text()
+      })
+      .then(function (text) {
+        applyReady(parseJson(text))
+      })
+      .catch(function () {
+        applyReady(null)
+      })
+      .then(function () {
+        readyTimer = setTimeout(pollReady, POLL_MS)
+      })
   }
 
   // ---------- ticker table ----------
@@ -268,13 +297,20 @@
     if (isNum(marketCap)) {
       for (var i = 0; i < state.order.length; i++) {
         var other = state.rows.get(state.order[i]).tick
-        if (!other || !isNum(other.marketCap) || other.marketCap < marketCap) { at = i; break }
+        if (!other || !isNum(other.marketCap) || other.marketCap < marketCap) {
+          at = i
+          break
+        }
       }
     }
     if (at < state.order.length) els.tbody.insertBefore(tr, state.rows.get(state.order[at]).tr)
     else els.tbody.appendChild(tr)
 
-    var row = { tr: tr, cells: { coin: coin, price: price, change: change, volume: volume, src: srcTag, age: age }, tick: null }
+    var row = {
+      tr: tr,
+      cells: { coin: coin, price: price, change: change, volume: volume, src: srcTag, age: age },
+      tick: null
+    }
     state.rows.set(symbol, row)
     state.order.splice(at, 0, symbol)
     addSymbolOption(symbol)
@@ -289,7 +325,11 @@
     opt.value = symbol
     opt.textContent = symbol
     var before = null
-    for (var j = 1; j < opts.length; j++) if (opts[j].value > symbol) { before = opts[j]; break }
+    for (var j = 1; j < opts.length; j++)
+      if (opts[j].value > symbol) {
+        before = opts[j]
+        break
+      }
     els.symbolPicker.insertBefore(opt, before)
     if (symbol === state.symbol) els.symbolPicker.value = symbol
   }
@@ -309,7 +349,8 @@
     var c = row.cells
     c.coin.textContent = typeof t.coinId === "string" ? t.coinId : ""
     c.price.textContent = fmtPrice(t.price)
-    c.price.title = "Event time " + fmtTime(t.eventTime) + (isNum(t.ingestTime) ? "\nIngested " + fmtTime(t.ingestTime) : "")
+    c.price.title =
+      "Event time " + fmtTime(t.eventTime) + (isNum(t.ingestTime) ? "\nIngested " + fmtTime(t.ingestTime) : "")
 
     c.change.textContent = fmtChange(t.change24h)
     c.change.classList.remove("up", "down", "flat")
@@ -338,7 +379,9 @@
 
   function tickAges() {
     var now = Date.now()
-    state.rows.forEach(function (row) { updateAge(row, now) })
+    state.rows.forEach(function (row) {
+      updateAge(row, now)
+    })
   }
 
   // The ?symbol= of the address when we have it, else BTC, else the first row: once the snapshot has answered,
@@ -361,10 +404,15 @@
     clearTimeout(latestTimer)
     fetch("/api/latest", { cache: "no-store", headers: { Accept: "application/json" } })
       .then(function (res) {
-        return res.text().then(function (text) { return { status: res.status, body: parseJson(text) } })
+        return res.text().then(function (text) {
+          return { status: res.status, body: parseJson(text) }
+        })
       })
       .then(function (r) {
-        if (r.status === 503) { setBanner(true); return }
+        if (r.status === 503) {
+          setBanner(true)
+          return
+        }
         if (r.status !== 200 || !r.body || !Array.isArray(r.body.prices)) return
         setBanner(false)
         state.snapshotOk = true
@@ -378,7 +426,9 @@
         if (newest && Date.now() - state.lastSourceAt > POLL_MS) setSource(newest.source)
         if (isNum(r.body.asOf)) els.asof.textContent = "Snapshot " + new Date(r.body.asOf).toLocaleTimeString()
       })
-      .catch(function () { /* network error: the SSE indicator already says reconnecting */ })
+      .catch(function () {
+        /* network error: the SSE indicator already says reconnecting */
+      })
       .then(function () {
         if (!state.snapshotSettled) state.snapshotSettled = Date.now()
         maybeSelectDefault()
@@ -412,7 +462,9 @@
         es.close()
         var wait = state.esRetryMs
         state.esRetryMs = Math.min(state.esRetryMs * 2, 30000)
-        setTimeout(function () { if (state.es === es) connect() }, wait)
+        setTimeout(function () {
+          if (state.es === es) connect()
+        }, wait)
       }
     })
 
@@ -435,14 +487,19 @@
       if (!s || typeof s !== "object") return
       if (s.cache === "down") setBanner(true)
       else if (s.cache === "up") pollLatest()
-      if (typeof s.source === "string") { state.lastSourceAt = Date.now(); setSource(s.source) }
+      if (typeof s.source === "string") {
+        state.lastSourceAt = Date.now()
+        setSource(s.source)
+      }
       if (state.everOpened) pollReady()
     })
   }
 
   // ---------- selection: symbol, interval, range ----------
 
-  function intervalSec() { return INTERVALS[state.interval] }
+  function intervalSec() {
+    return INTERVALS[state.interval]
+  }
 
   // From the start of the range (aligned to the interval) minus WARMUP candles, filled, with indicator values.
   function candlesUrl() {
@@ -450,8 +507,17 @@
     var rangeSec = RANGES[state.range]
     var from = (Math.floor((Date.now() / 1000 - rangeSec) / iv) - WARMUP) * iv
     var limit = Math.min(MAX_LIMIT, Math.ceil(rangeSec / iv) + WARMUP + 2)
-    return "/api/candles/" + encodeURIComponent(state.symbol) + "?interval=" + encodeURIComponent(state.interval) +
-      "&from=" + from * 1000 + "&limit=" + limit + "&fill=true&indicators=true"
+    return (
+      "/api/candles/" +
+      encodeURIComponent(state.symbol) +
+      "?interval=" +
+      encodeURIComponent(state.interval) +
+      "&from=" +
+      from * 1000 +
+      "&limit=" +
+      limit +
+      "&fill=true&indicators=true"
+    )
   }
 
   function pressOnly(container, attr, value) {
@@ -462,7 +528,9 @@
   }
 
   function syncSelectionUi() {
-    state.rows.forEach(function (row, sym) { row.tr.setAttribute("aria-selected", sym === state.symbol ? "true" : "false") })
+    state.rows.forEach(function (row, sym) {
+      row.tr.setAttribute("aria-selected", sym === state.symbol ? "true" : "false")
+    })
     pressOnly(els.intervals, "data-interval", state.interval)
     pressOnly(els.ranges, "data-range", state.range)
     if (state.symbol) els.symbolPicker.value = state.symbol
@@ -484,13 +552,22 @@
     var changed = false
     if (pick === "symbol") {
       var sym = elt.value
-      if (SYMBOL_RE.test(sym) && sym !== state.symbol) { state.symbol = sym; changed = true }
+      if (SYMBOL_RE.test(sym) && sym !== state.symbol) {
+        state.symbol = sym
+        changed = true
+      }
     } else if (pick === "interval") {
       var iv = elt.getAttribute("data-interval")
-      if (has(INTERVALS, iv) && iv !== state.interval) { state.interval = iv; changed = true }
+      if (has(INTERVALS, iv) && iv !== state.interval) {
+        state.interval = iv
+        changed = true
+      }
     } else if (pick === "range") {
       var r = elt.getAttribute("data-range")
-      if (has(RANGES, r) && r !== state.range) { state.range = r; changed = true }
+      if (has(RANGES, r) && r !== state.range) {
+        state.range = r
+        changed = true
+      }
     }
     if (changed) {
       state.pendingCandles = []
@@ -523,14 +600,23 @@
     if (!state.symbol) return
     if (window.htmx) {
       var p = window.htmx.ajax("GET", "/api/candles", { source: els.chartFrame, swap: "none" })
-      if (p && p.catch) p.catch(function () { /* reported through htmx:afterRequest */ })
+      if (p && p.catch)
+        p.catch(function () {
+          /* reported through htmx:afterRequest */
+        })
     } else {
       var url = candlesUrl()
       state.pendingUrl = url
       showLoading()
       fetch(url, { headers: { Accept: "application/json" } })
-        .then(function (res) { return res.text().then(function (text) { onCandlesResponse(url, res.status, text) }) })
-        .catch(function () { onCandlesResponse(url, 0, "") })
+        .then(function (res) {
+          return res.text().then(function (text) {
+            onCandlesResponse(url, res.status, text)
+          })
+        })
+        .catch(function () {
+          onCandlesResponse(url, 0, "")
+        })
     }
   }
 
@@ -538,7 +624,12 @@
     if (url !== state.pendingUrl) return // the answer to an older request
     var body = parseJson(text)
     if (status !== 200 || !body || !Array.isArray(body.candles)) {
-      setChartState("error", status === 503 ? "History temporarily unavailable — retrying" : "Could not load candles" + (status ? " (HTTP " + status + ")" : ""))
+      setChartState(
+        "error",
+        status === 503
+          ? "History temporarily unavailable — retrying"
+          : "Could not load candles" + (status ? " (HTTP " + status + ")" : "")
+      )
       if (status === 503 || status === 0) {
         clearTimeout(state.candleRetry)
         state.candleRetry = setTimeout(loadCandles, 5000)
@@ -566,8 +657,23 @@
   // ---------- the series: candles, indicator values, live updates ----------
 
   function emptySeries(symbol, interval, range) {
-    var cur = { symbol: symbol, interval: interval, range: range, x: [], o: [], h: [], l: [], c: [], v: [], n: [], live: [], ind: {} }
-    IND_COLS.forEach(function (k) { cur.ind[k] = [] })
+    var cur = {
+      symbol: symbol,
+      interval: interval,
+      range: range,
+      x: [],
+      o: [],
+      h: [],
+      l: [],
+      c: [],
+      v: [],
+      n: [],
+      live: [],
+      ind: {}
+    }
+    IND_COLS.forEach(function (k) {
+      cur.ind[k] = []
+    })
     return cur
   }
 
@@ -581,16 +687,25 @@
     cur.v.push(isNum(c.volume) ? c.volume : 0)
     cur.n.push(isNum(c.tickCount) ? c.tickCount : 0)
     cur.live.push(false)
-    IND_COLS.forEach(function (k) { cur.ind[k].push(ind ? ind[k] : null) })
+    IND_COLS.forEach(function (k) {
+      cur.ind[k].push(ind ? ind[k] : null)
+    })
   }
 
   function dropOldest(cur) {
-    ["x", "o", "h", "l", "c", "v", "n", "live"].forEach(function (k) { cur[k].shift() })
-    IND_COLS.forEach(function (k) { cur.ind[k].shift() })
+    ;["x", "o", "h", "l", "c", "v", "n", "live"].forEach(function (k) {
+      cur[k].shift()
+    })
+    IND_COLS.forEach(function (k) {
+      cur.ind[k].shift()
+    })
   }
 
   function setCandle(cur, i, c) {
-    cur.o[i] = c.open; cur.h[i] = c.high; cur.l[i] = c.low; cur.c[i] = c.close
+    cur.o[i] = c.open
+    cur.h[i] = c.high
+    cur.l[i] = c.low
+    cur.c[i] = c.close
     cur.v[i] = isNum(c.volume) ? c.volume : 0
     cur.n[i] = isNum(c.tickCount) ? c.tickCount : 0
   }
@@ -616,8 +731,22 @@
       for (var g = 1; g <= gap && g <= 500; g++) {
         var prev = cur.x.length - 1
         var close = cur.c[prev]
-        pushCandle(cur, { bucketStart: (cur.x[prev] + iv) * 1000, open: close, high: close, low: close, close: close, volume: 0, tickCount: 0 }, null)
-        IND_COLS.forEach(function (k) { cur.ind[k][prev + 1] = cur.ind[k][prev] })
+        pushCandle(
+          cur,
+          {
+            bucketStart: (cur.x[prev] + iv) * 1000,
+            open: close,
+            high: close,
+            low: close,
+            close: close,
+            volume: 0,
+            tickCount: 0
+          },
+          null
+        )
+        IND_COLS.forEach(function (k) {
+          cur.ind[k][prev + 1] = cur.ind[k][prev]
+        })
       }
     }
     pushCandle(cur, c, null)
@@ -630,7 +759,8 @@
     var cur = state.candles
     if (!cur || c.symbol !== cur.symbol || c.interval !== cur.interval || cur.range !== state.range) {
       // the history for the new selection is on its way: keep its live updates for when it lands
-      if (c.symbol === state.symbol && c.interval === state.interval && state.pendingCandles.length < 1000) state.pendingCandles.push(c)
+      if (c.symbol === state.symbol && c.interval === state.interval && state.pendingCandles.length < 1000)
+        state.pendingCandles.push(c)
       return
     }
     if (mergeCandle(cur, c)) renderChart(false)
@@ -641,18 +771,29 @@
   // from the previous candle's value, Wilder's RSI 14 over the closes we hold. Where we hold too few closes, the
   // previous candle's value is kept.
 
-  function mean(a) { var s = 0; for (var i = 0; i < a.length; i++) s += a[i]; return s / a.length }
+  function mean(a) {
+    var s = 0
+    for (var i = 0; i < a.length; i++) s += a[i]
+    return s / a.length
+  }
 
   function liveIndicators(cur, i) {
     var closes = []
     var prev = -1
     for (var k = 0; k < i; k++) {
-      if (cur.n[k] > 0) { closes.push(cur.c[k]); prev = k }
+      if (cur.n[k] > 0) {
+        closes.push(cur.c[k])
+        prev = k
+      }
     }
     closes.push(cur.c[i])
     var ind = cur.ind
-    var carry = function (col) { return prev >= 0 ? ind[col][prev] : null }
-    var sma = function (p, col) { return closes.length >= p ? mean(closes.slice(-p)) : carry(col) }
+    var carry = function (col) {
+      return prev >= 0 ? ind[col][prev] : null
+    }
+    var sma = function (p, col) {
+      return closes.length >= p ? mean(closes.slice(-p)) : carry(col)
+    }
     var ema = function (p, col) {
       var before = carry(col)
       if (before !== null) return (2 / (p + 1)) * cur.c[i] + (1 - 2 / (p + 1)) * before
@@ -668,7 +809,13 @@
     if (closes.length >= 20) {
       var w = closes.slice(-20)
       var m = mean(w)
-      var sd = Math.sqrt(mean(w.map(function (x) { return (x - m) * (x - m) })))
+      var sd = Math.sqrt(
+        mean(
+          w.map(function (x) {
+            return (x - m) * (x - m)
+          })
+        )
+      )
       ind.bbUpper[i] = m + 2 * sd
       ind.bbLower[i] = m - 2 * sd
     } else {
@@ -680,12 +827,15 @@
   }
 
   function rsi(closes, p) {
-    var gain = 0, loss = 0
+    var gain = 0,
+      loss = 0
     for (var k = 1; k <= p; k++) {
       var ch = closes[k] - closes[k - 1]
-      if (ch > 0) gain += ch; else loss -= ch
+      if (ch > 0) gain += ch
+      else loss -= ch
     }
-    gain /= p; loss /= p
+    gain /= p
+    loss /= p
     for (var j = p + 1; j < closes.length; j++) {
       var d = closes[j] - closes[j - 1]
       gain = (gain * (p - 1) + Math.max(d, 0)) / p
@@ -708,10 +858,14 @@
 
   function updateChartPrice() {
     var row = state.symbol && state.rows.get(state.symbol)
-    if (!row || !row.tick) { els.chartPrice.textContent = ""; return }
+    if (!row || !row.tick) {
+      els.chartPrice.textContent = ""
+      return
+    }
     els.chartPrice.textContent = fmtPrice(row.tick.price)
     els.chartPrice.classList.remove("up", "down")
-    if (isNum(row.tick.change24h) && changeDir(row.tick.change24h) !== "flat") els.chartPrice.classList.add(changeDir(row.tick.change24h))
+    if (isNum(row.tick.change24h) && changeDir(row.tick.change24h) !== "flat")
+      els.chartPrice.classList.add(changeDir(row.tick.change24h))
   }
 
   function paneSize(el) {
@@ -720,10 +874,26 @@
 
   // uPlot data per pane, sharing the x column
   function priceData(cur) {
-    return [cur.x, cur.o, cur.h, cur.l, cur.c, cur.ind.sma20, cur.ind.sma50, cur.ind.ema12, cur.ind.ema26, cur.ind.bbUpper, cur.ind.bbLower]
+    return [
+      cur.x,
+      cur.o,
+      cur.h,
+      cur.l,
+      cur.c,
+      cur.ind.sma20,
+      cur.ind.sma50,
+      cur.ind.ema12,
+      cur.ind.ema26,
+      cur.ind.bbUpper,
+      cur.ind.bbLower
+    ]
   }
-  function volumeData(cur) { return [cur.x, cur.v] }
-  function rsiData(cur) { return [cur.x, cur.ind.rsi14] }
+  function volumeData(cur) {
+    return [cur.x, cur.v]
+  }
+  function rsiData(cur) {
+    return [cur.x, cur.ind.rsi14]
+  }
 
   // The x range when not zoomed: the chosen range (warm-up candles before it stay off screen, reachable by panning),
   // never less than MIN_SLOTS intervals, ending just after the newest candle, so a fresh start with a few candles
@@ -754,7 +924,9 @@
     // as many decimals as the tick step needs: 104,000 for BTC, 0.00002150 for SHIB
     var d = isNum(incr) && incr > 0 ? Math.min(12, Math.max(0, Math.ceil(-Math.log10(incr) - 1e-9))) : 2
     var f = nf(d, d)
-    return splits.map(function (v) { return v == null ? "" : f.format(v) })
+    return splits.map(function (v) {
+      return v == null ? "" : f.format(v)
+    })
   }
 
   // every pane gets the same right-axis width, so their plot areas line up
@@ -785,7 +957,10 @@
 
     for (var i = 0; i < xs.length; i++) {
       if (xs[i] < xMin - ivSec || xs[i] > xMax + ivSec) continue
-      var o = cur.o[i], h = cur.h[i], l = cur.l[i], c = cur.c[i]
+      var o = cur.o[i],
+        h = cur.h[i],
+        l = cur.l[i],
+        c = cur.c[i]
       var cx = Math.round(u.valToPos(xs[i], "x", true))
       if (cur.n[i] === 0) {
         // a filled bucket (no trade): a flat grey dash at the carried close
@@ -846,8 +1021,10 @@
     ctx.lineWidth = 1
     ctx.setLineDash([4, 4])
     ctx.beginPath()
-    ctx.moveTo(bb.left, Math.round(y70) + 0.5); ctx.lineTo(bb.left + bb.width, Math.round(y70) + 0.5)
-    ctx.moveTo(bb.left, Math.round(y30) + 0.5); ctx.lineTo(bb.left + bb.width, Math.round(y30) + 0.5)
+    ctx.moveTo(bb.left, Math.round(y70) + 0.5)
+    ctx.lineTo(bb.left + bb.width, Math.round(y70) + 0.5)
+    ctx.moveTo(bb.left, Math.round(y30) + 0.5)
+    ctx.lineTo(bb.left + bb.width, Math.round(y30) + 0.5)
     ctx.stroke()
     ctx.restore()
   }
@@ -869,7 +1046,8 @@
     els.ohlc.textContent = ""
     if (!cur || !cur.x.length) return
     var i = idx == null || idx < 0 || idx >= cur.x.length ? cur.x.length - 1 : idx
-    var o = cur.o[i], c = cur.c[i]
+    var o = cur.o[i],
+      c = cur.c[i]
     var dir = c >= o ? "up" : "down"
     var t = document.createElement("span")
     t.className = "time"
@@ -922,12 +1100,16 @@
     tt.appendChild(tooltipRow("Change", fmtChange(cur.o[i] ? ((cur.c[i] - cur.o[i]) / cur.o[i]) * 100 : 0), dir))
     tt.appendChild(tooltipRow("Volume", fmtCompact(cur.v[i])))
     var ind = cur.ind
-    var f = function (v) { return v == null ? "—" : fmtPrice(v) }
+    var f = function (v) {
+      return v == null ? "—" : fmtPrice(v)
+    }
     tt.appendChild(tooltipRow("SMA 20", f(ind.sma20[i]), "ind sma20"))
     tt.appendChild(tooltipRow("SMA 50", f(ind.sma50[i]), "ind sma50"))
     tt.appendChild(tooltipRow("EMA 12", f(ind.ema12[i]), "ind ema12"))
     tt.appendChild(tooltipRow("EMA 26", f(ind.ema26[i]), "ind ema26"))
-    tt.appendChild(tooltipRow("BB 20/2", ind.bbUpper[i] == null ? "—" : f(ind.bbLower[i]) + " – " + f(ind.bbUpper[i]), "ind bb"))
+    tt.appendChild(
+      tooltipRow("BB 20/2", ind.bbUpper[i] == null ? "—" : f(ind.bbLower[i]) + " – " + f(ind.bbUpper[i]), "ind bb")
+    )
     tt.appendChild(tooltipRow("RSI 14", ind.rsi14[i] == null ? "—" : nf(1, 1).format(ind.rsi14[i]), "ind rsi"))
     if (cur.live[i]) {
       var note = document.createElement("div")
@@ -951,7 +1133,9 @@
 
   function eachChart(fn) {
     if (!state.charts) return
-    fn(state.charts.price); fn(state.charts.volume); fn(state.charts.rsi)
+    fn(state.charts.price)
+    fn(state.charts.volume)
+    fn(state.charts.rsi)
   }
 
   function setView(min, max, zoomed) {
@@ -959,7 +1143,9 @@
     els.chart.setAttribute("data-zoomed", zoomed ? "true" : "false")
     state.syncing = true
     try {
-      eachChart(function (u) { u.setScale("x", { min: min, max: max }) })
+      eachChart(function (u) {
+        u.setScale("x", { min: min, max: max })
+      })
     } finally {
       state.syncing = false
     }
@@ -974,17 +1160,27 @@
   function zoomBy(factor, anchor) {
     if (!state.charts || !state.candles || !state.candles.x.length) return
     var sc = state.charts.price.scales.x
-    var min = sc.min, max = sc.max
+    var min = sc.min,
+      max = sc.max
     var spanNow = max - min
     var bounds = xBounds()
     var iv = INTERVALS[state.candles.interval]
     var next = Math.max(iv * 8, spanNow * factor)
-    if (next >= bounds[1] - bounds[0]) { resetView(); return }
+    if (next >= bounds[1] - bounds[0]) {
+      resetView()
+      return
+    }
     var a = anchor == null ? min + spanNow / 2 : anchor
     var nmin = a - (a - min) * (next / spanNow)
     var nmax = nmin + next
-    if (nmin < bounds[0]) { nmax += bounds[0] - nmin; nmin = bounds[0] }
-    if (nmax > bounds[1]) { nmin -= nmax - bounds[1]; nmax = bounds[1] }
+    if (nmin < bounds[0]) {
+      nmax += bounds[0] - nmin
+      nmin = bounds[0]
+    }
+    if (nmax > bounds[1]) {
+      nmin -= nmax - bounds[1]
+      nmax = bounds[1]
+    }
     setView(nmin, nmax, true)
   }
 
@@ -1025,7 +1221,15 @@
         points: { show: false },
         drag: { x: true, y: false },
         // cursor only: zoom and pan are spread by setView (a synced drag would zoom twice)
-        sync: { key: "candles", scales: ["x", null], filters: { pub: function (type) { return type === "mousemove" || type === "mouseleave" || type === "mouseenter" } } }
+        sync: {
+          key: "candles",
+          scales: ["x", null],
+          filters: {
+            pub: function (type) {
+              return type === "mousemove" || type === "mouseleave" || type === "mouseenter"
+            }
+          }
+        }
       },
       scales: {
         x: {
@@ -1034,7 +1238,8 @@
             // uPlot auto-ranges x to the data; ours is the chosen range. Any other min/max is a zoom: keep it.
             var xs = state.candles ? state.candles.x : []
             var n = xs.length
-            if (min == null || max == null || !n || state.syncing) return min == null || max == null || !n ? xWindow() : [min, max]
+            if (min == null || max == null || !n || state.syncing)
+              return min == null || max == null || !n ? xWindow() : [min, max]
             if (!state.zoomed) return xWindow()
             return [min, max]
           }
@@ -1042,21 +1247,39 @@
       },
       axes: [
         Object.assign({}, axis, { space: 70 }),
-        Object.assign({}, axis, { scale: "y", side: 1, size: function () { return state.axisSize } })
+        Object.assign({}, axis, {
+          scale: "y",
+          side: 1,
+          size: function () {
+            return state.axisSize
+          }
+        })
       ],
       hooks: {
-        setSelect: [function (u) {
-          if (u.select.width > 0) {
-            var min = u.posToVal(u.select.left, "x")
-            var max = u.posToVal(u.select.left + u.select.width, "x")
-            u.setSelect({ left: 0, width: 0, top: 0, height: 0 }, false)
-            setView(min, max, true)
+        setSelect: [
+          function (u) {
+            if (u.select.width > 0) {
+              var min = u.posToVal(u.select.left, "x")
+              var max = u.posToVal(u.select.left + u.select.width, "x")
+              u.setSelect({ left: 0, width: 0, top: 0, height: 0 }, false)
+              setView(min, max, true)
+            }
           }
-        }],
-        init: [function (u) {
-          u.over.addEventListener("dblclick", function () { resetView() })
-          u.over.addEventListener("wheel", function (ev) { onWheel(u, ev) }, { passive: false })
-        }]
+        ],
+        init: [
+          function (u) {
+            u.over.addEventListener("dblclick", function () {
+              resetView()
+            })
+            u.over.addEventListener(
+              "wheel",
+              function (ev) {
+                onWheel(u, ev)
+              },
+              { passive: false }
+            )
+          }
+        ]
       }
     }
     // the drag selects; setSelect above applies it to every pane
@@ -1072,9 +1295,10 @@
       var d = new Date(s * 1000)
       var day = d.toDateString()
       var dateLabel = d.toLocaleDateString([], { month: "short", day: "numeric" })
-      var label = incr >= 86400 || (prevDay !== null && day !== prevDay)
-        ? dateLabel
-        : d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" })
+      var label =
+        incr >= 86400 || (prevDay !== null && day !== prevDay)
+          ? dateLabel
+          : d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" })
       prevDay = day
       return label
     })
@@ -1082,65 +1306,129 @@
 
   // the x axis is labelled under the last pane only; the upper panes keep its grid
   function quietXAxis(axis) {
-    return Object.assign({}, axis, { space: 70, size: 4, values: function (u, splits) { return splits.map(function () { return "" }) }, ticks: { show: false } })
+    return Object.assign({}, axis, {
+      space: 70,
+      size: 4,
+      values: function (u, splits) {
+        return splits.map(function () {
+          return ""
+        })
+      },
+      ticks: { show: false }
+    })
   }
 
   function makeCharts(cur) {
     var U = window.uPlot
-    var hidden = { paths: function () { return null }, points: { show: false } }
-    var line = function (label, color, dash) {
-      return { label: label, scale: "y", stroke: color, width: 1.25, dash: dash, points: { show: false }, spanGaps: false }
+    var hidden = {
+      paths: function () {
+        return null
+      },
+      points: { show: false }
     }
-    var price = new U(baseOpts(els.chart, function (opts, axis) {
-      opts.scales.y = {
-        auto: true,
-        range: function (u, min, max) {
-          if (min == null || max == null) return [0, 1]
-          var s = max - min || Math.abs(max) * 0.01 || 1
-          return [min - s * 0.06, max + s * 0.06]
-        }
+    var line = function (label, color, dash) {
+      return {
+        label: label,
+        scale: "y",
+        stroke: color,
+        width: 1.25,
+        dash: dash,
+        points: { show: false },
+        spanGaps: false
       }
-      opts.axes[0] = quietXAxis(axis)
-      opts.axes[1].values = axisPriceValues
-      opts.series = [
-        {},
-        Object.assign({ label: "Open", scale: "y" }, hidden),
-        Object.assign({ label: "High", scale: "y" }, hidden),
-        Object.assign({ label: "Low", scale: "y" }, hidden),
-        Object.assign({ label: "Close", scale: "y" }, hidden),
-        line("SMA 20", OVERLAYS[0].color),
-        line("SMA 50", OVERLAYS[1].color),
-        line("EMA 12", OVERLAYS[2].color, [5, 3]),
-        line("EMA 26", OVERLAYS[3].color, [5, 3]),
-        line("BB upper", OVERLAYS[4].color, [2, 3]),
-        line("BB lower", OVERLAYS[4].color, [2, 3])
-      ]
-      opts.bands = [{ series: [PRICE_COL.bbUpper, PRICE_COL.bbLower], fill: "rgba(143,163,191,0.09)" }]
-      opts.hooks.draw = [drawCandles]
-      opts.hooks.setCursor = [function (u) { readout(u.cursor.idx); updateTooltip(u) }]
-      opts.hooks.setData = [function () { readout(null) }]
-      return opts
-    }), priceData(cur), els.chart)
+    }
+    var price = new U(
+      baseOpts(els.chart, function (opts, axis) {
+        opts.scales.y = {
+          auto: true,
+          range: function (u, min, max) {
+            if (min == null || max == null) return [0, 1]
+            var s = max - min || Math.abs(max) * 0.01 || 1
+            return [min - s * 0.06, max + s * 0.06]
+          }
+        }
+        opts.axes[0] = quietXAxis(axis)
+        opts.axes[1].values = axisPriceValues
+        opts.series = [
+          {},
+          Object.assign({ label: "Open", scale: "y" }, hidden),
+          Object.assign({ label: "High", scale: "y" }, hidden),
+          Object.assign({ label: "Low", scale: "y" }, hidden),
+          Object.assign({ label: "Close", scale: "y" }, hidden),
+          line("SMA 20", OVERLAYS[0].color),
+          line("SMA 50", OVERLAYS[1].color),
+          line("EMA 12", OVERLAYS[2].color, [5, 3]),
+          line("EMA 26", OVERLAYS[3].color, [5, 3]),
+          line("BB upper", OVERLAYS[4].color, [2, 3]),
+          line("BB lower", OVERLAYS[4].color, [2, 3])
+        ]
+        opts.bands = [{ series: [PRICE_COL.bbUpper, PRICE_COL.bbLower], fill: "rgba(143,163,191,0.09)" }]
+        opts.hooks.draw = [drawCandles]
+        opts.hooks.setCursor = [
+          function (u) {
+            readout(u.cursor.idx)
+            updateTooltip(u)
+          }
+        ]
+        opts.hooks.setData = [
+          function () {
+            readout(null)
+          }
+        ]
+        return opts
+      }),
+      priceData(cur),
+      els.chart
+    )
 
-    var volume = new U(baseOpts(els.volume, function (opts, axis) {
-      opts.scales.y = { auto: true, range: function (u, min, max) { return [0, Math.max(1e-12, (max || 0) * 1.1)] } }
-      opts.axes[0] = quietXAxis(axis)
-      opts.axes[1].values = function (u, splits) { return splits.map(function (v) { return v == null ? "" : fmtCompact(v) }) }
-      opts.axes[1].space = 24
-      opts.series = [{}, Object.assign({ label: "Volume", scale: "y" }, hidden)]
-      opts.hooks.draw = [drawVolume]
-      return opts
-    }), volumeData(cur), els.volume)
+    var volume = new U(
+      baseOpts(els.volume, function (opts, axis) {
+        opts.scales.y = {
+          auto: true,
+          range: function (u, min, max) {
+            return [0, Math.max(1e-12, (max || 0) * 1.1)]
+          }
+        }
+        opts.axes[0] = quietXAxis(axis)
+        opts.axes[1].values = function (u, splits) {
+          return splits.map(function (v) {
+            return v == null ? "" : fmtCompact(v)
+          })
+        }
+        opts.axes[1].space = 24
+        opts.series = [{}, Object.assign({ label: "Volume", scale: "y" }, hidden)]
+        opts.hooks.draw = [drawVolume]
+        return opts
+      }),
+      volumeData(cur),
+      els.volume
+    )
 
-    var rsiChart = new U(baseOpts(els.rsi, function (opts, axis) {
-      opts.axes[0] = Object.assign({}, axis, { space: 70, size: 26, values: timeValues })
-      opts.scales.y = { auto: false, range: function () { return [0, 100] } }
-      opts.axes[1].splits = function () { return [30, 50, 70] }
-      opts.axes[1].values = function (u, splits) { return splits.map(String) }
-      opts.series = [{}, { label: "RSI 14", scale: "y", stroke: "#b39ddb", width: 1.25, points: { show: false }, spanGaps: false }]
-      opts.hooks.drawAxes = [drawRsiGuides]
-      return opts
-    }), rsiData(cur), els.rsi)
+    var rsiChart = new U(
+      baseOpts(els.rsi, function (opts, axis) {
+        opts.axes[0] = Object.assign({}, axis, { space: 70, size: 26, values: timeValues })
+        opts.scales.y = {
+          auto: false,
+          range: function () {
+            return [0, 100]
+          }
+        }
+        opts.axes[1].splits = function () {
+          return [30, 50, 70]
+        }
+        opts.axes[1].values = function (u, splits) {
+          return splits.map(String)
+        }
+        opts.series = [
+          {},
+          { label: "RSI 14", scale: "y", stroke: "#b39ddb", width: 1.25, points: { show: false }, spanGaps: false }
+        ]
+        opts.hooks.drawAxes = [drawRsiGuides]
+        return opts
+      }),
+      rsiData(cur),
+      els.rsi
+    )
 
     state.charts = { price: price, volume: volume, rsi: rsiChart }
     applyOverlays()
@@ -1162,7 +1450,11 @@
     els.chart.setAttribute("data-overlays", shown.join(" "))
   }
 
-  function countNonNull(a) { var n = 0; for (var i = 0; i < a.length; i++) if (a[i] != null) n++; return n }
+  function countNonNull(a) {
+    var n = 0
+    for (var i = 0; i < a.length; i++) if (a[i] != null) n++
+    return n
+  }
 
   function renderChart(fresh) {
     var cur = state.candles
@@ -1176,9 +1468,19 @@
     els.chart.setAttribute("data-last-bucket", n ? String(cur.x[n - 1] * 1000) : "")
     els.chart.setAttribute("data-last-close", n ? String(cur.c[n - 1]) : "")
     els.chart.setAttribute("data-indicator-points", String(countNonNull(cur.ind.sma20)))
-    els.volume.setAttribute("data-points", String(cur.v.filter(function (v) { return v > 0 }).length))
+    els.volume.setAttribute(
+      "data-points",
+      String(
+        cur.v.filter(function (v) {
+          return v > 0
+        }).length
+      )
+    )
     els.rsi.setAttribute("data-points", String(countNonNull(cur.ind.rsi14)))
-    if (!window.uPlot) { setChartState("error", "Chart library failed to load"); return }
+    if (!window.uPlot) {
+      setChartState("error", "Chart library failed to load")
+      return
+    }
     setChartState(n ? "ready" : "empty", n ? "" : "No candles yet for " + cur.symbol + " · " + cur.interval)
     state.axisSize = computeAxisSize(cur)
     if (fresh) {
@@ -1296,7 +1598,10 @@
       var d = ev.detail
       if (!d || typeof d.path !== "string" || d.path.indexOf("/api/candles") !== 0) return
       if (d.elt && d.elt.hasAttribute && d.elt.hasAttribute("data-pick")) applyPick(d.elt)
-      if (!state.symbol) { ev.preventDefault(); return }
+      if (!state.symbol) {
+        ev.preventDefault()
+        return
+      }
       clearTimeout(state.candleRetry)
       d.path = candlesUrl()
       state.pendingUrl = d.path
@@ -1341,7 +1646,10 @@
       new ResizeObserver(resizeCharts).observe(els.chart)
     }
 
-    setInterval(function () { tickAges(); maybeSelectDefault() }, 1000)
+    setInterval(function () {
+      tickAges()
+      maybeSelectDefault()
+    }, 1000)
     pollLatest()
     pollReady()
     connect()

@@ -74,7 +74,10 @@ export interface Summary {
   readonly elapsed: Duration.Duration
 }
 
-export class BackfillError extends Data.TaggedError("BackfillError")<{ readonly message: string; readonly summary: Summary }> {}
+export class BackfillError extends Data.TaggedError("BackfillError")<{
+  readonly message: string
+  readonly summary: Summary
+}> {}
 
 const decodeTick = Schema.decodeEither(TickJson)
 
@@ -90,7 +93,10 @@ export const historyTicks = (
   coinId: string,
   symbol: string,
   now: number
-): Either.Either<{ readonly ticks: ReadonlyArray<Tick>; readonly bad: ReadonlyArray<readonly [string, string]> }, string> =>
+): Either.Either<
+  { readonly ticks: ReadonlyArray<Tick>; readonly bad: ReadonlyArray<readonly [string, string]> },
+  string
+> =>
   Either.map(marketChartTicks(json, coinId), ({ bad, ticks }) => {
     const byTime = new Map<number, Tick>()
     for (const t of ticks) byTime.set(t.eventTime, new Tick({ ...t, symbol, source: "coingecko", ingestTime: now }))
@@ -114,8 +120,12 @@ export const scanTopic = (
   symbols: ReadonlySet<string>,
   perPartition: number,
   timeout: Duration.DurationInput
-): Effect.Effect<{ readonly newest: ReadonlyMap<string, Newest>; readonly records: number; readonly complete: boolean }, BusError, Bus> =>
-  Effect.gen(function*() {
+): Effect.Effect<
+  { readonly newest: ReadonlyMap<string, Newest>; readonly records: number; readonly complete: boolean },
+  BusError,
+  Bus
+> =>
+  Effect.gen(function* () {
     const bus = yield* Bus
     const ends = yield* bus.endOffsets(topic)
     const newest = new Map<string, Newest>()
@@ -126,25 +136,31 @@ export const scanTopic = (
     const starts = new Map([...ends].map(([p, end]) => [p, Math.max(0, end - perPartition)] as const))
     if (!pending()) return { newest, records, complete: true }
     const groupId = `${topic}.backfill-scan-${Date.now()}-${process.pid}`
-    const scan = bus.consume({ topic, groupId, onAssign: (parts) => Effect.succeed(new Map(parts.map((p) => [p, starts.get(p) ?? 0] as const))) }).pipe(
-      Stream.runForEachWhile((event) =>
-        Effect.sync(() => {
-          if (event._tag !== "Records") return pending()
-          for (const record of event.records) {
-            records += 1
-            next.set(record.partition, Math.max(next.get(record.partition) ?? 0, record.offset + 1))
-            if (record.key === null || !symbols.has(record.key)) continue
-            const tick = decodeTick(record.value)
-            if (Either.isLeft(tick) || tick.right.symbol !== record.key) continue
-            const seen = newest.get(record.key)
-            if (seen === undefined || tick.right.eventTime > seen.eventTime) {
-              newest.set(record.key, { eventTime: tick.right.eventTime, source: tick.right.source })
+    const scan = bus
+      .consume({
+        topic,
+        groupId,
+        onAssign: (parts) => Effect.succeed(new Map(parts.map((p) => [p, starts.get(p) ?? 0] as const)))
+      })
+      .pipe(
+        Stream.runForEachWhile((event) =>
+          Effect.sync(() => {
+            if (event._tag !== "Records") return pending()
+            for (const record of event.records) {
+              records += 1
+              next.set(record.partition, Math.max(next.get(record.partition) ?? 0, record.offset + 1))
+              if (record.key === null || !symbols.has(record.key)) continue
+              const tick = decodeTick(record.value)
+              if (Either.isLeft(tick) || tick.right.symbol !== record.key) continue
+              const seen = newest.get(record.key)
+              if (seen === undefined || tick.right.eventTime > seen.eventTime) {
+                newest.set(record.key, { eventTime: tick.right.eventTime, source: tick.right.source })
+              }
             }
-          }
-          return pending()
-        })
+            return pending()
+          })
+        )
       )
-    )
     const finished = yield* Effect.timeout(scan, timeout).pipe(
       Effect.as(true),
       Effect.catchTag("TimeoutException", () => Effect.succeed(false))
@@ -194,7 +210,9 @@ const makeProgress = (sink: ProgressSink, coinsTotal: number, startedAt: number,
 
   const eta = (v: ProgressView, now: number) => {
     const elapsed = now - startedAt
-    return v.fraction <= 0 || (v.coinsDone === 0 && v.fraction < 0.25) ? "ETA --" : `ETA ${formatSeconds((elapsed / v.fraction) * (1 - v.fraction))}`
+    return v.fraction <= 0 || (v.coinsDone === 0 && v.fraction < 0.25)
+      ? "ETA --"
+      : `ETA ${formatSeconds((elapsed / v.fraction) * (1 - v.fraction))}`
   }
   const counts = (v: ProgressView, now: number) =>
     `${v.coinsDone}/${coinsTotal} coins · ${thousands(v.published)}/${thousands(v.toPublish)} ticks published · ` +
@@ -245,13 +263,15 @@ const makeProgress = (sink: ProgressSink, coinsTotal: number, startedAt: number,
     aroundLogs: <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
       sink.isTTY
         ? Effect.locallyWith(effect, FiberRef.currentLoggers, (loggers) =>
-          HashSet.map(loggers, (logger) =>
-            Logger.make((options) => {
-              const shown = barShown
-              clear()
-              logger.log(options)
-              if (shown) draw(Date.now())
-            })))
+            HashSet.map(loggers, (logger) =>
+              Logger.make((options) => {
+                const shown = barShown
+                clear()
+                logger.log(options)
+                if (shown) draw(Date.now())
+              })
+            )
+          )
         : effect,
     finish: Effect.sync(() => clear())
   }
@@ -291,7 +311,7 @@ const toResult = (t: Tally): CoinResult => ({
 
 /** Fetches, turns into ticks and publishes each coin's history; see the module comment for the design. */
 export const run = (input: Options): Effect.Effect<Summary, BackfillError | BusError, Bus | HttpClient.HttpClient> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const options: Options = { ...input, coins: [...new Set(input.coins)] }
     const bus = yield* Bus
     const sink = options.progress ?? stderrSink
@@ -303,8 +323,11 @@ export const run = (input: Options): Effect.Effect<Summary, BackfillError | BusE
       const open = all.filter((t) => !t.finished)
       return {
         coinsDone: all.length - open.length,
-        fraction: all.reduce((f, t) => f + (t.finished ? 1 : t.toPublish > 0 ? 0.5 + 0.5 * (t.published / t.toPublish) : 0), 0) /
-          Math.max(1, options.coins.length),
+        fraction:
+          all.reduce(
+            (f, t) => f + (t.finished ? 1 : t.toPublish > 0 ? 0.5 + 0.5 * (t.published / t.toPublish) : 0),
+            0
+          ) / Math.max(1, options.coins.length),
         toPublish: all.reduce((n, t) => n + t.toPublish, 0),
         published: all.reduce((n, t) => n + t.published, 0),
         activity: open.length > 0 ? open.map((t) => `${t.coinId}: ${t.phase}`).join(" · ") : phase
@@ -312,7 +335,7 @@ export const run = (input: Options): Effect.Effect<Summary, BackfillError | BusE
     }
     const progress = makeProgress(sink, options.coins.length, startedAt, view)
 
-    const body = Effect.gen(function*() {
+    const body = Effect.gen(function* () {
       yield* bus.ensureTopic(options.topic, options.partitions)
       const client = yield* CoinGecko.makeClient(options.client)
       phase = "resolving symbols"
@@ -325,13 +348,22 @@ export const run = (input: Options): Effect.Effect<Summary, BackfillError | BusE
 
       let newest: ReadonlyMap<string, Newest> = new Map()
       if (options.republish === true) {
-        yield* progress.line("backfill: --republish: the topic is not scanned; every point is published (the processor drops repeats as late or duplicate)")
+        yield* progress.line(
+          "backfill: --republish: the topic is not scanned; every point is published (the processor drops repeats as late or duplicate)"
+        )
       } else {
         const perPartition = options.scanRecords ?? 50_000
         phase = "scanning the topic"
-        const scan = yield* scanTopic(options.topic, new Set(options.coins.map(symbolOf)), perPartition, options.scanTimeout ?? Duration.seconds(60))
+        const scan = yield* scanTopic(
+          options.topic,
+          new Set(options.coins.map(symbolOf)),
+          perPartition,
+          options.scanTimeout ?? Duration.seconds(60)
+        )
         newest = scan.newest
-        const found = [...scan.newest].map(([s, n]) => `${s} up to ${new Date(n.eventTime).toISOString()} (${n.source})`)
+        const found = [...scan.newest].map(
+          ([s, n]) => `${s} up to ${new Date(n.eventTime).toISOString()} (${n.source})`
+        )
         yield* progress.line(
           `backfill: scanned ${options.topic}: ${thousands(scan.records)} records (the newest, at most ${thousands(perPartition)} a partition)` +
             `${scan.complete ? "" : ", timed out: going on with what was found"}; ` +
@@ -346,7 +378,7 @@ export const run = (input: Options): Effect.Effect<Summary, BackfillError | BusE
       let lastCall = Number.NEGATIVE_INFINITY
 
       const paced = <A>(call: Effect.Effect<A, CoinGecko.CoinGeckoError>) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const now = yield* Clock.currentTimeMillis
           const wait = lastCall + interval - now
           if (wait > 0) yield* Effect.sleep(Duration.millis(wait))
@@ -356,9 +388,9 @@ export const run = (input: Options): Effect.Effect<Summary, BackfillError | BusE
 
       /** market_chart with retries: after a 429's Retry-After (never less than the backoff), else exponential backoff. */
       const fetchChart = (tally: Tally) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const coinId = tally.coinId
-          for (let attempt = 1;; attempt++) {
+          for (let attempt = 1; ; attempt++) {
             tally.phase = attempt === 1 ? "fetching" : `fetching (attempt ${attempt})`
             const result = yield* Effect.either(paced(client.marketChart(coinId, options.days)))
             if (Either.isRight(result)) return result.right
@@ -366,7 +398,9 @@ export const run = (input: Options): Effect.Effect<Summary, BackfillError | BusE
             if (!error.retryable || attempt >= maxAttempts) return yield* Effect.fail(error)
             const delay = CoinGecko.retryDelay(error, attempt, backoff, yield* Random.next)
             tally.phase = `waiting ${Duration.format(delay)} (${error.reason})`
-            yield* progress.line(`backfill: ${coinId}: ${error.message}; retrying in ${Duration.format(delay)} (attempt ${attempt} of ${maxAttempts})`)
+            yield* progress.line(
+              `backfill: ${coinId}: ${error.message}; retrying in ${Duration.format(delay)} (attempt ${attempt} of ${maxAttempts})`
+            )
             yield* Effect.sleep(delay)
           }
         })
@@ -382,7 +416,7 @@ export const run = (input: Options): Effect.Effect<Summary, BackfillError | BusE
 
       /** One coin's history, as the ticks to publish. */
       const coinTicks = (coinId: string): Effect.Effect<ReadonlyArray<Tick>> =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const symbol = symbolOf(coinId)
           const tally: Tally = {
             coinId,
@@ -413,7 +447,10 @@ export const run = (input: Options): Effect.Effect<Summary, BackfillError | BusE
           tally.bad = bad.length
           if (bad.length > 0) {
             yield* Effect.logWarning(
-              `backfill: ${coinId}: ${bad.length} points give no valid tick, skipped: ${bad.slice(0, 5).map(([w, why]) => `${w}: ${why}`).join("; ")}`
+              `backfill: ${coinId}: ${bad.length} points give no valid tick, skipped: ${bad
+                .slice(0, 5)
+                .map(([w, why]) => `${w}: ${why}`)
+                .join("; ")}`
             )
           }
           const there = newest.get(symbol)
@@ -434,7 +471,7 @@ export const run = (input: Options): Effect.Effect<Summary, BackfillError | BusE
               ticks.length === 0
                 ? "the answer holds no points"
                 : `nothing new: the topic already holds ${symbol} up to ${new Date(there!.eventTime).toISOString()}, ` +
-                  `at or after all ${thousands(ticks.length)} points`
+                    `at or after all ${thousands(ticks.length)} points`
             )
             return []
           }
@@ -444,13 +481,14 @@ export const run = (input: Options): Effect.Effect<Summary, BackfillError | BusE
           const last = new Date(fresh[fresh.length - 1]!.eventTime).toISOString()
           yield* progress.line(
             `backfill: ${coinId} (${symbol}): ${thousands(ticks.length)} points, ${thousands(fresh.length)} to publish (${first} → ${last})` +
-              (tally.skipped > 0 ? `, ${thousands(tally.skipped)} already in the topic` : "") + (bad.length > 0 ? `, ${bad.length} bad` : "")
+              (tally.skipped > 0 ? `, ${thousands(tally.skipped)} already in the topic` : "") +
+              (bad.length > 0 ? `, ${bad.length} bad` : "")
           )
           return fresh
         })
 
       const onPublished = (batch: ReadonlyArray<Tick>) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           for (const tick of batch) {
             const tally = tallies.get(tick.coinId)
             if (tally === undefined) continue
@@ -458,7 +496,9 @@ export const run = (input: Options): Effect.Effect<Summary, BackfillError | BusE
             tally.phase = `publishing ${thousands(tally.published)}/${thousands(tally.toPublish)}`
             if (tally.published === tally.toPublish) {
               tally.finished = true
-              yield* progress.line(`backfill: ${tally.coinId} (${tally.symbol}): ${thousands(tally.published)} ticks published`)
+              yield* progress.line(
+                `backfill: ${tally.coinId} (${tally.symbol}): ${thousands(tally.published)} ticks published`
+              )
             }
           }
         })
@@ -483,7 +523,7 @@ export const run = (input: Options): Effect.Effect<Summary, BackfillError | BusE
 
     yield* progress.aroundLogs(Effect.raceFirst(body, Effect.zipRight(redraw, Effect.never))).pipe(
       Effect.onInterrupt(() =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           yield* progress.finish
           const s = summary(yield* Clock.currentTimeMillis)
           sink.write(
@@ -508,11 +548,12 @@ export const run = (input: Options): Effect.Effect<Summary, BackfillError | BusE
 /** One line per coin and a total, for the end of the command. */
 export const describe = (summary: Summary): string =>
   [
-    ...summary.coins.map((r) =>
-      `${r.coinId} (${r.symbol}): ${thousands(r.points)} points, ${thousands(r.published)} published` +
-      (r.skipped > 0 ? `, ${thousands(r.skipped)} skipped (already in the topic)` : "") +
-      (r.bad > 0 ? `, ${r.bad} bad` : "") +
-      (r.problem !== undefined ? ` — ${r.problem}` : "")
+    ...summary.coins.map(
+      (r) =>
+        `${r.coinId} (${r.symbol}): ${thousands(r.points)} points, ${thousands(r.published)} published` +
+        (r.skipped > 0 ? `, ${thousands(r.skipped)} skipped (already in the topic)` : "") +
+        (r.bad > 0 ? `, ${r.bad} bad` : "") +
+        (r.problem !== undefined ? ` — ${r.problem}` : "")
     ),
     `backfill: ${thousands(summary.published)} ticks published in ${formatSeconds(Duration.toMillis(summary.elapsed))}`
   ].join("\n")

@@ -2,8 +2,16 @@ import { Config, ConfigError, Duration, Either, Option, Redacted } from "effect"
 
 /** Default CoinGecko ids: a top-10 list without stablecoins' twins. */
 export const defaultCoins = [
-  "bitcoin", "ethereum", "tether", "binancecoin", "ripple",
-  "usd-coin", "cardano", "stellar", "chainlink", "litecoin"
+  "bitcoin",
+  "ethereum",
+  "tether",
+  "binancecoin",
+  "ripple",
+  "usd-coin",
+  "cardano",
+  "stellar",
+  "chainlink",
+  "litecoin"
 ] as const
 
 export type SourceSetting =
@@ -23,25 +31,34 @@ const parseSource = (raw: string): Either.Either<SourceSetting, string> => {
 
 const source = Config.string("SOURCE").pipe(
   Config.withDefault("auto"),
-  Config.mapOrFail((raw) =>
-    Either.mapLeft(parseSource(raw), (message) => ConfigError.InvalidData(["SOURCE"], message))
-  )
+  Config.mapOrFail((raw) => Either.mapLeft(parseSource(raw), (message) => ConfigError.InvalidData(["SOURCE"], message)))
 )
 
 const coins = Config.string("COINS").pipe(
   Config.withDefault(defaultCoins.join(",")),
   Config.mapOrFail((raw) => {
-    const ids = raw.split(",").map((s) => s.trim()).filter((s) => s.length > 0)
+    const ids = raw
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0)
     return ids.length > 0 && ids.every((id) => /^[a-z0-9-]{1,64}$/.test(id))
       ? Either.right(ids)
-      : Either.left(ConfigError.InvalidData(["COINS"], `expected comma-separated CoinGecko ids like "bitcoin,ethereum", got "${raw}"`))
+      : Either.left(
+          ConfigError.InvalidData(
+            ["COINS"],
+            `expected comma-separated CoinGecko ids like "bitcoin,ethereum", got "${raw}"`
+          )
+        )
   })
 )
 
 const positiveDuration = (name: string, fallback: string) =>
   // Validated before the default is attached: the other order loses the variable's name in the error.
   Config.duration(name).pipe(
-    Config.validate({ message: `expected a positive duration such as "${fallback}"`, validation: (d) => Duration.toMillis(d) > 0 }),
+    Config.validate({
+      message: `expected a positive duration such as "${fallback}"`,
+      validation: (d) => Duration.toMillis(d) > 0
+    }),
     Config.withDefault(Duration.decode(fallback as Duration.DurationInput))
   )
 
@@ -52,16 +69,20 @@ const positiveInt = (name: string, fallback: number, max = 1_000_000) =>
   )
 
 const optionalUrl = (name: string) =>
-  Config.redacted(name).pipe(
-    Config.option,
-    Config.map(Option.filter((r) => Redacted.value(r).trim().length > 0))
-  )
+  Config.redacted(name).pipe(Config.option, Config.map(Option.filter((r) => Redacted.value(r).trim().length > 0)))
 
 /** Where the bus, the cache and the database live; unset means the embedded adapter. */
 export const InfraConfig = Config.all({
   kafkaBrokers: Config.string("KAFKA_BROKERS").pipe(
     Config.option,
-    Config.map(Option.map((s) => s.split(",").map((b) => b.trim()).filter((b) => b.length > 0))),
+    Config.map(
+      Option.map((s) =>
+        s
+          .split(",")
+          .map((b) => b.trim())
+          .filter((b) => b.length > 0)
+      )
+    ),
     Config.map(Option.filter((bs) => bs.length > 0))
   ),
   redisUrl: optionalUrl("REDIS_URL"),
@@ -95,16 +116,23 @@ const coingeckoPlan = Config.string("COINGECKO_PLAN").pipe(
 const coingeckoBaseUrl = Config.string("COINGECKO_BASE_URL").pipe(
   Config.option,
   Config.mapOrFail((raw) => {
-    const value = Option.filter(Option.map(raw, (s) => s.trim()), (s) => s.length > 0)
+    const value = Option.filter(
+      Option.map(raw, (s) => s.trim()),
+      (s) => s.length > 0
+    )
     if (Option.isNone(value)) return Either.right(Option.none<string>())
     try {
       const url = new URL(value.value)
-      if (url.protocol === "http:" || url.protocol === "https:") return Either.right(Option.some(value.value.replace(/\/+$/, "")))
+      if (url.protocol === "http:" || url.protocol === "https:")
+        return Either.right(Option.some(value.value.replace(/\/+$/, "")))
     } catch {
       // reported below
     }
     return Either.left(
-      ConfigError.InvalidData(["COINGECKO_BASE_URL"], `expected an http(s) URL such as "${coingeckoBaseUrls.demo}", got "${value.value}"`)
+      ConfigError.InvalidData(
+        ["COINGECKO_BASE_URL"],
+        `expected an http(s) URL such as "${coingeckoBaseUrls.demo}", got "${value.value}"`
+      )
     )
   })
 )
@@ -121,7 +149,10 @@ export const CoinGeckoConfig = Config.all({
   probeTimeout: positiveDuration("COINGECKO_PROBE_TIMEOUT", "3 seconds"),
   monthlyBudget: positiveInt("COINGECKO_MONTHLY_BUDGET", 10_000, 1_000_000_000)
 }).pipe(
-  Config.map(({ baseUrl, ...rest }) => ({ ...rest, baseUrl: Option.getOrElse(baseUrl, () => coingeckoBaseUrls[rest.plan]) }))
+  Config.map(({ baseUrl, ...rest }) => ({
+    ...rest,
+    baseUrl: Option.getOrElse(baseUrl, () => coingeckoBaseUrls[rest.plan])
+  }))
 )
 export type CoinGeckoConfig = Config.Config.Success<typeof CoinGeckoConfig>
 
@@ -134,13 +165,17 @@ export const parseReplaySpeed = (raw: string): Either.Either<ReplaySpeed, string
   const n = value.length > 0 ? Number(value) : Number.NaN
   if (Number.isFinite(n) && n === 0) return Either.right("max")
   if (Number.isFinite(n) && n > 0) return Either.right(n)
-  return Either.left(`expected a positive factor such as 1, 60 or 0.5, or 0 / max for as fast as possible, got "${raw}"`)
+  return Either.left(
+    `expected a positive factor such as 1, 60 or 0.5, or 0 / max for as fast as possible, got "${raw}"`
+  )
 }
 
 export const ReplayConfig = Config.all({
   speed: Config.string("REPLAY_SPEED").pipe(
     Config.withDefault("1"),
-    Config.mapOrFail((raw) => Either.mapLeft(parseReplaySpeed(raw), (m) => ConfigError.InvalidData(["REPLAY_SPEED"], m)))
+    Config.mapOrFail((raw) =>
+      Either.mapLeft(parseReplaySpeed(raw), (m) => ConfigError.InvalidData(["REPLAY_SPEED"], m))
+    )
   ),
   /** Coin id for a single market_chart file whose name is not the coin id. */
   coin: Config.string("REPLAY_COIN").pipe(
@@ -160,7 +195,10 @@ export const SourceConfig = Config.all({
   pollInterval: positiveDuration("POLL_INTERVAL", "30 seconds"),
   /** Simulator ticks per coin per second. */
   simulatorRate: Config.number("SIMULATOR_RATE").pipe(
-    Config.validate({ message: "expected a number of ticks per coin per second in (0, 1000]", validation: (n) => n > 0 && n <= 1000 }),
+    Config.validate({
+      message: "expected a number of ticks per coin per second in (0, 1000]",
+      validation: (n) => n > 0 && n <= 1000
+    }),
     Config.withDefault(1)
   ),
   simulatorSeed: Config.integer("SIMULATOR_SEED").pipe(Config.option),

@@ -1,7 +1,7 @@
 import { Data, Duration, Effect, Layer, Option } from "effect"
-import type { AppConfig } from "./Config.js"
 import * as KafkaBus from "./Bus/Kafka.js"
 import * as MemoryBus from "./Bus/Memory.js"
+import type { AppConfig } from "./Config.js"
 import { type LiveFeed, layer as liveFeedLayer } from "./Http/LiveFeed.js"
 import * as MemoryCache from "./Sinks/Memory.js"
 import * as Store from "./Sinks/Postgres.js"
@@ -30,25 +30,31 @@ export const cache = (config: AppConfig) =>
 
 /** The SQL client with migrations applied, and the Store on top. */
 export const store = (config: AppConfig) =>
-  Store.layer.pipe(
-    Layer.provideMerge(MigrationsLive),
-    Layer.provideMerge(SqlClient.layer(config.infra.databaseUrl))
-  )
+  Store.layer.pipe(Layer.provideMerge(MigrationsLive), Layer.provideMerge(SqlClient.layer(config.infra.databaseUrl)))
 
 export const liveFeed = liveFeedLayer
 
 /** A stage run alone needs real services to talk to: embedded ones live inside a single process. */
-export const requireShared = (config: AppConfig, command: string, needs: ReadonlyArray<"KAFKA_BROKERS" | "REDIS_URL" | "DATABASE_URL">) => {
+export const requireShared = (
+  config: AppConfig,
+  command: string,
+  needs: ReadonlyArray<"KAFKA_BROKERS" | "REDIS_URL" | "DATABASE_URL">
+) => {
   const set = {
     KAFKA_BROKERS: Option.isSome(config.infra.kafkaBrokers),
     REDIS_URL: Option.isSome(config.infra.redisUrl),
     DATABASE_URL: Option.isSome(config.infra.databaseUrl)
   }
   const missing = needs.filter((n) => !set[n])
-  return missing.length === 0 ? Effect.void : Effect.fail(new UsageError({
-    message: `${command} runs alone only against shared services: set ${missing.join(", ")} ` +
-      `(the embedded adapters live inside one process; \`service\` runs every stage on them)`
-  }))
+  return missing.length === 0
+    ? Effect.void
+    : Effect.fail(
+        new UsageError({
+          message:
+            `${command} runs alone only against shared services: set ${missing.join(", ")} ` +
+            `(the embedded adapters live inside one process; \`service\` runs every stage on them)`
+        })
+      )
 }
 
 export type { LiveFeed }

@@ -1,6 +1,6 @@
+import { hostname } from "node:os"
 import type { SqlError } from "@effect/sql"
 import { Clock, Duration, Effect, Either, Fiber, Metric, MetricBoundaries, Queue, Schedule, Stream } from "effect"
-import { hostname } from "node:os"
 import { Bus, type BusError, type BusRecord, type ConsumerEvent } from "./Bus/Bus.js"
 import { AppConfig } from "./Config.js"
 import * as Operator from "./Domain/Operator.js"
@@ -9,19 +9,41 @@ import type { Update } from "./Domain/Update.js"
 import { LatestCache } from "./Sinks/LatestCache.js"
 import { type CandleRow, type DeadLetterRow, type PartitionCheckpoint, Store } from "./Sinks/Postgres.js"
 
-export const ticksProcessed = Metric.counter("ticks_processed_total", { description: "Ticks accepted by the processor", incremental: true })
-export const ticksDeduped = Metric.counter("ticks_deduped_total", { description: "Duplicate ticks dropped", incremental: true })
-export const ticksLate = Metric.counter("ticks_late_total", { description: "Ticks behind the watermark, sent to the DLQ", incremental: true })
-export const recordsDlq = Metric.counter("dlq_records_total", { description: "Records sent to the dead-letter topic", incremental: true })
-export const checkpoints = Metric.counter("checkpoints_total", { description: "Checkpoint transactions committed", incremental: true })
+export const ticksProcessed = Metric.counter("ticks_processed_total", {
+  description: "Ticks accepted by the processor",
+  incremental: true
+})
+export const ticksDeduped = Metric.counter("ticks_deduped_total", {
+  description: "Duplicate ticks dropped",
+  incremental: true
+})
+export const ticksLate = Metric.counter("ticks_late_total", {
+  description: "Ticks behind the watermark, sent to the DLQ",
+  incremental: true
+})
+export const recordsDlq = Metric.counter("dlq_records_total", {
+  description: "Records sent to the dead-letter topic",
+  incremental: true
+})
+export const checkpoints = Metric.counter("checkpoints_total", {
+  description: "Checkpoint transactions committed",
+  incremental: true
+})
 export const checkpointSeconds = Metric.histogram(
   "checkpoint_duration_seconds",
   MetricBoundaries.exponential({ start: 0.002, factor: 2, count: 14 }),
   "Time to commit one checkpoint transaction"
 )
-export const consumerLag = Metric.gauge("consumer_lag_records", { description: "Records in the log not yet checkpointed, per partition" })
-export const pendingGauge = Metric.gauge("processor_pending_ticks", { description: "Processed ticks waiting for a checkpoint" })
-export const fencedOut = Metric.counter("checkpoints_fenced_total", { description: "Checkpoints refused because a newer owner holds the partition", incremental: true })
+export const consumerLag = Metric.gauge("consumer_lag_records", {
+  description: "Records in the log not yet checkpointed, per partition"
+})
+export const pendingGauge = Metric.gauge("processor_pending_ticks", {
+  description: "Processed ticks waiting for a checkpoint"
+})
+export const fencedOut = Metric.counter("checkpoints_fenced_total", {
+  description: "Checkpoints refused because a newer owner holds the partition",
+  incremental: true
+})
 
 export const cacheUpdatesDropped = Metric.counter("cache_updates_dropped_total", {
   description: "Live updates that never reached the cache: its writer fell too far behind, or the write failed",
@@ -43,7 +65,13 @@ const deadBatchLimit = 768 * 1024
 
 /** The dead letter as JSON: the reason and where the record was, with its bytes exactly (base64 when not UTF-8 text). */
 const encodeDeadLetter = (d: DeadLetter): string => {
-  const where = { reason: d.reason, detail: d.detail, topic: d.record.topic, partition: d.record.partition, offset: d.record.offset }
+  const where = {
+    reason: d.reason,
+    detail: d.detail,
+    topic: d.record.topic,
+    partition: d.record.partition,
+    offset: d.record.offset
+  }
   if (d.record.raw === undefined) {
     const whole = JSON.stringify({ ...where, value: d.record.value })
     if (whole.length <= deadLetterLimit) return whole
@@ -58,7 +86,10 @@ const encodeDeadLetter = (d: DeadLetter): string => {
   })
 }
 
-const sizedBatches = <A extends { readonly value: string }>(items: ReadonlyArray<A>, limit: number): Array<Array<A>> => {
+const sizedBatches = <A extends { readonly value: string }>(
+  items: ReadonlyArray<A>,
+  limit: number
+): Array<Array<A>> => {
   const out: Array<Array<A>> = []
   let current: Array<A> = []
   let size = 0
@@ -102,12 +133,17 @@ interface Partition {
 
 interface Snapshot {
   /** Each dead letter also carries its record's key, for the DLQ topic. */
-  readonly partitions: ReadonlyArray<PartitionCheckpoint & { readonly deadLetters: ReadonlyArray<DeadLetterRow & { readonly key: string }> }>
+  readonly partitions: ReadonlyArray<
+    PartitionCheckpoint & { readonly deadLetters: ReadonlyArray<DeadLetterRow & { readonly key: string }> }
+  >
 }
 
 /** Postgres (and the DLQ) retried with backoff while away; nothing is lost meanwhile: offsets only advance with a commit. */
 const retrySchedule = (max: Duration.Duration) =>
-  Schedule.exponential(Duration.min(Duration.millis(200), max)).pipe(Schedule.jittered, Schedule.union(Schedule.spaced(max)))
+  Schedule.exponential(Duration.min(Duration.millis(200), max)).pipe(
+    Schedule.jittered,
+    Schedule.union(Schedule.spaced(max))
+  )
 
 /**
  * Consume → decode → dedupe → candles and indicators → sinks.
@@ -121,7 +157,7 @@ const retrySchedule = (max: Duration.Duration) =>
  *   so a Postgres outage leaves the fast path live, until `MAX_PENDING_TICKS` are waiting: then it stops consuming.
  * - On assignment a partition is claimed (epoch + 1) and resumes from its checkpoint: a restart replays, never loses.
  */
-export const run = Effect.gen(function*() {
+export const run = Effect.gen(function* () {
   const config = yield* AppConfig
   const bus = yield* Bus
   const cache = yield* LatestCache
@@ -158,7 +194,10 @@ export const run = Effect.gen(function*() {
       for (const [key, row] of candles) pendingCandles.set(key, { _tag: "candle", candle: row.candle })
       const over = pendingTickUpdates.length - maxPendingUpdates
       if (over > 0) pendingTickUpdates.splice(0, over)
-      return Effect.zipRight(over > 0 ? Metric.incrementBy(cacheUpdatesDropped, over) : Effect.void, Queue.offer(wake, true))
+      return Effect.zipRight(
+        over > 0 ? Metric.incrementBy(cacheUpdatesDropped, over) : Effect.void,
+        Queue.offer(wake, true)
+      )
     })
   let cacheDown = false
   const writeCache = Effect.suspend(() => {
@@ -172,10 +211,17 @@ export const run = Effect.gen(function*() {
       Effect.matchEffect({
         onFailure: (e) =>
           Metric.incrementBy(cacheUpdatesDropped, updates.length).pipe(
-            Effect.zipRight(cacheDown ? Effect.void : Effect.logWarning(`latest cache write failed; the durable path goes on: ${e.message}`)),
+            Effect.zipRight(
+              cacheDown
+                ? Effect.void
+                : Effect.logWarning(`latest cache write failed; the durable path goes on: ${e.message}`)
+            ),
             Effect.tap(() => (cacheDown = true))
           ),
-        onSuccess: () => cacheDown ? Effect.logInfo("latest cache writes recovered").pipe(Effect.tap(() => (cacheDown = false))) : Effect.void
+        onSuccess: () =>
+          cacheDown
+            ? Effect.logInfo("latest cache writes recovered").pipe(Effect.tap(() => (cacheDown = false)))
+            : Effect.void
       })
     )
   })
@@ -183,7 +229,7 @@ export const run = Effect.gen(function*() {
 
   // == durable path
   const commitSnapshot = (snapshot: Snapshot): Effect.Effect<void> =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dead = snapshot.partitions.flatMap((p) => p.deadLetters)
       if (dead.length > 0) {
         // Before the checkpoint: a crash in between re-sends them (at-least-once), never loses them. The checkpoint
@@ -203,7 +249,11 @@ export const run = Effect.gen(function*() {
       const started = yield* Clock.currentTimeMillis
       while (remaining.length > 0) {
         const result = yield* store.commit({ topic, owner, partitions: remaining }).pipe(
-          Effect.tapErrorTag("SqlError", (e) => Effect.logWarning(`checkpoint failed, retrying: ${e.message}: ${e.cause instanceof Error ? e.cause.message : String(e.cause)}`)),
+          Effect.tapErrorTag("SqlError", (e) =>
+            Effect.logWarning(
+              `checkpoint failed, retrying: ${e.message}: ${e.cause instanceof Error ? e.cause.message : String(e.cause)}`
+            )
+          ),
           Effect.retry({ schedule: retry, while: (e) => e._tag === "SqlError" }),
           Effect.catchTag("SqlError", Effect.die), // the schedule never ends
           Effect.either
@@ -211,11 +261,14 @@ export const run = Effect.gen(function*() {
         if (Either.isRight(result)) break
         // Lost to a newer owner (a rebalance): drop those partitions and their work, commit the rest.
         const lost = new Set(result.left.partitions)
-        yield* Effect.logWarning(`partitions ${[...lost].join(",")} have a newer owner; dropping their uncommitted work`)
+        yield* Effect.logWarning(
+          `partitions ${[...lost].join(",")} have a newer owner; dropping their uncommitted work`
+        )
         yield* Metric.incrementBy(fencedOut, lost.size)
         for (const p of lost) {
           const held = partitions.get(p)
-          if (held !== undefined && snapshot.partitions.some((s) => s.partition === p && s.epoch === held.epoch)) partitions.delete(p)
+          if (held !== undefined && snapshot.partitions.some((s) => s.partition === p && s.epoch === held.epoch))
+            partitions.delete(p)
         }
         remaining = remaining.filter((p) => !lost.has(p.partition))
       }
@@ -228,20 +281,27 @@ export const run = Effect.gen(function*() {
       )
       yield* recordLag
       // Kafka's committed offsets are for lag monitoring only; Postgres holds the truth.
-      yield* bus.commitOffsets(topic, config.processor.groupId, remaining.map(({ nextOffset, partition }) => ({ partition, offset: nextOffset }))).pipe(
-        Effect.ignore
-      )
+      yield* bus
+        .commitOffsets(
+          topic,
+          config.processor.groupId,
+          remaining.map(({ nextOffset, partition }) => ({ partition, offset: nextOffset }))
+        )
+        .pipe(Effect.ignore)
     })
 
   // Lag per partition after a checkpoint, at most once a second (it costs the broker a request).
   let lagAt = 0
-  const recordLag = Effect.gen(function*() {
+  const recordLag = Effect.gen(function* () {
     const now = yield* Clock.currentTimeMillis
     if (now - lagAt < 1000) return
     lagAt = now
     const ends = yield* bus.endOffsets(topic)
     for (const [partition, p] of partitions) {
-      yield* Metric.set(Metric.tagged(consumerLag, "partition", String(partition)), Math.max(0, (ends.get(partition) ?? 0) - p.snapshotOffset))
+      yield* Metric.set(
+        Metric.tagged(consumerLag, "partition", String(partition)),
+        Math.max(0, (ends.get(partition) ?? 0) - p.snapshotOffset)
+      )
     }
   }).pipe(Effect.ignore)
 
@@ -251,7 +311,7 @@ export const run = Effect.gen(function*() {
   const idle = Effect.suspend(() => (inflight === undefined ? Effect.void : Fiber.join(inflight)))
 
   /** Hands the work so far to the committer (after the previous commit finished) and starts afresh. */
-  const snapshot = Effect.gen(function*() {
+  const snapshot = Effect.gen(function* () {
     yield* idle
     const taken: Array<Snapshot["partitions"][number]> = []
     for (const [partition, p] of partitions) {
@@ -263,7 +323,12 @@ export const run = Effect.gen(function*() {
         state: Operator.encodeState(p.state),
         ticks: p.work.ticks,
         candles: [...p.work.candles.values()],
-        deadLetters: p.work.dead.map((d) => ({ offset: d.record.offset, reason: d.reason, key: d.record.key ?? "", letter: encodeDeadLetter(d) }))
+        deadLetters: p.work.dead.map((d) => ({
+          offset: d.record.offset,
+          reason: d.reason,
+          key: d.record.key ?? "",
+          letter: encodeDeadLetter(d)
+        }))
       })
       p.snapshotOffset = p.nextOffset
       p.work = noWork()
@@ -272,32 +337,44 @@ export const run = Effect.gen(function*() {
     yield* Metric.set(pendingGauge, 0)
     if (taken.length === 0) return
     committing = true
-    inflight = yield* Effect.forkDaemon(commitSnapshot({ partitions: taken }).pipe(
-      // Tell the consumer loop: what piled up meanwhile is checkpointed next, not at the next interval.
-      Effect.ensuring(Effect.suspend(() => {
-        committing = false
-        return Queue.offer(committed, { _tag: "Committed" })
-      }))
-    ))
+    inflight = yield* Effect.forkDaemon(
+      commitSnapshot({ partitions: taken }).pipe(
+        // Tell the consumer loop: what piled up meanwhile is checkpointed next, not at the next interval.
+        Effect.ensuring(
+          Effect.suspend(() => {
+            committing = false
+            return Queue.offer(committed, { _tag: "Committed" })
+          })
+        )
+      )
+    )
   })
   const committerBusy = () => committing
 
   // == consumption
   const onAssign = (assigned: ReadonlyArray<number>) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const claims = yield* store.claim(topic, assigned, owner).pipe(
         Effect.tapError((e) => Effect.logWarning(`could not claim partitions, retrying: ${e.message}`)),
         Effect.retry(retry)
       )
       const offsets = new Map<number, number>()
       for (const [partition, claim] of claims) {
-        const state = claim.state === null
-          ? Operator.emptyState()
-          : yield* Operator.decodeState(claim.state).pipe(Effect.orDie)
-        partitions.set(partition, { epoch: claim.epoch, state, changes: Operator.emptyChanges(), nextOffset: claim.nextOffset, snapshotOffset: claim.nextOffset, work: noWork() })
+        const state =
+          claim.state === null ? Operator.emptyState() : yield* Operator.decodeState(claim.state).pipe(Effect.orDie)
+        partitions.set(partition, {
+          epoch: claim.epoch,
+          state,
+          changes: Operator.emptyChanges(),
+          nextOffset: claim.nextOffset,
+          snapshotOffset: claim.nextOffset,
+          work: noWork()
+        })
         offsets.set(partition, claim.nextOffset)
       }
-      yield* Effect.logInfo(`processor: claimed partitions ${assigned.join(",")}, resuming at offsets ${JSON.stringify(Object.fromEntries(offsets))}`)
+      yield* Effect.logInfo(
+        `processor: claimed partitions ${assigned.join(",")}, resuming at offsets ${JSON.stringify(Object.fromEntries(offsets))}`
+      )
       return offsets
     })
 
@@ -320,13 +397,21 @@ export const run = Effect.gen(function*() {
         // A clock far ahead would drag the watermark along and make every honest tick after it "late". Judged
         // against the record's own timestamp, not now, so a replay decides the same way.
         if (tick.eventTime > record.timestamp + maxFutureSkew) {
-          p.work.dead.push({ reason: "future", detail: `event time ${tick.eventTime} is more than ${maxFutureSkew} ms after the record's timestamp ${record.timestamp}`, record })
+          p.work.dead.push({
+            reason: "future",
+            detail: `event time ${tick.eventTime} is more than ${maxFutureSkew} ms after the record's timestamp ${record.timestamp}`,
+            record
+          })
           continue
         }
         const verdict = Operator.accept(p.state, tick, lateness, p.changes)
         switch (verdict._tag) {
           case "Late":
-            p.work.dead.push({ reason: "late", detail: `event time ${tick.eventTime} is behind the watermark ${verdict.watermark}`, record })
+            p.work.dead.push({
+              reason: "late",
+              detail: `event time ${tick.eventTime} is behind the watermark ${verdict.watermark}`,
+              record
+            })
             break
           case "Duplicate":
             duplicates++
@@ -337,24 +422,28 @@ export const run = Effect.gen(function*() {
       }
       // The changed candles once per batch, with their values after its last tick.
       const touched = new Map<string, CandleRow>()
-      for (const c of Operator.collect(p.state, p.changes)) touched.set(c.key, { candle: c.candle, indicators: c.indicators })
+      for (const c of Operator.collect(p.state, p.changes))
+        touched.set(c.key, { candle: c.candle, indicators: c.indicators })
       for (const t of accepted) p.work.ticks.push(t)
       for (const [key, row] of touched) p.work.candles.set(key, row)
       pendingTicks += accepted.length + p.work.dead.length - deadBefore
-      return Effect.all([
-        Metric.set(pendingGauge, pendingTicks),
-        Metric.incrementBy(ticksProcessed, accepted.length),
-        Metric.incrementBy(ticksDeduped, duplicates),
-        accepted.length > 0 ? toCache(accepted, touched) : Effect.void
-      ], { discard: true })
+      return Effect.all(
+        [
+          Metric.set(pendingGauge, pendingTicks),
+          Metric.incrementBy(ticksProcessed, accepted.length),
+          Metric.incrementBy(ticksDeduped, duplicates),
+          accepted.length > 0 ? toCache(accepted, touched) : Effect.void
+        ],
+        { discard: true }
+      )
     })
 
   /** After each batch: checkpoint when a batch is full and the committer is free; wait for it when too much is pending. */
   const maybeSnapshot = Effect.suspend(() => {
     if (pendingTicks >= config.processor.maxPendingTicks) {
-      return Effect.logWarning(`${pendingTicks} ticks wait for a checkpoint; pausing consumption until Postgres catches up`).pipe(
-        Effect.zipRight(snapshot)
-      )
+      return Effect.logWarning(
+        `${pendingTicks} ticks wait for a checkpoint; pausing consumption until Postgres catches up`
+      ).pipe(Effect.zipRight(snapshot))
     }
     return pendingTicks >= config.processor.batchSize && !committerBusy() ? snapshot : Effect.void
   })
@@ -364,25 +453,36 @@ export const run = Effect.gen(function*() {
     .pipe(
       Stream.map((event): Event => ({ _tag: "Bus", event })),
       // A lost consumer reconnects with backoff; its partitions are claimed afresh from their checkpoints.
-      Stream.tapError((e) => Effect.logWarning(`consumer failed, reconnecting: ${e.message}`).pipe(Effect.zipRight(snapshot), Effect.zipRight(idle))),
+      Stream.tapError((e) =>
+        Effect.logWarning(`consumer failed, reconnecting: ${e.message}`).pipe(
+          Effect.zipRight(snapshot),
+          Effect.zipRight(idle)
+        )
+      ),
       Stream.retry(retry)
     )
-  const flushes: Stream.Stream<Event> = Stream.tick(config.processor.checkpointInterval).pipe(Stream.as({ _tag: "Flush" }))
+  const flushes: Stream.Stream<Event> = Stream.tick(config.processor.checkpointInterval).pipe(
+    Stream.as({ _tag: "Flush" })
+  )
 
   yield* Effect.logInfo(`processor: consuming ${topic} on the ${bus.kind} bus as ${owner}`)
   yield* Stream.merge(busEvents, Stream.merge(flushes, Stream.fromQueue(committed)), { haltStrategy: "left" }).pipe(
     Stream.runForEach((e) => {
       if (e._tag === "Flush") return committerBusy() ? Effect.void : snapshot
-      if (e._tag === "Committed") return pendingTicks >= config.processor.batchSize && !committerBusy() ? snapshot : Effect.void
+      if (e._tag === "Committed")
+        return pendingTicks >= config.processor.batchSize && !committerBusy() ? snapshot : Effect.void
       const event = e.event
       switch (event._tag) {
         case "Records":
           return Effect.zipRight(handleRecords(event.partition, event.records), maybeSnapshot)
         case "Revoked":
           // Try to keep their progress (the fence refuses it if the new owner already claimed them), then let go.
-          return snapshot.pipe(Effect.zipRight(idle), Effect.tap(() => {
-            for (const p of event.partitions) partitions.delete(p)
-          }))
+          return snapshot.pipe(
+            Effect.zipRight(idle),
+            Effect.tap(() => {
+              for (const p of event.partitions) partitions.delete(p)
+            })
+          )
         case "Assigned":
           return Effect.void
       }

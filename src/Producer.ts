@@ -67,113 +67,127 @@ export const publishStream = <E, R>(
   ticks: Stream.Stream<Tick, E, R>,
   options: PublishOptions
 ): Effect.Effect<void, E | BusError, R | Bus> =>
-  Effect.scoped(Effect.gen(function*() {
-    const bus = yield* Bus
-    const capacity = Math.max(1, Math.floor(options.bufferSize))
-    const maxBatch = Math.max(1, options.maxBatch ?? 500)
-    const retry = options.retry ?? defaultRetry
-    const label = options.label ?? "producer"
-    const permits = yield* Effect.makeSemaphore(capacity)
-    const queue = yield* Queue.unbounded<Tick>()
-    let held = 0
-    let full = false
+  Effect.scoped(
+    Effect.gen(function* () {
+      const bus = yield* Bus
+      const capacity = Math.max(1, Math.floor(options.bufferSize))
+      const maxBatch = Math.max(1, options.maxBatch ?? 500)
+      const retry = options.retry ?? defaultRetry
+      const label = options.label ?? "producer"
+      const permits = yield* Effect.makeSemaphore(capacity)
+      const queue = yield* Queue.unbounded<Tick>()
+      let held = 0
+      let full = false
 
-    const addHeld = (delta: number) =>
-      Effect.suspend(() => {
-        held += delta
-        return Metric.set(metrics.buffered, held)
-      })
+      const addHeld = (delta: number) =>
+        Effect.suspend(() => {
+          held += delta
+          return Metric.set(metrics.buffered, held)
+        })
 
-    const publishBatch = (batch: ReadonlyArray<Tick>) => {
-      const messages = batch.map((tick) => ({ key: tick.symbol, value: encodeTick(tick) }))
-      let failures = 0
-      return bus.publish(options.topic, messages).pipe(
-        Effect.tapError((e) =>
-          Effect.suspend(() => {
-            failures += 1
-            const log = failures === 1 || failures % 10 === 0
-              ? Effect.logWarning(`${label}: publish of ${batch.length} ticks failed (attempt ${failures}), retrying; ${held} ticks buffered: ${e.message}`)
-              : Effect.logDebug(`${label}: publish failed again (attempt ${failures}): ${e.message}`)
-            return Effect.zipRight(Metric.increment(metrics.publishErrors), log)
-          })
-        ),
-        Effect.retry(retry),
-        Effect.tap(() => (failures > 0 ? Effect.logInfo(`${label}: the bus takes ticks again after ${failures} failed attempts`) : Effect.void))
-      )
-    }
-
-    const publisher = Effect.forever(Effect.gen(function*() {
-      // Waits for one tick, then takes whatever else is already queued.
-      const first = yield* Queue.take(queue)
-      const batch = [first, ...Chunk.toReadonlyArray(yield* Queue.takeUpTo(queue, maxBatch - 1))]
-      yield* publishBatch(batch)
-      yield* Metric.incrementBy(metrics.published, batch.length)
-      yield* addHeld(-batch.length)
-      yield* permits.release(batch.length)
-      if (options.onPublished !== undefined) yield* options.onPublished(batch)
-      if (full && held < capacity) {
-        full = false
-        yield* Effect.logInfo(`${label}: buffer below ${capacity} ticks again; pulling the source`)
-      }
-    }))
-
-    /** Takes permits for `n` ticks (n ≤ capacity); says so once when it has to wait. */
-    const admit = (n: number) =>
-      Effect.gen(function*() {
-        if (held + n > capacity && !full) {
-          full = true
-          yield* Effect.logWarning(
-            `${label}: buffer full (${held} of ${capacity} ticks waiting for the bus): the source is not pulled until the bus takes them`
+      const publishBatch = (batch: ReadonlyArray<Tick>) => {
+        const messages = batch.map((tick) => ({ key: tick.symbol, value: encodeTick(tick) }))
+        let failures = 0
+        return bus.publish(options.topic, messages).pipe(
+          Effect.tapError((e) =>
+            Effect.suspend(() => {
+              failures += 1
+              const log =
+                failures === 1 || failures % 10 === 0
+                  ? Effect.logWarning(
+                      `${label}: publish of ${batch.length} ticks failed (attempt ${failures}), retrying; ${held} ticks buffered: ${e.message}`
+                    )
+                  : Effect.logDebug(`${label}: publish failed again (attempt ${failures}): ${e.message}`)
+              return Effect.zipRight(Metric.increment(metrics.publishErrors), log)
+            })
+          ),
+          Effect.retry(retry),
+          Effect.tap(() =>
+            failures > 0
+              ? Effect.logInfo(`${label}: the bus takes ticks again after ${failures} failed attempts`)
+              : Effect.void
           )
-        }
-        yield* permits.take(n)
-      })
-
-    // Once the permits are taken the ticks are accepted: counting and enqueueing them is not interruptible.
-    const accept = (chunk: Chunk.Chunk<Tick>) =>
-      Effect.gen(function*() {
-        const all = Chunk.toReadonlyArray(chunk)
-        for (let i = 0; i < all.length; i += capacity) {
-          const slice = all.slice(i, i + capacity)
-          yield* Effect.uninterruptibleMask((restore) =>
-            restore(admit(slice.length)).pipe(
-              Effect.zipRight(addHeld(slice.length)),
-              Effect.zipRight(Queue.offerAll(queue, slice))
-            )
-          )
-        }
-      })
-
-    // Every series exists from the start (a 0 is something /metrics can alert on; a missing line is not).
-    yield* Metric.incrementBy(metrics.publishErrors, 0)
-    yield* Metric.incrementBy(metrics.published, 0)
-
-    const publishing = yield* Effect.forkScoped(publisher)
-    // Runs before the publisher is interrupted (finalizers run last-added first).
-    yield* Effect.addFinalizer((exit) =>
-      Exit.isInterrupted(exit) && held > 0
-        // Finalizers run uninterruptibly: the wait itself must be interruptible for the timeout to end it.
-        ? Effect.interruptible(permits.take(capacity)).pipe(
-          Effect.timeout(options.drainTimeout ?? Duration.seconds(5)),
-          Effect.matchEffect({
-            onSuccess: () => Effect.logInfo(`${label}: stopping: every accepted tick is on the bus`),
-            onFailure: () => Effect.logWarning(`${label}: stopping: ${held} accepted ticks did not reach the bus in time and are not published`)
-          })
         )
-        : Effect.void
-    )
+      }
 
-    const intake = Stream.runForEachChunk(ticks, accept).pipe(
-      // The source ended: done once the buffer is empty (all permits back).
-      Effect.zipRight(permits.take(capacity)),
-      Effect.zipRight(permits.release(capacity))
-    )
-    // The publisher only stops by failing, when a finite `retry` gives up.
-    yield* Effect.raceFirst(intake, Fiber.join(publishing))
-  }))
+      const publisher = Effect.forever(
+        Effect.gen(function* () {
+          // Waits for one tick, then takes whatever else is already queued.
+          const first = yield* Queue.take(queue)
+          const batch = [first, ...Chunk.toReadonlyArray(yield* Queue.takeUpTo(queue, maxBatch - 1))]
+          yield* publishBatch(batch)
+          yield* Metric.incrementBy(metrics.published, batch.length)
+          yield* addHeld(-batch.length)
+          yield* permits.release(batch.length)
+          if (options.onPublished !== undefined) yield* options.onPublished(batch)
+          if (full && held < capacity) {
+            full = false
+            yield* Effect.logInfo(`${label}: buffer below ${capacity} ticks again; pulling the source`)
+          }
+        })
+      )
+
+      /** Takes permits for `n` ticks (n ≤ capacity); says so once when it has to wait. */
+      const admit = (n: number) =>
+        Effect.gen(function* () {
+          if (held + n > capacity && !full) {
+            full = true
+            yield* Effect.logWarning(
+              `${label}: buffer full (${held} of ${capacity} ticks waiting for the bus): the source is not pulled until the bus takes them`
+            )
+          }
+          yield* permits.take(n)
+        })
+
+      // Once the permits are taken the ticks are accepted: counting and enqueueing them is not interruptible.
+      const accept = (chunk: Chunk.Chunk<Tick>) =>
+        Effect.gen(function* () {
+          const all = Chunk.toReadonlyArray(chunk)
+          for (let i = 0; i < all.length; i += capacity) {
+            const slice = all.slice(i, i + capacity)
+            yield* Effect.uninterruptibleMask((restore) =>
+              restore(admit(slice.length)).pipe(
+                Effect.zipRight(addHeld(slice.length)),
+                Effect.zipRight(Queue.offerAll(queue, slice))
+              )
+            )
+          }
+        })
+
+      // Every series exists from the start (a 0 is something /metrics can alert on; a missing line is not).
+      yield* Metric.incrementBy(metrics.publishErrors, 0)
+      yield* Metric.incrementBy(metrics.published, 0)
+
+      const publishing = yield* Effect.forkScoped(publisher)
+      // Runs before the publisher is interrupted (finalizers run last-added first).
+      yield* Effect.addFinalizer((exit) =>
+        Exit.isInterrupted(exit) && held > 0
+          ? // Finalizers run uninterruptibly: the wait itself must be interruptible for the timeout to end it.
+            Effect.interruptible(permits.take(capacity)).pipe(
+              Effect.timeout(options.drainTimeout ?? Duration.seconds(5)),
+              Effect.matchEffect({
+                onSuccess: () => Effect.logInfo(`${label}: stopping: every accepted tick is on the bus`),
+                onFailure: () =>
+                  Effect.logWarning(
+                    `${label}: stopping: ${held} accepted ticks did not reach the bus in time and are not published`
+                  )
+              })
+            )
+          : Effect.void
+      )
+
+      const intake = Stream.runForEachChunk(ticks, accept).pipe(
+        // The source ended: done once the buffer is empty (all permits back).
+        Effect.zipRight(permits.take(capacity)),
+        Effect.zipRight(permits.release(capacity))
+      )
+      // The publisher only stops by failing, when a finite `retry` gives up.
+      yield* Effect.raceFirst(intake, Fiber.join(publishing))
+    })
+  )
 
 /** Source → bus, keyed by symbol. Runs until interrupted (or until a finite source, like a replay, is published). */
-export const run = Effect.gen(function*() {
+export const run = Effect.gen(function* () {
   const config = yield* AppConfig
   const bus = yield* Bus
   yield* bus.ensureTopic(config.topic.topic, config.topic.partitions)

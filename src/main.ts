@@ -1,11 +1,24 @@
 #!/usr/bin/env node
 import { Command, Options } from "@effect/cli"
 import { NodeContext, NodeHttpClient, NodeRuntime } from "@effect/platform-node"
-import { Cause, Config, ConfigError, Console, Duration, Effect, Either, Exit, Layer, Logger, LogLevel, Option } from "effect"
+import {
+  Cause,
+  Config,
+  ConfigError,
+  Console,
+  Duration,
+  Effect,
+  Either,
+  Exit,
+  Layer,
+  Logger,
+  LogLevel,
+  Option
+} from "effect"
 import * as Backfill from "./Backfill.js"
 import { AppConfig, describeConfigError } from "./Config.js"
-import * as Server from "./Http/Server.js"
 import { LimitsConfig } from "./Http/Limits.js"
+import * as Server from "./Http/Server.js"
 import { SseConfig } from "./Http/Sse.js"
 import * as Infra from "./Infra.js"
 import { UsageError } from "./Infra.js"
@@ -23,16 +36,22 @@ const logLevel = Config.string("LOG_LEVEL").pipe(
     const name = raw.trim().toLowerCase()
     const level = LogLevel.allLevels.find((l) => l.label.toLowerCase() === (aliases[name] ?? name))
     return level === undefined
-      ? Either.left(ConfigError.InvalidData([], `expected one of trace, debug, info, warning, error, fatal, all, none, got "${raw}"`))
+      ? Either.left(
+          ConfigError.InvalidData(
+            [],
+            `expected one of trace, debug, info, warning, error, fatal, all, none, got "${raw}"`
+          )
+        )
       : Either.right(level)
   }),
   Config.withDefault(LogLevel.Info)
 )
 
 /** Readable lines on a terminal, one JSON object per line otherwise (for log shippers); LOG_FORMAT overrides. */
-const logFormat = Config.literal("pretty", "json")("LOG_FORMAT").pipe(
-  Config.withDefault(process.stderr.isTTY ? "pretty" as const : "json" as const)
-)
+const logFormat = Config.literal(
+  "pretty",
+  "json"
+)("LOG_FORMAT").pipe(Config.withDefault(process.stderr.isTTY ? ("pretty" as const) : ("json" as const)))
 
 const loadConfig = AppConfig.pipe(
   // Settings read deeper down are checked here too, so every bad value stops start-up before anything starts.
@@ -41,7 +60,7 @@ const loadConfig = AppConfig.pipe(
 )
 
 const withLogging = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const level = yield* Effect.orElseSucceed(logLevel, () => LogLevel.Info)
     const format = yield* Effect.orElseSucceed(logFormat, () => "pretty" as const)
     const logger = format === "json" ? Logger.withConsoleLog(Logger.jsonLogger) : Logger.prettyLogger()
@@ -52,33 +71,36 @@ const withLogging = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   })
 
 const service = Command.make("service", {}, () =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const config = yield* loadConfig
     const infra = Layer.mergeAll(Infra.bus(config), Infra.cache(config), Infra.store(config))
     const app = Layer.mergeAll(infra, Infra.liveFeed.pipe(Layer.provide(infra)))
-    yield* Effect.all([Producer.run, Processor.run, Layer.launch(Server.layer(config.http))], { concurrency: "unbounded" }).pipe(
-      Effect.provide(app),
-      Effect.scoped
-    )
+    yield* Effect.all([Producer.run, Processor.run, Layer.launch(Server.layer(config.http))], {
+      concurrency: "unbounded"
+    }).pipe(Effect.provide(app), Effect.scoped)
   })
-).pipe(Command.withDescription(
-  "Run the whole pipeline in one process: source → bus → processor → Postgres + cache, and the HTTP API and dashboard. " +
-  "With KAFKA_BROKERS, REDIS_URL and DATABASE_URL unset it runs on embedded adapters."
-))
+).pipe(
+  Command.withDescription(
+    "Run the whole pipeline in one process: source → bus → processor → Postgres + cache, and the HTTP API and dashboard. " +
+      "With KAFKA_BROKERS, REDIS_URL and DATABASE_URL unset it runs on embedded adapters."
+  )
+)
 
 const producer = Command.make("producer", {}, () =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const config = yield* loadConfig
     yield* Infra.requireShared(config, "producer", ["KAFKA_BROKERS"])
     yield* Producer.run.pipe(Effect.provide(Infra.bus(config)))
   })
-).pipe(Command.withDescription(
-  "Poll the configured SOURCE and publish ticks to the Kafka topic (key = symbol). Needs KAFKA_BROKERS. " +
-    "While Kafka is away up to PRODUCER_BUFFER ticks wait in memory; then the source is not polled until Kafka takes them again."
-))
+).pipe(
+  Command.withDescription(
+    "Poll the configured SOURCE and publish ticks to the Kafka topic (key = symbol). Needs KAFKA_BROKERS. " +
+      "While Kafka is away up to PRODUCER_BUFFER ticks wait in memory; then the source is not polled until Kafka takes them again."
+  )
+)
 
 const processor = Command.make("processor", {}, () =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const config = yield* loadConfig
     yield* Infra.requireShared(config, "processor", ["KAFKA_BROKERS", "REDIS_URL", "DATABASE_URL"])
     yield* Processor.run.pipe(
@@ -86,13 +108,15 @@ const processor = Command.make("processor", {}, () =>
       Effect.scoped
     )
   })
-).pipe(Command.withDescription(
-  "Consume ticks, build candles and indicators, write Postgres exactly-once with checkpoints and the cache best-effort. " +
-  "Needs KAFKA_BROKERS, REDIS_URL and DATABASE_URL."
-))
+).pipe(
+  Command.withDescription(
+    "Consume ticks, build candles and indicators, write Postgres exactly-once with checkpoints and the cache best-effort. " +
+      "Needs KAFKA_BROKERS, REDIS_URL and DATABASE_URL."
+  )
+)
 
 const api = Command.make("api", {}, () =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const config = yield* loadConfig
     yield* Infra.requireShared(config, "api", ["REDIS_URL", "DATABASE_URL"])
     const infra = Layer.mergeAll(Infra.cache(config), Infra.store(config))
@@ -103,10 +127,12 @@ const api = Command.make("api", {}, () =>
 ).pipe(Command.withDescription("Serve the REST API, the SSE feed and the dashboard. Needs REDIS_URL and DATABASE_URL."))
 
 const migrate = Command.make("migrate", {}, () =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const config = yield* loadConfig
     if (Option.isNone(config.infra.databaseUrl)) {
-      return yield* new UsageError({ message: "migrate needs DATABASE_URL (the embedded database is migrated by `service` itself)" })
+      return yield* new UsageError({
+        message: "migrate needs DATABASE_URL (the embedded database is migrated by `service` itself)"
+      })
     }
     yield* Layer.build(Infra.store(config)).pipe(Effect.scoped)
     yield* Console.log("migrations applied")
@@ -115,7 +141,9 @@ const migrate = Command.make("migrate", {}, () =>
 
 const backfillOptions = {
   coins: Options.text("coins").pipe(
-    Options.withDescription("Comma-separated CoinGecko ids, e.g. bitcoin,ethereum. Default: COINS (itself defaulting to the ten default coins)."),
+    Options.withDescription(
+      "Comma-separated CoinGecko ids, e.g. bitcoin,ethereum. Default: COINS (itself defaulting to the ten default coins)."
+    ),
     Options.optional
   ),
   days: Options.integer("days").pipe(
@@ -132,30 +160,41 @@ const backfillOptions = {
     )
   ),
   requestInterval: Options.text("request-interval").pipe(
-    Options.withDescription("Least time between two CoinGecko calls, e.g. \"2 seconds\". Default: 2 seconds on the demo plan, 200 millis on pro."),
+    Options.withDescription(
+      'Least time between two CoinGecko calls, e.g. "2 seconds". Default: 2 seconds on the demo plan, 200 millis on pro.'
+    ),
     Options.optional
   )
 }
 
 const backfill = Command.make("backfill", backfillOptions, ({ coins, days, republish, requestInterval }) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const config = yield* loadConfig
     yield* Infra.requireShared(config, "backfill", ["KAFKA_BROKERS"])
     const ids = Option.match(coins, {
       onNone: () => config.source.coins,
-      onSome: (raw) => raw.split(",").map((s) => s.trim()).filter((s) => s.length > 0)
+      onSome: (raw) =>
+        raw
+          .split(",")
+          .map((s) => s.trim())
+          .filter((s) => s.length > 0)
     })
     const badId = ids.find((id) => !/^[a-z0-9-]{1,64}$/.test(id))
     if (ids.length === 0 || badId !== undefined) {
-      return yield* new UsageError({ message: `--coins: expected comma-separated CoinGecko ids like "bitcoin,ethereum", got "${Option.getOrElse(coins, () => "")}"` })
+      return yield* new UsageError({
+        message: `--coins: expected comma-separated CoinGecko ids like "bitcoin,ethereum", got "${Option.getOrElse(coins, () => "")}"`
+      })
     }
-    if (days < 1 || days > 36_500) return yield* new UsageError({ message: `--days: expected a whole number of days from 1 to 36500, got ${days}` })
+    if (days < 1 || days > 36_500)
+      return yield* new UsageError({ message: `--days: expected a whole number of days from 1 to 36500, got ${days}` })
     const interval = Option.match(requestInterval, {
       onNone: () => Option.some(config.source.coingecko.plan === "pro" ? Duration.millis(200) : Duration.seconds(2)),
       onSome: (raw) => Duration.decodeUnknown(raw.trim())
     })
     if (Option.isNone(interval)) {
-      return yield* new UsageError({ message: `--request-interval: expected a duration such as "2 seconds", got "${Option.getOrElse(requestInterval, () => "")}"` })
+      return yield* new UsageError({
+        message: `--request-interval: expected a duration such as "2 seconds", got "${Option.getOrElse(requestInterval, () => "")}"`
+      })
     }
     const summary = yield* Backfill.run({
       client: CoinGecko.optionsFromConfig(config.source),
@@ -172,14 +211,16 @@ const backfill = Command.make("backfill", backfillOptions, ({ coins, days, repub
     )
     yield* Console.log(Backfill.describe(summary))
   })
-).pipe(Command.withDescription(
-  "Fetch price history from CoinGecko (/coins/{id}/market_chart, one coin after the other, paced and retried on 429 with " +
-    "Retry-After) and publish it to the topic (key = symbol, source coingecko, oldest first) so the processor makes candles of it. " +
-    "Run it before the producer: the processor rejects ticks older than a symbol's newest one minus ALLOWED_LATENESS as late. " +
-    "The topic is scanned first and only points newer than what it holds for each symbol are published, so an interrupted run " +
-    "goes on where it stopped and a repeated run publishes nothing twice. Progress goes to stderr (a bar on a terminal). " +
-    "Needs KAFKA_BROKERS."
-))
+).pipe(
+  Command.withDescription(
+    "Fetch price history from CoinGecko (/coins/{id}/market_chart, one coin after the other, paced and retried on 429 with " +
+      "Retry-After) and publish it to the topic (key = symbol, source coingecko, oldest first) so the processor makes candles of it. " +
+      "Run it before the producer: the processor rejects ticks older than a symbol's newest one minus ALLOWED_LATENESS as late. " +
+      "The topic is scanned first and only points newer than what it holds for each symbol are published, so an interrupted run " +
+      "goes on where it stopped and a repeated run publishes nothing twice. Progress goes to stderr (a bar on a terminal). " +
+      "Needs KAFKA_BROKERS."
+  )
+)
 
 const root = Command.make("crypto-pipeline").pipe(
   Command.withDescription("Real-time crypto prices: candles and indicators from a live feed, on Effect."),
@@ -199,11 +240,15 @@ const exitCode = (exit: Exit.Exit<unknown, unknown>): number => {
 cli(process.argv).pipe(
   Effect.tapErrorCause((cause) =>
     Option.match(Cause.failureOption(cause), {
-      onSome: (e) => e instanceof UsageError ? Console.error(`error: ${e.message}`) : Effect.logError(cause),
-      onNone: () => Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError(cause)
+      onSome: (e) => (e instanceof UsageError ? Console.error(`error: ${e.message}`) : Effect.logError(cause)),
+      onNone: () => (Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError(cause))
     })
   ),
   withLogging,
   Effect.provide(NodeContext.layer),
-  NodeRuntime.runMain({ disableErrorReporting: true, disablePrettyLogger: true, teardown: (exit, onExit) => onExit(exitCode(exit)) })
+  NodeRuntime.runMain({
+    disableErrorReporting: true,
+    disablePrettyLogger: true,
+    teardown: (exit, onExit) => onExit(exitCode(exit))
+  })
 )

@@ -19,7 +19,8 @@ const isRecord = (u: unknown): u is { readonly [key: string]: Json } =>
 const composeText = read("docker-compose.yml")
 const composeDoc = parseDocument(composeText, { merge: true })
 const compose: unknown = composeDoc.toJS()
-const services: { readonly [name: string]: Json } = isRecord(compose) && isRecord(compose["services"]) ? compose["services"] : {}
+const services: { readonly [name: string]: Json } =
+  isRecord(compose) && isRecord(compose["services"]) ? compose["services"] : {}
 
 const service = (name: string): Service => {
   const s = services[name]
@@ -29,22 +30,29 @@ const service = (name: string): Service => {
 
 /** `${VAR:-default}` / `${VAR-default}` as Compose resolves them with VAR unset; `$$` is a literal `$`. */
 const interpolate = (value: string) =>
-  value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}/g, (_, _name: string, fallback?: string) => fallback ?? "")
+  value
+    .replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}/g, (_, _name: string, fallback?: string) => fallback ?? "")
     .replace(/\$\$/g, "$")
 
 const scalar = (value: Json | undefined): string | undefined =>
-  value === undefined || value === null ? undefined : typeof value === "object" ? JSON.stringify(value) : interpolate(String(value))
+  value === undefined || value === null
+    ? undefined
+    : typeof value === "object"
+      ? JSON.stringify(value)
+      : interpolate(String(value))
 
 /** `environment` as a map, from either of Compose's forms (map, or a list of `KEY=value`). */
 const environment = (s: Service): Record<string, string | undefined> => {
   const env = s["environment"]
   if (env === undefined || env === null) return {}
   if (Array.isArray(env)) {
-    return Object.fromEntries(env.map((entry) => {
-      const text = String(entry)
-      const eq = text.indexOf("=")
-      return eq < 0 ? [text, undefined] : [text.slice(0, eq), interpolate(text.slice(eq + 1))]
-    }))
+    return Object.fromEntries(
+      env.map((entry) => {
+        const text = String(entry)
+        const eq = text.indexOf("=")
+        return eq < 0 ? [text, undefined] : [text.slice(0, eq), interpolate(text.slice(eq + 1))]
+      })
+    )
   }
   if (isRecord(env)) return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, scalar(v)]))
   throw new Error("environment is neither a map nor a list")
@@ -56,12 +64,21 @@ const dependsOn = (s: Service): Record<string, string> => {
   if (deps === undefined || deps === null) return {}
   if (Array.isArray(deps)) return Object.fromEntries(deps.map((d) => [String(d), "service_started"]))
   if (isRecord(deps)) {
-    return Object.fromEntries(Object.entries(deps).map(([name, d]) => [name, isRecord(d) ? String(d["condition"] ?? "service_started") : "service_started"]))
+    return Object.fromEntries(
+      Object.entries(deps).map(([name, d]) => [
+        name,
+        isRecord(d) ? String(d["condition"] ?? "service_started") : "service_started"
+      ])
+    )
   }
   throw new Error("depends_on is neither a list nor a map")
 }
 
-type Published = { readonly hostIp: string | undefined; readonly published: string | undefined; readonly target: string }
+type Published = {
+  readonly hostIp: string | undefined
+  readonly published: string | undefined
+  readonly target: string
+}
 
 /** `ports`, short (`[ip:][published:]target[/proto]`) or long form. */
 const ports = (s: Service): ReadonlyArray<Published> => {
@@ -71,7 +88,9 @@ const ports = (s: Service): ReadonlyArray<Published> => {
     if (isRecord(p)) {
       return { hostIp: scalar(p["host_ip"]), published: scalar(p["published"]), target: String(p["target"]) }
     }
-    const parts = interpolate(String(p)).replace(/\/(tcp|udp)$/, "").split(":")
+    const parts = interpolate(String(p))
+      .replace(/\/(tcp|udp)$/, "")
+      .split(":")
     const target = parts.pop() ?? ""
     const published = parts.pop()
     const hostIp = parts.length > 0 ? parts.join(":") : undefined
@@ -104,7 +123,7 @@ const appServices = Object.keys(services).filter((name) => {
 const readmeVariables = (() => {
   const readme = read("README.md")
   const start = readme.indexOf("\n## Configuration")
-  if (start < 0) throw new Error("README.md has no \"## Configuration\" section")
+  if (start < 0) throw new Error('README.md has no "## Configuration" section')
   const end = readme.indexOf("\n## ", start + 1)
   const section = readme.slice(start, end < 0 ? undefined : end)
   const names = new Set<string>()
@@ -129,9 +148,12 @@ type Instruction = { readonly keyword: string; readonly args: string }
 
 /** The Dockerfile as instructions, grouped by stage (a stage starts at each FROM). */
 const dockerfileStages = (() => {
-  const lines = read("Dockerfile").split("\n").filter((l) => !/^\s*#/.test(l))
+  const lines = read("Dockerfile")
+    .split("\n")
+    .filter((l) => !/^\s*#/.test(l))
   const joined = lines.join("\n").replace(/\\\n/g, " ")
-  const instructions: Array<Instruction> = joined.split("\n")
+  const instructions: Array<Instruction> = joined
+    .split("\n")
     .map((l) => l.trim())
     .filter((l) => l.length > 0)
     .map((l) => {
@@ -191,7 +213,11 @@ describe("docker-compose.yml", () => {
     expect(db.username).toBe(pg["POSTGRES_USER"])
     expect(db.password).toBe(pg["POSTGRES_PASSWORD"])
     expect(db.pathname).toBe(`/${pg["POSTGRES_DB"]}`)
-    expect([pg["POSTGRES_USER"], pg["POSTGRES_PASSWORD"], pg["POSTGRES_DB"]]).toEqual(["pipeline", "pipeline", "prices"])
+    expect([pg["POSTGRES_USER"], pg["POSTGRES_PASSWORD"], pg["POSTGRES_DB"]]).toEqual([
+      "pipeline",
+      "pipeline",
+      "prices"
+    ])
 
     expect(env["HOST"]).toBe("0.0.0.0")
     expect(env["PORT"]).toBe("3000")
@@ -229,7 +255,11 @@ describe("docker-compose.yml", () => {
 
   it("publishes the app on 127.0.0.1:3000", () => {
     const published = ports(service("app"))
-    expect(published).toContainEqual({ hostIp: "127.0.0.1", published: "3000", target: environment(service("app"))["PORT"] })
+    expect(published).toContainEqual({
+      hostIp: "127.0.0.1",
+      published: "3000",
+      target: environment(service("app"))["PORT"]
+    })
   })
 
   it("publishes nothing on every interface", () => {
@@ -272,7 +302,8 @@ describe("docker-compose.yml", () => {
       api: ["redis", "timescaledb", "migrate"]
     }
     for (const name of Object.keys(services)) {
-      for (const dep of Object.keys(dependsOn(service(name)))) expect(Object.keys(services), `${name} → ${dep}`).toContain(dep)
+      for (const dep of Object.keys(dependsOn(service(name))))
+        expect(Object.keys(services), `${name} → ${dep}`).toContain(dep)
     }
     for (const [name, deps] of Object.entries(needs)) {
       if (services[name] === undefined) continue
@@ -295,7 +326,8 @@ describe("docker-compose.yml", () => {
       "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR",
       "KAFKA_DEFAULT_REPLICATION_FACTOR",
       "KAFKA_MIN_INSYNC_REPLICAS"
-    ]) expect(env[key], key).toBe("1")
+    ])
+      expect(env[key], key).toBe("1")
     expect(env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"]).toBe("false")
   })
 
@@ -324,7 +356,7 @@ describe("docker-compose.yml", () => {
     const volumes = isRecord(compose) && isRecord(compose["volumes"]) ? Object.keys(compose["volumes"]) : []
     const named = (name: string) => {
       const list = service(name)["volumes"]
-      return (Array.isArray(list) ? list : []).map((v) => isRecord(v) ? String(v["source"]) : String(v).split(":")[0])
+      return (Array.isArray(list) ? list : []).map((v) => (isRecord(v) ? String(v["source"]) : String(v).split(":")[0]))
     }
     expect(named("timescaledb").length).toBeGreaterThan(0)
     for (const name of ["timescaledb", "kafka"]) {
@@ -362,8 +394,14 @@ describe("Dockerfile", () => {
   it("ships production dependencies, dist/ and public/ in the final stage", () => {
     expect(runs(final).join("\n")).toMatch(/npm ci [^\n]*--omit=dev/)
     const copies = final.filter((i) => i.keyword === "COPY").map((i) => i.args)
-    expect(copies.some((c) => /^--from=\S+\s+\S*dist\/?\s/.test(c)), "COPY --from=<build> …/dist").toBe(true)
-    expect(copies.some((c) => /(^|\s)public\/?\s/.test(c)), "COPY public").toBe(true)
+    expect(
+      copies.some((c) => /^--from=\S+\s+\S*dist\/?\s/.test(c)),
+      "COPY --from=<build> …/dist"
+    ).toBe(true)
+    expect(
+      copies.some((c) => /(^|\s)public\/?\s/.test(c)),
+      "COPY public"
+    ).toBe(true)
   })
 
   it("runs `node dist/main.js service` as a non-root user", () => {
@@ -384,19 +422,36 @@ describe("Dockerfile", () => {
 })
 
 describe(".dockerignore", () => {
-  const patterns = read(".dockerignore").split("\n").map((l) => l.trim()).filter((l) => l.length > 0 && !l.startsWith("#"))
+  const patterns = read(".dockerignore")
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0 && !l.startsWith("#"))
   const excludes = patterns.filter((p) => !p.startsWith("!")).map((p) => p.replace(/^\/+|\/+$/g, ""))
   const ignored = (path: string) =>
-    excludes.some((p) => new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, "[^/]")}(/|$)`).test(path))
+    excludes.some((p) =>
+      new RegExp(
+        `^${p
+          .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+          .replace(/\*/g, "[^/]*")
+          .replace(/\?/g, "[^/]")}(/|$)`
+      ).test(path)
+    )
 
   it("keeps local artifacts out of the build context", () => {
-    for (const path of ["node_modules", "dist", ".services", ".data", ".git", ".env"]) expect(ignored(path), path).toBe(true)
+    for (const path of ["node_modules", "dist", ".services", ".data", ".git", ".env"])
+      expect(ignored(path), path).toBe(true)
   })
 
   it("keeps everything the Dockerfile copies from the context", () => {
-    const sources = dockerfileStages.flat()
+    const sources = dockerfileStages
+      .flat()
       .filter((i) => i.keyword === "COPY" && !i.args.startsWith("--from"))
-      .flatMap((i) => i.args.split(/\s+/).filter((a) => !a.startsWith("--")).slice(0, -1))
+      .flatMap((i) =>
+        i.args
+          .split(/\s+/)
+          .filter((a) => !a.startsWith("--"))
+          .slice(0, -1)
+      )
     expect(sources).toEqual(expect.arrayContaining(["package.json", "package-lock.json", "public"]))
     for (const source of sources) expect(ignored(source.replace(/^\.\/|\/$/g, "")), `${source} is ignored`).toBe(false)
   })

@@ -20,8 +20,15 @@ await admin.connect()
 const ends = new Map((await admin.fetchTopicOffsets(args.topic)).map((r) => [r.partition, Number(r.high)]))
 await admin.disconnect()
 
-const consumer = kafka.consumer({ groupId: args.group, sessionTimeout: 10_000, heartbeatInterval: 1_000, allowAutoTopicCreation: false })
-consumer.on(consumer.events.GROUP_JOIN, (e) => out({ ev: "joined", t: Date.now(), partitions: e.payload.memberAssignment[args.topic] ?? [] }))
+const consumer = kafka.consumer({
+  groupId: args.group,
+  sessionTimeout: 10_000,
+  heartbeatInterval: 1_000,
+  allowAutoTopicCreation: false
+})
+consumer.on(consumer.events.GROUP_JOIN, (e) =>
+  out({ ev: "joined", t: Date.now(), partitions: e.payload.memberAssignment[args.topic] ?? [] })
+)
 await consumer.connect()
 await consumer.subscribe({ topics: [args.topic], fromBeginning: true })
 
@@ -51,7 +58,14 @@ await consumer.run({
     if (batch.messages.length === 0) return
     const last = Number(batch.messages[batch.messages.length - 1].offset)
     if (mode === "follow") {
-      out({ ev: "batch", t: Date.now(), p: batch.partition, first: Number(batch.messages[0].offset), last, n: batch.messages.length })
+      out({
+        ev: "batch",
+        t: Date.now(),
+        p: batch.partition,
+        first: Number(batch.messages[0].offset),
+        last,
+        n: batch.messages.length
+      })
       return
     }
     reached.set(batch.partition, last + 1)

@@ -55,7 +55,8 @@ const server = http.createServer((req, res) => {
   const url = new URL(req.url, "http://x")
   let work
   if (url.pathname === "/api/latest") work = latest(res)
-  else if (url.pathname.startsWith("/api/candles/")) work = candles(res, url.pathname.slice("/api/candles/".length).toUpperCase(), url.searchParams)
+  else if (url.pathname.startsWith("/api/candles/"))
+    work = candles(res, url.pathname.slice("/api/candles/".length).toUpperCase(), url.searchParams)
   else if (url.pathname === "/health") work = Promise.resolve(send(res, 200, '{"status":"ok"}'))
   else work = Promise.resolve(send(res, 404, '{"error":"not found"}'))
   work.catch((e) => send(res, 503, JSON.stringify({ error: String(e.message ?? e) })))

@@ -31,7 +31,9 @@ subscriber.on("message", (_channel, message) => {
   const update = JSON.parse(message)
   const tag = update._tag
   if (pending.length === 0) setImmediate(flush)
-  pending.push(`id: ${nextId++}\nevent: ${tag}\ndata: ${JSON.stringify(tag === "tick" ? update.tick : update.candle)}\n\n`)
+  pending.push(
+    `id: ${nextId++}\nevent: ${tag}\ndata: ${JSON.stringify(tag === "tick" ? update.tick : update.candle)}\n\n`
+  )
 })
 await subscriber.subscribe(channel)
 

@@ -17,7 +17,8 @@ export const resultsDir = join(benchDir, "results")
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 export const now = () => Date.now()
 /** Progress goes to stderr; stdout carries exactly one JSON line per scenario. */
-export const log = (...parts) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 23)}] ${parts.join(" ")}\n`)
+export const log = (...parts) =>
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 23)}] ${parts.join(" ")}\n`)
 
 export const round = (x, digits = 1) => (typeof x === "number" && Number.isFinite(x) ? Number(x.toFixed(digits)) : x)
 export const ratio = (a, b, digits = 3) => (b > 0 && Number.isFinite(a) ? Number((a / b).toFixed(digits)) : null)
@@ -40,12 +41,19 @@ export const parseArgs = (argv) => {
     if (eq > 0) value = a.slice(eq + 1)
     else if (i + 1 < argv.length && !argv[i + 1].startsWith("--")) value = argv[++i]
     else value = true
-    options[key] = typeof value === "string" && value.trim() !== "" && Number.isFinite(Number(value)) ? Number(value) : value
+    options[key] =
+      typeof value === "string" && value.trim() !== "" && Number.isFinite(Number(value)) ? Number(value) : value
   }
   return { positional, options }
 }
 
-export const listOf = (v) => (typeof v === "number" ? [v] : String(v).split(",").map((s) => Number(s.trim())).filter(Number.isFinite))
+export const listOf = (v) =>
+  typeof v === "number"
+    ? [v]
+    : String(v)
+        .split(",")
+        .map((s) => Number(s.trim()))
+        .filter(Number.isFinite)
 
 // == machine and versions
 
@@ -86,7 +94,16 @@ export const versions = (extra = {}) => {
     gitCommit: tryExec("git", ["rev-parse", "--short", "HEAD"]),
     srcModifiedFiles: dirty === null ? null : dirty.split("\n").filter((l) => l.trim() !== "").length,
     packages: Object.fromEntries(
-      ["effect", "@effect/platform", "@effect/platform-node", "@effect/sql", "@effect/sql-pg", "kafkajs", "ioredis", "pg"].map((n) => [n, packageVersion(n)])
+      [
+        "effect",
+        "@effect/platform",
+        "@effect/platform-node",
+        "@effect/sql",
+        "@effect/sql-pg",
+        "kafkajs",
+        "ioredis",
+        "pg"
+      ].map((n) => [n, packageVersion(n)])
     ),
     ...extra
   }
@@ -155,7 +172,9 @@ export const freePort = () =>
     const srv = createServer()
     srv.listen(0, "127.0.0.1", () => {
       const address = srv.address()
-      srv.close(() => (typeof address === "object" && address !== null ? resolvePort(address.port) : reject(new Error("no port"))))
+      srv.close(() =>
+        typeof address === "object" && address !== null ? resolvePort(address.port) : reject(new Error("no port"))
+      )
     })
   })
 
@@ -224,7 +243,9 @@ export const eventually = async (probe, timeoutMs, what, intervalMs = 100) => {
     }
     await sleep(intervalMs)
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${lastError.message ?? lastError}` : ""}`)
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${lastError.message ?? lastError}` : ""}`
+  )
 }
 
 const started = new Set()
@@ -245,8 +266,15 @@ export const killStarted = (signal = "SIGKILL") => {
  * Starts a child process and keeps its output (the last 200 KB); `stop` sends a signal and waits for the exit.
  * `cpuProfileDir`: run node with --cpu-prof (written when the process exits normally, i.e. after SIGTERM).
  */
-export const startProcess = (file, args, { env = {}, name = file, cwd = repoRoot, cpuProfileDir, stdin = "ignore" } = {}) => {
-  const nodeArgs = cpuProfileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${cpuProfileDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`]
+export const startProcess = (
+  file,
+  args,
+  { env = {}, name = file, cwd = repoRoot, cpuProfileDir, stdin = "ignore" } = {}
+) => {
+  const nodeArgs =
+    cpuProfileDir === undefined
+      ? []
+      : ["--cpu-prof", `--cpu-prof-dir=${cpuProfileDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`]
   const isNode = file === process.execPath
   const child = spawn(file, isNode ? [...nodeArgs, ...args] : args, { cwd, env, stdio: [stdin, "pipe", "pipe"] })
   started.add(child)
@@ -258,10 +286,12 @@ export const startProcess = (file, args, { env = {}, name = file, cwd = repoRoot
   child.stdout.on("data", keep)
   child.stderr.on("data", keep)
   child.stdin?.on("error", () => undefined) // EPIPE once it is gone
-  const exited = new Promise((r) => child.once("exit", (code, signal) => {
-    started.delete(child)
-    r({ code, signal })
-  }))
+  const exited = new Promise((r) =>
+    child.once("exit", (code, signal) => {
+      started.delete(child)
+      r({ code, signal })
+    })
+  )
   return {
     name,
     child,
@@ -269,7 +299,8 @@ export const startProcess = (file, args, { env = {}, name = file, cwd = repoRoot
     output: () => output,
     /** One JSON command line on the child's stdin (helpers started with stdin: "pipe"). */
     send: (message) => {
-      if (child.exitCode === null && child.signalCode === null && child.stdin?.writable) child.stdin.write(`${JSON.stringify(message)}\n`)
+      if (child.exitCode === null && child.signalCode === null && child.stdin?.writable)
+        child.stdin.write(`${JSON.stringify(message)}\n`)
     },
     exited,
     alive: () => child.exitCode === null && child.signalCode === null,
@@ -291,7 +322,8 @@ export const startProcess = (file, args, { env = {}, name = file, cwd = repoRoot
 export const startCli = (command, env, options = {}) => {
   if (!existsSync(join(repoRoot, "dist/main.js"))) throw new Error("dist/main.js is missing: run `npm run build` first")
   const base = { ...process.env }
-  for (const k of ["KAFKA_BROKERS", "REDIS_URL", "DATABASE_URL", "KAFKA_TOPIC", "KAFKA_GROUP_ID", "SOURCE", "PORT"]) delete base[k]
+  for (const k of ["KAFKA_BROKERS", "REDIS_URL", "DATABASE_URL", "KAFKA_TOPIC", "KAFKA_GROUP_ID", "SOURCE", "PORT"])
+    delete base[k]
   return startProcess(process.execPath, ["dist/main.js", command], {
     name: options.name ?? command,
     cpuProfileDir: options.cpuProfileDir,
@@ -346,9 +378,18 @@ export const unique = (prefix) => `${prefix}_${Date.now().toString(36)}_${Math.f
 /** KAFKA_BROKERS, DATABASE_URL (and REDIS_URL) from the environment, else from `scripts/services.sh up`. */
 export const servicesEnv = () => {
   const have = ["KAFKA_BROKERS", "DATABASE_URL"].every((k) => process.env[k])
-  if (have) return { KAFKA_BROKERS: process.env.KAFKA_BROKERS, REDIS_URL: process.env.REDIS_URL, DATABASE_URL: process.env.DATABASE_URL }
+  if (have)
+    return {
+      KAFKA_BROKERS: process.env.KAFKA_BROKERS,
+      REDIS_URL: process.env.REDIS_URL,
+      DATABASE_URL: process.env.DATABASE_URL
+    }
   log("KAFKA_BROKERS / DATABASE_URL not set: running scripts/services.sh up")
-  const out = execFileSync("bash", ["scripts/services.sh", "up"], { cwd: repoRoot, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] })
+  const out = execFileSync("bash", ["scripts/services.sh", "up"], {
+    cwd: repoRoot,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"]
+  })
   const env = {}
   for (const m of out.matchAll(/export (\w+)=["']?([^"'\n]+)["']?/g)) env[m[1]] = m[2]
   if (!env.KAFKA_BROKERS || !env.DATABASE_URL) throw new Error(`scripts/services.sh up printed no environment:\n${out}`)
@@ -413,7 +454,10 @@ export const endOffsets = async (admin, topic) =>
   new Map((await admin.fetchTopicOffsets(topic)).map((r) => [r.partition, Number(r.high)]))
 
 export const producer = async (brokers) => {
-  const p = kafka(brokers, "bench-publisher").producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false })
+  const p = kafka(brokers, "bench-publisher").producer({
+    createPartitioner: Partitioners.DefaultPartitioner,
+    allowAutoTopicCreation: false
+  })
   await p.connect()
   return p
 }
@@ -425,19 +469,40 @@ export const producer = async (brokers) => {
  */
 export const startPrivateRedis = async () => {
   const port = await freePort()
-  const proc = startProcess("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--maxclients", "20000"], { name: "redis" })
+  const proc = startProcess(
+    "redis-server",
+    [
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--daemonize",
+      "no",
+      "--maxclients",
+      "20000"
+    ],
+    { name: "redis" }
+  )
   const { Redis } = await import("ioredis")
   const url = `redis://127.0.0.1:${port}`
-  await eventually(async () => {
-    const c = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
-    c.on("error", () => undefined)
-    try {
-      await c.connect()
-      return (await c.ping()) === "PONG" ? true : undefined
-    } finally {
-      c.disconnect()
-    }
-  }, 10_000, "the private redis-server")
+  await eventually(
+    async () => {
+      const c = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+      c.on("error", () => undefined)
+      try {
+        await c.connect()
+        return (await c.ping()) === "PONG" ? true : undefined
+      } finally {
+        c.disconnect()
+      }
+    },
+    10_000,
+    "the private redis-server"
+  )
   return { url, port, proc, stop: () => proc.stop("SIGTERM", 5000) }
 }
 
@@ -463,7 +528,11 @@ export const cleanup = () => {
 
 /** 50 made-up coins with valid symbols (B00…B49) and coin ids (bench-00…). */
 export const benchSymbols = (n, prefix = "B") =>
-  Array.from({ length: n }, (_, i) => ({ symbol: `${prefix}${String(i).padStart(2, "0")}`, coinId: `bench-${prefix.toLowerCase()}-${String(i).padStart(2, "0")}`, price: 10 + i * 37.5 }))
+  Array.from({ length: n }, (_, i) => ({
+    symbol: `${prefix}${String(i).padStart(2, "0")}`,
+    coinId: `bench-${prefix.toLowerCase()}-${String(i).padStart(2, "0")}`,
+    price: 10 + i * 37.5
+  }))
 
 /** A tick as the app's TickJson encodes it. */
 export const tickJson = (coin, price, eventTime, ingestTime, source = "simulator") =>
@@ -502,7 +571,10 @@ export const publishAtRate = async (prod, topic, coins, rate, seconds, { everyMs
         onTick?.(coin.symbol, eventTime, nowMs)
       }
       sent += due
-      const p = prod.send({ topic, acks: -1, messages }).then(() => (acked += messages.length), () => (failed += messages.length))
+      const p = prod.send({ topic, acks: -1, messages }).then(
+        () => (acked += messages.length),
+        () => (failed += messages.length)
+      )
       inflight.add(p)
       p.finally(() => inflight.delete(p))
       if (inflight.size > 200) {
@@ -514,7 +586,14 @@ export const publishAtRate = async (prod, topic, coins, rate, seconds, { everyMs
   }
   await Promise.allSettled([...inflight])
   const seconds_ = (performance.now() - t0) / 1000
-  return { sent, acked, failed, seconds: round(seconds_, 2), achievedRate: round(sent / seconds_, 0), backpressureWaits: lateSends }
+  return {
+    sent,
+    acked,
+    failed,
+    seconds: round(seconds_, 2),
+    achievedRate: round(sent / seconds_, 0),
+    backpressureWaits: lateSends
+  }
 }
 
 /** Collects a helper's JSON lines; `next(pred, ms)` resolves with the first (past or future) line matching `pred`. */
@@ -567,9 +646,14 @@ export const lineReader = (proc) => {
 
 /** Waits for GET `url` to answer 2xx; fails at once, with the process's output, if `proc` exits meanwhile. */
 export const waitHealthy = (proc, url, timeoutMs = 120_000) =>
-  eventually(async () => {
-    if (!proc.alive()) throw new Error(`${proc.name} exited before answering ${url}:\n${proc.output().slice(-3000)}`)
-    return httpOk(url)
-  }, timeoutMs, `${url} (${proc.name})`, 200).catch((e) => {
+  eventually(
+    async () => {
+      if (!proc.alive()) throw new Error(`${proc.name} exited before answering ${url}:\n${proc.output().slice(-3000)}`)
+      return httpOk(url)
+    },
+    timeoutMs,
+    `${url} (${proc.name})`,
+    200
+  ).catch((e) => {
     throw new Error(`${e.message}\n--- ${proc.name} output ---\n${proc.output().slice(-3000)}`)
   })

@@ -37,7 +37,8 @@ const area = (cf) => {
   if (dist) return `app: ${dist[1].split("/").slice(0, 2).join("/")}`
   return url.replace(/^file:\/\//, "")
 }
-const fname = (cf) => `${cf.functionName || "(anonymous)"} ${(cf.url ?? "").replace(/^.*node_modules\//, "").replace(/^file:\/\/.*\/dist\//, "dist/")}:${cf.lineNumber + 1}`
+const fname = (cf) =>
+  `${cf.functionName || "(anonymous)"} ${(cf.url ?? "").replace(/^.*node_modules\//, "").replace(/^file:\/\/.*\/dist\//, "dist/")}:${cf.lineNumber + 1}`
 
 // Time per sample: timeDeltas[i] belongs to samples[i].
 const self = new Map()
@@ -66,7 +67,11 @@ const ms = (us) => Math.round(us / 1000)
 const busy = total - (selfArea.get("(idle)") ?? 0)
 // Percentages are of the busy (non-idle) time.
 const pct = (us) => Number(((100 * us) / busy).toFixed(1))
-const sorted = (m, n) => [...m].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => ({ name: k, ms: ms(v), percent: pct(v) }))
+const sorted = (m, n) =>
+  [...m]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([k, v]) => ({ name: k, ms: ms(v), percent: pct(v) }))
 const summary = {
   file,
   totalMs: ms(total),
@@ -74,11 +79,28 @@ const summary = {
   busyPercentOfWall: Number(((100 * busy) / total).toFixed(1)),
   selfByArea: sorted(new Map([...selfArea].filter(([k]) => k !== "(idle)")), 30),
   topSelf: sorted(new Map([...self].filter(([k]) => !k.startsWith("(idle)"))), top),
-  topInclusive: sorted(new Map([...inclusive].filter(([k]) => !k.startsWith("(root)") && !k.startsWith("(program)") && !k.startsWith("(idle)") && !/ effect\/dist\/|^(runMicrotasks|processTicksAndRejections|listOnTimeout|processTimers|emit|addChunk|onStreamRead|readableAddChunk|Readable\.push) /.test(k))), top)
+  topInclusive: sorted(
+    new Map(
+      [...inclusive].filter(
+        ([k]) =>
+          !k.startsWith("(root)") &&
+          !k.startsWith("(program)") &&
+          !k.startsWith("(idle)") &&
+          !/ effect\/dist\/|^(runMicrotasks|processTicksAndRejections|listOnTimeout|processTimers|emit|addChunk|onStreamRead|readableAddChunk|Readable\.push) /.test(
+            k
+          )
+      )
+    ),
+    top
+  )
 }
 if (asJson) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`)
 else {
   const line = (r) => `${String(r.ms).padStart(8)} ms ${String(r.percent).padStart(5)} %  ${r.name}`
-  process.stdout.write(`${file}\n${summary.totalMs} ms sampled, busy ${summary.busyMs} ms (${summary.busyPercentOfWall} % of the wall); percentages below are of the busy time\n\nself time by area:\n`)
-  process.stdout.write(`${summary.selfByArea.map(line).join("\n")}\n\ntop self:\n${summary.topSelf.map(line).join("\n")}\n\ntop inclusive:\n${summary.topInclusive.map(line).join("\n")}\n`)
+  process.stdout.write(
+    `${file}\n${summary.totalMs} ms sampled, busy ${summary.busyMs} ms (${summary.busyPercentOfWall} % of the wall); percentages below are of the busy time\n\nself time by area:\n`
+  )
+  process.stdout.write(
+    `${summary.selfByArea.map(line).join("\n")}\n\ntop self:\n${summary.topSelf.map(line).join("\n")}\n\ntop inclusive:\n${summary.topInclusive.map(line).join("\n")}\n`
+  )
 }

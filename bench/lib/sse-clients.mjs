@@ -109,32 +109,41 @@ const failures = {}
 const fail = (why) => (failures[why] = (failures[why] ?? 0) + 1)
 const connect = () =>
   new Promise((resolve) => {
-    const req = http.get({ host: url.hostname, port: url.port, path: url.pathname + url.search, agent: false, headers: { accept: "text/event-stream" } }, (res) => {
-      if (res.statusCode !== 200) {
-        fail(`HTTP ${res.statusCode}`)
-        res.resume()
-        resolve(false)
-        return
-      }
-      res.setEncoding("utf8")
-      let buf = ""
-      res.on("data", (chunk) => {
-        const received = Date.now()
-        buf += chunk
-        let start = 0
-        let end
-        while ((end = buf.indexOf("\n\n", start)) >= 0) {
-          onBlock(buf.slice(start, end), received)
-          start = end + 2
+    const req = http.get(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname + url.search,
+        agent: false,
+        headers: { accept: "text/event-stream" }
+      },
+      (res) => {
+        if (res.statusCode !== 200) {
+          fail(`HTTP ${res.statusCode}`)
+          res.resume()
+          resolve(false)
+          return
         }
-        buf = start === 0 ? buf : buf.slice(start)
-      })
-      res.on("close", () => {
-        sockets.delete(req)
-        if (!closing) closedEarly++
-      })
-      resolve(true)
-    })
+        res.setEncoding("utf8")
+        let buf = ""
+        res.on("data", (chunk) => {
+          const received = Date.now()
+          buf += chunk
+          let start = 0
+          let end
+          while ((end = buf.indexOf("\n\n", start)) >= 0) {
+            onBlock(buf.slice(start, end), received)
+            start = end + 2
+          }
+          buf = start === 0 ? buf : buf.slice(start)
+        })
+        res.on("close", () => {
+          sockets.delete(req)
+          if (!closing) closedEarly++
+        })
+        resolve(true)
+      }
+    )
     sockets.add(req)
     req.on("error", (e) => {
       fail(e.code ?? e.message)
@@ -158,13 +167,15 @@ if (args.redis) {
   next = clients
   ok = 1
 }
-await Promise.all(Array.from({ length: Math.min(concurrency, clients) }, async () => {
-  while (next < clients) {
-    next++
-    if (await connect()) ok++
-    else failed++
-  }
-}))
+await Promise.all(
+  Array.from({ length: Math.min(concurrency, clients) }, async () => {
+    while (next < clients) {
+      next++
+      if (await connect()) ok++
+      else failed++
+    }
+  })
+)
 out({ ev: "connected", clients: ok, failed, failures, millis: Math.round(performance.now() - t0) })
 
 const percentiles = (p) => {
@@ -201,17 +212,22 @@ createInterface({ input: process.stdin }).on("line", (line) => {
       closedEarly,
       totals,
       cpuSeconds: Number(((process.cpuUsage().user + process.cpuUsage().system) / 1e6).toFixed(2)),
-      phases: Object.fromEntries(phases.map((p) => [p.name, {
-        by: p.by,
-        from: p.from,
-        to: p.to,
-        events: p.events,
-        ticks: p.ticks,
-        candles: p.candles,
-        other: p.other,
-        negativeLags: p.negative,
-        lagMs: percentiles(p)
-      }]))
+      phases: Object.fromEntries(
+        phases.map((p) => [
+          p.name,
+          {
+            by: p.by,
+            from: p.from,
+            to: p.to,
+            events: p.events,
+            ticks: p.ticks,
+            candles: p.candles,
+            other: p.other,
+            negativeLags: p.negative,
+            lagMs: percentiles(p)
+          }
+        ])
+      )
     })
   } else if (cmd.cmd === "close") {
     closing = true

@@ -5,7 +5,8 @@
 // at the same rate), each update serialised once and written to every client; the same K clients.
 import * as C from "../lib/common.mjs"
 
-export const describe = "K SSE clients on /api/events with the simulator at 1 tick/s × 10 symbols, vs a bare node:http broadcaster"
+export const describe =
+  "K SSE clients on /api/events with the simulator at 1 tick/s × 10 symbols, vs a bare node:http broadcaster"
 
 const rssSample = async (pid, n = 5) => {
   let sum = 0
@@ -20,10 +21,26 @@ const runPhase = async ({ name, url, pid, clients, seconds, settle, tap }) => {
   const idleRss = await rssSample(pid)
   // A saturated server accepts slowly: the wait for K connections scales with K (50 ms each, at least 4 minutes).
   const connectSeconds = Math.max(240, Math.ceil(clients * 0.05))
-  const proc = C.startNodeScript("sse-clients.mjs", ["--url", url, "--clients", String(clients), "--concurrency", "50", "--max-seconds", String(connectSeconds + Math.ceil(seconds + settle) + 120)], { name: `fanout-clients-${name}`, stdin: "pipe" })
+  const proc = C.startNodeScript(
+    "sse-clients.mjs",
+    [
+      "--url",
+      url,
+      "--clients",
+      String(clients),
+      "--concurrency",
+      "50",
+      "--max-seconds",
+      String(connectSeconds + Math.ceil(seconds + settle) + 120)
+    ],
+    { name: `fanout-clients-${name}`, stdin: "pipe" }
+  )
   const lines = C.lineReader(proc)
   const connected = await lines.next((m) => m.ev === "connected", connectSeconds * 1000, "all connections")
-  if (connected.failed > 0) throw new Error(`${name}: ${connected.failed} of ${clients} SSE connections were refused or failed: ${JSON.stringify(connected.failures)}`)
+  if (connected.failed > 0)
+    throw new Error(
+      `${name}: ${connected.failed} of ${clients} SSE connections were refused or failed: ${JSON.stringify(connected.failures)}`
+    )
   C.log(`fanout: ${name}: ${connected.clients} connected (${connected.failed} failed) in ${connected.millis} ms`)
   await C.sleep(settle * 1000)
   const connectedRss = await rssSample(pid)
@@ -81,7 +98,8 @@ const runPhase = async ({ name, url, pid, clients, seconds, settle, tap }) => {
     deliveredPerSecond: C.round(got.events / seconds, 0),
     ticksSentInWindow: channelTicks.ticks,
     ticksDelivered: ticks.ticks,
-    ticksDeliveredFraction: channelTicks.ticks > 0 ? C.round(ticks.ticks / (channelTicks.ticks * connected.clients), 4) : null,
+    ticksDeliveredFraction:
+      channelTicks.ticks > 0 ? C.round(ticks.ticks / (channelTicks.ticks * connected.clients), 4) : null,
     lagMs: got.lagMs,
     lagOfWindowTicksMs: ticks.lagMs,
     channelLagMs: channelTicks.lagMs,
@@ -107,58 +125,108 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
   clean.add("database", () => C.dropDatabase(env.DATABASE_URL, dbName))
 
   const svcPort = await C.freePort()
-  const service = C.startCli("service", {
-    KAFKA_BROKERS: env.KAFKA_BROKERS,
-    REDIS_URL: redis.url,
-    DATABASE_URL: db,
-    KAFKA_TOPIC: topic,
-    KAFKA_GROUP_ID: C.unique("bench_fan"),
-    SOURCE: "simulator",
-    SIMULATOR_RATE: "1",
-    SIMULATOR_SEED: "42",
-    // Every client comes from 127.0.0.1: lift the per-address cap (default 50) and the global one (10,000) to K.
-    SSE_MAX_PER_ADDRESS: String(Math.max(50, clients)),
-    SSE_MAX_CLIENTS: String(Math.max(10_000, clients)),
-    PORT: String(svcPort)
-  }, { cpuProfileDir: profileDir, name: "fanout-service" })
+  const service = C.startCli(
+    "service",
+    {
+      KAFKA_BROKERS: env.KAFKA_BROKERS,
+      REDIS_URL: redis.url,
+      DATABASE_URL: db,
+      KAFKA_TOPIC: topic,
+      KAFKA_GROUP_ID: C.unique("bench_fan"),
+      SOURCE: "simulator",
+      SIMULATOR_RATE: "1",
+      SIMULATOR_SEED: "42",
+      // Every client comes from 127.0.0.1: lift the per-address cap (default 50) and the global one (10,000) to K.
+      SSE_MAX_PER_ADDRESS: String(Math.max(50, clients)),
+      SSE_MAX_CLIENTS: String(Math.max(10_000, clients)),
+      PORT: String(svcPort)
+    },
+    { cpuProfileDir: profileDir, name: "fanout-service" }
+  )
   clean.add("service", () => service.stop("SIGKILL"))
   const basePort = await C.freePort()
-  const base = C.startNodeScript("baseline-sse.mjs", ["--port", String(basePort), "--redis", redis.url, "--channel", "crypto:updates"], { name: "fanout-baseline" })
+  const base = C.startNodeScript(
+    "baseline-sse.mjs",
+    ["--port", String(basePort), "--redis", redis.url, "--channel", "crypto:updates"],
+    { name: "fanout-baseline" }
+  )
   clean.add("baseline", () => base.stop("SIGKILL"))
   await C.lineReader(base).next((m) => m.ev === "listening", 20_000, "baseline listening")
   await C.waitHealthy(service, `http://127.0.0.1:${svcPort}/health`)
 
-  const tapProc = C.startNodeScript("sse-clients.mjs", ["--redis", redis.url, "--channel", "crypto:updates", "--max-seconds", "3600"], { name: "fanout-tap", stdin: "pipe" })
+  const tapProc = C.startNodeScript(
+    "sse-clients.mjs",
+    ["--redis", redis.url, "--channel", "crypto:updates", "--max-seconds", "3600"],
+    { name: "fanout-tap", stdin: "pipe" }
+  )
   const tap = { proc: tapProc, lines: C.lineReader(tapProc) }
   clean.add("tap", async () => tapProc.send({ cmd: "close" }))
   await tap.lines.next((m) => m.ev === "connected", 20_000, "tap")
   // Updates are flowing (the processor joined and the simulator ticks) before anyone measures.
-  await C.eventually(async () => {
-    tap.proc.send({ cmd: "report" })
-    const r = await tap.lines.after((m) => m.ev === "report", 5000, "tap report")
-    return r.totals.ticks >= 20 ? true : undefined
-  }, 120_000, "live updates on the Redis channel", 500)
+  await C.eventually(
+    async () => {
+      tap.proc.send({ cmd: "report" })
+      const r = await tap.lines.after((m) => m.ev === "report", 5000, "tap report")
+      return r.totals.ticks >= 20 ? true : undefined
+    },
+    120_000,
+    "live updates on the Redis channel",
+    500
+  )
 
   C.log(`fanout: service, ${clients} clients for ${seconds} s`)
-  const svc = await runPhase({ name: "service", url: `http://127.0.0.1:${svcPort}/api/events`, pid: service.pid, clients, seconds, settle, tap })
-  C.log(`fanout: service delivered ${svc.deliveredPerSecond}/s (${svc.deliveredFraction} of expected), lag p99 ${svc.lagMs.p99} ms`)
+  const svc = await runPhase({
+    name: "service",
+    url: `http://127.0.0.1:${svcPort}/api/events`,
+    pid: service.pid,
+    clients,
+    seconds,
+    settle,
+    tap
+  })
+  C.log(
+    `fanout: service delivered ${svc.deliveredPerSecond}/s (${svc.deliveredFraction} of expected), lag p99 ${svc.lagMs.p99} ms`
+  )
   C.log(`fanout: baseline, ${clients} clients for ${seconds} s`)
-  const bare = await runPhase({ name: "baseline", url: `http://127.0.0.1:${basePort}/api/events`, pid: base.pid, clients, seconds, settle, tap })
-  C.log(`fanout: baseline delivered ${bare.deliveredPerSecond}/s (${bare.deliveredFraction} of expected), lag p99 ${bare.lagMs.p99} ms`)
+  const bare = await runPhase({
+    name: "baseline",
+    url: `http://127.0.0.1:${basePort}/api/events`,
+    pid: base.pid,
+    clients,
+    seconds,
+    settle,
+    tap
+  })
+  C.log(
+    `fanout: baseline delivered ${bare.deliveredPerSecond}/s (${bare.deliveredFraction} of expected), lag p99 ${bare.lagMs.p99} ms`
+  )
   const stopped = await service.stop("SIGTERM")
 
   return {
-    parameters: { clients, seconds, settle, symbols: 10, simulatorRate: 1, clientProcesses: 1, redis: redis.kind, events: "tick + candle (1m/5m/15m/1h/1d) updates, no symbol filter" },
+    parameters: {
+      clients,
+      seconds,
+      settle,
+      symbols: 10,
+      simulatorRate: 1,
+      clientProcesses: 1,
+      redis: redis.kind,
+      events: "tick + candle (1m/5m/15m/1h/1d) updates, no symbol filter"
+    },
     figures: { service: svc, baseline: bare, serviceExit: stopped },
     ratio: {
       deliveredPerSecond: C.ratio(svc.deliveredPerSecond, bare.deliveredPerSecond),
       lagP99: C.ratio(svc.lagMs.p99, bare.lagMs.p99),
       rssPerConnection: C.ratio(svc.rssPerConnectionKiB, bare.rssPerConnectionKiB),
-      definition: "service ÷ baseline: delivered SSE events per second (higher is better), p99 lag and memory per connection (lower is better)"
+      definition:
+        "service ÷ baseline: delivered SSE events per second (higher is better), p99 lag and memory per connection (lower is better)"
     },
     correctness: [
       { check: "every client connected to both servers", ok: svc.connectFailed === 0 && bare.connectFailed === 0 },
-      { check: "the baseline delivered every tick to every client (the harness itself loses nothing)", ok: bare.ticksDeliveredFraction === 1 }
+      {
+        check: "the baseline delivered every tick to every client (the harness itself loses nothing)",
+        ok: bare.ticksDeliveredFraction === 1
+      }
     ],
     target: {
       deliveredRatio: 0.8,

@@ -8,7 +8,8 @@ import os from "node:os"
 import { join } from "node:path"
 import * as C from "../lib/common.mjs"
 
-export const describe = "publish → SSE receipt, p50/p99/max at each rate, vs a bare kafkajs → Redis → node:http SSE relay"
+export const describe =
+  "publish → SSE receipt, p50/p99/max at each rate, vs a bare kafkajs → Redis → node:http SSE relay"
 
 const startClient = async (url, name, channel) => {
   const target = channel === undefined ? ["--url", url, "--clients", "1"] : ["--redis", url, "--channel", channel]
@@ -44,34 +45,62 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
   clean.add("replay file", () => rm(replay, { force: true }))
 
   const svcPort = await C.freePort()
-  const service = C.startCli("service", {
-    KAFKA_BROKERS: env.KAFKA_BROKERS,
-    REDIS_URL: redis.url,
-    DATABASE_URL: db,
-    KAFKA_TOPIC: svcTopic,
-    KAFKA_GROUP_ID: C.unique("bench_lat"),
-    SOURCE: `replay:${replay}`,
-    REPLAY_SPEED: "max",
-    PORT: String(svcPort)
-  }, { cpuProfileDir: profileDir, name: "latency-service" })
+  const service = C.startCli(
+    "service",
+    {
+      KAFKA_BROKERS: env.KAFKA_BROKERS,
+      REDIS_URL: redis.url,
+      DATABASE_URL: db,
+      KAFKA_TOPIC: svcTopic,
+      KAFKA_GROUP_ID: C.unique("bench_lat"),
+      SOURCE: `replay:${replay}`,
+      REPLAY_SPEED: "max",
+      PORT: String(svcPort)
+    },
+    { cpuProfileDir: profileDir, name: "latency-service" }
+  )
   clean.add("service", () => service.stop("SIGKILL"))
   const basePort = await C.freePort()
-  const base = C.startNodeScript("baseline-sse.mjs", [
-    "--port", String(basePort), "--redis", redis.url, "--channel", "bench:updates",
-    "--relay-topic", baseTopic, "--brokers", env.KAFKA_BROKERS, "--group", C.unique("bench_latbase")
-  ], { name: "latency-baseline" })
+  const base = C.startNodeScript(
+    "baseline-sse.mjs",
+    [
+      "--port",
+      String(basePort),
+      "--redis",
+      redis.url,
+      "--channel",
+      "bench:updates",
+      "--relay-topic",
+      baseTopic,
+      "--brokers",
+      env.KAFKA_BROKERS,
+      "--group",
+      C.unique("bench_latbase")
+    ],
+    { name: "latency-baseline" }
+  )
   clean.add("baseline", () => base.stop("SIGKILL"))
   const baseLines = C.lineReader(base)
 
   await C.waitHealthy(service, `http://127.0.0.1:${svcPort}/health`)
   // The processor has joined the group and claimed its partitions: ticks published from now on flow at once.
-  await C.eventually(async () => {
-    const rows = await C.query(db, "SELECT count(*)::int AS n FROM processor_checkpoints WHERE topic = $1", [svcTopic])
-    return rows[0].n === 3 ? true : undefined
-  }, 60_000, "the service's processor to claim its partitions", 200)
+  await C.eventually(
+    async () => {
+      const rows = await C.query(db, "SELECT count(*)::int AS n FROM processor_checkpoints WHERE topic = $1", [
+        svcTopic
+      ])
+      return rows[0].n === 3 ? true : undefined
+    },
+    60_000,
+    "the service's processor to claim its partitions",
+    200
+  )
   await baseLines.next((m) => m.ev === "joined", 60_000, "baseline consumer join")
 
-  const svcClient = await startClient(`http://127.0.0.1:${svcPort}/api/events?symbols=${coins.map((c) => c.symbol).join(",")}`, "latency-client-service")
+  const svcClient = await startClient(
+    `http://127.0.0.1:${svcPort}/api/events?symbols=${coins.map((c) => c.symbol).join(",")}`,
+    "latency-client-service"
+  )
   const baseClient = await startClient(`http://127.0.0.1:${basePort}/api/events`, "latency-client-baseline")
   // Taps on the Redis live channels: publish → the processor's (or relay's) PUBLISH, the first half of the path.
   const svcTap = await startClient(redis.url, "latency-tap-service", "crypto:updates")
@@ -140,7 +169,9 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
         serverRssMiB: usage.rssMiB,
         clientCpuPercent: clientUsage.cpuPercent
       })
-      C.log(`latency: ${name}: p50 ${got.lagMs.p50} p99 ${got.lagMs.p99} max ${got.lagMs.max} ms, ${got.ticks}/${inWindow} received; to Redis p50 ${tapped.lagMs.p50} p99 ${tapped.lagMs.p99}`)
+      C.log(
+        `latency: ${name}: p50 ${got.lagMs.p50} p99 ${got.lagMs.p99} max ${got.lagMs.max} ms, ${got.ticks}/${inWindow} received; to Redis p50 ${tapped.lagMs.p50} p99 ${tapped.lagMs.p99}`
+      )
       await C.sleep(1000)
     }
   }
@@ -162,10 +193,25 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
   const at1k = byRate[1000]?.service
   const stopped = await service.stop("SIGTERM")
   return {
-    parameters: { rates, seconds, warmup, symbols, partitions: 3, clients: 1, sseFilter: "symbols=L00…", redis: redis.kind, timeResolution: "1 ms (Date.now() on both ends, one machine, one clock)" },
+    parameters: {
+      rates,
+      seconds,
+      warmup,
+      symbols,
+      partitions: 3,
+      clients: 1,
+      sseFilter: "symbols=L00…",
+      redis: redis.kind,
+      timeResolution: "1 ms (Date.now() on both ends, one machine, one clock)"
+    },
     figures: { byRate, serviceExit: stopped },
     ratio: Object.fromEntries(rates.map((r) => [`p99@${r}`, byRate[r].ratio.p99])),
-    correctness: rates.map((r) => ({ check: `the baseline relay delivered every tick at ${r}/s (the harness itself loses nothing)`, ok: byRate[r].baseline.missing === 0 })),
-    target: at1k ? { p99At1000PerSecondMs: 100, measured: at1k.lagMs.p99, met: at1k.lagMs.p99 < 100 && at1k.missing === 0 } : { note: "no 1,000/s phase in this run" }
+    correctness: rates.map((r) => ({
+      check: `the baseline relay delivered every tick at ${r}/s (the harness itself loses nothing)`,
+      ok: byRate[r].baseline.missing === 0
+    })),
+    target: at1k
+      ? { p99At1000PerSecondMs: 100, measured: at1k.lagMs.p99, met: at1k.lagMs.p99 < 100 && at1k.missing === 0 }
+      : { note: "no 1,000/s phase in this run" }
   }
 }

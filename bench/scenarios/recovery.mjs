@@ -6,7 +6,8 @@
 // same consumer-group settings, killed and restarted the same way; its redeliveries show what the checkpoints save.
 import * as C from "../lib/common.mjs"
 
-export const describe = "SIGKILL the processor at ~5k ticks/s: time to resume and catch up, lost/double-counted, vs a bare auto-commit consumer"
+export const describe =
+  "SIGKILL the processor at ~5k ticks/s: time to resume and catch up, lost/double-counted, vs a bare auto-commit consumer"
 
 const median = (xs) => (xs.length === 0 ? 0 : [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)])
 
@@ -61,7 +62,18 @@ const phaseTimes = ({ kill, claimed, resumed, points, threshold, publishEnd, dra
   }
 }
 
-const runProcessor = async ({ env, redis, clean, profileDir, rate, seconds, killAt, coins, restartDelay, drainTimeout }) => {
+const runProcessor = async ({
+  env,
+  redis,
+  clean,
+  profileDir,
+  rate,
+  seconds,
+  killAt,
+  coins,
+  restartDelay,
+  drainTimeout
+}) => {
   const topic = C.unique("bench_rec")
   const dbName = C.unique("bench_rec")
   await C.createTopic(env.KAFKA_BROKERS, topic, 3)
@@ -72,7 +84,17 @@ const runProcessor = async ({ env, redis, clean, profileDir, rate, seconds, kill
   if ((await migrate.exited).code !== 0) throw new Error(`migrate failed: ${migrate.output()}`)
   const group = C.unique("bench_rec")
   const start = (name, profile) => {
-    const p = C.startCli("processor", { KAFKA_BROKERS: env.KAFKA_BROKERS, REDIS_URL: redis.url, DATABASE_URL: db, KAFKA_TOPIC: topic, KAFKA_GROUP_ID: group }, { name, cpuProfileDir: profile })
+    const p = C.startCli(
+      "processor",
+      {
+        KAFKA_BROKERS: env.KAFKA_BROKERS,
+        REDIS_URL: redis.url,
+        DATABASE_URL: db,
+        KAFKA_TOPIC: topic,
+        KAFKA_GROUP_ID: group
+      },
+      { name, cpuProfileDir: profile }
+    )
     clean.add(name, () => p.stop("SIGKILL"))
     return p
   }
@@ -80,7 +102,11 @@ const runProcessor = async ({ env, redis, clean, profileDir, rate, seconds, kill
   await pg.connect()
   clean.add("pg client", () => pg.end())
   const checkpoint = async () => {
-    const rows = (await pg.query("SELECT partition, owner, next_offset::bigint AS o FROM processor_checkpoints WHERE topic = $1", [topic])).rows
+    const rows = (
+      await pg.query("SELECT partition, owner, next_offset::bigint AS o FROM processor_checkpoints WHERE topic = $1", [
+        topic
+      ])
+    ).rows
     return { rows, sum: rows.reduce((a, r) => a + Number(r.o), 0) }
   }
   // The cache shows processing before a checkpoint does: the new processor rewrites latest:* as soon as it handles a batch.
@@ -89,13 +115,20 @@ const runProcessor = async ({ env, redis, clean, profileDir, rate, seconds, kill
   clean.add("cache reader", async () => cache.disconnect())
   const latestKeys = coins.map((c) => `latest:${c.symbol}`)
   const first = start("recovery-processor-1")
-  await C.eventually(async () => ((await checkpoint()).rows.length === 3 ? true : undefined), 60_000, "the first processor's claim", 100)
+  await C.eventually(
+    async () => ((await checkpoint()).rows.length === 3 ? true : undefined),
+    60_000,
+    "the first processor's claim",
+    100
+  )
   const ends = await endSampler(env, topic)
   const prod = await C.producer(env.KAFKA_BROKERS)
   clean.add("publisher", () => prod.disconnect())
   const sentPerSymbol = new Map()
   const t0 = Date.now()
-  const publishing = C.publishAtRate(prod, topic, coins, rate, seconds, { onTick: (s) => sentPerSymbol.set(s, (sentPerSymbol.get(s) ?? 0) + 1) })
+  const publishing = C.publishAtRate(prod, topic, coins, rate, seconds, {
+    onTick: (s) => sentPerSymbol.set(s, (sentPerSymbol.get(s) ?? 0) + 1)
+  })
   let publishEnd
   void publishing.then(() => (publishEnd = Date.now()))
 
@@ -126,15 +159,26 @@ const runProcessor = async ({ env, redis, clean, profileDir, rate, seconds, kill
       second = start("recovery-processor-2", profileDir)
       continue
     }
-    if (second !== undefined && claimed === undefined && cp.rows.length === 3 && cp.rows.every((r) => r.owner.endsWith(`/${second.pid}`))) {
+    if (
+      second !== undefined &&
+      claimed === undefined &&
+      cp.rows.length === 3 &&
+      cp.rows.every((r) => r.owner.endsWith(`/${second.pid}`))
+    ) {
       claimed = t
       sumAtClaim = cp.sum
       cacheAtClaim = JSON.stringify(await cache.mget(...latestKeys))
       C.log(`recovery: partitions claimed by the new processor ${C.round((claimed - kill) / 1000, 2)} s after the kill`)
     }
-    if (claimed !== undefined && processing === undefined && JSON.stringify(await cache.mget(...latestKeys)) !== cacheAtClaim) {
+    if (
+      claimed !== undefined &&
+      processing === undefined &&
+      JSON.stringify(await cache.mget(...latestKeys)) !== cacheAtClaim
+    ) {
       processing = t
-      C.log(`recovery: the new processor is processing (cache updated) ${C.round((processing - kill) / 1000, 2)} s after the kill`)
+      C.log(
+        `recovery: the new processor is processing (cache updated) ${C.round((processing - kill) / 1000, 2)} s after the kill`
+      )
     }
     if (claimed !== undefined && resumed === undefined && cp.sum > sumAtClaim) {
       resumed = t
@@ -144,7 +188,8 @@ const runProcessor = async ({ env, redis, clean, profileDir, rate, seconds, kill
       drained = Date.now()
       break
     }
-    if (second !== undefined && !second.alive()) throw new Error(`the new processor exited:\n${second.output().slice(-3000)}`)
+    if (second !== undefined && !second.alive())
+      throw new Error(`the new processor exited:\n${second.output().slice(-3000)}`)
     await C.sleep(100)
   }
   const published = await publishing
@@ -157,13 +202,21 @@ const runProcessor = async ({ env, redis, clean, profileDir, rate, seconds, kill
   const topicRecords = await ends.fresh()
   await ends.stop()
   const [ticks] = await C.query(db, "SELECT count(*)::int AS n FROM ticks")
-  const perSymbol = new Map((await C.query(db, "SELECT symbol, count(*)::int AS n FROM ticks GROUP BY symbol")).map((r) => [r.symbol, r.n]))
-  const candleCounts = await C.query(db, "SELECT interval, sum(tick_count)::bigint AS n FROM candles GROUP BY interval ORDER BY interval")
+  const perSymbol = new Map(
+    (await C.query(db, "SELECT symbol, count(*)::int AS n FROM ticks GROUP BY symbol")).map((r) => [r.symbol, r.n])
+  )
+  const candleCounts = await C.query(
+    db,
+    "SELECT interval, sum(tick_count)::bigint AS n FROM candles GROUP BY interval ORDER BY interval"
+  )
   let missingBySymbol = 0
   for (const [s, n] of sentPerSymbol) missingBySymbol += Math.max(0, n - (perSymbol.get(s) ?? 0))
   const admin = C.kafka(env.KAFKA_BROKERS).admin()
   await admin.connect()
-  const dlq = [...(await C.endOffsets(admin, `${topic}.dlq`).catch(() => new Map())).values()].reduce((a, b) => a + b, 0)
+  const dlq = [...(await C.endOffsets(admin, `${topic}.dlq`).catch(() => new Map())).values()].reduce(
+    (a, b) => a + b,
+    0
+  )
   await admin.disconnect()
   const stopped = await second.stop("SIGTERM")
   return {
@@ -202,7 +255,11 @@ const runBaseline = async ({ env, clean, rate, seconds, killAt, coins, restartDe
   const position = new Map()
   const starts = []
   const start = (name) => {
-    const p = C.startNodeScript("baseline-consumer.mjs", ["--brokers", env.KAFKA_BROKERS, "--topic", topic, "--group", group, "--mode", "follow"], { name })
+    const p = C.startNodeScript(
+      "baseline-consumer.mjs",
+      ["--brokers", env.KAFKA_BROKERS, "--topic", topic, "--group", group, "--mode", "follow"],
+      { name }
+    )
     clean.add(name, () => p.stop("SIGKILL"))
     const marks = { joined: undefined, first: undefined }
     C.jsonLines(p, (m) => {
@@ -254,7 +311,15 @@ const runBaseline = async ({ env, clean, rate, seconds, killAt, coins, restartDe
   await ends.stop()
   const threshold = Math.max(Math.round(1.5 * tl.steadyLag(kill - 5000, kill)), rate)
   // The bare consumer has no checkpoint: "resumed" is its first batch after the restart.
-  const times = phaseTimes({ kill, claimed: second.marks.joined, resumed: second.marks.first, points: tl.points, threshold, publishEnd, drained })
+  const times = phaseTimes({
+    kill,
+    claimed: second.marks.joined,
+    resumed: second.marks.first,
+    points: tl.points,
+    threshold,
+    publishEnd,
+    drained
+  })
   let lost = 0
   let redelivered = 0
   const endsNow = position
@@ -266,7 +331,18 @@ const runBaseline = async ({ env, clean, rate, seconds, killAt, coins, restartDe
     }
   }
   await second.p.stop("SIGTERM")
-  return { published, topicRecords, killedAtSeconds: C.round((kill - t0) / 1000, 2), steadyLagBeforeKill: tl.steadyLag(kill - 5000, kill), ...times, checks: { lost, redelivered, note: "auto-commit: redelivered records would be counted twice by a consumer that aggregates without checkpoints" } }
+  return {
+    published,
+    topicRecords,
+    killedAtSeconds: C.round((kill - t0) / 1000, 2),
+    steadyLagBeforeKill: tl.steadyLag(kill - 5000, kill),
+    ...times,
+    checks: {
+      lost,
+      redelivered,
+      note: "auto-commit: redelivered records would be counted twice by a consumer that aggregates without checkpoints"
+    }
+  }
 }
 
 export const run = async ({ options, env, redis, clean, profileDir }) => {
@@ -277,23 +353,58 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
   const coins = C.benchSymbols(Number(options.symbols ?? 50), "R")
   C.log(`recovery: processor, ${rate}/s for ${seconds} s, SIGKILL at ${killAt} s`)
   const drainTimeout = Number(options.drainTimeout ?? 600)
-  const pipeline = await runProcessor({ env, redis, clean, profileDir, rate, seconds, killAt, coins, restartDelay, drainTimeout })
+  const pipeline = await runProcessor({
+    env,
+    redis,
+    clean,
+    profileDir,
+    rate,
+    seconds,
+    killAt,
+    coins,
+    restartDelay,
+    drainTimeout
+  })
   C.log(`recovery: baseline consumer, ${rate}/s for ${seconds} s, SIGKILL at ${killAt} s`)
   const baseline = await runBaseline({ env, clean, rate, seconds, killAt, coins, restartDelay })
   return {
-    parameters: { rate, seconds, killAt, restartDelay, drainTimeout, symbols: coins.length, partitions: 3, sessionTimeoutMs: 10_000, redis: redis.kind, caughtUp: "checkpointed lag (topic end − checkpointed offsets) back under max(1.5 × its median over the 5 s before the kill, one second of input)" },
+    parameters: {
+      rate,
+      seconds,
+      killAt,
+      restartDelay,
+      drainTimeout,
+      symbols: coins.length,
+      partitions: 3,
+      sessionTimeoutMs: 10_000,
+      redis: redis.kind,
+      caughtUp:
+        "checkpointed lag (topic end − checkpointed offsets) back under max(1.5 × its median over the 5 s before the kill, one second of input)"
+    },
     figures: { processor: pipeline, baseline },
     ratio: {
       resumed: C.ratio(pipeline.resumedAfterKillSeconds, baseline.resumedAfterKillSeconds),
       caughtUp: C.ratio(pipeline.caughtUpAfterKillSeconds, baseline.caughtUpAfterKillSeconds),
       definition: "processor seconds ÷ baseline seconds after the kill (lower is better)"
     },
-    target: { lostAndDoubleCounted: 0, met: pipeline.checks.lost === 0 && pipeline.checks.doubleCounted === 0 && pipeline.checks.lostBySymbol === 0 },
+    target: {
+      lostAndDoubleCounted: 0,
+      met: pipeline.checks.lost === 0 && pipeline.checks.doubleCounted === 0 && pipeline.checks.lostBySymbol === 0
+    },
     correctness: [
-      { check: "no tick lost (Postgres against the topic and against what was sent)", ok: pipeline.checks.lost === 0 && pipeline.checks.lostBySymbol === 0 },
-      { check: "no tick counted twice (candle tick counts = ticks)", ok: pipeline.checks.doubleCounted === 0 && pipeline.checks.extraRows === 0 },
+      {
+        check: "no tick lost (Postgres against the topic and against what was sent)",
+        ok: pipeline.checks.lost === 0 && pipeline.checks.lostBySymbol === 0
+      },
+      {
+        check: "no tick counted twice (candle tick counts = ticks)",
+        ok: pipeline.checks.doubleCounted === 0 && pipeline.checks.extraRows === 0
+      },
       { check: "nothing in the DLQ", ok: pipeline.checks.dlqRecords === 0 },
-      { check: `the processor drained the topic within --drain-timeout ${drainTimeout} s after publishing (else loss cannot be judged)`, ok: pipeline.drainedAfterPublishEndSeconds !== null }
+      {
+        check: `the processor drained the topic within --drain-timeout ${drainTimeout} s after publishing (else loss cannot be judged)`,
+        ok: pipeline.drainedAfterPublishEndSeconds !== null
+      }
     ]
   }
 }

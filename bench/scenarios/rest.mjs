@@ -5,12 +5,15 @@
 import { execFileSync, spawn } from "node:child_process"
 import * as C from "../lib/common.mjs"
 
-export const describe = "/api/latest and /api/candles (1,440 1m candles) under wrk, vs bare node:http handlers with the same Redis and SQL calls"
+export const describe =
+  "/api/latest and /api/candles (1,440 1m candles) under wrk, vs bare node:http handlers with the same Redis and SQL calls"
 
 const seedSymbols = ["BTC", "ETH", "USDT", "BNB", "XRP", "USDC", "ADA", "XLM", "LINK", "LTC"]
 
 const seed = async (db, redisUrl) => {
-  await C.query(db, `
+  await C.query(
+    db,
+    `
     INSERT INTO candles (symbol, interval, bucket_start, open, high, low, close, volume, tick_count, vwap,
                          sma20, sma50, ema12, ema26, rsi14, bb_upper, bb_middle, bb_lower)
     SELECT s, '1m', date_trunc('minute', now()) - make_interval(mins => i),
@@ -18,13 +21,30 @@ const seed = async (db, redisUrl) => {
            p, p, p, p, 50 + (i % 20), p * 1.01, p, p * 0.99
     FROM unnest($1::text[]) WITH ORDINALITY AS c(s, k),
          generate_series(0, 1439) AS i,
-         LATERAL (SELECT (k * 100 + 10 * sin(i / 50.0))::double precision AS p) AS price`, [seedSymbols])
+         LATERAL (SELECT (k * 100 + 10 * sin(i / 50.0))::double precision AS p) AS price`,
+    [seedSymbols]
+  )
   const { Redis } = await import("ioredis")
   const r = new Redis(redisUrl)
   const now = Date.now()
   const pipeline = r.pipeline()
   seedSymbols.forEach((symbol, i) => {
-    pipeline.setex(`latest:${symbol}`, 86_400, JSON.stringify({ symbol, coinId: symbol.toLowerCase(), price: 100 * (i + 1), volume: 1.5, volume24h: 1e9, marketCap: 1e10, change24h: 1.2, eventTime: now, source: "simulator", ingestTime: now }))
+    pipeline.setex(
+      `latest:${symbol}`,
+      86_400,
+      JSON.stringify({
+        symbol,
+        coinId: symbol.toLowerCase(),
+        price: 100 * (i + 1),
+        volume: 1.5,
+        volume24h: 1e9,
+        marketCap: 1e10,
+        change24h: 1.2,
+        eventTime: now,
+        source: "simulator",
+        ingestTime: now
+      })
+    )
   })
   pipeline.sadd("latest:symbols", ...seedSymbols)
   await pipeline.exec()
@@ -35,7 +55,8 @@ const toMs = (v, unit) => Number(v) * ({ us: 0.001, ms: 1, s: 1000, m: 60_000 }[
 
 const parseWrk = (text) => {
   const lat = {}
-  for (const m of text.matchAll(/^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s|m)\s*$/gm)) lat[`p${m[1]}`] = C.round(toMs(m[2], m[3]), 2)
+  for (const m of text.matchAll(/^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s|m)\s*$/gm))
+    lat[`p${m[1]}`] = C.round(toMs(m[2], m[3]), 2)
   const max = text.match(/Latency\s+[\d.]+\w+\s+[\d.]+\w+\s+([\d.]+)(us|ms|s|m)/)
   const requests = Number(text.match(/(\d+) requests in/)?.[1] ?? NaN)
   const non2xx = Number(text.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0)
@@ -51,7 +72,9 @@ const parseWrk = (text) => {
 
 const wrk = (url, seconds, connections) =>
   new Promise((resolve, reject) => {
-    const child = spawn("wrk", ["-t1", `-c${connections}`, `-d${seconds}s`, "--timeout", "10s", "--latency", url], { stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawn("wrk", ["-t1", `-c${connections}`, `-d${seconds}s`, "--timeout", "10s", "--latency", url], {
+      stdio: ["ignore", "pipe", "pipe"]
+    })
     const meter = C.cpuMeter(child.pid)
     meter.start()
     let out = ""
@@ -73,7 +96,9 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
   const rounds = Number(options.rounds ?? 2)
   const wrkVersion = (() => {
     try {
-      return execFileSync("wrk", ["-v"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).match(/wrk [^\s]+/)?.[0]
+      return execFileSync("wrk", ["-v"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).match(
+        /wrk [^\s]+/
+      )?.[0]
     } catch (e) {
       const text = String(e.stdout ?? "") + String(e.stderr ?? "")
       if (/wrk/.test(text)) return text.match(/wrk [^\s]+/)?.[0]
@@ -90,10 +115,24 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
   const apiPort = await C.freePort()
   // All the load comes from 127.0.0.1: the per-address rate limit (default 50/s, burst 100) is lifted out of the way,
   // so it is measured as the per-request cost it has for many clients, not as 429s.
-  const api = C.startCli("api", { REDIS_URL: redis.url, DATABASE_URL: db, PORT: String(apiPort), RATE_LIMIT: "1000000000", RATE_LIMIT_BURST: "1000000000" }, { cpuProfileDir: profileDir, name: "rest-api" })
+  const api = C.startCli(
+    "api",
+    {
+      REDIS_URL: redis.url,
+      DATABASE_URL: db,
+      PORT: String(apiPort),
+      RATE_LIMIT: "1000000000",
+      RATE_LIMIT_BURST: "1000000000"
+    },
+    { cpuProfileDir: profileDir, name: "rest-api" }
+  )
   clean.add("api", () => api.stop("SIGKILL"))
   const basePort = await C.freePort()
-  const base = C.startNodeScript("baseline-rest.mjs", ["--port", String(basePort), "--redis", redis.url, "--database", db], { name: "rest-baseline" })
+  const base = C.startNodeScript(
+    "baseline-rest.mjs",
+    ["--port", String(basePort), "--redis", redis.url, "--database", db],
+    { name: "rest-baseline" }
+  )
   clean.add("baseline", () => base.stop("SIGKILL"))
   await C.lineReader(base).next((m) => m.ev === "listening", 20_000, "baseline listening")
   await C.waitHealthy(api, `http://127.0.0.1:${apiPort}/health`)
@@ -108,13 +147,18 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
       const res = await fetch(`http://127.0.0.1:${port}${path}`)
       const body = await res.text()
       const json = JSON.parse(body)
-      shapes[`${server} ${endpoint}`] = { status: res.status, bytes: body.length, items: (json.prices ?? json.candles ?? []).length }
+      shapes[`${server} ${endpoint}`] = {
+        status: res.status,
+        bytes: body.length,
+        items: (json.prices ?? json.candles ?? []).length
+      }
     }
   }
   for (const endpoint of Object.keys(endpoints)) {
     const a = shapes[`api ${endpoint}`]
     const b = shapes[`baseline ${endpoint}`]
-    if (a.status !== 200 || b.status !== 200 || a.items !== b.items) throw new Error(`answers differ: ${JSON.stringify(shapes)}`)
+    if (a.status !== 200 || b.status !== 200 || a.items !== b.items)
+      throw new Error(`answers differ: ${JSON.stringify(shapes)}`)
   }
 
   const runs = []
@@ -129,8 +173,18 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
         cpu.start()
         const r = await wrk(url, seconds, conns)
         const usage = cpu.stop()
-        runs.push({ round, endpoint, server, connections: conns, ...r, serverCpuPercent: usage.cpuPercent, serverRssMiB: usage.rssMiB })
-        C.log(`rest: round ${round} ${endpoint} ${server}: ${r.rps} req/s, p99 ${r.latencyMs.p99} ms (wrk ${r.wrkCpuPercent}% CPU, server ${usage.cpuPercent}%)`)
+        runs.push({
+          round,
+          endpoint,
+          server,
+          connections: conns,
+          ...r,
+          serverCpuPercent: usage.cpuPercent,
+          serverRssMiB: usage.rssMiB
+        })
+        C.log(
+          `rest: round ${round} ${endpoint} ${server}: ${r.rps} req/s, p99 ${r.latencyMs.p99} ms (wrk ${r.wrkCpuPercent}% CPU, server ${usage.cpuPercent}%)`
+        )
       }
     }
   }
@@ -155,9 +209,26 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
   const stopped = await api.stop("SIGTERM")
   return {
     toolVersions: { wrk: wrkVersion },
-    parameters: { seconds, connections: { latest: connections, candles: candleConnections }, threads: 1, timeoutSeconds: 10, rounds, warmupSeconds: 2, endpoints, seededCandles: "10 symbols × 1,440 1m candles", seededLatest: "10 symbols", rateLimit: "RATE_LIMIT and RATE_LIMIT_BURST set to 1e9 (the limiter runs, never refuses)", loadTool: "wrk (Debian package), -t1, no pipelining", redis: redis.kind },
+    parameters: {
+      seconds,
+      connections: { latest: connections, candles: candleConnections },
+      threads: 1,
+      timeoutSeconds: 10,
+      rounds,
+      warmupSeconds: 2,
+      endpoints,
+      seededCandles: "10 symbols × 1,440 1m candles",
+      seededLatest: "10 symbols",
+      rateLimit: "RATE_LIMIT and RATE_LIMIT_BURST set to 1e9 (the limiter runs, never refuses)",
+      loadTool: "wrk (Debian package), -t1, no pipelining",
+      redis: redis.kind
+    },
     figures: { summary, runs, shapes, apiExit: stopped },
-    ratio: { latest: summary.latest.ratio, candles: summary.candles.ratio, definition: "api requests/s ÷ baseline requests/s (mean over rounds); p99 is the worst round's" },
+    ratio: {
+      latest: summary.latest.ratio,
+      candles: summary.candles.ratio,
+      definition: "api requests/s ÷ baseline requests/s (mean over rounds); p99 is the worst round's"
+    },
     correctness: [
       { check: "api and baseline answer the same data (10 prices, 1,440 candles)", ok: true },
       { check: "no errors or non-2xx under load", ok: runs.every((r) => r.non2xx === 0 && r.socketErrors === 0) }

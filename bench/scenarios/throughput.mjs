@@ -9,7 +9,8 @@ import { join } from "node:path"
 import pg from "pg"
 import * as C from "../lib/common.mjs"
 
-export const describe = "N ticks over 50 symbols: Kafka → processor → Postgres + Redis, vs a bare kafkajs eachBatch JSON.parse consumer"
+export const describe =
+  "N ticks over 50 symbols: Kafka → processor → Postgres + Redis, vs a bare kafkajs eachBatch JSON.parse consumer"
 
 const writeReplayFile = async (file, n, symbols, spacing) => {
   const coins = C.benchSymbols(symbols)
@@ -43,17 +44,30 @@ const seedWithProducer = async (env, topic, file, n) => {
   const admin = C.kafka(env.KAFKA_BROKERS).admin()
   await admin.connect()
   const t0 = performance.now()
-  const producer = C.startCli("producer", { KAFKA_BROKERS: env.KAFKA_BROKERS, KAFKA_TOPIC: topic, SOURCE: `replay:${file}`, REPLAY_SPEED: "max" })
+  const producer = C.startCli("producer", {
+    KAFKA_BROKERS: env.KAFKA_BROKERS,
+    KAFKA_TOPIC: topic,
+    SOURCE: `replay:${file}`,
+    REPLAY_SPEED: "max"
+  })
   const cpu = C.cpuMeter(producer.pid)
   cpu.start()
   let total = 0
   try {
-    await C.eventually(async () => {
-      total = [...(await C.endOffsets(admin, topic)).values()].reduce((a, b) => a + b, 0)
-      if (total >= n) return true
-      if (!producer.alive()) throw new Error(`producer exited before publishing everything (${total}/${n}):\n${producer.output().slice(-3000)}`)
-      return undefined
-    }, Math.max(120_000, n * 2), "the producer to publish every tick", 200)
+    await C.eventually(
+      async () => {
+        total = [...(await C.endOffsets(admin, topic)).values()].reduce((a, b) => a + b, 0)
+        if (total >= n) return true
+        if (!producer.alive())
+          throw new Error(
+            `producer exited before publishing everything (${total}/${n}):\n${producer.output().slice(-3000)}`
+          )
+        return undefined
+      },
+      Math.max(120_000, n * 2),
+      "the producer to publish every tick",
+      200
+    )
   } finally {
     await admin.disconnect()
   }
@@ -61,7 +75,14 @@ const seedWithProducer = async (env, topic, file, n) => {
   const usage = cpu.stop()
   // It stops by itself at the end of the file; SIGTERM only if it lingers.
   const exit = await Promise.race([producer.exited, C.sleep(10_000).then(() => producer.stop("SIGTERM"))])
-  return { by: "producer (SOURCE=replay, REPLAY_SPEED=max)", records: total, seconds: C.round(seconds, 2), rate: C.round(total / seconds, 0), producerCpuPercent: usage.cpuPercent, exit }
+  return {
+    by: "producer (SOURCE=replay, REPLAY_SPEED=max)",
+    records: total,
+    seconds: C.round(seconds, 2),
+    rate: C.round(total / seconds, 0),
+    producerCpuPercent: usage.cpuPercent,
+    exit
+  }
 }
 
 const seedWithKafkajs = async (env, topic, file, n) => {
@@ -83,7 +104,11 @@ const seedWithKafkajs = async (env, topic, file, n) => {
 
 const runBaseline = async (env, topic, label) => {
   const spawned = Date.now()
-  const proc = C.startNodeScript("baseline-consumer.mjs", ["--brokers", env.KAFKA_BROKERS, "--topic", topic, "--group", C.unique("bench_base"), "--mode", "drain"], { name: `baseline-${label}` })
+  const proc = C.startNodeScript(
+    "baseline-consumer.mjs",
+    ["--brokers", env.KAFKA_BROKERS, "--topic", topic, "--group", C.unique("bench_base"), "--mode", "drain"],
+    { name: `baseline-${label}` }
+  )
   const cpu = C.cpuMeter(proc.pid)
   cpu.start()
   const marks = {}
@@ -94,7 +119,8 @@ const runBaseline = async (env, topic, label) => {
   })
   const exit = await Promise.race([proc.exited, C.sleep(600_000).then(() => proc.stop("SIGKILL"))])
   const usage = cpu.stop()
-  if (marks.done === undefined) throw new Error(`baseline consumer did not finish (${JSON.stringify(exit)}):\n${proc.output().slice(-3000)}`)
+  if (marks.done === undefined)
+    throw new Error(`baseline consumer did not finish (${JSON.stringify(exit)}):\n${proc.output().slice(-3000)}`)
   const consumeSeconds = (marks.done - marks.joined) / 1000
   return {
     label,
@@ -113,7 +139,8 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
   const n = Number(options.ticks)
   const symbols = Number(options.symbols ?? 50)
   const spacing = Number(options.spacingMs ?? 1000)
-  if (!(spacing >= symbols)) throw new Error("--spacing-ms must be at least --symbols (event times are spacing × k + symbol index)")
+  if (!(spacing >= symbols))
+    throw new Error("--spacing-ms must be at least --symbols (event times are spacing × k + symbol index)")
   const topic = C.unique("bench_tp")
   const dbName = C.unique("bench_tp")
   const file = join(os.tmpdir(), `${topic}.ndjson`)
@@ -126,7 +153,10 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
   C.log(`throughput: writing ${n} ticks over ${symbols} symbols to ${file}`)
   const lastEventTimes = await writeReplayFile(file, n, symbols, spacing)
   C.log(`throughput: publishing them to ${topic}`)
-  const seed = options.seed === "kafkajs" ? await seedWithKafkajs(env, topic, file, n) : await seedWithProducer(env, topic, file, n)
+  const seed =
+    options.seed === "kafkajs"
+      ? await seedWithKafkajs(env, topic, file, n)
+      : await seedWithProducer(env, topic, file, n)
   C.log(`throughput: published ${seed.records} in ${seed.seconds} s (${seed.rate}/s)`)
   if (seed.records !== n) throw new Error(`the topic holds ${seed.records} records, expected ${n}`)
 
@@ -150,14 +180,18 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
   const lastKeys = [...lastEventTimes.keys()].map((s) => `latest:${s}`)
   const wantLast = [...lastEventTimes.values()]
   const spawned = Date.now()
-  const processor = C.startCli("processor", {
-    KAFKA_BROKERS: env.KAFKA_BROKERS,
-    REDIS_URL: redis.url,
-    DATABASE_URL: db,
-    KAFKA_TOPIC: topic,
-    KAFKA_GROUP_ID: C.unique("bench_proc"),
-    ...passthrough
-  }, { cpuProfileDir: profileDir, name: "throughput-processor" })
+  const processor = C.startCli(
+    "processor",
+    {
+      KAFKA_BROKERS: env.KAFKA_BROKERS,
+      REDIS_URL: redis.url,
+      DATABASE_URL: db,
+      KAFKA_TOPIC: topic,
+      KAFKA_GROUP_ID: C.unique("bench_proc"),
+      ...passthrough
+    },
+    { cpuProfileDir: profileDir, name: "throughput-processor" }
+  )
   clean.add("processor", () => processor.stop("SIGKILL"))
   const cpu = C.cpuMeter(processor.pid)
   cpu.start()
@@ -170,30 +204,40 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
   let peakRss = 0
   const timeline = []
   try {
-    await C.eventually(async () => {
-      if (!processor.alive()) throw new Error(`processor exited:\n${processor.output().slice(-3000)}`)
-      const rows = (await client.query("SELECT partition, next_offset::bigint AS o FROM processor_checkpoints WHERE topic = $1", [topic])).rows
-      const t = Date.now()
-      peakRss = Math.max(peakRss, C.procStat(processor.pid)?.rss ?? 0)
-      if (processed === undefined && rows.length > 0) {
-        const values = await cacheReader.mget(...lastKeys)
-        if (values.every((v, i) => v !== null && Number(v.match(/"eventTime":(\d+)/)?.[1]) === wantLast[i])) processed = Date.now()
-      }
-      if (rows.length === 0) return undefined
-      claimed ??= t
-      const sum = rows.reduce((a, r) => a + Number(r.o), 0)
-      if (sum !== lastSum) {
-        if (sum > 0) checkpointsSeen++
-        lastSum = sum
-        if (timeline.length === 0 || t - timeline.at(-1).t >= 1000 || sum >= n) timeline.push({ t, records: sum })
-      }
-      if (sum > 0) firstCheckpoint ??= t
-      if (rows.length === 3 && sum >= n) {
-        done = t
-        return true
-      }
-      return undefined
-    }, Math.max(300_000, n * 5), "the processor's checkpoints to cover the topic's end", 50)
+    await C.eventually(
+      async () => {
+        if (!processor.alive()) throw new Error(`processor exited:\n${processor.output().slice(-3000)}`)
+        const rows = (
+          await client.query("SELECT partition, next_offset::bigint AS o FROM processor_checkpoints WHERE topic = $1", [
+            topic
+          ])
+        ).rows
+        const t = Date.now()
+        peakRss = Math.max(peakRss, C.procStat(processor.pid)?.rss ?? 0)
+        if (processed === undefined && rows.length > 0) {
+          const values = await cacheReader.mget(...lastKeys)
+          if (values.every((v, i) => v !== null && Number(v.match(/"eventTime":(\d+)/)?.[1]) === wantLast[i]))
+            processed = Date.now()
+        }
+        if (rows.length === 0) return undefined
+        claimed ??= t
+        const sum = rows.reduce((a, r) => a + Number(r.o), 0)
+        if (sum !== lastSum) {
+          if (sum > 0) checkpointsSeen++
+          lastSum = sum
+          if (timeline.length === 0 || t - timeline.at(-1).t >= 1000 || sum >= n) timeline.push({ t, records: sum })
+        }
+        if (sum > 0) firstCheckpoint ??= t
+        if (rows.length === 3 && sum >= n) {
+          done = t
+          return true
+        }
+        return undefined
+      },
+      Math.max(300_000, n * 5),
+      "the processor's checkpoints to cover the topic's end",
+      50
+    )
   } finally {
     await client.end()
     cacheReader.disconnect()
@@ -205,7 +249,8 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
   const at = (f) => timeline.find((p) => p.records >= f * n)
   const s10 = at(0.1)
   const s90 = at(0.9)
-  const steadyRate = s10 && s90 && s90.t > s10.t ? C.round((s90.records - s10.records) / ((s90.t - s10.t) / 1000), 0) : null
+  const steadyRate =
+    s10 && s90 && s90.t > s10.t ? C.round((s90.records - s10.records) / ((s90.t - s10.t) / 1000), 0) : null
   const processedSeconds = (processed - claimed) / 1000
   const pipeline = {
     records: n,
@@ -226,13 +271,19 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
 
   // Correctness of what was measured: every tick once, every candle counts each tick once, the cache has them all.
   const [ticks] = await C.query(db, "SELECT count(*)::int AS n, count(DISTINCT symbol)::int AS symbols FROM ticks")
-  const candleCounts = await C.query(db, "SELECT interval, sum(tick_count)::bigint AS n, count(*)::int AS rows FROM candles GROUP BY interval ORDER BY interval")
+  const candleCounts = await C.query(
+    db,
+    "SELECT interval, sum(tick_count)::bigint AS n, count(*)::int AS rows FROM candles GROUP BY interval ORDER BY interval"
+  )
   const r = new Redis(redis.url)
   const latestKeys = (await r.keys("latest:*")).filter((k) => k !== "latest:symbols").length
   await r.quit()
   const admin = C.kafka(env.KAFKA_BROKERS).admin()
   await admin.connect()
-  const dlq = [...(await C.endOffsets(admin, `${topic}.dlq`).catch(() => new Map())).values()].reduce((a, b) => a + b, 0)
+  const dlq = [...(await C.endOffsets(admin, `${topic}.dlq`).catch(() => new Map())).values()].reduce(
+    (a, b) => a + b,
+    0
+  )
   await admin.disconnect()
 
   const stopped = await processor.stop("SIGTERM")
@@ -242,7 +293,16 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
   const baselineWallRate = Math.round((before.wallRate + after.wallRate) / 2)
 
   return {
-    parameters: { ticks: n, symbols, eventTimeSpacingMsPerSymbol: spacing, partitions: 3, seed: seed.by, batchSize: passthrough.BATCH_SIZE ?? "default (100)", checkpointInterval: passthrough.CHECKPOINT_INTERVAL ?? "default (5 seconds)", redis: redis.kind },
+    parameters: {
+      ticks: n,
+      symbols,
+      eventTimeSpacingMsPerSymbol: spacing,
+      partitions: 3,
+      seed: seed.by,
+      batchSize: passthrough.BATCH_SIZE ?? "default (100)",
+      checkpointInterval: passthrough.CHECKPOINT_INTERVAL ?? "default (5 seconds)",
+      redis: redis.kind
+    },
     figures: {
       seed,
       pipeline,
@@ -253,12 +313,16 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
       consumeRate: C.ratio(pipeline.rate, baselineRate),
       processedRate: C.ratio(pipeline.processedRate, baselineRate),
       wallRate: C.ratio(pipeline.wallRate, baselineWallRate),
-      definition: "pipeline records/s ÷ baseline records/s. consumeRate: from partition assignment (claim / group join) to the checkpoint covering the last record (durable in Postgres); processedRate: to the moment the cache holds every symbol's last tick (processed, not yet durable); wallRate: from process start"
+      definition:
+        "pipeline records/s ÷ baseline records/s. consumeRate: from partition assignment (claim / group join) to the checkpoint covering the last record (durable in Postgres); processedRate: to the moment the cache holds every symbol's last tick (processed, not yet durable); wallRate: from process start"
     },
     target: { consumeRateRatio: 0.8, met: C.ratio(pipeline.rate, baselineRate) >= 0.8 },
     correctness: [
       { check: "every tick in Postgres once", ok: ticks.n === n },
-      { check: "every candle interval counts each tick once", ok: candleCounts.length === 5 && candleCounts.every((c) => Number(c.n) === n) },
+      {
+        check: "every candle interval counts each tick once",
+        ok: candleCounts.length === 5 && candleCounts.every((c) => Number(c.n) === n)
+      },
       { check: "the cache holds every symbol", ok: latestKeys === symbols },
       { check: "nothing in the DLQ", ok: dlq === 0 }
     ],

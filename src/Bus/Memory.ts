@@ -21,7 +21,7 @@ interface Partition {
 }
 
 export const make = (options: MemoryBusOptions = {}) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const retention = options.retention ?? 200_000
     const maxBatch = options.maxBatch ?? 500
     const topics = new Map<string, Array<Partition>>()
@@ -37,18 +37,28 @@ export const make = (options: MemoryBusOptions = {}) =>
     const ensureTopic = (topic: string, partitions: number) =>
       Effect.sync(() => {
         if (!topics.has(topic)) {
-          topics.set(topic, Array.from({ length: partitions }, () => ({ base: 0, records: [] })))
+          topics.set(
+            topic,
+            Array.from({ length: partitions }, () => ({ base: 0, records: [] }))
+          )
         }
       })
 
     const publish = (topic: string, messages: ReadonlyArray<{ readonly key: string; readonly value: string }>) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const parts = yield* partitionsOf(topic)
         const now = yield* Clock.currentTimeMillis
         for (const m of messages) {
           const partition = partitionFor(m.key, parts.length)
           const p = parts[partition]!
-          p.records.push({ topic, partition, offset: p.base + p.records.length, key: m.key, value: m.value, timestamp: now })
+          p.records.push({
+            topic,
+            partition,
+            offset: p.base + p.records.length,
+            key: m.key,
+            value: m.value,
+            timestamp: now
+          })
           if (p.records.length > retention * 1.25) {
             const drop = p.records.length - retention
             p.records.splice(0, drop)
@@ -64,39 +74,45 @@ export const make = (options: MemoryBusOptions = {}) =>
     }
 
     const consume: Bus["Type"]["consume"] = (opts) =>
-      Stream.unwrap(Effect.gen(function*() {
-        const parts = yield* partitionsOf(opts.topic)
-        const all = parts.map((_, i) => i)
-        const start = yield* opts.onAssign(all)
-        const positions = yield* Ref.make(new Map(all.map((i) => [i, start.get(i) ?? 0] as const)))
+      Stream.unwrap(
+        Effect.gen(function* () {
+          const parts = yield* partitionsOf(opts.topic)
+          const all = parts.map((_, i) => i)
+          const start = yield* opts.onAssign(all)
+          const positions = yield* Ref.make(new Map(all.map((i) => [i, start.get(i) ?? 0] as const)))
 
-        // One pass over the partitions; empty when there is nothing new.
-        const poll = Effect.gen(function*() {
-          const pos = yield* Ref.get(positions)
-          const out: Array<ConsumerEvent> = []
-          for (const i of all) {
-            const records = read(parts[i]!, pos.get(i)!)
-            if (records.length > 0) {
-              out.push({ _tag: "Records", partition: i, records })
-              pos.set(i, records[records.length - 1]!.offset + 1)
+          // One pass over the partitions; empty when there is nothing new.
+          const poll = Effect.gen(function* () {
+            const pos = yield* Ref.get(positions)
+            const out: Array<ConsumerEvent> = []
+            for (const i of all) {
+              const records = read(parts[i]!, pos.get(i)!)
+              if (records.length > 0) {
+                out.push({ _tag: "Records", partition: i, records })
+                pos.set(i, records[records.length - 1]!.offset + 1)
+              }
             }
-          }
-          return out
-        })
-        const waitForAppend = (seen: number) =>
-          version.changes.pipe(Stream.filter((v) => v !== seen), Stream.take(1), Stream.runDrain)
+            return out
+          })
+          const waitForAppend = (seen: number) =>
+            version.changes.pipe(
+              Stream.filter((v) => v !== seen),
+              Stream.take(1),
+              Stream.runDrain
+            )
 
-        const nextEvents = Effect.gen(function*() {
-          for (;;) {
-            const seen = yield* SubscriptionRef.get(version)
-            const events = yield* poll
-            if (events.length > 0) return events
-            yield* waitForAppend(seen)
-          }
+          const nextEvents = Effect.gen(function* () {
+            for (;;) {
+              const seen = yield* SubscriptionRef.get(version)
+              const events = yield* poll
+              if (events.length > 0) return events
+              yield* waitForAppend(seen)
+            }
+          })
+          const assigned: ConsumerEvent = { _tag: "Assigned", partitions: all }
+          return Stream.concat(Stream.make(assigned), Stream.repeatEffect(nextEvents).pipe(Stream.flattenIterables))
         })
-        const assigned: ConsumerEvent = { _tag: "Assigned", partitions: all }
-        return Stream.concat(Stream.make(assigned), Stream.repeatEffect(nextEvents).pipe(Stream.flattenIterables))
-      }))
+      )
 
     const commitOffsets: Bus["Type"]["commitOffsets"] = (topic, groupId, offsets) =>
       Effect.sync(() => {

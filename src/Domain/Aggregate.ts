@@ -1,7 +1,7 @@
 import { Schema } from "effect"
 import { Candle } from "./Candle.js"
 import { bucketStart, Interval } from "./Interval.js"
-import { EpochMillis, Ticker, type Tick } from "./Tick.js"
+import { EpochMillis, type Tick, Ticker } from "./Tick.js"
 
 /**
  * A candle being built. Plain data (checkpointed as operator state), so the running sums
@@ -54,13 +54,16 @@ export const openCandle = (tick: Tick, interval: Interval): CandleState => ({
 export const applyTick = (state: CandleState | undefined, tick: Tick, interval: Interval): CandleState => {
   if (state === undefined) return openCandle(tick, interval)
   if (
-    state.symbol !== tick.symbol || state.interval !== interval ||
+    state.symbol !== tick.symbol ||
+    state.interval !== interval ||
     state.bucketStart !== bucketStart(interval, tick.eventTime)
   ) {
     throw new Error(
-      `applyTick: tick ${tick.symbol}@${tick.eventTime} is not in candle ${
-        candleKey(state.symbol, state.interval, state.bucketStart)
-      } (${interval})`
+      `applyTick: tick ${tick.symbol}@${tick.eventTime} is not in candle ${candleKey(
+        state.symbol,
+        state.interval,
+        state.bucketStart
+      )} (${interval})`
     )
   }
   const opens = before(tick.eventTime, tick.price, state.openTime, state.open)
@@ -91,18 +94,21 @@ const vwapOf = (pvSum: number, vSum: number, pSum: number, count: number, low: n
 
 // Not validated again: every field comes from ticks that were (a hot path, once per changed candle and batch).
 export const toCandle = (state: CandleState): Candle =>
-  new Candle({
-    symbol: state.symbol,
-    interval: state.interval,
-    bucketStart: state.bucketStart,
-    open: state.open,
-    high: state.high,
-    low: state.low,
-    close: state.close,
-    volume: state.volume,
-    tickCount: state.tickCount,
-    vwap: vwapOf(state.pvSum, state.vSum, state.pSum, state.tickCount, state.low, state.high)
-  }, true)
+  new Candle(
+    {
+      symbol: state.symbol,
+      interval: state.interval,
+      bucketStart: state.bucketStart,
+      open: state.open,
+      high: state.high,
+      low: state.low,
+      close: state.close,
+      volume: state.volume,
+      tickCount: state.tickCount,
+      vwap: vwapOf(state.pvSum, state.vSum, state.pSum, state.tickCount, state.low, state.high)
+    },
+    true
+  )
 
 /** Reference: group ticks by (symbol, interval bucket), computed from each full group at once. */
 export const foldCandles = (ticks: Iterable<Tick>, intervals: ReadonlyArray<Interval>): Map<string, Candle> => {
@@ -122,7 +128,11 @@ export const foldCandles = (ticks: Iterable<Tick>, intervals: ReadonlyArray<Inte
     const first = sorted[0]
     const last = sorted[sorted.length - 1]
     if (first === undefined || last === undefined) continue
-    let high = -Infinity, low = Infinity, volume = 0, pvSum = 0, pSum = 0
+    let high = -Infinity,
+      low = Infinity,
+      volume = 0,
+      pvSum = 0,
+      pSum = 0
     for (const t of sorted) {
       high = Math.max(high, t.price)
       low = Math.min(low, t.price)

@@ -1,7 +1,8 @@
 import { Schema } from "effect"
 
 const checkPeriod = (period: number): void => {
-  if (!Number.isInteger(period) || period < 1) throw new RangeError(`indicator period must be a positive integer, got ${period}`)
+  if (!Number.isInteger(period) || period < 1)
+    throw new RangeError(`indicator period must be a positive integer, got ${period}`)
 }
 
 const mean = (values: ReadonlyArray<number>): number => values.reduce((sum, v) => sum + v, 0) / values.length
@@ -33,7 +34,8 @@ const rsiFromAverages = (avgGain: number, avgLoss: number): number =>
 
 /** First average gain and loss: the simple means of the first `period` changes of `values` (which has period + 1 items). */
 const seedAverages = (values: ReadonlyArray<number>, period: number): { avgGain: number; avgLoss: number } => {
-  let gains = 0, losses = 0
+  let gains = 0,
+    losses = 0
   for (let i = 1; i <= period; i++) {
     const change = (values[i] ?? 0) - (values[i - 1] ?? 0)
     if (change > 0) gains += change
@@ -74,7 +76,10 @@ export const bollinger = (values: ReadonlyArray<number>, period: number, k: numb
  */
 export const vwap = (points: ReadonlyArray<{ readonly price: number; readonly volume: number }>): number | null => {
   if (points.length === 0) return null
-  let pv = 0, v = 0, low = Infinity, high = -Infinity
+  let pv = 0,
+    v = 0,
+    low = Infinity,
+    high = -Infinity
   for (const p of points) {
     pv += p.price * p.volume
     v += p.volume
@@ -86,7 +91,13 @@ export const vwap = (points: ReadonlyArray<{ readonly price: number; readonly vo
 
 // The indicators the processor maintains per (symbol, interval).
 const window = 50
-const smaShort = 20, smaLong = 50, emaFast = 12, emaSlow = 26, rsiPeriod = 14, bandPeriod = 20, bandWidth = 2
+const smaShort = 20,
+  smaLong = 50,
+  emaFast = 12,
+  emaSlow = 26,
+  rsiPeriod = 14,
+  bandPeriod = 20,
+  bandWidth = 2
 
 /** Incremental indicator state over closed candles. Plain data (checkpointed), bounded: at most `window` closes. */
 export const IndicatorState = Schema.Struct({
@@ -119,7 +130,8 @@ export const pushClose = (state: IndicatorState, close: number): IndicatorState 
   const count = state.count + 1
   const all = [...state.closes, close]
   const closes = all.slice(-window)
-  let rsiAvgGain: number | null = null, rsiAvgLoss: number | null = null
+  let rsiAvgGain: number | null = null,
+    rsiAvgLoss: number | null = null
   if (count === rsiPeriod + 1) {
     // The window still holds every close so far, so the seed sees all the first changes.
     const seed = seedAverages(all, rsiPeriod)

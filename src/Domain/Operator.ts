@@ -1,7 +1,7 @@
 import { Schema } from "effect"
-import { applyTick, candleKey, CandleState, toCandle } from "./Aggregate.js"
+import { applyTick, CandleState, candleKey, toCandle } from "./Aggregate.js"
 import type { Candle } from "./Candle.js"
-import { emptyIndicatorState, IndicatorState, indicatorValues, type IndicatorValues, pushClose } from "./Indicators.js"
+import { emptyIndicatorState, IndicatorState, type IndicatorValues, indicatorValues, pushClose } from "./Indicators.js"
 import { bucketStart, Interval, intervalMillis, intervals } from "./Interval.js"
 import type { Tick } from "./Tick.js"
 
@@ -17,14 +17,14 @@ const seenFromJson = (encoded: Readonly<Record<string, number | ReadonlyArray<nu
   const seen: Seen = new Map()
   const add = (source: string, time: number) => {
     let times = seen.get(source)
-    if (times === undefined) seen.set(source, times = new Set())
+    if (times === undefined) seen.set(source, (times = new Set()))
     times.add(time)
   }
   for (const [key, value] of Object.entries(encoded)) {
     if (typeof value === "number") add(key.slice(0, key.lastIndexOf("|")), value)
     else {
       let time = 0
-      for (const delta of value) add(key, time += delta)
+      for (const delta of value) add(key, (time += delta))
     }
   }
   return seen
@@ -93,7 +93,10 @@ export type StepResult =
   | { readonly _tag: "Duplicate" }
   | { readonly _tag: "Late"; readonly watermark: number }
 
-export type Verdict = { readonly _tag: "Accepted" } | { readonly _tag: "Duplicate" } | { readonly _tag: "Late"; readonly watermark: number }
+export type Verdict =
+  | { readonly _tag: "Accepted" }
+  | { readonly _tag: "Duplicate" }
+  | { readonly _tag: "Late"; readonly watermark: number }
 
 /**
  * Candles changed by `accept` since the last `collect`. A tick changes its candle and the provisional indicators of
@@ -151,7 +154,9 @@ const newSymbol = (): SymbolState => ({
 })
 
 const openOf = (s: SymbolState, interval: Interval): Array<CandleState> =>
-  Object.values(s.open).filter((c) => c.interval === interval).sort((a, b) => a.bucketStart - b.bucketStart)
+  Object.values(s.open)
+    .filter((c) => c.interval === interval)
+    .sort((a, b) => a.bucketStart - b.bucketStart)
 
 /**
  * Indicator values of each open candle: the closed history, then the earlier open candles' closes,
@@ -171,16 +176,16 @@ const provisional = (s: SymbolState, interval: Interval, open: ReadonlyArray<Can
  * `lateness` is the allowed lateness in ms.
  */
 export const accept = (state: OperatorState, tick: Tick, lateness: number, changes: Changes): Verdict => {
-  const s = state.symbols[tick.symbol] ??= newSymbol()
+  const s = (state.symbols[tick.symbol] ??= newSymbol())
   const watermark = s.maxEventTime - lateness
   if (tick.eventTime < watermark) return { _tag: "Late", watermark }
   let times = s.seen.get(tick.source)
-  if (times === undefined) s.seen.set(tick.source, times = new Set())
+  if (times === undefined) s.seen.set(tick.source, (times = new Set()))
   if (times.has(tick.eventTime)) return duplicate
   times.add(tick.eventTime)
 
   let touched = changes.touched.get(tick.symbol)
-  if (touched === undefined) changes.touched.set(tick.symbol, touched = intervals.map(() => Infinity))
+  if (touched === undefined) changes.touched.set(tick.symbol, (touched = intervals.map(() => Infinity)))
   const d = derived(s)
   for (let i = 0; i < intervals.length; i++) {
     const interval = intervals[i]!
@@ -220,7 +225,12 @@ export const collect = (state: OperatorState, changes: Changes): Array<CandleUpd
       let indicators = s.indicators[interval]
       for (const c of open) {
         if (c.bucketStart >= from) {
-          updates.push({ key: candleKey(symbol, interval, c.bucketStart), candle: toCandle(c), indicators: indicatorValues(indicators, c.close), closed: false })
+          updates.push({
+            key: candleKey(symbol, interval, c.bucketStart),
+            candle: toCandle(c),
+            indicators: indicatorValues(indicators, c.close),
+            closed: false
+          })
         }
         indicators = pushClose(indicators, c.close)
       }
@@ -242,14 +252,24 @@ export const step = (state: OperatorState, tick: Tick, lateness: number): StepRe
  * once the watermark has moved a quarter of the lateness since the last one, so a key costs O(1) amortised and the set
  * holds at most 1.25 × the lateness worth of ticks (keys behind the watermark are never consulted: those ticks are late).
  */
-const advanceWatermark = (s: { -readonly [K in keyof SymbolState]: SymbolState[K] }, watermark: number, lateness: number, closed: Array<CandleUpdate>) => {
+const advanceWatermark = (
+  s: { -readonly [K in keyof SymbolState]: SymbolState[K] },
+  watermark: number,
+  lateness: number,
+  closed: Array<CandleUpdate>
+) => {
   const d = derived(s)
   if (d.nextClose <= watermark) {
     for (const interval of intervals) {
       for (const c of openOf(s, interval)) {
         if (c.bucketStart + intervalMillis[interval] > watermark) break
         const key = candleKey(c.symbol, interval, c.bucketStart)
-        closed.push({ key, candle: toCandle(c), indicators: indicatorValues(s.indicators[interval], c.close), closed: true })
+        closed.push({
+          key,
+          candle: toCandle(c),
+          indicators: indicatorValues(s.indicators[interval], c.close),
+          closed: true
+        })
         s.indicators[interval] = pushClose(s.indicators[interval], c.close)
         delete s.open[key]
       }
@@ -264,7 +284,11 @@ const advanceWatermark = (s: { -readonly [K in keyof SymbolState]: SymbolState[K
 }
 
 /** Latest indicator values for a symbol and interval, including the open candle, from in-memory state. */
-export const currentIndicators = (state: OperatorState, symbol: string, interval: Interval): IndicatorValues | undefined => {
+export const currentIndicators = (
+  state: OperatorState,
+  symbol: string,
+  interval: Interval
+): IndicatorValues | undefined => {
   const s = state.symbols[symbol]
   if (s === undefined) return undefined
   const open = openOf(s, interval)

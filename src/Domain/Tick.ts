@@ -39,10 +39,13 @@ export const TickJson = Schema.parseJson(Tick)
 
 const decodeTickJson = Schema.decodeEither(TickJson)
 export const symbolPattern = /^[A-Z0-9]{1,15}$/
-export const isEpochMillis = (u: unknown): u is number => typeof u === "number" && Number.isSafeInteger(u) && u >= 0 && u <= 8_640_000_000_000_000
+export const isEpochMillis = (u: unknown): u is number =>
+  typeof u === "number" && Number.isSafeInteger(u) && u >= 0 && u <= 8_640_000_000_000_000
 const isPositiveFinite = (u: unknown): u is number => typeof u === "number" && Number.isFinite(u) && u > 0
-const isOptionalNonNegative = (u: unknown): u is number | undefined => u === undefined || (typeof u === "number" && Number.isFinite(u) && u >= 0)
-const isOptionalFinite = (u: unknown): u is number | undefined => u === undefined || (typeof u === "number" && Number.isFinite(u))
+const isOptionalNonNegative = (u: unknown): u is number | undefined =>
+  u === undefined || (typeof u === "number" && Number.isFinite(u) && u >= 0)
+const isOptionalFinite = (u: unknown): u is number | undefined =>
+  u === undefined || (typeof u === "number" && Number.isFinite(u))
 
 /**
  * The Tick in a parsed JSON value, checked by hand with exactly the schema's rules and built without validating again;
@@ -51,27 +54,42 @@ const isOptionalFinite = (u: unknown): u is number | undefined => u === undefine
  */
 export const tickFromJson = (u: unknown): Tick | undefined => {
   if (typeof u !== "object" || u === null || Array.isArray(u)) return undefined
-  const { symbol, coinId, price, volume, volume24h, marketCap, change24h, eventTime, source, ingestTime } = u as Record<string, unknown>
+  const { symbol, coinId, price, volume, volume24h, marketCap, change24h, eventTime, source, ingestTime } = u as Record<
+    string,
+    unknown
+  >
   if (
-    typeof symbol !== "string" || !symbolPattern.test(symbol) ||
-    typeof coinId !== "string" || coinId.length < 1 || coinId.length > 100 ||
-    !isPositiveFinite(price) || !isOptionalNonNegative(volume) || !isOptionalNonNegative(volume24h) ||
-    !isOptionalNonNegative(marketCap) || !isOptionalFinite(change24h) || !isEpochMillis(eventTime) ||
-    (source !== "coingecko" && source !== "simulator" && source !== "replay") || !isEpochMillis(ingestTime)
-  ) return undefined
+    typeof symbol !== "string" ||
+    !symbolPattern.test(symbol) ||
+    typeof coinId !== "string" ||
+    coinId.length < 1 ||
+    coinId.length > 100 ||
+    !isPositiveFinite(price) ||
+    !isOptionalNonNegative(volume) ||
+    !isOptionalNonNegative(volume24h) ||
+    !isOptionalNonNegative(marketCap) ||
+    !isOptionalFinite(change24h) ||
+    !isEpochMillis(eventTime) ||
+    (source !== "coingecko" && source !== "simulator" && source !== "replay") ||
+    !isEpochMillis(ingestTime)
+  )
+    return undefined
   // In the schema's field order, so the instance encodes to the same JSON; absent optionals stay absent.
-  return new Tick({
-    symbol,
-    coinId,
-    price,
-    ...(volume === undefined ? {} : { volume }),
-    ...(volume24h === undefined ? {} : { volume24h }),
-    ...(marketCap === undefined ? {} : { marketCap }),
-    ...(change24h === undefined ? {} : { change24h }),
-    eventTime,
-    source,
-    ingestTime
-  }, true)
+  return new Tick(
+    {
+      symbol,
+      coinId,
+      price,
+      ...(volume === undefined ? {} : { volume }),
+      ...(volume24h === undefined ? {} : { volume24h }),
+      ...(marketCap === undefined ? {} : { marketCap }),
+      ...(change24h === undefined ? {} : { change24h }),
+      eventTime,
+      source,
+      ingestTime
+    },
+    true
+  )
 }
 
 /** `Schema.decodeEither(TickJson)`, through `tickFromJson` when it accepts the value. */

@@ -19,12 +19,25 @@ const isInterval = (u: unknown): u is Interval => intervals.some((i) => i === u)
 /** The Candle in a parsed JSON value, checked by hand with the schema's rules (see `tickFromJson`); undefined if not. */
 const candleFromJson = (u: unknown): Candle | undefined => {
   if (typeof u !== "object" || u === null || Array.isArray(u)) return undefined
-  const { symbol, interval, bucketStart, open, high, low, close, volume, tickCount, vwap } = u as Record<string, unknown>
+  const { symbol, interval, bucketStart, open, high, low, close, volume, tickCount, vwap } = u as Record<
+    string,
+    unknown
+  >
   if (
-    typeof symbol !== "string" || !symbolPattern.test(symbol) || !isInterval(interval) ||
-    !isEpochMillis(bucketStart) || !isNumber(open) || !isNumber(high) || !isNumber(low) || !isNumber(close) ||
-    !isNumber(volume) || !isNumber(tickCount) || !Number.isSafeInteger(tickCount) || !isNumber(vwap)
-  ) return undefined
+    typeof symbol !== "string" ||
+    !symbolPattern.test(symbol) ||
+    !isInterval(interval) ||
+    !isEpochMillis(bucketStart) ||
+    !isNumber(open) ||
+    !isNumber(high) ||
+    !isNumber(low) ||
+    !isNumber(close) ||
+    !isNumber(volume) ||
+    !isNumber(tickCount) ||
+    !Number.isSafeInteger(tickCount) ||
+    !isNumber(vwap)
+  )
+    return undefined
   return new Candle({ symbol, interval, bucketStart, open, high, low, close, volume, tickCount, vwap }, true)
 }
 

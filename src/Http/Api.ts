@@ -1,32 +1,56 @@
-import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchema, HttpApiSecurity, OpenApi } from "@effect/platform"
+import {
+  HttpApi,
+  HttpApiEndpoint,
+  HttpApiGroup,
+  HttpApiMiddleware,
+  HttpApiSchema,
+  HttpApiSecurity,
+  OpenApi
+} from "@effect/platform"
 import { Schema } from "effect"
 import { Candle } from "../Domain/Candle.js"
 import { IndicatorValuesSchema } from "../Domain/Indicators.js"
 import { Interval } from "../Domain/Interval.js"
-import { EpochMillis, Source, Ticker, Tick } from "../Domain/Tick.js"
+import { EpochMillis, Source, Tick, Ticker } from "../Domain/Tick.js"
 
 // == errors: JSON { error, details } with their status
 
-export class BadRequest extends Schema.TaggedError<BadRequest>()("BadRequest", {
-  error: Schema.String,
-  details: Schema.optional(Schema.Unknown)
-}, HttpApiSchema.annotations({ status: 400 })) {}
+export class BadRequest extends Schema.TaggedError<BadRequest>()(
+  "BadRequest",
+  {
+    error: Schema.String,
+    details: Schema.optional(Schema.Unknown)
+  },
+  HttpApiSchema.annotations({ status: 400 })
+) {}
 
-export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", {
-  error: Schema.String,
-  details: Schema.optional(Schema.Unknown)
-}, HttpApiSchema.annotations({ status: 404 })) {}
+export class NotFound extends Schema.TaggedError<NotFound>()(
+  "NotFound",
+  {
+    error: Schema.String,
+    details: Schema.optional(Schema.Unknown)
+  },
+  HttpApiSchema.annotations({ status: 404 })
+) {}
 
 /** A dependency is down; the response also carries Retry-After. */
-export class Unavailable extends Schema.TaggedError<Unavailable>()("Unavailable", {
-  error: Schema.String,
-  details: Schema.optional(Schema.Unknown)
-}, HttpApiSchema.annotations({ status: 503 })) {}
+export class Unavailable extends Schema.TaggedError<Unavailable>()(
+  "Unavailable",
+  {
+    error: Schema.String,
+    details: Schema.optional(Schema.Unknown)
+  },
+  HttpApiSchema.annotations({ status: 503 })
+) {}
 
-export class Unauthorized extends Schema.TaggedError<Unauthorized>()("Unauthorized", {
-  error: Schema.String,
-  details: Schema.optional(Schema.Unknown)
-}, HttpApiSchema.annotations({ status: 401 })) {}
+export class Unauthorized extends Schema.TaggedError<Unauthorized>()(
+  "Unauthorized",
+  {
+    error: Schema.String,
+    details: Schema.optional(Schema.Unknown)
+  },
+  HttpApiSchema.annotations({ status: 401 })
+) {}
 
 /** Admin endpoints: `Authorization: Bearer $ADMIN_API_KEY`; without a configured key they are off (404). */
 export class AdminAuth extends HttpApiMiddleware.Tag<AdminAuth>()("AdminAuth", {
@@ -52,7 +76,7 @@ export const TimeParam = Schema.Union(
 export const Limit = Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 5000))
 
 /** A yes/no query parameter: exactly "true" or "false". */
-export const Flag = Schema.BooleanFromString.annotations({ description: "\"true\" or \"false\"" })
+export const Flag = Schema.BooleanFromString.annotations({ description: '"true" or "false"' })
 
 // == responses
 
@@ -93,7 +117,11 @@ const readinessFields = {
 }
 /** Ready: the database (the record) answers; degraded: something else (the cache, the bus) does not. */
 export const Readiness = Schema.Struct(readinessFields).annotations({ identifier: "Readiness" })
-export class NotReady extends Schema.TaggedError<NotReady>()("NotReady", readinessFields, HttpApiSchema.annotations({ status: 503 })) {}
+export class NotReady extends Schema.TaggedError<NotReady>()(
+  "NotReady",
+  readinessFields,
+  HttpApiSchema.annotations({ status: 503 })
+) {}
 
 // == groups
 
@@ -103,17 +131,22 @@ export class SystemApi extends HttpApiGroup.make("system")
     HttpApiEndpoint.get("ready", "/ready")
       .addSuccess(Readiness)
       .addError(NotReady)
-      .annotate(OpenApi.Description, "Each dependency's state. 200 while the database answers (status degraded if the cache or bus does not), 503 otherwise.")
+      .annotate(
+        OpenApi.Description,
+        "Each dependency's state. 200 while the database answers (status degraded if the cache or bus does not), 503 otherwise."
+      )
   )
-  .annotate(OpenApi.Title, "System")
-{}
+  .annotate(OpenApi.Title, "System") {}
 
 export class PricesApi extends HttpApiGroup.make("prices")
   .add(
     HttpApiEndpoint.get("latest", "/api/latest")
       .addSuccess(LatestPrices)
       .addError(Unavailable)
-      .annotate(OpenApi.Description, "Latest tick of every symbol, from the cache (Redis). 503 with Retry-After while the cache is down.")
+      .annotate(
+        OpenApi.Description,
+        "Latest tick of every symbol, from the cache (Redis). 503 with Retry-After while the cache is down."
+      )
   )
   .add(
     HttpApiEndpoint.get("latestOne", "/api/latest/:symbol")
@@ -122,30 +155,28 @@ export class PricesApi extends HttpApiGroup.make("prices")
       .addError(NotFound)
       .addError(Unavailable)
   )
-  .add(
-    HttpApiEndpoint.get("symbols", "/api/symbols")
-      .addSuccess(SymbolList)
-      .addError(Unavailable)
-  )
-  .annotate(OpenApi.Title, "Prices")
-{}
+  .add(HttpApiEndpoint.get("symbols", "/api/symbols").addSuccess(SymbolList).addError(Unavailable))
+  .annotate(OpenApi.Title, "Prices") {}
 
 export class HistoryApi extends HttpApiGroup.make("history")
   .add(
     HttpApiEndpoint.get("candles", "/api/candles/:symbol")
       .setPath(Schema.Struct({ symbol: SymbolParam }))
-      .setUrlParams(Schema.Struct({
-        interval: Schema.optionalWith(Interval, { default: () => "1m" as const }),
-        from: Schema.optional(TimeParam),
-        to: Schema.optional(TimeParam),
-        limit: Schema.optionalWith(Limit, { default: () => 500 }),
-        fill: Schema.optionalWith(Flag, { default: () => false }).annotations({
-          description: "true: buckets without a candle carry the last close (volume 0, tickCount 0)"
-        }),
-        indicators: Schema.optionalWith(Flag, { default: () => false }).annotations({
-          description: "true: add `indicators`, the SMA/EMA/RSI/Bollinger values as of each candle, aligned with `candles`"
+      .setUrlParams(
+        Schema.Struct({
+          interval: Schema.optionalWith(Interval, { default: () => "1m" as const }),
+          from: Schema.optional(TimeParam),
+          to: Schema.optional(TimeParam),
+          limit: Schema.optionalWith(Limit, { default: () => 500 }),
+          fill: Schema.optionalWith(Flag, { default: () => false }).annotations({
+            description: "true: buckets without a candle carry the last close (volume 0, tickCount 0)"
+          }),
+          indicators: Schema.optionalWith(Flag, { default: () => false }).annotations({
+            description:
+              "true: add `indicators`, the SMA/EMA/RSI/Bollinger values as of each candle, aligned with `candles`"
+          })
         })
-      }))
+      )
       .addSuccess(CandleSeries)
       .addError(BadRequest)
       .addError(Unavailable)
@@ -167,30 +198,33 @@ export class HistoryApi extends HttpApiGroup.make("history")
       .addError(NotFound)
       .addError(Unavailable)
   )
-  .annotate(OpenApi.Title, "History")
-{}
+  .annotate(OpenApi.Title, "History") {}
 
 export const CheckpointList = Schema.Struct({
-  checkpoints: Schema.Array(Schema.Struct({
-    topic: Schema.String,
-    partition: Schema.Number,
-    nextOffset: Schema.Number,
-    epoch: Schema.Number,
-    owner: Schema.String,
-    updatedAt: EpochMillis
-  }))
+  checkpoints: Schema.Array(
+    Schema.Struct({
+      topic: Schema.String,
+      partition: Schema.Number,
+      nextOffset: Schema.Number,
+      epoch: Schema.Number,
+      owner: Schema.String,
+      updatedAt: EpochMillis
+    })
+  )
 }).annotations({ identifier: "CheckpointList" })
 
 export const DeadLetterList = Schema.Struct({
-  deadLetters: Schema.Array(Schema.Struct({
-    topic: Schema.String,
-    partition: Schema.Number,
-    offset: Schema.Number,
-    reason: Schema.String,
-    recordedAt: EpochMillis,
-    /** As published to `<topic>.dlq`: reason, detail, topic, partition, offset, and `value` (or `valueBase64`). */
-    letter: Schema.Unknown
-  }))
+  deadLetters: Schema.Array(
+    Schema.Struct({
+      topic: Schema.String,
+      partition: Schema.Number,
+      offset: Schema.Number,
+      reason: Schema.String,
+      recordedAt: EpochMillis,
+      /** As published to `<topic>.dlq`: reason, detail, topic, partition, offset, and `value` (or `valueBase64`). */
+      letter: Schema.Unknown
+    })
+  )
 }).annotations({ identifier: "DeadLetterList" })
 
 export class AdminApi extends HttpApiGroup.make("admin")
@@ -198,15 +232,22 @@ export class AdminApi extends HttpApiGroup.make("admin")
     HttpApiEndpoint.get("checkpoints", "/api/admin/checkpoints")
       .addSuccess(CheckpointList)
       .addError(Unavailable)
-      .annotate(OpenApi.Description, "The processor's checkpoint per partition: next offset, fencing epoch, owner, time.")
+      .annotate(
+        OpenApi.Description,
+        "The processor's checkpoint per partition: next offset, fencing epoch, owner, time."
+      )
   )
   .add(
     HttpApiEndpoint.get("deadLetters", "/api/admin/dlq")
-      .setUrlParams(Schema.Struct({
-        // A letter can be up to 512 KiB (a big bad record, base64): a small page.
-        limit: Schema.optionalWith(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 500)), { default: () => 50 }),
-        reason: Schema.optional(Schema.Literal("decode", "late", "future"))
-      }))
+      .setUrlParams(
+        Schema.Struct({
+          // A letter can be up to 512 KiB (a big bad record, base64): a small page.
+          limit: Schema.optionalWith(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 500)), {
+            default: () => 50
+          }),
+          reason: Schema.optional(Schema.Literal("decode", "late", "future"))
+        })
+      )
       .addSuccess(DeadLetterList)
       .addError(BadRequest)
       .addError(Unavailable)
@@ -217,13 +258,11 @@ export class AdminApi extends HttpApiGroup.make("admin")
       )
   )
   .middleware(AdminAuth)
-  .annotate(OpenApi.Title, "Admin")
-{}
+  .annotate(OpenApi.Title, "Admin") {}
 
 export class Api extends HttpApi.make("crypto-pipeline")
   .add(SystemApi)
   .add(PricesApi)
   .add(HistoryApi)
   .add(AdminApi)
-  .annotate(OpenApi.Title, "Crypto price pipeline")
-{}
+  .annotate(OpenApi.Title, "Crypto price pipeline") {}

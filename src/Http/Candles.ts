@@ -45,7 +45,8 @@ export const fillRange = (
   const oldest = rows[0]?.candle.bucketStart
   const newest = rows.at(-1)?.candle.bucketStart
   const start = query.from === undefined ? oldest : bucketAtOrAfter(interval, query.from)
-  let end = query.to === undefined ? newest : Math.min(bucketAtOrAfter(interval, query.to) - size, bucketStart(interval, now))
+  let end =
+    query.to === undefined ? newest : Math.min(bucketAtOrAfter(interval, query.to) - size, bucketStart(interval, now))
   // A candle a little ahead of our clock (the processor allows some skew) is still part of the answer.
   if (end !== undefined && newest !== undefined) end = Math.max(end, newest)
   if (start === undefined || end === undefined || end < start) return undefined
@@ -59,18 +60,21 @@ export const needsPrevious = (rows: ReadonlyArray<CandleRow>, range: FillRange):
 const filledRow = (from: CandleRow, bucket: number): CandleRow => {
   const close = from.candle.close
   return {
-    candle: new Candle({
-      symbol: from.candle.symbol,
-      interval: from.candle.interval,
-      bucketStart: bucket,
-      open: close,
-      high: close,
-      low: close,
-      close,
-      volume: 0,
-      tickCount: 0,
-      vwap: close
-    }, { disableValidation: true }),
+    candle: new Candle(
+      {
+        symbol: from.candle.symbol,
+        interval: from.candle.interval,
+        bucketStart: bucket,
+        open: close,
+        high: close,
+        low: close,
+        close,
+        volume: 0,
+        tickCount: 0,
+        vwap: close
+      },
+      { disableValidation: true }
+    ),
     indicators: from.indicators
   }
 }

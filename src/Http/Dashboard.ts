@@ -1,7 +1,7 @@
-import { HttpApiBuilder, HttpRouter, HttpServerResponse } from "@effect/platform"
-import { Effect } from "effect"
 import { createRequire } from "node:module"
 import { fileURLToPath } from "node:url"
+import { HttpApiBuilder, HttpRouter, HttpServerResponse } from "@effect/platform"
+import { Effect } from "effect"
 
 const require = createRequire(import.meta.url)
 // dist/Http/Dashboard.js and src/Http/Dashboard.ts both sit two levels under the repository root.
@@ -32,18 +32,25 @@ export const DashboardRoutes = HttpApiBuilder.Router.use((router) =>
   Effect.all([
     router.get("/", serve(`${publicDir}index.html`, "text/html; charset=utf-8")),
     router.get("/favicon.ico", Effect.succeed(HttpServerResponse.empty({ status: 204 }))),
-    router.get("/static/:file", Effect.flatMap(
-      Effect.map(HttpRouter.params, (p) => p.file ?? ""),
-      (file) => {
-        const type = Object.hasOwn(assets, file) ? assets[file] : undefined
-        return type === undefined ? Effect.succeed(notFound) : serve(publicDir + file, type)
-      }
-    )),
-    router.get("/vendor/:file", Effect.flatMap(
-      Effect.map(HttpRouter.params, (p) => p.file ?? ""),
-      (file) => {
-        const entry = Object.hasOwn(vendor, file) ? vendor[file] : undefined
-        return entry === undefined ? Effect.succeed(notFound) : serve(require.resolve(entry.module), entry.type)
-      }
-    ))
-  ]))
+    router.get(
+      "/static/:file",
+      Effect.flatMap(
+        Effect.map(HttpRouter.params, (p) => p.file ?? ""),
+        (file) => {
+          const type = Object.hasOwn(assets, file) ? assets[file] : undefined
+          return type === undefined ? Effect.succeed(notFound) : serve(publicDir + file, type)
+        }
+      )
+    ),
+    router.get(
+      "/vendor/:file",
+      Effect.flatMap(
+        Effect.map(HttpRouter.params, (p) => p.file ?? ""),
+        (file) => {
+          const entry = Object.hasOwn(vendor, file) ? vendor[file] : undefined
+          return entry === undefined ? Effect.succeed(notFound) : serve(require.resolve(entry.module), entry.type)
+        }
+      )
+    )
+  ])
+)

@@ -1,10 +1,20 @@
+import { createHash, timingSafeEqual } from "node:crypto"
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import { Clock, Config, Effect, Layer, Metric, Option, Redacted, Schedule, type Schema } from "effect"
-import { createHash, timingSafeEqual } from "node:crypto"
 import { Bus } from "../Bus/Bus.js"
 import { LatestCache } from "../Sinks/LatestCache.js"
 import { Store } from "../Sinks/Postgres.js"
-import { AdminAuth, Api, BadRequest, CandleSeries, LatestPrices, NotFound, NotReady, Unauthorized, Unavailable } from "./Api.js"
+import {
+  AdminAuth,
+  Api,
+  BadRequest,
+  CandleSeries,
+  LatestPrices,
+  NotFound,
+  NotReady,
+  Unauthorized,
+  Unavailable
+} from "./Api.js"
 import { fillGaps, fillRange, needsPrevious } from "./Candles.js"
 
 const cacheDown = () => new Unavailable({ error: "the latest-price cache (Redis) is unavailable; retry shortly" })
@@ -27,23 +37,31 @@ const probe = (kind: string, check: Effect.Effect<unknown, { readonly message: s
     })
   )
 
-const dependencyUp = Metric.gauge("dependency_up", { description: "1 while the dependency answers its probe, 0 otherwise (tag dependency)" })
+const dependencyUp = Metric.gauge("dependency_up", {
+  description: "1 while the dependency answers its probe, 0 otherwise (tag dependency)"
+})
 
 /** Probes every dependency this process has (the bus only where it runs one), and records each state as a gauge. */
-export const readiness = Effect.gen(function*() {
+export const readiness = Effect.gen(function* () {
   const cache = yield* LatestCache
   const store = yield* Store
   const bus = yield* Effect.serviceOption(Bus)
   const topic = yield* Config.string("KAFKA_TOPIC").pipe(Config.withDefault("crypto-prices"), Effect.orDie)
-  return Effect.gen(function*() {
-    const [database, latest, log] = yield* Effect.all([
-      probe("postgres", store.ping),
-      probe(cache.kind, Effect.flatMap(cache.isUp, (up) => (up ? Effect.void : Effect.fail({ message: "not connected" })))),
-      Option.match(bus, {
-        onNone: () => Effect.succeed(undefined),
-        onSome: (b) => probe(b.kind, b.endOffsets(topic))
-      })
-    ], { concurrency: "unbounded" })
+  return Effect.gen(function* () {
+    const [database, latest, log] = yield* Effect.all(
+      [
+        probe("postgres", store.ping),
+        probe(
+          cache.kind,
+          Effect.flatMap(cache.isUp, (up) => (up ? Effect.void : Effect.fail({ message: "not connected" })))
+        ),
+        Option.match(bus, {
+          onNone: () => Effect.succeed(undefined),
+          onSome: (b) => probe(b.kind, b.endOffsets(topic))
+        })
+      ],
+      { concurrency: "unbounded" }
+    )
     const dependencies = { database, cache: latest, ...(log === undefined ? {} : { bus: log }) }
     for (const [name, d] of Object.entries(dependencies)) {
       yield* Metric.set(Metric.tagged(dependencyUp, "dependency", name), d.state === "up" ? 1 : 0)
@@ -53,23 +71,28 @@ export const readiness = Effect.gen(function*() {
 })
 
 export const SystemLive = HttpApiBuilder.group(Api, "system", (handlers) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const check = yield* readiness
     // /metrics shows each dependency's state even when nobody asks /ready.
     yield* check.pipe(Effect.repeat(Schedule.spaced("10 seconds")), Effect.forkScoped)
     return handlers
       .handle("health", () => Effect.succeed({ status: "ok" as const }))
       .handle("ready", () =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const dependencies = yield* check
-          if (dependencies.database.state === "down") return yield* new NotReady({ status: "unavailable", dependencies })
-          const status = Object.values(dependencies).every((d) => d.state === "up") ? "ready" as const : "degraded" as const
+          if (dependencies.database.state === "down")
+            return yield* new NotReady({ status: "unavailable", dependencies })
+          const status = Object.values(dependencies).every((d) => d.state === "up")
+            ? ("ready" as const)
+            : ("degraded" as const)
           return { status, dependencies }
-        }))
-  }))
+        })
+      )
+  })
+)
 
 export const PricesLive = HttpApiBuilder.group(Api, "prices", (handlers) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const cache = yield* LatestCache
     const store = yield* Store
     return handlers
@@ -77,32 +100,38 @@ export const PricesLive = HttpApiBuilder.group(Api, "prices", (handlers) =>
         Effect.all({ prices: cache.getAll, asOf: Clock.currentTimeMillis }).pipe(
           Effect.mapError(cacheDown),
           Effect.map((latest) => asJson(LatestPrices, latest))
-        ))
+        )
+      )
       .handle("latestOne", ({ path }) =>
         cache.get(path.symbol).pipe(
           Effect.mapError(cacheDown),
-          Effect.flatMap(Option.match({
-            onNone: () => Effect.fail(new NotFound({ error: `no recent price for ${path.symbol}` })),
-            onSome: Effect.succeed
-          }))
-        ))
+          Effect.flatMap(
+            Option.match({
+              onNone: () => Effect.fail(new NotFound({ error: `no recent price for ${path.symbol}` })),
+              onSome: Effect.succeed
+            })
+          )
+        )
+      )
       .handle("symbols", () =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const known = yield* store.symbols.pipe(Effect.mapError(databaseDown))
           // The source comes from the cache when it is up; the list itself is the durable one.
           const latest = yield* cache.getAll.pipe(Effect.orElseSucceed(() => []))
           const sources = new Map(latest.map((t) => [t.symbol, t.source]))
           const all = new Set([...known, ...sources.keys()])
           return { symbols: [...all].sort().map((symbol) => ({ symbol, source: sources.get(symbol) ?? null })) }
-        }))
-  }))
+        })
+      )
+  })
+)
 
 export const HistoryLive = HttpApiBuilder.group(Api, "history", (handlers) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const store = yield* Store
     return handlers
       .handle("candles", ({ path, urlParams: q }) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           if (q.from !== undefined && q.to !== undefined && q.from >= q.to) {
             return yield* new BadRequest({
               error: `invalid from: must be before to (from ${q.from}, to ${q.to})`,
@@ -116,7 +145,9 @@ export const HistoryLive = HttpApiBuilder.group(Api, "history", (handlers) =>
             if (range !== undefined) {
               // The close carried into leading empty buckets is the newest candle before the range.
               const previous = needsPrevious(rows, range)
-                ? (yield* store.candles({ ...query, from: undefined, to: range.first, limit: 1 }).pipe(Effect.mapError(databaseDown))).at(-1)
+                ? (yield* store
+                    .candles({ ...query, from: undefined, to: range.first, limit: 1 })
+                    .pipe(Effect.mapError(databaseDown))).at(-1)
                 : undefined
               rows = fillGaps(q.interval, rows, range, previous)
             }
@@ -127,7 +158,8 @@ export const HistoryLive = HttpApiBuilder.group(Api, "history", (handlers) =>
             candles: rows.map((r) => r.candle),
             ...(q.indicators ? { indicators: rows.map((r) => r.indicators) } : {})
           })
-        }))
+        })
+      )
       .handle("indicators", ({ path, urlParams }) =>
         store.candles({ symbol: path.symbol, interval: urlParams.interval, limit: 1 }).pipe(
           Effect.mapError(databaseDown),
@@ -135,33 +167,50 @@ export const HistoryLive = HttpApiBuilder.group(Api, "history", (handlers) =>
             const last = rows.at(-1)
             return last === undefined
               ? Effect.fail(new NotFound({ error: `no candles for ${path.symbol} at ${urlParams.interval}` }))
-              : Effect.succeed({ symbol: path.symbol, interval: urlParams.interval, bucketStart: last.candle.bucketStart, values: last.indicators })
+              : Effect.succeed({
+                  symbol: path.symbol,
+                  interval: urlParams.interval,
+                  bucketStart: last.candle.bucketStart,
+                  values: last.indicators
+                })
           })
-        ))
-  }))
+        )
+      )
+  })
+)
 
 export const AdminLive = HttpApiBuilder.group(Api, "admin", (handlers) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const store = yield* Store
     return handlers
       .handle("checkpoints", () =>
-        store.checkpoints.pipe(Effect.map((checkpoints) => ({ checkpoints })), Effect.mapError(databaseDown)))
+        store.checkpoints.pipe(
+          Effect.map((checkpoints) => ({ checkpoints })),
+          Effect.mapError(databaseDown)
+        )
+      )
       .handle("deadLetters", ({ urlParams }) =>
-        store.deadLetters(urlParams).pipe(Effect.map((deadLetters) => ({ deadLetters })), Effect.mapError(databaseDown)))
-  }))
+        store.deadLetters(urlParams).pipe(
+          Effect.map((deadLetters) => ({ deadLetters })),
+          Effect.mapError(databaseDown)
+        )
+      )
+  })
+)
 
 const digest = (value: string) => createHash("sha256").update(value).digest()
 
 /** Bearer ADMIN_API_KEY, compared in constant time (as digests, so the length leaks nothing either). */
 export const AdminAuthLive = Layer.effect(
   AdminAuth,
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const key = yield* Config.redacted("ADMIN_API_KEY").pipe(Config.option, Effect.orDie)
     const expected = Option.map(key, (k) => digest(Redacted.value(k)))
     return {
       bearer: (token) =>
         Option.match(expected, {
-          onNone: () => Effect.fail(new NotFound({ error: "admin endpoints are off: set ADMIN_API_KEY to enable them" })),
+          onNone: () =>
+            Effect.fail(new NotFound({ error: "admin endpoints are off: set ADMIN_API_KEY to enable them" })),
           onSome: (want) =>
             timingSafeEqual(digest(Redacted.value(token)), want)
               ? Effect.void
@@ -171,4 +220,6 @@ export const AdminAuthLive = Layer.effect(
   })
 )
 
-export const HandlersLive = Layer.mergeAll(SystemLive, PricesLive, HistoryLive, AdminLive).pipe(Layer.provide(AdminAuthLive))
+export const HandlersLive = Layer.mergeAll(SystemLive, PricesLive, HistoryLive, AdminLive).pipe(
+  Layer.provide(AdminAuthLive)
+)

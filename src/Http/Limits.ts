@@ -14,7 +14,12 @@ export const LimitsConfig = Config.all({
   /** Origins allowed to call the API from a browser on another site; none by default (CORS off). */
   corsOrigins: Config.string("CORS_ORIGINS").pipe(
     Config.withDefault(""),
-    Config.map((s) => s.split(",").map((o) => o.trim()).filter((o) => o.length > 0))
+    Config.map((s) =>
+      s
+        .split(",")
+        .map((o) => o.trim())
+        .filter((o) => o.length > 0)
+    )
   )
 })
 export type LimitsConfig = Config.Config.Success<typeof LimitsConfig>
@@ -27,7 +32,7 @@ export const rateLimit = (config: LimitsConfig) => {
   const buckets = new Map<string, { tokens: number; at: number }>()
   let sweptAt = Date.now()
   return HttpMiddleware.make((app) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const request = yield* HttpServerRequest.HttpServerRequest
       if (!request.url.startsWith("/api/") || request.url.startsWith("/api/events")) return yield* app
       const now = Date.now()
@@ -43,7 +48,10 @@ export const rateLimit = (config: LimitsConfig) => {
       if (b.tokens < 1) {
         const retryAfter = Math.max(1, Math.ceil((1 - b.tokens) / config.rate))
         return HttpServerResponse.unsafeJson(
-          { error: "rate limit exceeded", details: { limit: `${config.rate}/s, burst ${config.burst}`, retryAfterSeconds: retryAfter } },
+          {
+            error: "rate limit exceeded",
+            details: { limit: `${config.rate}/s, burst ${config.burst}`, retryAfterSeconds: retryAfter }
+          },
           { status: 429, headers: { "retry-after": String(retryAfter) } }
         )
       }
@@ -57,4 +65,8 @@ export const rateLimit = (config: LimitsConfig) => {
 export const cors = (config: LimitsConfig) =>
   config.corsOrigins.length === 0
     ? HttpMiddleware.make((app) => app)
-    : HttpMiddleware.cors({ allowedOrigins: config.corsOrigins, allowedMethods: ["GET", "HEAD", "OPTIONS"], allowedHeaders: ["authorization", "last-event-id"] })
+    : HttpMiddleware.cors({
+        allowedOrigins: config.corsOrigins,
+        allowedMethods: ["GET", "HEAD", "OPTIONS"],
+        allowedHeaders: ["authorization", "last-event-id"]
+      })

@@ -41,7 +41,7 @@ const wants = (client: Client, e: FeedEvent) =>
  * heartbeat timer for all clients.
  */
 export const make = (options: { readonly replay?: number; readonly heartbeat?: Duration.DurationInput } = {}) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const cache = yield* LatestCache
     const replaySize = options.replay ?? 2000
     const recent: Array<FeedEvent> = []
@@ -56,7 +56,7 @@ export const make = (options: { readonly replay?: number; readonly heartbeat?: D
       let all: Uint8Array | undefined
       for (const client of clients) {
         if (client.wanted === undefined) {
-          client.write(all ??= join(events.map((e) => e.frame)))
+          client.write((all ??= join(events.map((e) => e.frame))))
           continue
         }
         const mine = events.filter((e) => wants(client, e))
@@ -83,11 +83,13 @@ export const make = (options: { readonly replay?: number; readonly heartbeat?: D
     const statusData = () => JSON.stringify({ cache: cacheUp ? "up" : "down" })
 
     const setCache = (up: boolean) =>
-      up === cacheUp ? Effect.void : Effect.suspend(() => {
-        cacheUp = up
-        emit("status", undefined, statusData())
-        return Effect.logInfo(`live feed: cache subscription ${up ? "restored" : "lost"}`)
-      })
+      up === cacheUp
+        ? Effect.void
+        : Effect.suspend(() => {
+            cacheUp = up
+            emit("status", undefined, statusData())
+            return Effect.logInfo(`live feed: cache subscription ${up ? "restored" : "lost"}`)
+          })
 
     const publish = (updates: Chunk.Chunk<Update>) =>
       Effect.zipRight(
@@ -115,7 +117,10 @@ export const make = (options: { readonly replay?: number; readonly heartbeat?: D
      * Sends `prefix`, the status, the events after `lastEventId` still in the buffer, then every live event,
      * until the scope closes. All in one synchronous step, so nothing falls between the replay and the live events.
      */
-    const attach = (client: Client, from: { readonly lastEventId?: number | undefined; readonly prefix?: Uint8Array }) =>
+    const attach = (
+      client: Client,
+      from: { readonly lastEventId?: number | undefined; readonly prefix?: Uint8Array }
+    ) =>
       Effect.acquireRelease(
         Effect.sync(() => {
           const { lastEventId, prefix } = from
@@ -134,7 +139,10 @@ export const make = (options: { readonly replay?: number; readonly heartbeat?: D
       clients: Effect.sync(() => clients.size),
       cacheUp: Effect.sync(() => cacheUp),
       /** Ends every client stream, so open SSE connections never hold up the server's shutdown. */
-      close: Effect.zipRight(Deferred.succeed(closed, undefined), Effect.sync(() => clients.clear()))
+      close: Effect.zipRight(
+        Deferred.succeed(closed, undefined),
+        Effect.sync(() => clients.clear())
+      )
     } as const
   })
 

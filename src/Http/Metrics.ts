@@ -8,11 +8,15 @@ import { Clock, Effect, Exit, Metric, MetricBoundaries, type MetricPair, MetricS
  */
 const escapeLabel = (v: string) => v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"')
 const name = (n: string) => n.replace(/[^a-zA-Z0-9_:]/g, "_")
-const labels = (tags: ReadonlyArray<{ readonly key: string; readonly value: string }>, extra: ReadonlyArray<[string, string]> = []) => {
+const labels = (
+  tags: ReadonlyArray<{ readonly key: string; readonly value: string }>,
+  extra: ReadonlyArray<[string, string]> = []
+) => {
   const all = [...tags.map((t) => [t.key, t.value] as const), ...extra]
   return all.length === 0 ? "" : `{${all.map(([k, v]) => `${name(k)}="${escapeLabel(v)}"`).join(",")}}`
 }
-const num = (n: number | bigint) => (typeof n === "bigint" ? n.toString() : Number.isFinite(n) ? String(n) : n > 0 ? "+Inf" : n < 0 ? "-Inf" : "NaN")
+const num = (n: number | bigint) =>
+  typeof n === "bigint" ? n.toString() : Number.isFinite(n) ? String(n) : n > 0 ? "+Inf" : n < 0 ? "-Inf" : "NaN"
 
 export const render = (pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>): string => {
   const families = new Map<string, { type: string; help: string; lines: Array<string> }>()
@@ -32,7 +36,8 @@ export const render = (pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>): str
     } else if (MetricState.isHistogramState(state)) {
       const f = family(n, "histogram", help)
       for (const [bound, count] of state.buckets) {
-        if (bound !== Number.POSITIVE_INFINITY) f.lines.push(`${n}_bucket${labels(tags, [["le", num(bound)]])} ${count}`)
+        if (bound !== Number.POSITIVE_INFINITY)
+          f.lines.push(`${n}_bucket${labels(tags, [["le", num(bound)]])} ${count}`)
       }
       f.lines.push(`${n}_bucket${labels(tags, [["le", "+Inf"]])} ${state.count}`)
       f.lines.push(`${n}_sum${labels(tags)} ${num(state.sum)}`, `${n}_count${labels(tags)} ${state.count}`)
@@ -45,8 +50,13 @@ export const render = (pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>): str
 }
 
 export const MetricsRoutes = HttpApiBuilder.Router.use((router) =>
-  router.get("/metrics", Effect.map(Metric.snapshot, (pairs) =>
-    HttpServerResponse.text(render(pairs), { contentType: "text/plain; version=0.0.4; charset=utf-8" }))))
+  router.get(
+    "/metrics",
+    Effect.map(Metric.snapshot, (pairs) =>
+      HttpServerResponse.text(render(pairs), { contentType: "text/plain; version=0.0.4; charset=utf-8" })
+    )
+  )
+)
 
 const requestSeconds = Metric.histogram(
   "http_request_duration_seconds",
@@ -79,7 +89,7 @@ const timer = (route: string, status: string) => {
 
 /** Times every request (an SSE stream counts when it ends). */
 export const requestMetrics = HttpMiddleware.make((app) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const request = yield* HttpServerRequest.HttpServerRequest
     const start = yield* Clock.currentTimeMillis
     const exit = yield* Effect.exit(app)

@@ -1,7 +1,16 @@
-import { HttpApiBuilder, HttpApiSwagger, HttpApp, HttpMiddleware, HttpServer, HttpServerError, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { createServer, type Server } from "node:http"
+import {
+  HttpApiBuilder,
+  HttpApiSwagger,
+  HttpApp,
+  HttpMiddleware,
+  HttpServer,
+  HttpServerError,
+  HttpServerRequest,
+  HttpServerResponse
+} from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, FiberRef, Layer, LogLevel } from "effect"
-import { createServer, type Server } from "node:http"
 import { describeConfigError, type HttpConfig } from "../Config.js"
 import { UsageError } from "../Infra.js"
 import { Api } from "./Api.js"
@@ -25,19 +34,24 @@ const shapeResponse = (request: HttpServerRequest.HttpServerRequest, res: HttpSe
     }
   }
   // The router's own 404 has no body; every error here is JSON.
-  if (res.status === 404 && res.body._tag === "Empty") out = HttpServerResponse.unsafeJson({ error: "not found" }, { status: 404 })
+  if (res.status === 404 && res.body._tag === "Empty")
+    out = HttpServerResponse.unsafeJson({ error: "not found" }, { status: 404 })
   if (res.status === 503) out = HttpServerResponse.setHeader(out, "retry-after", "5")
   // Swagger UI at /docs ships inline scripts and styles; everything else is held to 'self'.
-  const csp = request.url.startsWith("/docs") ? {} : {
-    "content-security-policy":
-      "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"
-  }
-  return Effect.succeed(HttpServerResponse.setHeaders(out, {
-    "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
-    "x-frame-options": "DENY",
-    ...csp
-  }))
+  const csp = request.url.startsWith("/docs")
+    ? {}
+    : {
+        "content-security-policy":
+          "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"
+      }
+  return Effect.succeed(
+    HttpServerResponse.setHeaders(out, {
+      "x-content-type-options": "nosniff",
+      "referrer-policy": "no-referrer",
+      "x-frame-options": "DENY",
+      ...csp
+    })
+  )
 }
 
 /**
@@ -56,13 +70,21 @@ export const accessLog = (minimum: LogLevel.LogLevel) => {
   return HttpMiddleware.make((app) =>
     Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
       Effect.flatMap(Effect.exit(app), (exit) => {
-        const [response, cause] = exit._tag === "Success" ? [exit.value, undefined] : HttpServerError.causeResponseStripped(exit.cause)
+        const [response, cause] =
+          exit._tag === "Success" ? [exit.value, undefined] : HttpServerError.causeResponseStripped(exit.cause)
         const annotations = { "http.method": request.method, "http.url": request.url, "http.status": response.status }
         if (response.status >= 500 && cause !== undefined && cause._tag === "Some") {
-          return Effect.zipRight(Effect.annotateLogs(Effect.logError("HTTP request failed", cause.value), annotations), exit)
+          return Effect.zipRight(
+            Effect.annotateLogs(Effect.logError("HTTP request failed", cause.value), annotations),
+            exit
+          )
         }
-        return lines ? Effect.zipRight(Effect.annotateLogs(Effect.logInfo("Sent HTTP response"), annotations), exit) : exit
-      })))
+        return lines
+          ? Effect.zipRight(Effect.annotateLogs(Effect.logInfo("Sent HTTP response"), annotations), exit)
+          : exit
+      })
+    )
+  )
 }
 
 const ApiLive = HttpApiBuilder.api(Api).pipe(Layer.provide(HandlersLive))
@@ -71,38 +93,45 @@ const ApiLive = HttpApiBuilder.api(Api).pipe(Layer.provide(HandlersLive))
  * Ends SSE streams before the server closes (it waits for open connections, and SSE ones never end
  * by themselves), then cuts whatever is still open after a short grace so shutdown stays bounded.
  */
-const closeStreams = (server: Server) => Layer.scopedDiscard(Effect.gen(function*() {
-  const feed = yield* LiveFeed
-  yield* HttpServer.HttpServer
-  yield* Effect.addFinalizer(() =>
-    feed.close.pipe(
-      Effect.zipRight(Effect.sleep("250 millis")),
-      Effect.zipRight(Effect.sync(() => server.closeAllConnections()))
-    )
+const closeStreams = (server: Server) =>
+  Layer.scopedDiscard(
+    Effect.gen(function* () {
+      const feed = yield* LiveFeed
+      yield* HttpServer.HttpServer
+      yield* Effect.addFinalizer(() =>
+        feed.close.pipe(
+          Effect.zipRight(Effect.sleep("250 millis")),
+          Effect.zipRight(Effect.sync(() => server.closeAllConnections()))
+        )
+      )
+    })
   )
-}))
 
 /** SSE_MAX_CLIENTS, SSE_MAX_PER_ADDRESS: a bad value stops start-up with one line naming it (exit code 2). */
 const sseConfig = SseConfig.pipe(Effect.mapError((e) => new UsageError({ message: describeConfigError(e).join("\n") })))
 
 export const layer = (config: HttpConfig) =>
-  Layer.unwrapEffect(Effect.gen(function*() {
-    const sse = yield* sseConfig
-    const limits = yield* LimitsConfig.pipe(Effect.mapError((e) => new UsageError({ message: describeConfigError(e).join("\n") })))
-    const server = createServer()
-    const log = accessLog(yield* FiberRef.get(FiberRef.currentMinimumLogLevel))
-    return Layer.mergeAll(
-      HttpApiBuilder.serve((app) => responses(log(requestMetrics(cors(limits)(rateLimit(limits)(app)))))).pipe(
-        Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
-        Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
-        Layer.provide(SseRoutes(sse)),
-        Layer.provide(DashboardRoutes),
-        Layer.provide(MetricsRoutes),
-        Layer.provide(ApiLive),
-        HttpServer.withLogAddress,
-        // A span per request costs a URL parse, header redaction and attributes, and this app exports no traces.
-        HttpMiddleware.withTracerDisabledWhen(() => true)
-      ),
-      closeStreams(server)
-    ).pipe(Layer.provide(NodeHttpServer.layer(() => server, { port: config.port, host: config.host })))
-  }))
+  Layer.unwrapEffect(
+    Effect.gen(function* () {
+      const sse = yield* sseConfig
+      const limits = yield* LimitsConfig.pipe(
+        Effect.mapError((e) => new UsageError({ message: describeConfigError(e).join("\n") }))
+      )
+      const server = createServer()
+      const log = accessLog(yield* FiberRef.get(FiberRef.currentMinimumLogLevel))
+      return Layer.mergeAll(
+        HttpApiBuilder.serve((app) => responses(log(requestMetrics(cors(limits)(rateLimit(limits)(app)))))).pipe(
+          Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
+          Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
+          Layer.provide(SseRoutes(sse)),
+          Layer.provide(DashboardRoutes),
+          Layer.provide(MetricsRoutes),
+          Layer.provide(ApiLive),
+          HttpServer.withLogAddress,
+          // A span per request costs a URL parse, header redaction and attributes, and this app exports no traces.
+          HttpMiddleware.withTracerDisabledWhen(() => true)
+        ),
+        closeStreams(server)
+      ).pipe(Layer.provide(NodeHttpServer.layer(() => server, { port: config.port, host: config.host })))
+    })
+  )

@@ -1,7 +1,7 @@
+import type { ServerResponse } from "node:http"
 import { HttpApiBuilder, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Config, Effect, Either, Metric, Option, ParseResult, Schema, Stream } from "effect"
-import type { ServerResponse } from "node:http"
 import { describeIssues } from "./Errors.js"
 import { type Client, LiveFeed } from "./LiveFeed.js"
 
@@ -28,8 +28,14 @@ export type SseConfig = Config.Config.Success<typeof SseConfig>
 
 export const metrics = {
   clients: Metric.gauge("sse_clients", { description: "Open server-sent event streams" }),
-  rejected: Metric.counter("sse_rejected_total", { description: "SSE connections refused at a connection cap", incremental: true }),
-  dropped: Metric.counter("sse_dropped_writes_total", { description: "Batches of SSE frames not written to a client that was too far behind", incremental: true })
+  rejected: Metric.counter("sse_rejected_total", {
+    description: "SSE connections refused at a connection cap",
+    incremental: true
+  }),
+  dropped: Metric.counter("sse_dropped_writes_total", {
+    description: "Batches of SSE frames not written to a client that was too far behind",
+    incremental: true
+  })
 }
 
 export type Refusal = "global" | "address"
@@ -65,9 +71,13 @@ export type Connections = ReturnType<typeof makeConnections>
 const symbolsPattern = /^[A-Za-z0-9]{1,15}(,[A-Za-z0-9]{1,15}){0,99}$/
 const SseQuery = Schema.Struct({
   /** Comma-separated symbols; absent means all. */
-  symbols: Schema.optional(Schema.String.pipe(Schema.pattern(symbolsPattern, {
-    message: () => "expected a comma-separated list of up to 100 symbols (letters and digits), e.g. BTC,ETH"
-  }))),
+  symbols: Schema.optional(
+    Schema.String.pipe(
+      Schema.pattern(symbolsPattern, {
+        message: () => "expected a comma-separated list of up to 100 symbols (letters and digits), e.g. BTC,ETH"
+      })
+    )
+  ),
   /** Same as the Last-Event-ID header, for a page that opens a new EventSource itself (the header wins). */
   lastEventId: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.nonNegative()))
 })
@@ -82,12 +92,16 @@ const badRequest = (error: ParseResult.ParseError) => {
 }
 
 const refused = (why: Refusal, config: SseConfig) =>
-  HttpServerResponse.unsafeJson({
-    error: why === "global"
-      ? `too many live-feed connections (the server's cap is ${config.maxClients}); retry shortly`
-      : `too many live-feed connections from this address (the cap is ${config.maxPerAddress}); close one or retry shortly`,
-    details: { cap: why === "global" ? "SSE_MAX_CLIENTS" : "SSE_MAX_PER_ADDRESS" }
-  }, { status: 503 }) // the response middleware adds Retry-After
+  HttpServerResponse.unsafeJson(
+    {
+      error:
+        why === "global"
+          ? `too many live-feed connections (the server's cap is ${config.maxClients}); retry shortly`
+          : `too many live-feed connections from this address (the cap is ${config.maxPerAddress}); close one or retry shortly`,
+      details: { cap: why === "global" ? "SSE_MAX_CLIENTS" : "SSE_MAX_PER_ADDRESS" }
+    },
+    { status: 503 }
+  ) // the response middleware adds Retry-After
 
 /** The first frame: a comment, so proxies flush headers at once, and the reconnection delay for EventSource. */
 export const preamble = ": connected\nretry: 3000\n\n"
@@ -117,48 +131,59 @@ const clientOf = (res: ServerResponse, wanted: ReadonlySet<string> | undefined):
  * proxies and dead-peer detection honest. Over a connection cap: 503 JSON with Retry-After. The slot is held by the
  * request's scope, which closes when the stream ends for any reason (client gone, server shutting down).
  */
-export const events = (feed: LiveFeed["Type"], connections: Connections, config: SseConfig) => Effect.gen(function*() {
-  const request = yield* HttpServerRequest.HttpServerRequest
-  const query = yield* HttpServerRequest.schemaSearchParams(SseQuery).pipe(Effect.either)
-  if (Either.isLeft(query)) return badRequest(query.left)
-  const headers = yield* Schema.decodeUnknown(LastEventId)(request.headers).pipe(Effect.either)
-  if (Either.isLeft(headers)) return badRequest(headers.left)
+export const events = (feed: LiveFeed["Type"], connections: Connections, config: SseConfig) =>
+  Effect.gen(function* () {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const query = yield* HttpServerRequest.schemaSearchParams(SseQuery).pipe(Effect.either)
+    if (Either.isLeft(query)) return badRequest(query.left)
+    const headers = yield* Schema.decodeUnknown(LastEventId)(request.headers).pipe(Effect.either)
+    if (Either.isLeft(headers)) return badRequest(headers.left)
 
-  const address = Option.getOrElse(request.remoteAddress, () => "unknown")
-  const refusal = yield* Effect.acquireRelease(
-    Effect.sync(() => connections.tryAcquire(address)),
-    (refusal) => refusal === undefined
-      ? Effect.suspend(() => {
-        connections.release(address)
-        return Metric.set(metrics.clients, connections.total())
+    const address = Option.getOrElse(request.remoteAddress, () => "unknown")
+    const refusal = yield* Effect.acquireRelease(
+      Effect.sync(() => connections.tryAcquire(address)),
+      (refusal) =>
+        refusal === undefined
+          ? Effect.suspend(() => {
+              connections.release(address)
+              return Metric.set(metrics.clients, connections.total())
+            })
+          : Effect.void
+    )
+    if (refusal !== undefined) {
+      yield* Metric.increment(Metric.tagged(metrics.rejected, "cap", refusal))
+      return refused(refusal, config)
+    }
+    yield* Metric.set(metrics.clients, connections.total())
+
+    const wanted = query.right.symbols === undefined ? undefined : new Set(query.right.symbols.toUpperCase().split(","))
+    const lastEventId = headers.right["last-event-id"] ?? query.right.lastEventId
+    // The body carries no data itself: once the server has written the headers it runs this, which attaches the
+    // response to the feed (every frame is written to it from there) and lasts until the feed closes or the client
+    // leaves (the request is interrupted, the scope closes and the client is detached).
+    const body = Stream.unwrapScoped(
+      Effect.gen(function* () {
+        yield* feed.attach(clientOf(NodeHttpServerRequest.toServerResponse(request), wanted), {
+          lastEventId,
+          prefix: preambleBytes
+        })
+        return Stream.drain(Stream.fromEffect(feed.closed))
       })
-      : Effect.void
-  )
-  if (refusal !== undefined) {
-    yield* Metric.increment(Metric.tagged(metrics.rejected, "cap", refusal))
-    return refused(refusal, config)
-  }
-  yield* Metric.set(metrics.clients, connections.total())
-
-  const wanted = query.right.symbols === undefined ? undefined : new Set(query.right.symbols.toUpperCase().split(","))
-  const lastEventId = headers.right["last-event-id"] ?? query.right.lastEventId
-  // The body carries no data itself: once the server has written the headers it runs this, which attaches the
-  // response to the feed (every frame is written to it from there) and lasts until the feed closes or the client
-  // leaves (the request is interrupted, the scope closes and the client is detached).
-  const body = Stream.unwrapScoped(Effect.gen(function*() {
-    yield* feed.attach(clientOf(NodeHttpServerRequest.toServerResponse(request), wanted), { lastEventId, prefix: preambleBytes })
-    return Stream.drain(Stream.fromEffect(feed.closed))
-  }))
-  return HttpServerResponse.stream(body, {
-    contentType: "text/event-stream",
-    headers: { "cache-control": "no-cache", "x-accel-buffering": "no", connection: "keep-alive" }
+    )
+    return HttpServerResponse.stream(body, {
+      contentType: "text/event-stream",
+      headers: { "cache-control": "no-cache", "x-accel-buffering": "no", connection: "keep-alive" }
+    })
   })
-})
 
 export const SseRoutes = (config: SseConfig) =>
   HttpApiBuilder.Router.use((router) =>
     Effect.flatMap(LiveFeed, (feed) => {
       const connections = makeConnections(config)
       // Registered at 0, so a scrape shows the gauge before the first client.
-      return Effect.zipRight(Metric.set(metrics.clients, 0), router.get("/api/events", events(feed, connections, config)))
-    }))
+      return Effect.zipRight(
+        Metric.set(metrics.clients, 0),
+        router.get("/api/events", events(feed, connections, config))
+      )
+    })
+  )

@@ -5,7 +5,7 @@ import { LatestCache } from "./LatestCache.js"
 
 /** The embedded cache: Redis's latest-with-TTL and pub/sub, in memory. */
 export const make = (ttl: Duration.DurationInput) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const ttlMillis = Duration.toMillis(Duration.decode(ttl))
     const latest = new Map<string, { readonly tick: Tick; readonly expires: number }>()
     // Sliding: a slow subscriber loses old updates instead of slowing the processor.
@@ -17,7 +17,7 @@ export const make = (ttl: Duration.DurationInput) =>
     return LatestCache.of({
       kind: "memory",
       write: (ticks, updates) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const now = yield* Clock.currentTimeMillis
           for (const tick of ticks) {
             latest.set(tick.symbol, { tick, expires: now + ttlMillis })
@@ -25,7 +25,10 @@ export const make = (ttl: Duration.DurationInput) =>
           yield* PubSub.publishAll(hub, updates)
         }),
       getAll: Effect.map(Clock.currentTimeMillis, (now) =>
-        [...latest.values()].flatMap((e) => Option.toArray(live(now)(e))).sort((a, b) => a.symbol.localeCompare(b.symbol))),
+        [...latest.values()]
+          .flatMap((e) => Option.toArray(live(now)(e)))
+          .sort((a, b) => a.symbol.localeCompare(b.symbol))
+      ),
       get: (symbol) => Effect.map(Clock.currentTimeMillis, (now) => live(now)(latest.get(symbol))),
       updates: Stream.fromPubSub(hub),
       isUp: Effect.succeed(true)

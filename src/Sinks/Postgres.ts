@@ -93,27 +93,31 @@ const ClaimRecord = Schema.Struct({
 })
 
 const toCandleRow = (r: CandleRecord): CandleRow => ({
-  candle: new Candle({
-    symbol: r.symbol,
-    interval: r.interval,
-    bucketStart: r.bucketStart,
-    open: r.open,
-    high: r.high,
-    low: r.low,
-    close: r.close,
-    volume: r.volume,
-    tickCount: r.tickCount,
-    vwap: r.vwap
-  }, { disableValidation: true }),
+  candle: new Candle(
+    {
+      symbol: r.symbol,
+      interval: r.interval,
+      bucketStart: r.bucketStart,
+      open: r.open,
+      high: r.high,
+      low: r.low,
+      close: r.close,
+      volume: r.volume,
+      tickCount: r.tickCount,
+      vwap: r.vwap
+    },
+    { disableValidation: true }
+  ),
   indicators: {
     sma20: r.sma20,
     sma50: r.sma50,
     ema12: r.ema12,
     ema26: r.ema26,
     rsi14: r.rsi14,
-    bollinger: r.bbUpper === null || r.bbMiddle === null || r.bbLower === null
-      ? null
-      : { upper: r.bbUpper, middle: r.bbMiddle, lower: r.bbLower }
+    bollinger:
+      r.bbUpper === null || r.bbMiddle === null || r.bbLower === null
+        ? null
+        : { upper: r.bbUpper, middle: r.bbMiddle, lower: r.bbLower }
   }
 })
 
@@ -127,26 +131,31 @@ const readTimeout = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
 const rowsPerStatement = 50_000
 
 /** The durable record in Postgres: ticks, candles and the processor's checkpoints. */
-export const make = Effect.gen(function*() {
+export const make = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
 
   const commit = (batch: CheckpointBatch): Effect.Effect<void, SqlError.SqlError | Fenced> =>
-    sql.withTransaction(Effect.gen(function*() {
-      // Checkpoint rows first: they take the row locks that serialise this writer against a new owner's claim.
-      const fenced: Array<number> = []
-      for (const p of batch.partitions) {
-        const updated = yield* sql`UPDATE processor_checkpoints
+    sql
+      .withTransaction(
+        Effect.gen(function* () {
+          // Checkpoint rows first: they take the row locks that serialise this writer against a new owner's claim.
+          const fenced: Array<number> = []
+          for (const p of batch.partitions) {
+            const updated = yield* sql`UPDATE processor_checkpoints
           SET next_offset = ${p.nextOffset}, state = ${p.state}::jsonb, owner = ${batch.owner}, updated_at = now()
           WHERE topic = ${batch.topic} AND partition = ${p.partition} AND epoch = ${p.epoch}
           RETURNING partition`
-        if (updated.length === 0) fenced.push(p.partition)
-      }
-      if (fenced.length > 0) return yield* new Fenced({ partitions: fenced })
-      // One statement per column array (unnest) rather than a multi-row VALUES list: a few parameters instead of
-      // 10 per row, about twice as fast here for both the client (no statement of 60k placeholders to build) and
-      // the server. Timestamps go as Date, converted by the driver exactly as single parameters are.
-      for (const ticks of Arr.chunksOf(batch.partitions.flatMap((p) => p.ticks), rowsPerStatement)) {
-        yield* sql`INSERT INTO ticks (symbol, coin_id, source, event_time, price, volume, volume_24h, market_cap, change_24h, ingest_time)
+            if (updated.length === 0) fenced.push(p.partition)
+          }
+          if (fenced.length > 0) return yield* new Fenced({ partitions: fenced })
+          // One statement per column array (unnest) rather than a multi-row VALUES list: a few parameters instead of
+          // 10 per row, about twice as fast here for both the client (no statement of 60k placeholders to build) and
+          // the server. Timestamps go as Date, converted by the driver exactly as single parameters are.
+          for (const ticks of Arr.chunksOf(
+            batch.partitions.flatMap((p) => p.ticks),
+            rowsPerStatement
+          )) {
+            yield* sql`INSERT INTO ticks (symbol, coin_id, source, event_time, price, volume, volume_24h, market_cap, change_24h, ingest_time)
           SELECT * FROM unnest(
             ${ticks.map((t) => t.symbol)}::text[], ${ticks.map((t) => t.coinId)}::text[], ${ticks.map((t) => t.source)}::text[],
             ${ticks.map((t) => new Date(t.eventTime))}::timestamptz[], ${ticks.map((t) => t.price)}::float8[],
@@ -154,22 +163,24 @@ export const make = Effect.gen(function*() {
             ${ticks.map((t) => t.marketCap ?? null)}::float8[], ${ticks.map((t) => t.change24h ?? null)}::float8[],
             ${ticks.map((t) => new Date(t.ingestTime))}::timestamptz[])
           ON CONFLICT (symbol, event_time, source) DO NOTHING`
-      }
-      const dead = batch.partitions.flatMap((p) => p.deadLetters.map((d) => ({ ...d, partition: p.partition })))
-      if (dead.length > 0) {
-        yield* sql`INSERT INTO dead_letters (topic, partition, "offset", reason, letter)
+          }
+          const dead = batch.partitions.flatMap((p) => p.deadLetters.map((d) => ({ ...d, partition: p.partition })))
+          if (dead.length > 0) {
+            yield* sql`INSERT INTO dead_letters (topic, partition, "offset", reason, letter)
           SELECT ${batch.topic}, * FROM unnest(${dead.map((d) => d.partition)}::int4[], ${dead.map((d) => d.offset)}::int8[],
             ${dead.map((d) => d.reason)}::text[], ${dead.map((d) => d.letter)}::text[])
           ON CONFLICT DO NOTHING`
-      }
-      // One row per candle: DO UPDATE refuses to touch a row twice in one statement (a symbol is in one partition,
-      // unless a producer keyed it otherwise).
-      const byKey = new Map<string, CandleRow>()
-      for (const p of batch.partitions) for (const row of p.candles) byKey.set(`${row.candle.symbol}|${row.candle.interval}|${row.candle.bucketStart}`, row)
-      for (const rows of Arr.chunksOf([...byKey.values()], rowsPerStatement)) {
-        const candles = rows.map((r) => r.candle)
-        const indicators = rows.map((r) => r.indicators)
-        yield* sql`INSERT INTO candles (symbol, "interval", bucket_start, open, high, low, close, volume, tick_count, vwap,
+          }
+          // One row per candle: DO UPDATE refuses to touch a row twice in one statement (a symbol is in one partition,
+          // unless a producer keyed it otherwise).
+          const byKey = new Map<string, CandleRow>()
+          for (const p of batch.partitions)
+            for (const row of p.candles)
+              byKey.set(`${row.candle.symbol}|${row.candle.interval}|${row.candle.bucketStart}`, row)
+          for (const rows of Arr.chunksOf([...byKey.values()], rowsPerStatement)) {
+            const candles = rows.map((r) => r.candle)
+            const indicators = rows.map((r) => r.indicators)
+            yield* sql`INSERT INTO candles (symbol, "interval", bucket_start, open, high, low, close, volume, tick_count, vwap,
             sma20, sma50, ema12, ema26, rsi14, bb_upper, bb_middle, bb_lower, updated_at)
           SELECT *, now() FROM unnest(
             ${candles.map((c) => c.symbol)}::text[], ${candles.map((c) => c.interval)}::text[],
@@ -186,12 +197,14 @@ export const make = Effect.gen(function*() {
             sma20 = excluded.sma20, sma50 = excluded.sma50, ema12 = excluded.ema12, ema26 = excluded.ema26,
             rsi14 = excluded.rsi14, bb_upper = excluded.bb_upper, bb_middle = excluded.bb_middle,
             bb_lower = excluded.bb_lower, updated_at = excluded.updated_at`
-      }
-    })).pipe(
-      // v3's client has no statement timeout: bound it here, so a black-holed server is an error, not a hang.
-      Effect.timeoutFail({ duration: "30 seconds", onTimeout: () => timedOut("checkpoint transaction") }),
-      Effect.withSpan("Store.commit")
-    )
+          }
+        })
+      )
+      .pipe(
+        // v3's client has no statement timeout: bound it here, so a black-holed server is an error, not a hang.
+        Effect.timeoutFail({ duration: "30 seconds", onTimeout: () => timedOut("checkpoint transaction") }),
+        Effect.withSpan("Store.commit")
+      )
 
   /** Takes ownership of partitions: bumps each one's epoch (fencing out the previous owner) and returns its checkpoint. */
   const claim = (topic: string, partitions: ReadonlyArray<number>, owner: string) =>
@@ -199,14 +212,30 @@ export const make = Effect.gen(function*() {
       Request: Schema.Array(Schema.Number),
       Result: ClaimRecord,
       execute: (ps) => {
-        const rows = ps.map((partition) => ({ topic, partition, nextOffset: 0, state: null, owner, epoch: 1, updatedAt: new Date() }))
+        const rows = ps.map((partition) => ({
+          topic,
+          partition,
+          nextOffset: 0,
+          state: null,
+          owner,
+          epoch: 1,
+          updatedAt: new Date()
+        }))
         return sql`INSERT INTO processor_checkpoints ${sql.insert(rows)}
           ON CONFLICT (topic, partition) DO UPDATE SET
             epoch = processor_checkpoints.epoch + 1, owner = excluded.owner, updated_at = excluded.updated_at
           RETURNING partition, epoch, next_offset, state`
       }
     })(partitions).pipe(
-      Effect.map((rows) => new Map(rows.map((r) => [r.partition, { epoch: r.epoch, nextOffset: r.nextOffset, state: r.state } satisfies Claim] as const))),
+      Effect.map(
+        (rows) =>
+          new Map(
+            rows.map(
+              (r) =>
+                [r.partition, { epoch: r.epoch, nextOffset: r.nextOffset, state: r.state } satisfies Claim] as const
+            )
+          )
+      ),
       Effect.catchTag("ParseError", Effect.die) // our own rows: a mismatch is a bug, not input
     )
 
@@ -216,7 +245,8 @@ export const make = Effect.gen(function*() {
       Result: CandleRecord,
       // Columns named as the record wants them and the client's snake→camel pass skipped: 1,440 rows is the API's
       // biggest answer, and renaming each row's keys was a twentieth of its time.
-      execute: () => sql`SELECT symbol, interval, round(extract(epoch FROM bucket_start) * 1000)::float8 AS "bucketStart",
+      execute: () =>
+        sql`SELECT symbol, interval, round(extract(epoch FROM bucket_start) * 1000)::float8 AS "bucketStart",
           open, high, low, close, volume, tick_count AS "tickCount", vwap, sma20, sma50, ema12, ema26, rsi14,
           bb_upper AS "bbUpper", bb_middle AS "bbMiddle", bb_lower AS "bbLower"
         FROM (
@@ -226,23 +256,35 @@ export const make = Effect.gen(function*() {
             ${q.to === undefined ? sql`` : sql`AND bucket_start < ${new Date(q.to)}`}
           ORDER BY bucket_start DESC LIMIT ${q.limit}
         ) recent ORDER BY bucket_start ASC`.withoutTransform
-    })(undefined).pipe(
-      readTimeout,
-      Effect.map(Arr.map(toCandleRow)),
-      Effect.catchTag("ParseError", Effect.die)
-    )
+    })(undefined).pipe(readTimeout, Effect.map(Arr.map(toCandleRow)), Effect.catchTag("ParseError", Effect.die))
 
-  const symbols = sql<{ readonly symbol: string }>`SELECT DISTINCT symbol FROM candles WHERE interval = '1d' ORDER BY symbol`.pipe(
+  const symbols = sql<{
+    readonly symbol: string
+  }>`SELECT DISTINCT symbol FROM candles WHERE interval = '1d' ORDER BY symbol`.pipe(
     readTimeout,
     Effect.map(Arr.map((r) => r.symbol))
   )
 
   const ping = sql`SELECT 1`.pipe(readTimeout, Effect.asVoid)
 
-  const checkpoints = sql<{ topic: string; partition: number; nextOffset: string; epoch: string; owner: string; updatedAt: Date }>`
+  const checkpoints = sql<{
+    topic: string
+    partition: number
+    nextOffset: string
+    epoch: string
+    owner: string
+    updatedAt: Date
+  }>`
     SELECT topic, partition, next_offset, epoch, owner, updated_at FROM processor_checkpoints ORDER BY topic, partition`.pipe(
     readTimeout,
-    Effect.map(Arr.map((r) => ({ ...r, nextOffset: Number(r.nextOffset), epoch: Number(r.epoch), updatedAt: r.updatedAt.getTime() })))
+    Effect.map(
+      Arr.map((r) => ({
+        ...r,
+        nextOffset: Number(r.nextOffset),
+        epoch: Number(r.epoch),
+        updatedAt: r.updatedAt.getTime()
+      }))
+    )
   )
 
   /** The newest dead letters first; `letter` parsed back (we wrote it with JSON.stringify). */
@@ -252,14 +294,16 @@ export const make = Effect.gen(function*() {
       ${q.reason === undefined ? sql`` : sql`WHERE reason = ${q.reason}`}
       ORDER BY recorded_at DESC, topic, partition, "offset" DESC LIMIT ${q.limit}`.pipe(
       readTimeout,
-      Effect.map(Arr.map((r) => ({
-        topic: r.topic,
-        partition: r.partition,
-        offset: Number(r.offset),
-        reason: r.reason,
-        recordedAt: r.recordedAt.getTime(),
-        letter: JSON.parse(r.letter) as unknown
-      })))
+      Effect.map(
+        Arr.map((r) => ({
+          topic: r.topic,
+          partition: r.partition,
+          offset: Number(r.offset),
+          reason: r.reason,
+          recordedAt: r.recordedAt.getTime(),
+          letter: JSON.parse(r.letter) as unknown
+        }))
+      )
     )
 
   return { commit, claim, candles, symbols, ping, checkpoints, deadLetters } as const

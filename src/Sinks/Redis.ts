@@ -4,7 +4,6 @@ import { decodeTick, type Tick } from "../Domain/Tick.js"
 import { decodeUpdate, type Update } from "../Domain/Update.js"
 import { CacheUnavailable, channel, LatestCache, latestKey } from "./LatestCache.js"
 
-
 const unavailable = (cause: unknown) =>
   new CacheUnavailable({ message: `Redis: ${cause instanceof Error ? cause.message : String(cause)}`, cause })
 
@@ -43,7 +42,12 @@ const connect = (url: Redacted.Redacted, options: RedisOptions, name: string) =>
       client.connect().catch(() => undefined)
       return client
     }),
-    (client) => Effect.promise(() => client.quit()).pipe(Effect.timeout("2 seconds"), Effect.orElse(() => Effect.sync(() => client.disconnect())), Effect.ignore)
+    (client) =>
+      Effect.promise(() => client.quit()).pipe(
+        Effect.timeout("2 seconds"),
+        Effect.orElse(() => Effect.sync(() => client.disconnect())),
+        Effect.ignore
+      )
   )
 
 /**
@@ -51,7 +55,7 @@ const connect = (url: Redacted.Redacted, options: RedisOptions, name: string) =>
  * reads fail fast while Redis is away; the subscription runs on its own connection.
  */
 export const make = (url: Redacted.Redacted, ttlSeconds: number) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const client = yield* connect(url, failFast, "crypto-pipeline")
     // Subscriber connections cannot run other commands; one per subscription stream, made on demand.
     const use = <A>(f: (c: IORedis) => Promise<A>) =>
@@ -75,41 +79,51 @@ export const make = (url: Redacted.Redacted, ttlSeconds: number) =>
         if (failed) throw failed[0]
       })
 
-    const getAll = Effect.gen(function*() {
+    const getAll = Effect.gen(function* () {
       // The symbol set instead of KEYS, which scans the whole keyspace; expired symbols read as null.
       const symbols = yield* use((c) => c.smembers(symbolsKey))
       if (symbols.length === 0) return []
       const values = yield* use((c) => c.mget(...symbols.map(latestKey)))
       // Decoded like any outside input: a foreign or corrupt value is skipped, never served.
-      return values.flatMap((v) => (v === null ? [] : Option.toArray(Either.getRight(decodeTick(v))))).sort((a, b) => a.symbol.localeCompare(b.symbol))
+      return values
+        .flatMap((v) => (v === null ? [] : Option.toArray(Either.getRight(decodeTick(v)))))
+        .sort((a, b) => a.symbol.localeCompare(b.symbol))
     })
 
     const get = (symbol: string) =>
-      Effect.map(use((c) => c.get(latestKey(symbol))), (v) => (v === null ? Option.none<Tick>() : Either.getRight(decodeTick(v))))
+      Effect.map(
+        use((c) => c.get(latestKey(symbol))),
+        (v) => (v === null ? Option.none<Tick>() : Either.getRight(decodeTick(v)))
+      )
 
-    const updates = Stream.unwrapScoped(Effect.gen(function*() {
-      const subscriber = yield* connect(url, subscriberOptions, "crypto-pipeline-sub")
-      return Stream.asyncScoped<Update, CacheUnavailable>((emit) =>
-        Effect.gen(function*() {
-          // The messages of one socket read arrive together: handed on as one chunk (after them, in a microtask)
-          // rather than one stream element each.
-          let received: Array<Update> = []
-          const flush = () => {
-            const chunk = received
-            received = []
-            void emit.chunk(Chunk.unsafeFromArray(chunk))
-          }
-          subscriber.on("message", (_channel: string, message: string) => {
-            const update = decodeUpdate(message)
-            if (Option.isNone(update)) return
-            if (received.length === 0) queueMicrotask(flush)
-            received.push(update.value)
-          })
-          // A lost connection ends this stream as a failure; the caller resubscribes with backoff.
-          subscriber.on("close", () => void emit.fail(new CacheUnavailable({ message: "Redis subscription lost" })))
-          yield* Effect.tryPromise({ try: () => subscriber.subscribe(channel), catch: unavailable })
-        }), { bufferSize: 256, strategy: "sliding" }) // chunks, one per socket read
-    }))
+    const updates = Stream.unwrapScoped(
+      Effect.gen(function* () {
+        const subscriber = yield* connect(url, subscriberOptions, "crypto-pipeline-sub")
+        return Stream.asyncScoped<Update, CacheUnavailable>(
+          (emit) =>
+            Effect.gen(function* () {
+              // The messages of one socket read arrive together: handed on as one chunk (after them, in a microtask)
+              // rather than one stream element each.
+              let received: Array<Update> = []
+              const flush = () => {
+                const chunk = received
+                received = []
+                void emit.chunk(Chunk.unsafeFromArray(chunk))
+              }
+              subscriber.on("message", (_channel: string, message: string) => {
+                const update = decodeUpdate(message)
+                if (Option.isNone(update)) return
+                if (received.length === 0) queueMicrotask(flush)
+                received.push(update.value)
+              })
+              // A lost connection ends this stream as a failure; the caller resubscribes with backoff.
+              subscriber.on("close", () => void emit.fail(new CacheUnavailable({ message: "Redis subscription lost" })))
+              yield* Effect.tryPromise({ try: () => subscriber.subscribe(channel), catch: unavailable })
+            }),
+          { bufferSize: 256, strategy: "sliding" }
+        ) // chunks, one per socket read
+      })
+    )
 
     return LatestCache.of({
       kind: "redis",

@@ -1,6 +1,20 @@
 import { Headers, HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
-import { Chunk, Clock, Data, Duration, Effect, Either, Metric, Option, ParseResult, Random, Redacted, Schema, Stream } from "effect"
+import {
+  Chunk,
+  Clock,
+  Data,
+  Duration,
+  Effect,
+  Either,
+  Metric,
+  Option,
+  ParseResult,
+  Random,
+  Redacted,
+  Schema,
+  Stream
+} from "effect"
 import type { CoinGeckoPlan, SourceConfig } from "../Config.js"
 import { Tick } from "../Domain/Tick.js"
 import { coinInfo } from "./Coins.js"
@@ -84,12 +98,18 @@ export const metrics = {
       "and coins left out of an answer (missing-coin, bad-quote)",
     incremental: true
   }),
-  rateLimited: Metric.counter("coingecko_rate_limited_total", { description: "CoinGecko answers with HTTP 429", incremental: true }),
+  rateLimited: Metric.counter("coingecko_rate_limited_total", {
+    description: "CoinGecko answers with HTTP 429",
+    incremental: true
+  }),
   unchanged: Metric.counter("coingecko_unchanged_total", {
     description: "Coin quotes not published because last_updated_at did not advance (CoinGecko's cache)",
     incremental: true
   }),
-  ticks: Metric.counter("coingecko_ticks_total", { description: "Ticks emitted by the CoinGecko source", incremental: true }),
+  ticks: Metric.counter("coingecko_ticks_total", {
+    description: "Ticks emitted by the CoinGecko source",
+    incremental: true
+  }),
   lastSuccess: Metric.gauge("coingecko_last_success_timestamp_seconds", {
     description: "When CoinGecko last gave a good answer (Unix seconds)"
   })
@@ -164,7 +184,9 @@ const nonNegative = (n: number | null | undefined): n is number => finite(n) && 
  */
 export const readSnapshot = (body: unknown, input: SnapshotInput): Either.Either<Snapshot, string> => {
   if (!isRecord(body)) {
-    return Either.left(`expected an object keyed by coin id, got ${Array.isArray(body) ? "an array" : body === null ? "null" : typeof body}`)
+    return Either.left(
+      `expected an object keyed by coin id, got ${Array.isArray(body) ? "an array" : body === null ? "null" : typeof body}`
+    )
   }
   const ticks: Array<Tick> = []
   const unchanged: Array<string> = []
@@ -211,7 +233,10 @@ export const readSnapshot = (body: unknown, input: SnapshotInput): Either.Either
       ingestTime: input.now
     })
     if (Either.isLeft(tick)) {
-      problems.set(coinId, `not a valid tick (usd ${q.usd}, last_updated_at ${q.last_updated_at}): ${formatParseError(tick.left)}`)
+      problems.set(
+        coinId,
+        `not a valid tick (usd ${q.usd}, last_updated_at ${q.last_updated_at}): ${formatParseError(tick.left)}`
+      )
       continue
     }
     ticks.push(tick.right)
@@ -221,7 +246,10 @@ export const readSnapshot = (body: unknown, input: SnapshotInput): Either.Either
 
 /** A ticker symbol as the Tick schema wants it (BTC); None when nothing usable is left. */
 export const toSymbol = (raw: string): Option.Option<string> => {
-  const s = raw.replace(/[^a-z0-9]/gi, "").toUpperCase().slice(0, 15)
+  const s = raw
+    .replace(/[^a-z0-9]/gi, "")
+    .toUpperCase()
+    .slice(0, 15)
   return s.length > 0 ? Option.some(s) : Option.none()
 }
 
@@ -231,10 +259,13 @@ export const toSymbol = (raw: string): Option.Option<string> => {
 export const parseRetryAfter = (value: string | undefined, now: number): Option.Option<Duration.Duration> => {
   if (value === undefined) return Option.none()
   const v = value.trim()
-  if (/^\d+(\.\d+)?$/.test(v)) return Option.some(Duration.min(Duration.millis(Math.round(Number(v) * 1000)), maxRetryAfter))
+  if (/^\d+(\.\d+)?$/.test(v))
+    return Option.some(Duration.min(Duration.millis(Math.round(Number(v) * 1000)), maxRetryAfter))
   if (!/[a-z]/i.test(v)) return Option.none()
   const at = Date.parse(v)
-  return Number.isNaN(at) ? Option.none() : Option.some(Duration.min(Duration.millis(Math.max(0, at - now)), maxRetryAfter))
+  return Number.isNaN(at)
+    ? Option.none()
+    : Option.some(Duration.min(Duration.millis(Math.max(0, at - now)), maxRetryAfter))
 }
 
 /** Exponential backoff: base × 2^(attempt-1), capped at max, then scaled by 0.8 + 0.4 × unit (unit in [0, 1)). */
@@ -268,7 +299,10 @@ export const excerpt = (body: string, max = 160): string => {
     .replace(/&nbsp;/g, " ")
     .replace(/\s+/g, " ")
     .trim()
-  return shorten(title !== undefined && title.length > 0 ? (text.startsWith(title) ? text : `${title} | ${text}`) : text, max)
+  return shorten(
+    title !== undefined && title.length > 0 ? (text.startsWith(title) ? text : `${title} | ${text}`) : text,
+    max
+  )
 }
 
 const parseJson = (text: string): Either.Either<unknown, void> => {
@@ -303,17 +337,28 @@ const describeBody = (body: string): string => {
 /** An answer's status and body → its JSON, or a typed error saying what kind of trouble it is. */
 export const interpret = (
   endpoint: Endpoint,
-  response: { readonly status: number; readonly headers: Readonly<Record<string, string | undefined>>; readonly body: string },
+  response: {
+    readonly status: number
+    readonly headers: Readonly<Record<string, string | undefined>>
+    readonly body: string
+  },
   now: number
 ): Either.Either<unknown, CoinGeckoError> => {
   const { body, headers, status } = response
-  const fail = (reason: CoinGeckoError["reason"], what: string, extra: { retryAfter?: Duration.Duration; excerpt?: string } = {}) =>
-    Either.left(new CoinGeckoError({ reason, endpoint, status, message: `/${endpoint}: ${what}`, ...extra }))
+  const fail = (
+    reason: CoinGeckoError["reason"],
+    what: string,
+    extra: { retryAfter?: Duration.Duration; excerpt?: string } = {}
+  ) => Either.left(new CoinGeckoError({ reason, endpoint, status, message: `/${endpoint}: ${what}`, ...extra }))
   if (status >= 200 && status < 300) {
     const json = parseJson(body)
     if (Either.isRight(json)) return Either.right(json.right)
     const text = excerpt(body)
-    return fail("bad-response", `HTTP ${status} but the body is not JSON (${headers["content-type"] ?? "no content-type"}): "${text}"`, { excerpt: text })
+    return fail(
+      "bad-response",
+      `HTTP ${status} but the body is not JSON (${headers["content-type"] ?? "no content-type"}): "${text}"`,
+      { excerpt: text }
+    )
   }
   const detail = describeBody(body)
   const isJson = Either.isRight(parseJson(body))
@@ -328,8 +373,15 @@ export const interpret = (
   }
   if (status === 408) return fail("timeout", `HTTP 408: "${detail}"`, extra)
   if (status >= 500) return fail("unavailable", `HTTP ${status}: "${detail}"`, extra)
-  if (status === 401 || (status === 403 && keyErrorCodes.has(errorCode(parseJson(body).pipe(Either.getOrUndefined)) ?? -1))) {
-    return fail("unauthorized", `HTTP ${status}, the API key was refused (check COINGECKO_API_KEY and COINGECKO_PLAN): "${detail}"`, extra)
+  if (
+    status === 401 ||
+    (status === 403 && keyErrorCodes.has(errorCode(parseJson(body).pipe(Either.getOrUndefined)) ?? -1))
+  ) {
+    return fail(
+      "unauthorized",
+      `HTTP ${status}, the API key was refused (check COINGECKO_API_KEY and COINGECKO_PLAN): "${detail}"`,
+      extra
+    )
   }
   // A 403 that is not about the key is the CDN's firewall (Cloudflare 1020): it may lift, so it is retried.
   if (status === 403) return fail("unavailable", `HTTP 403, blocked: "${detail}"`, extra)
@@ -392,12 +444,16 @@ export const makeClient = (options: ClientOptions): Effect.Effect<Client, never,
       })
     }
 
-    const get = (endpoint: Endpoint, params: Record<string, string>, path: string = endpoint): Effect.Effect<unknown, CoinGeckoError> => {
+    const get = (
+      endpoint: Endpoint,
+      params: Record<string, string>,
+      path: string = endpoint
+    ): Effect.Effect<unknown, CoinGeckoError> => {
       const request = HttpClientRequest.get(`${options.baseUrl}/${path}`).pipe(
         HttpClientRequest.setUrlParams(params),
         HttpClientRequest.setHeaders(headers)
       )
-      return Effect.gen(function*() {
+      return Effect.gen(function* () {
         yield* Metric.increment(requestsCounter(endpoint))
         const response = yield* http.execute(request)
         const body = yield* response.text
@@ -408,7 +464,13 @@ export const makeClient = (options: ClientOptions): Effect.Effect<Client, never,
       }).pipe(
         Effect.catchTags({
           RequestError: (e) =>
-            Effect.fail(new CoinGeckoError({ reason: "unavailable", endpoint, message: `/${endpoint}: ${e.reason.toLowerCase()} error: ${describeCause(e.cause)}` })),
+            Effect.fail(
+              new CoinGeckoError({
+                reason: "unavailable",
+                endpoint,
+                message: `/${endpoint}: ${e.reason.toLowerCase()} error: ${describeCause(e.cause)}`
+              })
+            ),
           ResponseError: (e) =>
             Effect.fail(
               new CoinGeckoError({
@@ -421,7 +483,12 @@ export const makeClient = (options: ClientOptions): Effect.Effect<Client, never,
         }),
         Effect.timeoutFail({
           duration: timeout,
-          onTimeout: () => new CoinGeckoError({ reason: "timeout", endpoint, message: `/${endpoint}: no complete answer within ${Duration.format(timeout)}` })
+          onTimeout: () =>
+            new CoinGeckoError({
+              reason: "timeout",
+              endpoint,
+              message: `/${endpoint}: no complete answer within ${Duration.format(timeout)}`
+            })
         }),
         Effect.tapError(count),
         // The key travels in a header: keep it out of spans and any header dump.
@@ -431,10 +498,16 @@ export const makeClient = (options: ClientOptions): Effect.Effect<Client, never,
 
     const decodeMarkets = (json: unknown): Effect.Effect<ReadonlyArray<MarketCoin>, CoinGeckoError> => {
       if (!Array.isArray(json)) {
-        const error = new CoinGeckoError({ reason: "bad-response", endpoint: "coins/markets", message: "/coins/markets: expected an array of coins" })
+        const error = new CoinGeckoError({
+          reason: "bad-response",
+          endpoint: "coins/markets",
+          message: "/coins/markets: expected an array of coins"
+        })
         return Effect.zipRight(count(error), Effect.fail(error))
       }
-      return Effect.succeed(json.flatMap((row) => Either.match(decodeMarketCoin(row), { onLeft: () => [], onRight: (c) => [c] })))
+      return Effect.succeed(
+        json.flatMap((row) => Either.match(decodeMarketCoin(row), { onLeft: () => [], onRight: (c) => [c] }))
+      )
     }
 
     return {
@@ -453,12 +526,17 @@ export const makeClient = (options: ClientOptions): Effect.Effect<Client, never,
           Effect.forEach(chunksOf(ids, 250), (chunk) =>
             get("coins/markets", { vs_currency: "usd", ids: chunk.join(","), per_page: "250", page: "1" }).pipe(
               Effect.flatMap(decodeMarkets)
-            )),
+            )
+          ),
           (pages) => pages.flat()
         ),
       ping: Effect.asVoid(get("ping", {})),
       marketChart: (id, days) =>
-        get("coins/market_chart", { vs_currency: "usd", days: String(days) }, `coins/${encodeURIComponent(id)}/market_chart`)
+        get(
+          "coins/market_chart",
+          { vs_currency: "usd", days: String(days) },
+          `coins/${encodeURIComponent(id)}/market_chart`
+        )
     }
   })
 
@@ -470,16 +548,18 @@ const chunksOf = <A>(as: ReadonlyArray<A>, n: number): Array<ReadonlyArray<A>> =
 const monthMillis = 30 * 24 * 3600 * 1000
 
 /** Calls per 30-day month one call every `interval` makes: 30 seconds → 86,400. */
-export const monthlyCalls = (interval: Duration.DurationInput): number => Math.ceil(monthMillis / Duration.toMillis(interval))
+export const monthlyCalls = (interval: Duration.DurationInput): number =>
+  Math.ceil(monthMillis / Duration.toMillis(interval))
 
 const thousands = (n: number) => n.toLocaleString("en-US")
 
 const logCallVolume = (options: Options) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const calls = monthlyCalls(options.pollInterval)
     const budget = options.monthlyBudget ?? 10_000
     const keyed = Option.isSome(options.apiKey)
-    const line = `coingecko: one /simple/price call every ${Duration.format(options.pollInterval)} for ${options.coins.length} ${options.coins.length === 1 ? "coin" : "coins"} ` +
+    const line =
+      `coingecko: one /simple/price call every ${Duration.format(options.pollInterval)} for ${options.coins.length} ${options.coins.length === 1 ? "coin" : "coins"} ` +
       `= ${thousands(calls)} calls/month (30 days), ${options.plan} plan${keyed ? "" : ", keyless"}, ${options.baseUrl}`
     if (options.plan === "demo" && calls > budget) {
       const days = (30 * budget) / calls
@@ -501,7 +581,7 @@ const logCallVolume = (options: Options) =>
 
 /** id → ticker symbol, from /coins/markets once, else the built-in table (src/Sources/Coins.ts). */
 export const resolveSymbols = (client: Client, coins: ReadonlyArray<string>) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const symbols = new Map<string, string>()
     const listed = yield* Effect.either(client.markets(coins))
     if (Either.isLeft(listed)) {
@@ -513,14 +593,19 @@ export const resolveSymbols = (client: Client, coins: ReadonlyArray<string>) =>
       }
       const unlisted = coins.filter((id) => !symbols.has(id))
       if (unlisted.length > 0) {
-        yield* Effect.logWarning(`coingecko: /coins/markets does not list ${unlisted.join(", ")}; using the built-in symbols for them`)
+        yield* Effect.logWarning(
+          `coingecko: /coins/markets does not list ${unlisted.join(", ")}; using the built-in symbols for them`
+        )
       }
     }
     for (const id of coins) if (!symbols.has(id)) symbols.set(id, coinInfo(id).symbol)
     const byId = new Map<string, Array<string>>()
     for (const [id, s] of symbols) byId.set(s, [...(byId.get(s) ?? []), id])
     for (const [s, ids] of byId) {
-      if (ids.length > 1) yield* Effect.logWarning(`coingecko: ${ids.join(" and ")} share the symbol ${s}: their ticks share one key and one set of candles`)
+      if (ids.length > 1)
+        yield* Effect.logWarning(
+          `coingecko: ${ids.join(" and ")} share the symbol ${s}: their ticks share one key and one set of candles`
+        )
     }
     yield* Effect.logInfo(`coingecko: symbols ${[...symbols].map(([id, s]) => `${id}=${s}`).join(", ")}`)
     return symbols
@@ -536,83 +621,96 @@ export const resolveSymbols = (client: Client, coins: ReadonlyArray<string>) =>
  * (reasons "unauthorized" and "rejected").
  */
 export const streamWith = (options: Options): Stream.Stream<Tick, SourceError, HttpClient.HttpClient> =>
-  Stream.unwrapScoped(Effect.gen(function*() {
-    const client = yield* makeClient(options)
-    yield* logCallVolume(options)
-    if (options.plan === "pro" && Option.isNone(options.apiKey)) {
-      yield* Effect.logWarning("coingecko: COINGECKO_PLAN=pro without COINGECKO_API_KEY: the pro root refuses keyless calls")
-    }
-    const symbols = yield* resolveSymbols(client, options.coins)
-    const symbolOf = (id: string) => symbols.get(id) ?? coinInfo(id).symbol
-    const backoff = options.backoff ?? defaultBackoff
-    const pollInterval = Duration.decode(options.pollInterval)
-    const lastPublished = new Map<string, number>()
-    const problems = new Map<string, string>()
-    let delay = Duration.zero
-    let failures = 0
+  Stream.unwrapScoped(
+    Effect.gen(function* () {
+      const client = yield* makeClient(options)
+      yield* logCallVolume(options)
+      if (options.plan === "pro" && Option.isNone(options.apiKey)) {
+        yield* Effect.logWarning(
+          "coingecko: COINGECKO_PLAN=pro without COINGECKO_API_KEY: the pro root refuses keyless calls"
+        )
+      }
+      const symbols = yield* resolveSymbols(client, options.coins)
+      const symbolOf = (id: string) => symbols.get(id) ?? coinInfo(id).symbol
+      const backoff = options.backoff ?? defaultBackoff
+      const pollInterval = Duration.decode(options.pollInterval)
+      const lastPublished = new Map<string, number>()
+      const problems = new Map<string, string>()
+      let delay = Duration.zero
+      let failures = 0
 
-    const report = (current: ReadonlyMap<string, string>) =>
-      Effect.gen(function*() {
-        for (const problem of current.values()) {
-          yield* Metric.increment(errorsCounter(problem === "missing from the answer" ? "missing-coin" : "bad-quote"))
-        }
-        const fresh = [...current].filter(([id, p]) => problems.get(id) !== p)
-        const resolved = [...problems.keys()].filter((id) => !current.has(id))
-        if (fresh.length > 0) {
-          yield* Effect.logWarning(
-            `coingecko: ${current.size} of ${options.coins.length} coins not published from this answer (none invented): ` +
-              fresh.map(([id, p]) => `${id}: ${p}`).join("; ")
-          )
-        } else if (current.size > 0) {
-          yield* Effect.logDebug(`coingecko: still left out: ${[...current.keys()].join(", ")}`)
-        }
-        if (resolved.length > 0) yield* Effect.logInfo(`coingecko: back in the answer: ${resolved.join(", ")}`)
-        problems.clear()
-        for (const [id, p] of current) problems.set(id, p)
+      const report = (current: ReadonlyMap<string, string>) =>
+        Effect.gen(function* () {
+          for (const problem of current.values()) {
+            yield* Metric.increment(errorsCounter(problem === "missing from the answer" ? "missing-coin" : "bad-quote"))
+          }
+          const fresh = [...current].filter(([id, p]) => problems.get(id) !== p)
+          const resolved = [...problems.keys()].filter((id) => !current.has(id))
+          if (fresh.length > 0) {
+            yield* Effect.logWarning(
+              `coingecko: ${current.size} of ${options.coins.length} coins not published from this answer (none invented): ` +
+                fresh.map(([id, p]) => `${id}: ${p}`).join("; ")
+            )
+          } else if (current.size > 0) {
+            yield* Effect.logDebug(`coingecko: still left out: ${[...current.keys()].join(", ")}`)
+          }
+          if (resolved.length > 0) yield* Effect.logInfo(`coingecko: back in the answer: ${resolved.join(", ")}`)
+          problems.clear()
+          for (const [id, p] of current) problems.set(id, p)
+        })
+
+      const poll = Effect.gen(function* () {
+        const body = yield* client.simplePrice(options.coins)
+        const now = yield* Clock.currentTimeMillis
+        return yield* Either.match(readSnapshot(body, { coins: options.coins, symbolOf, now, lastPublished }), {
+          onRight: Effect.succeed,
+          onLeft: (what) => {
+            const error = new CoinGeckoError({
+              reason: "bad-response",
+              endpoint: "simple/price",
+              message: `/simple/price: ${what}`
+            })
+            return Effect.zipRight(count(error), Effect.fail(error))
+          }
+        })
       })
 
-    const poll = Effect.gen(function*() {
-      const body = yield* client.simplePrice(options.coins)
-      const now = yield* Clock.currentTimeMillis
-      return yield* Either.match(readSnapshot(body, { coins: options.coins, symbolOf, now, lastPublished }), {
-        onRight: Effect.succeed,
-        onLeft: (what) => {
-          const error = new CoinGeckoError({ reason: "bad-response", endpoint: "simple/price", message: `/simple/price: ${what}` })
-          return Effect.zipRight(count(error), Effect.fail(error))
+      const step: Effect.Effect<Chunk.Chunk<Tick>, SourceError> = Effect.gen(function* () {
+        if (Duration.toMillis(delay) > 0) yield* Effect.sleep(delay)
+        const result = yield* Effect.either(poll)
+        if (Either.isRight(result)) {
+          const snapshot = result.right
+          if (failures > 0)
+            yield* Effect.logInfo(
+              `coingecko: answering again after ${failures} failed ${failures === 1 ? "call" : "calls"}`
+            )
+          failures = 0
+          delay = pollInterval
+          for (const tick of snapshot.ticks) lastPublished.set(tick.coinId, tick.eventTime)
+          yield* report(snapshot.problems)
+          if (snapshot.unchanged.length > 0) {
+            yield* Metric.incrementBy(metrics.unchanged, snapshot.unchanged.length)
+            yield* Effect.logDebug(`coingecko: unchanged since the last answer: ${snapshot.unchanged.join(", ")}`)
+          }
+          yield* Metric.incrementBy(metrics.ticks, snapshot.ticks.length)
+          return Chunk.fromIterable(snapshot.ticks)
         }
+        const error = result.left
+        if (!error.retryable) {
+          yield* Effect.logError(`coingecko: ${error.message}; giving up (retrying cannot help)`)
+          return yield* Effect.fail(error.toSourceError())
+        }
+        failures += 1
+        delay = retryDelay(error, failures, backoff, yield* Random.next)
+        yield* Effect.logWarning(
+          `coingecko: ${error.message}; retrying in ${Duration.format(delay)} (failure ${failures} in a row)`
+        )
+        return Chunk.empty<Tick>()
       })
-    })
 
-    const step: Effect.Effect<Chunk.Chunk<Tick>, SourceError> = Effect.gen(function*() {
-      if (Duration.toMillis(delay) > 0) yield* Effect.sleep(delay)
-      const result = yield* Effect.either(poll)
-      if (Either.isRight(result)) {
-        const snapshot = result.right
-        if (failures > 0) yield* Effect.logInfo(`coingecko: answering again after ${failures} failed ${failures === 1 ? "call" : "calls"}`)
-        failures = 0
-        delay = pollInterval
-        for (const tick of snapshot.ticks) lastPublished.set(tick.coinId, tick.eventTime)
-        yield* report(snapshot.problems)
-        if (snapshot.unchanged.length > 0) {
-          yield* Metric.incrementBy(metrics.unchanged, snapshot.unchanged.length)
-          yield* Effect.logDebug(`coingecko: unchanged since the last answer: ${snapshot.unchanged.join(", ")}`)
-        }
-        yield* Metric.incrementBy(metrics.ticks, snapshot.ticks.length)
-        return Chunk.fromIterable(snapshot.ticks)
-      }
-      const error = result.left
-      if (!error.retryable) {
-        yield* Effect.logError(`coingecko: ${error.message}; giving up (retrying cannot help)`)
-        return yield* Effect.fail(error.toSourceError())
-      }
-      failures += 1
-      delay = retryDelay(error, failures, backoff, yield* Random.next)
-      yield* Effect.logWarning(`coingecko: ${error.message}; retrying in ${Duration.format(delay)} (failure ${failures} in a row)`)
-      return Chunk.empty<Tick>()
+      return Stream.repeatEffectChunk(step)
     })
-
-    return Stream.repeatEffectChunk(step)
-  }))
+  )
 
 /** The CoinGecko source on its own HTTP client (undici, scoped to the stream): no requirements. */
 export const stream = (options: Options): Stream.Stream<Tick, SourceError> =>
@@ -624,6 +722,9 @@ export const stream = (options: Options): Stream.Stream<Tick, SourceError> =>
  */
 export const probe = (options: ClientOptions): Effect.Effect<void, CoinGeckoError> =>
   Effect.flatMap(makeClient(options), (client) => client.ping).pipe(
-    Effect.catchIf((e) => e.reason === "rate-limited", () => Effect.void),
+    Effect.catchIf(
+      (e) => e.reason === "rate-limited",
+      () => Effect.void
+    ),
     Effect.provide(NodeHttpClient.layerUndici)
   )

@@ -1,7 +1,7 @@
+import * as NodePath from "node:path"
 import { FileSystem } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
 import { Chunk, Clock, Duration, Effect, Either, Metric, Option, ParseResult, Schema, Stream } from "effect"
-import * as NodePath from "node:path"
 import type { ReplaySpeed, SourceConfig } from "../Config.js"
 import { Tick } from "../Domain/Tick.js"
 import { coinInfo, knownCoins } from "./Coins.js"
@@ -55,18 +55,31 @@ export const formatOf = (path: string): Option.Option<Format> => {
 
 export const metrics = {
   ticks: Metric.counter("replay_ticks_total", { description: "Ticks read from replay files", incremental: true }),
-  badLines: Metric.counter("replay_bad_lines_total", { description: "Replay lines skipped because they give no valid tick", incremental: true })
+  badLines: Metric.counter("replay_bad_lines_total", {
+    description: "Replay lines skipped because they give no valid tick",
+    incremental: true
+  })
 }
 
 /** The CSV columns, as named in the header (matching ignores case and underscores). */
-export const csvColumns = ["symbol", "coinId", "price", "eventTime", "volume", "volume24h", "marketCap", "change24h"] as const
+export const csvColumns = [
+  "symbol",
+  "coinId",
+  "price",
+  "eventTime",
+  "volume",
+  "volume24h",
+  "marketCap",
+  "change24h"
+] as const
 type Column = (typeof csvColumns)[number]
 
 // == rows → ticks
 
 const decodeTick = Schema.decodeUnknownEither(Tick)
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
-const nonBlank = (u: unknown): string | undefined => (typeof u === "string" && u.trim().length > 0 ? u.trim() : undefined)
+const nonBlank = (u: unknown): string | undefined =>
+  typeof u === "string" && u.trim().length > 0 ? u.trim() : undefined
 const shorten = (s: string, max = 120) => (s.length <= max ? s : `${s.slice(0, max - 1)}…`)
 const bySymbol = new Map(knownCoins.map((c) => [c.symbol, c.id]))
 
@@ -128,12 +141,12 @@ export const splitCsvLine = (line: string): Array<string> => {
   for (let i = 0; i < line.length; i++) {
     const c = line[i]!
     if (quoted) {
-      if (c === "\"" && line[i + 1] === "\"") {
-        cell += "\""
+      if (c === '"' && line[i + 1] === '"') {
+        cell += '"'
         i++
-      } else if (c === "\"") quoted = false
+      } else if (c === '"') quoted = false
       else cell += c
-    } else if (c === "\"" && cell.trim().length === 0) {
+    } else if (c === '"' && cell.trim().length === 0) {
       quoted = true
       cell = ""
     } else if (c === ",") {
@@ -149,7 +162,9 @@ const normalise = (name: string) => name.toLowerCase().replace(/[^a-z0-9]/g, "")
 const columnByName = new Map<string, Column>(csvColumns.map((c) => [normalise(c), c]))
 
 /** Reads a CSV header; the parser it returns turns one data line into a Tick or the reason it cannot. */
-export const csvParser = (header: string): Either.Either<
+export const csvParser = (
+  header: string
+): Either.Either<
   { readonly parse: (line: string) => Either.Either<Tick, string>; readonly ignored: ReadonlyArray<string> },
   string
 > => {
@@ -162,7 +177,9 @@ export const csvParser = (header: string): Either.Either<
     ...(has("symbol") || has("coinId") ? [] : ["symbol or coinId"])
   ]
   if (missing.length > 0) {
-    return Either.left(`the CSV header "${shorten(header, 80)}" lacks ${missing.join(", ")} (columns: ${csvColumns.join(", ")})`)
+    return Either.left(
+      `the CSV header "${shorten(header, 80)}" lacks ${missing.join(", ")} (columns: ${csvColumns.join(", ")})`
+    )
   }
   const numeric = new Set<Column>(["price", "volume", "volume24h", "marketCap", "change24h"])
   const parse = (line: string): Either.Either<Tick, string> => {
@@ -184,10 +201,15 @@ export const csvParser = (header: string): Either.Either<
 export const marketChartTicks = (
   json: unknown,
   coinId: string
-): Either.Either<{ readonly ticks: ReadonlyArray<Tick>; readonly bad: ReadonlyArray<readonly [string, string]> }, string> => {
+): Either.Either<
+  { readonly ticks: ReadonlyArray<Tick>; readonly bad: ReadonlyArray<readonly [string, string]> },
+  string
+> => {
   const chart = isRecord(json) && !Array.isArray(json["prices"]) && isRecord(json["data"]) ? json["data"] : json
   if (!isRecord(chart) || !Array.isArray(chart["prices"])) {
-    return Either.left("not a market_chart answer: expected {\"prices\": [[ms, price], …], \"market_caps\": …, \"total_volumes\": …}")
+    return Either.left(
+      'not a market_chart answer: expected {"prices": [[ms, price], …], "market_caps": …, "total_volumes": …}'
+    )
   }
   const series = (name: string) => {
     const byTime = new Map<number, number>()
@@ -236,25 +258,30 @@ const stamp = (tick: Tick, now: number) => new Tick({ ...tick, ingestTime: now }
  * first was emitted (measured from the start, so delays do not add up); one whose time is already past, or earlier than
  * the first, goes at once. "max" does not wait. Every tick gets ingestTime = the moment it is emitted.
  */
-export const pace = (speed: ReplaySpeed) => <E, R>(self: Stream.Stream<Tick, E, R>): Stream.Stream<Tick, E, R> =>
-  Stream.suspend(() => {
-    if (speed === "max") {
-      return Stream.mapChunksEffect(self, (chunk) => Effect.map(Clock.currentTimeMillis, (now) => Chunk.map(chunk, (t) => stamp(t, now))))
-    }
-    let origin: { readonly wall: number; readonly event: number } | undefined
-    return Stream.mapEffect(self, (tick) =>
-      Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        if (origin === undefined) {
-          origin = { wall: now, event: tick.eventTime }
-          return stamp(tick, now)
-        }
-        const wait = Math.ceil(origin.wall + (tick.eventTime - origin.event) / speed - now)
-        if (wait <= 0) return stamp(tick, now)
-        yield* Effect.sleep(Duration.millis(wait))
-        return stamp(tick, yield* Clock.currentTimeMillis)
-      }))
-  })
+export const pace =
+  (speed: ReplaySpeed) =>
+  <E, R>(self: Stream.Stream<Tick, E, R>): Stream.Stream<Tick, E, R> =>
+    Stream.suspend(() => {
+      if (speed === "max") {
+        return Stream.mapChunksEffect(self, (chunk) =>
+          Effect.map(Clock.currentTimeMillis, (now) => Chunk.map(chunk, (t) => stamp(t, now)))
+        )
+      }
+      let origin: { readonly wall: number; readonly event: number } | undefined
+      return Stream.mapEffect(self, (tick) =>
+        Effect.gen(function* () {
+          const now = yield* Clock.currentTimeMillis
+          if (origin === undefined) {
+            origin = { wall: now, event: tick.eventTime }
+            return stamp(tick, now)
+          }
+          const wait = Math.ceil(origin.wall + (tick.eventTime - origin.event) / speed - now)
+          if (wait <= 0) return stamp(tick, now)
+          yield* Effect.sleep(Duration.millis(wait))
+          return stamp(tick, yield* Clock.currentTimeMillis)
+        })
+      )
+    })
 
 // == files
 
@@ -276,11 +303,12 @@ const makeReport = (file: string) => {
     bad: (where: string, why: string) =>
       Effect.suspend(() => {
         bad += 1
-        const log = bad <= shownPerFile
-          ? Effect.logWarning(`replay: ${file}:${where}: skipped: ${why}`)
-          : bad === shownPerFile + 1
-          ? Effect.logWarning(`replay: ${file}: more bad lines; from here they are only counted`)
-          : Effect.void
+        const log =
+          bad <= shownPerFile
+            ? Effect.logWarning(`replay: ${file}:${where}: skipped: ${why}`)
+            : bad === shownPerFile + 1
+              ? Effect.logWarning(`replay: ${file}: more bad lines; from here they are only counted`)
+              : Effect.void
         return Effect.zipRight(Metric.increment(metrics.badLines), log)
       }),
     done: Effect.suspend(() =>
@@ -290,24 +318,30 @@ const makeReport = (file: string) => {
 }
 
 /** NDJSON or CSV, read line by line (files of any size). */
-const lineFile = (fs: FileSystem.FileSystem, file: string, format: "ndjson" | "csv"): Stream.Stream<Tick, SourceError> =>
+const lineFile = (
+  fs: FileSystem.FileSystem,
+  file: string,
+  format: "ndjson" | "csv"
+): Stream.Stream<Tick, SourceError> =>
   Stream.suspend(() => {
     const report = makeReport(file)
     let lineNo = 0
-    let parse: ((line: string) => Either.Either<Tick, string>) | undefined = format === "ndjson" ? parseNdjsonLine : undefined
+    let parse: ((line: string) => Either.Either<Tick, string>) | undefined =
+      format === "ndjson" ? parseNdjsonLine : undefined
     const ticks = fs.stream(file).pipe(
       Stream.mapError((e) => ioError(`replay: cannot read ${file}: ${e.message}`, e)),
       Stream.decodeText(),
       Stream.splitLines,
       Stream.mapChunksEffect((lines) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const out: Array<Tick> = []
           for (const line of lines) {
             lineNo += 1
             if (line.trim().length === 0) continue
             if (parse === undefined) {
               const parser = csvParser(line)
-              if (Either.isLeft(parser)) return yield* Effect.fail(badInput(`replay: ${file}:${lineNo}: ${parser.left}`))
+              if (Either.isLeft(parser))
+                return yield* Effect.fail(badInput(`replay: ${file}:${lineNo}: ${parser.left}`))
               if (parser.right.ignored.length > 0) {
                 yield* Effect.logInfo(`replay: ${file}: ignoring columns ${parser.right.ignored.join(", ")}`)
               }
@@ -327,13 +361,17 @@ const lineFile = (fs: FileSystem.FileSystem, file: string, format: "ndjson" | "c
   })
 
 const marketChartFile = (fs: FileSystem.FileSystem, file: string, coin: string | undefined) =>
-  Effect.gen(function*() {
-    const text = yield* fs.readFileString(file).pipe(Effect.mapError((e) => ioError(`replay: cannot read ${file}: ${e.message}`, e)))
+  Effect.gen(function* () {
+    const text = yield* fs
+      .readFileString(file)
+      .pipe(Effect.mapError((e) => ioError(`replay: cannot read ${file}: ${e.message}`, e)))
     let json: unknown
     try {
       json = JSON.parse(text)
     } catch {
-      return yield* Effect.fail(badInput(`replay: ${file}: not JSON (a .json file must be a market_chart answer; use .ndjson for tick lines)`))
+      return yield* Effect.fail(
+        badInput(`replay: ${file}: not JSON (a .json file must be a market_chart answer; use .ndjson for tick lines)`)
+      )
     }
     const coinId = coin ?? NodePath.basename(file, NodePath.extname(file))
     const read = marketChartTicks(json, coinId)
@@ -346,30 +384,51 @@ const marketChartFile = (fs: FileSystem.FileSystem, file: string, coin: string |
     return read.right.ticks
   })
 
-const fileStream = (fs: FileSystem.FileSystem, file: string, format: Format, coin: string | undefined): Stream.Stream<Tick, SourceError> =>
+const fileStream = (
+  fs: FileSystem.FileSystem,
+  file: string,
+  format: Format,
+  coin: string | undefined
+): Stream.Stream<Tick, SourceError> =>
   format === "market_chart"
     ? Stream.flatMap(Stream.fromEffect(marketChartFile(fs, file, coin)), Stream.fromIterable)
     : lineFile(fs, file, format)
 
-const describeSpeed = (speed: ReplaySpeed) => (speed === "max" ? "as fast as the bus takes them" : `at ×${speed} the recorded pace`)
+const describeSpeed = (speed: ReplaySpeed) =>
+  speed === "max" ? "as fast as the bus takes them" : `at ×${speed} the recorded pace`
 
 /**
  * Checks the path up front (a missing file or an unknown format fails here, with reason "io" or "bad-input"),
  * then gives the replay as a stream. It ends after the last tick.
  */
 export const open = (options: Options): Effect.Effect<Stream.Stream<Tick, SourceError>, SourceError> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const path = options.path
-    const info = yield* fs.stat(path).pipe(Effect.mapError((e) => ioError(`replay: cannot read ${path}: ${e.message}`, e)))
+    const info = yield* fs
+      .stat(path)
+      .pipe(Effect.mapError((e) => ioError(`replay: cannot read ${path}: ${e.message}`, e)))
     if (info.type === "Directory") {
-      const names = yield* fs.readDirectory(path).pipe(Effect.mapError((e) => ioError(`replay: cannot list ${path}: ${e.message}`, e)))
+      const names = yield* fs
+        .readDirectory(path)
+        .pipe(Effect.mapError((e) => ioError(`replay: cannot list ${path}: ${e.message}`, e)))
       const files = names
-        .flatMap((name) => Option.match(formatOf(name), { onNone: () => [], onSome: (format) => [[NodePath.join(path, name), format] as const] }))
+        .flatMap((name) =>
+          Option.match(formatOf(name), {
+            onNone: () => [],
+            onSome: (format) => [[NodePath.join(path, name), format] as const]
+          })
+        )
         .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      if (files.length === 0) return yield* Effect.fail(badInput(`replay: ${path} holds no .ndjson, .jsonl, .csv or .json files`))
-      if (options.coin !== undefined) yield* Effect.logWarning(`replay: REPLAY_COIN is ignored for a directory: each market_chart file is named after its coin`)
-      yield* Effect.logInfo(`replay: ${path}: ${files.length} files merged by event time, ${describeSpeed(options.speed)}`)
+      if (files.length === 0)
+        return yield* Effect.fail(badInput(`replay: ${path} holds no .ndjson, .jsonl, .csv or .json files`))
+      if (options.coin !== undefined)
+        yield* Effect.logWarning(
+          `replay: REPLAY_COIN is ignored for a directory: each market_chart file is named after its coin`
+        )
+      yield* Effect.logInfo(
+        `replay: ${path}: ${files.length} files merged by event time, ${describeSpeed(options.speed)}`
+      )
       const merged = Stream.fromIterableEffect(
         Effect.map(
           Effect.forEach(files, ([file, format]) => Stream.runCollect(fileStream(fs, file, format, undefined))),
@@ -380,7 +439,9 @@ export const open = (options: Options): Effect.Effect<Stream.Stream<Tick, Source
     }
     const format = formatOf(path)
     if (Option.isNone(format)) {
-      return yield* Effect.fail(badInput(`replay: ${path}: unknown format; use .ndjson/.jsonl (ticks), .csv (ticks) or .json (market_chart)`))
+      return yield* Effect.fail(
+        badInput(`replay: ${path}: unknown format; use .ndjson/.jsonl (ticks), .csv (ticks) or .json (market_chart)`)
+      )
     }
     yield* Effect.logInfo(`replay: ${path}: ${format.value}, ${describeSpeed(options.speed)}`)
     return pace(options.speed)(fileStream(fs, path, format.value, options.coin))

@@ -18,11 +18,13 @@ const simulator = (config: SourceConfig): Stream.Stream<Tick> =>
  * at start, so real and simulated ticks never mix (each tick says which it is in `source`).
  */
 const auto = (config: SourceConfig): Effect.Effect<Stream.Stream<Tick, SourceError>> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const options = CoinGecko.optionsFromConfig(config)
     const probe = yield* Effect.either(CoinGecko.probe({ ...options, timeout: config.coingecko.probeTimeout }))
     if (Either.isRight(probe)) {
-      yield* Effect.logInfo(`SOURCE=auto: CoinGecko answered at ${options.baseUrl}; using it (ticks are labelled source=coingecko)`)
+      yield* Effect.logInfo(
+        `SOURCE=auto: CoinGecko answered at ${options.baseUrl}; using it (ticks are labelled source=coingecko)`
+      )
       return CoinGecko.stream(options)
     }
     yield* Effect.logWarning(

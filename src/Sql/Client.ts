@@ -32,7 +32,8 @@ export const server = (url: Redacted.Redacted) =>
 /** The embedded Postgres (PGlite on a loopback port); one connection, since PGlite is one session. */
 export const embedded = Layer.unwrapScoped(
   Effect.map(Embedded.start(), ({ url }) =>
-    PgClient.layer({ url: Redacted.make(url), maxConnections: 1, connectTimeout: Duration.seconds(10), ...names }))
+    PgClient.layer({ url: Redacted.make(url), maxConnections: 1, connectTimeout: Duration.seconds(10), ...names })
+  )
 )
 
 export const layer = (databaseUrl: Option.Option<Redacted.Redacted>) =>

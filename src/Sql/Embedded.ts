@@ -21,10 +21,12 @@ export const start = (dataDir = "memory://") =>
         await server.start()
         return { db, server, url: `postgres://postgres@${server.getServerConn()}/postgres` }
       },
-      catch: (cause) => new EmbeddedPostgresError({ message: `could not start the embedded Postgres: ${String(cause)}`, cause })
+      catch: (cause) =>
+        new EmbeddedPostgresError({ message: `could not start the embedded Postgres: ${String(cause)}`, cause })
     }),
-    ({ db, server }) => Effect.promise(async () => {
-      await server.stop()
-      await db.close()
-    }).pipe(Effect.timeout("5 seconds"), Effect.ignore)
+    ({ db, server }) =>
+      Effect.promise(async () => {
+        await server.stop()
+        await db.close()
+      }).pipe(Effect.timeout("5 seconds"), Effect.ignore)
   )

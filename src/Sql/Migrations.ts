@@ -1,5 +1,5 @@
-import { PgMigrator } from "@effect/sql-pg"
 import { NodeContext } from "@effect/platform-node"
+import { PgMigrator } from "@effect/sql-pg"
 import { Cause, Duration, Effect, Layer, Schedule } from "effect"
 import init from "./migrations/0001_init.js"
 import fencing from "./migrations/0002_fencing.js"

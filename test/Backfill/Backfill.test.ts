@@ -1,9 +1,9 @@
-import { NodeHttpClient } from "@effect/platform-node"
-import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Fiber, Logger, Metric, Option, Schedule, Schema } from "effect"
 import { readFileSync } from "node:fs"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
+import { NodeHttpClient } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Either, Fiber, Logger, Metric, Option, Schedule, Schema } from "effect"
 import * as Backfill from "../../src/Backfill.js"
 import { Bus, BusError, type BusShape } from "../../src/Bus/Bus.js"
 import * as MemoryBus from "../../src/Bus/Memory.js"
@@ -16,7 +16,8 @@ import { readTicks } from "../support/Topic.js"
 // backfill against a fake CoinGecko on loopback (recorded market_chart answers, trimmed: test/fixtures/README.md),
 // publishing to the embedded bus; downstream idempotence is checked with the processor's own operator (dedupe + watermark).
 
-const fixture = (name: string): unknown => JSON.parse(readFileSync(new URL(`../fixtures/coingecko/${name}`, import.meta.url), "utf8"))
+const fixture = (name: string): unknown =>
+  JSON.parse(readFileSync(new URL(`../fixtures/coingecko/${name}`, import.meta.url), "utf8"))
 const charts: Record<string, { prices: Array<[number, number]> }> = {
   bitcoin: fixture("market_chart/bitcoin.json") as { prices: Array<[number, number]> },
   ethereum: fixture("market_chart/ethereum.json") as { prices: Array<[number, number]> }
@@ -28,10 +29,12 @@ const lateness = 120_000
 // == a fake CoinGecko
 
 type Reply = (req: IncomingMessage, res: ServerResponse) => void
-const json = (body: unknown, status = 200, headers: Record<string, string> = {}): Reply => (_req, res) => {
-  res.writeHead(status, { "content-type": "application/json; charset=utf-8", ...headers })
-  res.end(JSON.stringify(body))
-}
+const json =
+  (body: unknown, status = 200, headers: Record<string, string> = {}): Reply =>
+  (_req, res) => {
+    res.writeHead(status, { "content-type": "application/json; charset=utf-8", ...headers })
+    res.end(JSON.stringify(body))
+  }
 const hang: Reply = () => {}
 const rateLimited = (retryAfter?: string): Reply =>
   json(
@@ -63,15 +66,18 @@ const fakeCoinGecko = Effect.acquireRelease(
     })
     server.listen(0, "127.0.0.1", () => {
       const { port } = server.address() as AddressInfo
-      resume(Effect.succeed({
-        server,
-        fake: {
-          url: `http://127.0.0.1:${port}/api/v3`,
-          requests,
-          script: (path, ...replies) => scripts.set(`/api/v3/${path}`, [...(scripts.get(`/api/v3/${path}`) ?? []), ...replies]),
-          chartRequests: (coin) => requests.filter((r) => r.path === `/api/v3/coins/${coin}/market_chart`)
-        }
-      }))
+      resume(
+        Effect.succeed({
+          server,
+          fake: {
+            url: `http://127.0.0.1:${port}/api/v3`,
+            requests,
+            script: (path, ...replies) =>
+              scripts.set(`/api/v3/${path}`, [...(scripts.get(`/api/v3/${path}`) ?? []), ...replies]),
+            chartRequests: (coin) => requests.filter((r) => r.path === `/api/v3/coins/${coin}/market_chart`)
+          }
+        })
+      )
     })
   }),
   ({ server }) =>
@@ -106,7 +112,11 @@ const options = (fake: Fake, overrides: Partial<Backfill.Options> = {}): Backfil
 const quiet = Logger.remove(Logger.defaultLogger)
 
 const backfill = (bus: BusShape, o: Backfill.Options) =>
-  Backfill.run(o).pipe(Effect.provideService(Bus, bus), Effect.provide(NodeHttpClient.layerUndici), Effect.provide(quiet))
+  Backfill.run(o).pipe(
+    Effect.provideService(Bus, bus),
+    Effect.provide(NodeHttpClient.layerUndici),
+    Effect.provide(quiet)
+  )
 
 const readAll = (bus: BusShape) => readTicks(bus, topic)
 
@@ -133,7 +143,7 @@ const seen = (ticks: ReadonlyArray<Tick>, symbol: string) =>
 
 const pause = (ms: number) => Effect.promise(() => new Promise((r) => setTimeout(r, ms)))
 const until = (probe: () => boolean, what: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     for (let i = 0; i < 2000; i++) {
       if (probe()) return
       yield* pause(5)
@@ -145,14 +155,17 @@ const until = (probe: () => boolean, what: string) =>
 
 describe("backfill against a fake CoinGecko", () => {
   it.scopedLive("publishes each coin's market_chart in event-time order, keyed by symbol, source coingecko", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const fake = yield* fakeCoinGecko
       const bus = yield* MemoryBus.make()
       const progress = captureSink()
       const summary = yield* backfill(bus, options(fake, { progress: progress.sink }))
 
       const chartCalls = fake.requests.filter((r) => r.path.endsWith("/market_chart"))
-      expect(chartCalls.map((r) => r.path)).toEqual(["/api/v3/coins/bitcoin/market_chart", "/api/v3/coins/ethereum/market_chart"])
+      expect(chartCalls.map((r) => r.path)).toEqual([
+        "/api/v3/coins/bitcoin/market_chart",
+        "/api/v3/coins/ethereum/market_chart"
+      ])
       expect(chartCalls.every((r) => r.query.get("vs_currency") === "usd" && r.query.get("days") === "30")).toBe(true)
 
       const records = yield* readAll(bus)
@@ -178,58 +191,69 @@ describe("backfill against a fake CoinGecko", () => {
       expect(text).toContain("backfill: bitcoin (BTC): 25 ticks published [1/2 coins · 25/25 ticks published")
       expect(text).toContain("backfill: ethereum (ETH): 25 ticks published [2/2 coins · 50/50 ticks published")
       expect(Backfill.describe(summary)).toContain("backfill: 50 ticks published")
-    }))
+    })
+  )
 
-  it.scopedLive("429 with Retry-After waits that long; 429 without it and a 503 back off; then the coin is published", () =>
-    Effect.gen(function*() {
-      const fake = yield* fakeCoinGecko
-      const bus = yield* MemoryBus.make()
-      const rateLimited0 = (yield* Metric.value(CoinGecko.metrics.rateLimited)).count
-      fake.script("coins/bitcoin/market_chart", rateLimited("1"))
-      fake.script("coins/ethereum/market_chart", rateLimited(), json({ error: "upstream" }, 503))
-      const progress = captureSink()
-      const summary = yield* backfill(bus, options(fake, { progress: progress.sink }))
+  it.scopedLive(
+    "429 with Retry-After waits that long; 429 without it and a 503 back off; then the coin is published",
+    () =>
+      Effect.gen(function* () {
+        const fake = yield* fakeCoinGecko
+        const bus = yield* MemoryBus.make()
+        const rateLimited0 = (yield* Metric.value(CoinGecko.metrics.rateLimited)).count
+        fake.script("coins/bitcoin/market_chart", rateLimited("1"))
+        fake.script("coins/ethereum/market_chart", rateLimited(), json({ error: "upstream" }, 503))
+        const progress = captureSink()
+        const summary = yield* backfill(bus, options(fake, { progress: progress.sink }))
 
-      const btc = fake.chartRequests("bitcoin")
-      expect(btc).toHaveLength(2)
-      expect(btc[1]!.at - btc[0]!.at).toBeGreaterThanOrEqual(990) // Retry-After: 1 (second)
-      expect(fake.chartRequests("ethereum")).toHaveLength(3)
-      expect((yield* Metric.value(CoinGecko.metrics.rateLimited)).count - rateLimited0).toBe(2)
-      expect(summary.published).toBe(50)
-      expect(progress.text()).toContain("HTTP 429 rate limited (Retry-After 1s)")
-      expect(progress.text()).toMatch(/ethereum: .*HTTP 503.*retrying in/)
-    }))
+        const btc = fake.chartRequests("bitcoin")
+        expect(btc).toHaveLength(2)
+        expect(btc[1]!.at - btc[0]!.at).toBeGreaterThanOrEqual(990) // Retry-After: 1 (second)
+        expect(fake.chartRequests("ethereum")).toHaveLength(3)
+        expect((yield* Metric.value(CoinGecko.metrics.rateLimited)).count - rateLimited0).toBe(2)
+        expect(summary.published).toBe(50)
+        expect(progress.text()).toContain("HTTP 429 rate limited (Retry-After 1s)")
+        expect(progress.text()).toMatch(/ethereum: .*HTTP 503.*retrying in/)
+      })
+  )
 
   it.scopedLive("paces its calls: at least requestInterval between two market_chart calls", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const fake = yield* fakeCoinGecko
       const bus = yield* MemoryBus.make()
       yield* backfill(bus, options(fake, { requestInterval: "300 millis" }))
       const [a, b] = [fake.chartRequests("bitcoin")[0]!, fake.chartRequests("ethereum")[0]!]
       expect(b.at - a.at).toBeGreaterThanOrEqual(290)
-    }))
+    })
+  )
 
-  it.scopedLive("gives up on a coin after maxAttempts, or at once when CoinGecko says no (404): the others still go out, the run fails", () =>
-    Effect.gen(function*() {
-      const fake = yield* fakeCoinGecko
-      const bus = yield* MemoryBus.make()
-      fake.script("coins/ethereum/market_chart", rateLimited(), rateLimited(), rateLimited())
-      const result = yield* backfill(bus, options(fake, { coins: ["nosuchcoin", "ethereum", "bitcoin"], maxAttempts: 3 })).pipe(Effect.either)
+  it.scopedLive(
+    "gives up on a coin after maxAttempts, or at once when CoinGecko says no (404): the others still go out, the run fails",
+    () =>
+      Effect.gen(function* () {
+        const fake = yield* fakeCoinGecko
+        const bus = yield* MemoryBus.make()
+        fake.script("coins/ethereum/market_chart", rateLimited(), rateLimited(), rateLimited())
+        const result = yield* backfill(
+          bus,
+          options(fake, { coins: ["nosuchcoin", "ethereum", "bitcoin"], maxAttempts: 3 })
+        ).pipe(Effect.either)
 
-      expect(Either.isLeft(result)).toBe(true)
-      const error = Either.getLeft(result).pipe(Option.getOrThrow)
-      expect(error._tag).toBe("BackfillError")
-      if (error._tag !== "BackfillError") return
-      expect(error.message).toContain("2 of 3 coins failed")
-      expect(error.message).toMatch(/nosuchcoin: not fetched: .*HTTP 404/)
-      expect(fake.chartRequests("nosuchcoin")).toHaveLength(1) // not retried
-      expect(fake.chartRequests("ethereum")).toHaveLength(3)
-      expect(error.summary.coins.find((c) => c.coinId === "bitcoin")?.published).toBe(25)
-      expect((yield* readAll(bus)).map((r) => r.key)).toEqual(Array.from({ length: 25 }, () => "BTC"))
-    }))
+        expect(Either.isLeft(result)).toBe(true)
+        const error = Either.getLeft(result).pipe(Option.getOrThrow)
+        expect(error._tag).toBe("BackfillError")
+        if (error._tag !== "BackfillError") return
+        expect(error.message).toContain("2 of 3 coins failed")
+        expect(error.message).toMatch(/nosuchcoin: not fetched: .*HTTP 404/)
+        expect(fake.chartRequests("nosuchcoin")).toHaveLength(1) // not retried
+        expect(fake.chartRequests("ethereum")).toHaveLength(3)
+        expect(error.summary.coins.find((c) => c.coinId === "bitcoin")?.published).toBe(25)
+        expect((yield* readAll(bus)).map((r) => r.key)).toEqual(Array.from({ length: 25 }, () => "BTC"))
+      })
+  )
 
   it.scopedLive("run again: the scan finds what the topic holds and nothing is published twice", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const fake = yield* fakeCoinGecko
       const bus = yield* MemoryBus.make()
       yield* backfill(bus, options(fake))
@@ -237,77 +261,98 @@ describe("backfill against a fake CoinGecko", () => {
       const again = yield* backfill(bus, options(fake, { progress: progress.sink }))
 
       expect(again.published).toBe(0)
-      expect(again.coins.map((c) => [c.coinId, c.published, c.skipped])).toEqual([["bitcoin", 0, 25], ["ethereum", 0, 25]])
-      expect(progress.text()).toContain("already there: BTC up to 2023-10-25T17:16:37.000Z (coingecko), ETH up to 2023-10-25T17:16:35.000Z (coingecko)")
+      expect(again.coins.map((c) => [c.coinId, c.published, c.skipped])).toEqual([
+        ["bitcoin", 0, 25],
+        ["ethereum", 0, 25]
+      ])
+      expect(progress.text()).toContain(
+        "already there: BTC up to 2023-10-25T17:16:37.000Z (coingecko), ETH up to 2023-10-25T17:16:35.000Z (coingecko)"
+      )
       expect(progress.text()).toContain("nothing new: the topic already holds BTC up to 2023-10-25T17:16:37.000Z")
       expect(yield* readAll(bus)).toHaveLength(50)
-    }))
+    })
+  )
 
-  it.scopedLive("run again with republish: the same ticks go out again and the processor's operator drops every repeat", () =>
-    Effect.gen(function*() {
-      const fake = yield* fakeCoinGecko
-      const bus = yield* MemoryBus.make()
-      const first = yield* backfill(bus, options(fake))
-      const once = (yield* readAll(bus)).map((r) => r.tick)
-      const again = yield* backfill(bus, options(fake, { republish: true }))
-      expect(again.published).toBe(first.published)
+  it.scopedLive(
+    "run again with republish: the same ticks go out again and the processor's operator drops every repeat",
+    () =>
+      Effect.gen(function* () {
+        const fake = yield* fakeCoinGecko
+        const bus = yield* MemoryBus.make()
+        const first = yield* backfill(bus, options(fake))
+        const once = (yield* readAll(bus)).map((r) => r.tick)
+        const again = yield* backfill(bus, options(fake, { republish: true }))
+        expect(again.published).toBe(first.published)
 
-      const records = yield* readAll(bus)
-      expect(records).toHaveLength(100)
-      // the same ticks, apart from the time they were published
-      const strip = (t: Tick) => ({ ...t, ingestTime: 0 })
-      const bySymbolTime = (ts: ReadonlyArray<Tick>) => ts.map(strip).sort((a, b) => a.symbol.localeCompare(b.symbol) || a.eventTime - b.eventTime)
-      const twice = records.map((r) => r.tick)
-      expect(bySymbolTime(twice)).toEqual(bySymbolTime([...once, ...once]))
+        const records = yield* readAll(bus)
+        expect(records).toHaveLength(100)
+        // the same ticks, apart from the time they were published
+        const strip = (t: Tick) => ({ ...t, ingestTime: 0 })
+        const bySymbolTime = (ts: ReadonlyArray<Tick>) =>
+          ts.map(strip).sort((a, b) => a.symbol.localeCompare(b.symbol) || a.eventTime - b.eventTime)
+        const twice = records.map((r) => r.tick)
+        expect(bySymbolTime(twice)).toEqual(bySymbolTime([...once, ...once]))
 
-      const downstream = fold(twice)
-      expect(downstream.accepted.map(strip)).toEqual(fold(once).accepted.map(strip))
-      expect(downstream.accepted).toHaveLength(50)
-      // each repeat is older than its symbol's watermark (late) or inside the lateness and seen before (duplicate)
-      expect(downstream.late + downstream.duplicate).toBe(50)
-    }))
+        const downstream = fold(twice)
+        expect(downstream.accepted.map(strip)).toEqual(fold(once).accepted.map(strip))
+        expect(downstream.accepted).toHaveLength(50)
+        // each repeat is older than its symbol's watermark (late) or inside the lateness and seen before (duplicate)
+        expect(downstream.late + downstream.duplicate).toBe(50)
+      })
+  )
 
-  it.scopedLive("interrupted half-way (the bus took part of a batch, then went away): run again completes, each tick once, in order", () =>
-    Effect.gen(function*() {
-      const fake = yield* fakeCoinGecko
-      const memory = yield* MemoryBus.make()
-      let writes = 0
-      let down = false
-      // Writes the first 10 messages of the first publish, then fails it and stays down (a broker dying mid-send).
-      const dying: BusShape = {
-        ...memory,
-        publish: (t, messages) =>
-          Effect.suspend(() => {
-            if (down) return Effect.fail(new BusError({ reason: "publish", message: "broker gone (injected)" }))
-            down = true
-            return memory.publish(t, messages.slice(0, 10)).pipe(
-              Effect.tap(() => (writes += 10)),
-              Effect.zipRight(Effect.fail(new BusError({ reason: "publish", message: "broker died mid-send (injected)" })))
-            )
-          })
-      }
-      const progress = captureSink()
-      const fiber = yield* backfill(dying, options(fake, { progress: progress.sink, drainTimeout: "50 millis" })).pipe(Effect.fork)
-      yield* until(() => writes === 10, "the partial write")
-      yield* pause(30)
-      yield* Fiber.interrupt(fiber)
-      expect(progress.text()).toContain("backfill: interrupted after 0 ticks published; run it again to go on")
+  it.scopedLive(
+    "interrupted half-way (the bus took part of a batch, then went away): run again completes, each tick once, in order",
+    () =>
+      Effect.gen(function* () {
+        const fake = yield* fakeCoinGecko
+        const memory = yield* MemoryBus.make()
+        let writes = 0
+        let down = false
+        // Writes the first 10 messages of the first publish, then fails it and stays down (a broker dying mid-send).
+        const dying: BusShape = {
+          ...memory,
+          publish: (t, messages) =>
+            Effect.suspend(() => {
+              if (down) return Effect.fail(new BusError({ reason: "publish", message: "broker gone (injected)" }))
+              down = true
+              return memory.publish(t, messages.slice(0, 10)).pipe(
+                Effect.tap(() => (writes += 10)),
+                Effect.zipRight(
+                  Effect.fail(new BusError({ reason: "publish", message: "broker died mid-send (injected)" }))
+                )
+              )
+            })
+        }
+        const progress = captureSink()
+        const fiber = yield* backfill(
+          dying,
+          options(fake, { progress: progress.sink, drainTimeout: "50 millis" })
+        ).pipe(Effect.fork)
+        yield* until(() => writes === 10, "the partial write")
+        yield* pause(30)
+        yield* Fiber.interrupt(fiber)
+        expect(progress.text()).toContain("backfill: interrupted after 0 ticks published; run it again to go on")
 
-      const partial = yield* readAll(memory)
-      expect(partial.map((r) => r.tick.symbol)).toEqual(Array.from({ length: 10 }, () => "BTC"))
+        const partial = yield* readAll(memory)
+        expect(partial.map((r) => r.tick.symbol)).toEqual(Array.from({ length: 10 }, () => "BTC"))
 
-      const resumed = yield* backfill(memory, options(fake))
-      expect(resumed.coins.map((c) => [c.coinId, c.published, c.skipped])).toEqual([["bitcoin", 15, 10], ["ethereum", 25, 0]])
-      const ticks = (yield* readAll(memory)).map((r) => r.tick)
-      expect(seen(ticks, "BTC")).toEqual(expected("bitcoin", "BTC"))
-      expect(seen(ticks, "ETH")).toEqual(expected("ethereum", "ETH"))
-      const downstream = fold(ticks)
-      expect(downstream.accepted).toHaveLength(50)
-      expect(downstream.late + downstream.duplicate).toBe(0)
-    }))
+        const resumed = yield* backfill(memory, options(fake))
+        expect(resumed.coins.map((c) => [c.coinId, c.published, c.skipped])).toEqual([
+          ["bitcoin", 15, 10],
+          ["ethereum", 25, 0]
+        ])
+        const ticks = (yield* readAll(memory)).map((r) => r.tick)
+        expect(seen(ticks, "BTC")).toEqual(expected("bitcoin", "BTC"))
+        expect(seen(ticks, "ETH")).toEqual(expected("ethereum", "ETH"))
+        const downstream = fold(ticks)
+        expect(downstream.accepted).toHaveLength(50)
+        expect(downstream.late + downstream.duplicate).toBe(0)
+      })
+  )
 
   it.scopedLive("interrupted while fetching: the coins before are complete, run again publishes the rest", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const fake = yield* fakeCoinGecko
       const bus = yield* MemoryBus.make()
       fake.script("coins/ethereum/market_chart", hang)
@@ -320,66 +365,111 @@ describe("backfill against a fake CoinGecko", () => {
       expect((yield* readAll(bus)).map((r) => r.key)).toEqual(Array.from({ length: 25 }, () => "BTC"))
 
       const resumed = yield* backfill(bus, options(fake))
-      expect(resumed.coins.map((c) => [c.coinId, c.published, c.skipped])).toEqual([["bitcoin", 0, 25], ["ethereum", 25, 0]])
+      expect(resumed.coins.map((c) => [c.coinId, c.published, c.skipped])).toEqual([
+        ["bitcoin", 0, 25],
+        ["ethereum", 25, 0]
+      ])
       const ticks = (yield* readAll(bus)).map((r) => r.tick)
       expect(fold(ticks).accepted).toHaveLength(50)
-    }))
+    })
+  )
 
   it.scopedLive("a symbol the topic already holds from another source (the simulator) is left alone", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const fake = yield* fakeCoinGecko
       const bus = yield* MemoryBus.make()
       yield* bus.ensureTopic(topic, 3)
-      const simulated = new Tick({ symbol: "BTC", coinId: "bitcoin", price: 30_000, eventTime: Date.UTC(2023, 9, 1), source: "simulator", ingestTime: Date.UTC(2023, 9, 1) })
+      const simulated = new Tick({
+        symbol: "BTC",
+        coinId: "bitcoin",
+        price: 30_000,
+        eventTime: Date.UTC(2023, 9, 1),
+        source: "simulator",
+        ingestTime: Date.UTC(2023, 9, 1)
+      })
       yield* bus.publish(topic, [{ key: "BTC", value: Schema.encodeSync(TickJson)(simulated) }])
       const progress = captureSink()
       const summary = yield* backfill(bus, options(fake, { progress: progress.sink }))
-      expect(summary.coins.map((c) => [c.coinId, c.published, c.skipped])).toEqual([["bitcoin", 0, 25], ["ethereum", 25, 0]])
+      expect(summary.coins.map((c) => [c.coinId, c.published, c.skipped])).toEqual([
+        ["bitcoin", 0, 25],
+        ["ethereum", 25, 0]
+      ])
       expect(progress.text()).toContain("skipped: the topic already holds simulator ticks of BTC")
-    }))
+    })
+  )
 
-  it.scopedLive("the scan reads only the last scanRecords of each partition: beyond them it republishes, which downstream drops", () =>
-    Effect.gen(function*() {
-      const fake = yield* fakeCoinGecko
-      const bus = yield* MemoryBus.make()
-      yield* backfill(bus, options(fake, { coins: ["bitcoin"] }))
-      // 10 newer records of another symbol in BTC's partition push BTC's out of a 5-record scan
-      const other = Array.from({ length: 100 }, (_, i) => `X${i}`).find((s) => partitionFor(s, 3) === partitionFor("BTC", 3))!
-      yield* bus.publish(topic, Array.from({ length: 10 }, (_, i) => ({
-        key: other,
-        value: Schema.encodeSync(TickJson)(new Tick({ symbol: other, coinId: other.toLowerCase(), price: 1, eventTime: 1_000 + i, source: "simulator", ingestTime: 1_000 + i }))
-      })))
-      const progress = captureSink()
-      const summary = yield* backfill(bus, options(fake, { coins: ["bitcoin"], scanRecords: 5, progress: progress.sink }))
-      expect(progress.text()).toContain(": 5 records (the newest, at most 5 a partition)")
-      expect(progress.text()).toContain("none of these symbols is there yet")
-      expect(summary.published).toBe(25)
-      const btc = (yield* readAll(bus)).map((r) => r.tick).filter((t) => t.symbol === "BTC")
-      expect(btc).toHaveLength(50)
-      const downstream = fold(btc)
-      expect(downstream.accepted).toHaveLength(25)
-      expect(downstream.late + downstream.duplicate).toBe(25)
-    }))
+  it.scopedLive(
+    "the scan reads only the last scanRecords of each partition: beyond them it republishes, which downstream drops",
+    () =>
+      Effect.gen(function* () {
+        const fake = yield* fakeCoinGecko
+        const bus = yield* MemoryBus.make()
+        yield* backfill(bus, options(fake, { coins: ["bitcoin"] }))
+        // 10 newer records of another symbol in BTC's partition push BTC's out of a 5-record scan
+        const other = Array.from({ length: 100 }, (_, i) => `X${i}`).find(
+          (s) => partitionFor(s, 3) === partitionFor("BTC", 3)
+        )!
+        yield* bus.publish(
+          topic,
+          Array.from({ length: 10 }, (_, i) => ({
+            key: other,
+            value: Schema.encodeSync(TickJson)(
+              new Tick({
+                symbol: other,
+                coinId: other.toLowerCase(),
+                price: 1,
+                eventTime: 1_000 + i,
+                source: "simulator",
+                ingestTime: 1_000 + i
+              })
+            )
+          }))
+        )
+        const progress = captureSink()
+        const summary = yield* backfill(
+          bus,
+          options(fake, { coins: ["bitcoin"], scanRecords: 5, progress: progress.sink })
+        )
+        expect(progress.text()).toContain(": 5 records (the newest, at most 5 a partition)")
+        expect(progress.text()).toContain("none of these symbols is there yet")
+        expect(summary.published).toBe(25)
+        const btc = (yield* readAll(bus)).map((r) => r.tick).filter((t) => t.symbol === "BTC")
+        expect(btc).toHaveLength(50)
+        const downstream = fold(btc)
+        expect(downstream.accepted).toHaveLength(25)
+        expect(downstream.late + downstream.duplicate).toBe(25)
+      })
+  )
 
-  it.scopedLive("on a terminal: a bar redrawn in place with counts and ETA, log lines above it, cleared at the end", () =>
-    Effect.gen(function*() {
-      const fake = yield* fakeCoinGecko
-      const bus = yield* MemoryBus.make()
-      const tty = captureSink(true)
-      fake.script("coins/ethereum/market_chart", rateLimited())
-      yield* backfill(bus, options(fake, { progress: tty.sink, requestInterval: "250 millis" }))
-      const text = tty.text()
-      expect(text).toContain("\r\x1b[2Kbackfill [")
-      expect(text).toMatch(/backfill \[#+\.*\] \d\/2 coins · [\d,]+\/[\d,]+ ticks published · \d+s · ETA (--|\d+s)/)
-      expect(text).toContain("backfill: bitcoin (BTC): 25 ticks published\n")
-      expect(text.endsWith("\r\x1b[2K")).toBe(true)
-    }))
+  it.scopedLive(
+    "on a terminal: a bar redrawn in place with counts and ETA, log lines above it, cleared at the end",
+    () =>
+      Effect.gen(function* () {
+        const fake = yield* fakeCoinGecko
+        const bus = yield* MemoryBus.make()
+        const tty = captureSink(true)
+        fake.script("coins/ethereum/market_chart", rateLimited())
+        yield* backfill(bus, options(fake, { progress: tty.sink, requestInterval: "250 millis" }))
+        const text = tty.text()
+        expect(text).toContain("\r\x1b[2Kbackfill [")
+        expect(text).toMatch(/backfill \[#+\.*\] \d\/2 coins · [\d,]+\/[\d,]+ ticks published · \d+s · ETA (--|\d+s)/)
+        expect(text).toContain("backfill: bitcoin (BTC): 25 ticks published\n")
+        expect(text.endsWith("\r\x1b[2K")).toBe(true)
+      })
+  )
 })
 
 describe("history → ticks", () => {
   it("oldest first, one tick per event time, points that give no tick counted", () => {
     const chart = {
-      prices: [[3000, 2], [1000, 1], [1000, 1], [2000, null], [4000, -5], [5000, 3]],
+      prices: [
+        [3000, 2],
+        [1000, 1],
+        [1000, 1],
+        [2000, null],
+        [4000, -5],
+        [5000, 3]
+      ],
       market_caps: [[1000, 10]],
       total_volumes: [[1000, 5]]
     }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { FastCheck as fc, Schema } from "effect"
-import { applyTick, candleKey, CandleState, foldCandles, toCandle } from "../../src/Domain/Aggregate.js"
+import { applyTick, CandleState, candleKey, foldCandles, toCandle } from "../../src/Domain/Aggregate.js"
 import type { Candle } from "../../src/Domain/Candle.js"
 import { bucketStart, type Interval, intervalMillis, intervals } from "../../src/Domain/Interval.js"
 import { Tick } from "../../src/Domain/Tick.js"
@@ -28,13 +28,14 @@ const tickArb = fc
     eventTime: eventTimeArb,
     source: fc.constantFrom("coingecko" as const, "simulator" as const, "replay" as const)
   })
-  .map(({ volume, ...t }) =>
-    new Tick({
-      ...t,
-      ...(volume === undefined ? {} : { volume }),
-      coinId: t.symbol.toLowerCase(),
-      ingestTime: t.eventTime + 1000
-    })
+  .map(
+    ({ volume, ...t }) =>
+      new Tick({
+        ...t,
+        ...(volume === undefined ? {} : { volume }),
+        coinId: t.symbol.toLowerCase(),
+        ingestTime: t.eventTime + 1000
+      })
   )
 
 /** Ticks where some appear two or three times (the same object), as a redelivery would. */
@@ -44,7 +45,9 @@ const ticksWithDuplicatesArb = fc
 
 /** A list together with an arbitrary permutation of it. */
 const withShuffle = <A>(arb: fc.Arbitrary<ReadonlyArray<A>>) =>
-  arb.chain((xs) => fc.tuple(fc.constant(xs), fc.shuffledSubarray([...xs], { minLength: xs.length, maxLength: xs.length })))
+  arb.chain((xs) =>
+    fc.tuple(fc.constant(xs), fc.shuffledSubarray([...xs], { minLength: xs.length, maxLength: xs.length }))
+  )
 
 const foldIncrementally = (ticks: Iterable<Tick>, ivs: ReadonlyArray<Interval>): Map<string, Candle> => {
   const states = new Map<string, CandleState>()
@@ -111,55 +114,83 @@ describe("Aggregate", () => {
     expect(() => applyTick(state, tick(epoch), "5m")).toThrow(/not in candle/)
   })
 
-  it.prop("applyTick in any order equals foldCandles", [withShuffle(ticksWithDuplicatesArb)], ([[ticks, shuffled]]) => {
-    expectSameCandles(foldIncrementally(shuffled, intervals), foldCandles(ticks, intervals))
-  }, params)
+  it.prop(
+    "applyTick in any order equals foldCandles",
+    [withShuffle(ticksWithDuplicatesArb)],
+    ([[ticks, shuffled]]) => {
+      expectSameCandles(foldIncrementally(shuffled, intervals), foldCandles(ticks, intervals))
+    },
+    params
+  )
 
-  it.prop("open and close are the min and max (eventTime, price) ticks; low <= open, close <= high", [ticksWithDuplicatesArb], ([ticks]) => {
-    const candles = foldCandles(ticks, intervals)
-    for (const candle of candles.values()) {
-      const members = ticks
-        .filter((t) => t.symbol === candle.symbol && bucketStart(candle.interval, t.eventTime) === candle.bucketStart)
-        .sort(byEventTimeThenPrice)
-      expect(candle.open).toBe(members[0]?.price)
-      expect(candle.close).toBe(members.at(-1)?.price)
-      expect(candle.tickCount).toBe(members.length)
-      expect(candle.low).toBeLessThanOrEqual(Math.min(candle.open, candle.close))
-      expect(candle.high).toBeGreaterThanOrEqual(Math.max(candle.open, candle.close))
-      expect(candle.low).toBeLessThanOrEqual(candle.vwap)
-      expect(candle.vwap).toBeLessThanOrEqual(candle.high)
-    }
-  }, params)
-
-  it.prop("buckets are aligned and tick counts (duplicates included) sum to the ticks per interval", [ticksWithDuplicatesArb], ([ticks]) => {
-    const candles = [...foldCandles(ticks, intervals).values()]
-    for (const interval of intervals) {
-      const ofInterval = candles.filter((c) => c.interval === interval)
-      expect(ofInterval.reduce((n, c) => n + c.tickCount, 0)).toBe(ticks.length)
-      for (const c of ofInterval) {
-        expect(c.bucketStart % intervalMillis[interval]).toBe(0)
-        expect(candleKey(c.symbol, c.interval, c.bucketStart)).toMatch(/^[A-Z]+\|(1m|5m|15m|1h|1d)\|\d+$/)
+  it.prop(
+    "open and close are the min and max (eventTime, price) ticks; low <= open, close <= high",
+    [ticksWithDuplicatesArb],
+    ([ticks]) => {
+      const candles = foldCandles(ticks, intervals)
+      for (const candle of candles.values()) {
+        const members = ticks
+          .filter((t) => t.symbol === candle.symbol && bucketStart(candle.interval, t.eventTime) === candle.bucketStart)
+          .sort(byEventTimeThenPrice)
+        expect(candle.open).toBe(members[0]?.price)
+        expect(candle.close).toBe(members.at(-1)?.price)
+        expect(candle.tickCount).toBe(members.length)
+        expect(candle.low).toBeLessThanOrEqual(Math.min(candle.open, candle.close))
+        expect(candle.high).toBeGreaterThanOrEqual(Math.max(candle.open, candle.close))
+        expect(candle.low).toBeLessThanOrEqual(candle.vwap)
+        expect(candle.vwap).toBeLessThanOrEqual(candle.high)
       }
-    }
-  }, params)
+    },
+    params
+  )
 
-  it.prop("a 1d candle's volume is the sum of its 1m candles' volumes", [ticksWithDuplicatesArb], ([ticks]) => {
-    const candles = [...foldIncrementally(ticks, ["1m", "1d"]).values()]
-    for (const daily of candles.filter((c) => c.interval === "1d")) {
-      const minutes = candles.filter((c) =>
-        c.interval === "1m" && c.symbol === daily.symbol && bucketStart("1d", c.bucketStart) === daily.bucketStart
+  it.prop(
+    "buckets are aligned and tick counts (duplicates included) sum to the ticks per interval",
+    [ticksWithDuplicatesArb],
+    ([ticks]) => {
+      const candles = [...foldCandles(ticks, intervals).values()]
+      for (const interval of intervals) {
+        const ofInterval = candles.filter((c) => c.interval === interval)
+        expect(ofInterval.reduce((n, c) => n + c.tickCount, 0)).toBe(ticks.length)
+        for (const c of ofInterval) {
+          expect(c.bucketStart % intervalMillis[interval]).toBe(0)
+          expect(candleKey(c.symbol, c.interval, c.bucketStart)).toMatch(/^[A-Z]+\|(1m|5m|15m|1h|1d)\|\d+$/)
+        }
+      }
+    },
+    params
+  )
+
+  it.prop(
+    "a 1d candle's volume is the sum of its 1m candles' volumes",
+    [ticksWithDuplicatesArb],
+    ([ticks]) => {
+      const candles = [...foldIncrementally(ticks, ["1m", "1d"]).values()]
+      for (const daily of candles.filter((c) => c.interval === "1d")) {
+        const minutes = candles.filter(
+          (c) =>
+            c.interval === "1m" && c.symbol === daily.symbol && bucketStart("1d", c.bucketStart) === daily.bucketStart
+        )
+        const sum = minutes.reduce((v, c) => v + c.volume, 0)
+        expect(close(daily.volume, sum), `${daily.volume} vs ${sum}`).toBe(true)
+        expect(minutes.reduce((n, c) => n + c.tickCount, 0)).toBe(daily.tickCount)
+      }
+    },
+    params
+  )
+
+  it.prop(
+    "a duplicated tick is counted twice",
+    [tickArb],
+    ([tick]) => {
+      const candle = foldIncrementally([tick, tick], ["1m"]).get(
+        candleKey(tick.symbol, "1m", bucketStart("1m", tick.eventTime))
       )
-      const sum = minutes.reduce((v, c) => v + c.volume, 0)
-      expect(close(daily.volume, sum), `${daily.volume} vs ${sum}`).toBe(true)
-      expect(minutes.reduce((n, c) => n + c.tickCount, 0)).toBe(daily.tickCount)
-    }
-  }, params)
-
-  it.prop("a duplicated tick is counted twice", [tickArb], ([tick]) => {
-    const candle = foldIncrementally([tick, tick], ["1m"]).get(candleKey(tick.symbol, "1m", bucketStart("1m", tick.eventTime)))
-    expect(candle?.tickCount).toBe(2)
-    expect(candle?.volume).toBe(2 * (tick.volume ?? 0))
-  }, params)
+      expect(candle?.tickCount).toBe(2)
+      expect(candle?.volume).toBe(2 * (tick.volume ?? 0))
+    },
+    params
+  )
 
   it.prop(
     "dedupe by symbol+source+eventTime, then fold, equals the fold of the unique ticks",
@@ -190,14 +221,19 @@ describe("Aggregate", () => {
     params
   )
 
-  it.prop("candle state is plain JSON data", [ticksWithDuplicatesArb], ([ticks]) => {
-    const first = ticks[0]
-    if (first === undefined) return
-    const bucket = bucketStart("1h", first.eventTime)
-    let state: CandleState | undefined
-    for (const t of ticks) {
-      if (t.symbol === first.symbol && bucketStart("1h", t.eventTime) === bucket) state = applyTick(state, t, "1h")
-    }
-    expect(Schema.decodeUnknownSync(CandleState)(JSON.parse(JSON.stringify(state)))).toEqual(state)
-  }, params)
+  it.prop(
+    "candle state is plain JSON data",
+    [ticksWithDuplicatesArb],
+    ([ticks]) => {
+      const first = ticks[0]
+      if (first === undefined) return
+      const bucket = bucketStart("1h", first.eventTime)
+      let state: CandleState | undefined
+      for (const t of ticks) {
+        if (t.symbol === first.symbol && bucketStart("1h", t.eventTime) === bucket) state = applyTick(state, t, "1h")
+      }
+      expect(Schema.decodeUnknownSync(CandleState)(JSON.parse(JSON.stringify(state)))).toEqual(state)
+    },
+    params
+  )
 })

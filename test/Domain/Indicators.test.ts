@@ -5,9 +5,9 @@ import {
   ema,
   emptyIndicatorState,
   IndicatorState,
-  indicatorValues,
   type IndicatorValues,
   IndicatorValuesSchema,
+  indicatorValues,
   pushClose,
   rsi,
   sma,
@@ -41,10 +41,10 @@ const naiveRsi = (xs: ReadonlyArray<number>, p: number) => {
   if (xs.length < p + 1) return null
   const changes: Array<number> = []
   for (let i = 1; i < xs.length; i++) changes.push((xs[i] ?? NaN) - (xs[i - 1] ?? NaN))
-  let gain = naiveMean(changes.slice(0, p).map((c) => (Math.max(c , 0))))
+  let gain = naiveMean(changes.slice(0, p).map((c) => Math.max(c, 0)))
   let loss = naiveMean(changes.slice(0, p).map((c) => (c < 0 ? -c : 0)))
   for (const c of changes.slice(p)) {
-    gain += ((Math.max(c , 0)) - gain) / p
+    gain += (Math.max(c, 0) - gain) / p
     loss += ((c < 0 ? -c : 0) - loss) / p
   }
   return gain + loss === 0 ? 50 : (100 * gain) / (gain + loss)
@@ -124,8 +124,18 @@ describe("Indicators", () => {
     expect(bands?.middle).toBe(3)
     expect(bands?.upper).toBeCloseTo(3 + 2 * Math.SQRT2, 12) // population variance = 10 / 5 = 2
     expect(bands?.lower).toBeCloseTo(3 - 2 * Math.SQRT2, 12)
-    expect(vwap([{ price: 10, volume: 1 }, { price: 20, volume: 3 }])).toBe(17.5)
-    expect(vwap([{ price: 10, volume: 0 }, { price: 20, volume: 0 }])).toBe(15)
+    expect(
+      vwap([
+        { price: 10, volume: 1 },
+        { price: 20, volume: 3 }
+      ])
+    ).toBe(17.5)
+    expect(
+      vwap([
+        { price: 10, volume: 0 },
+        { price: 20, volume: 0 }
+      ])
+    ).toBe(15)
     expect(vwap([])).toBeNull()
     expect(rsi([1, 2, 3, 4], 3)).toBe(100)
     expect(rsi([4, 4, 4, 4], 3)).toBe(50)
@@ -135,14 +145,17 @@ describe("Indicators", () => {
 
   it("computes Wilder's RSI for the StockCharts example", () => {
     const closes = [
-      44.34, 44.09, 44.15, 43.61, 44.33, 44.83, 45.10, 45.42, 45.84, 46.08, 45.89, 46.03, 45.61, 46.28, 46.28,
-      46.00, 46.03, 46.41, 46.22, 45.64, 46.21, 46.25, 45.71, 46.45, 45.78, 45.35, 44.03, 44.18, 44.22, 44.57,
-      43.42, 42.66, 43.13
+      44.34, 44.09, 44.15, 43.61, 44.33, 44.83, 45.1, 45.42, 45.84, 46.08, 45.89, 46.03, 45.61, 46.28, 46.28, 46.0,
+      46.03, 46.41, 46.22, 45.64, 46.21, 46.25, 45.71, 46.45, 45.78, 45.35, 44.03, 44.18, 44.22, 44.57, 43.42, 42.66,
+      43.13
     ]
     // First 14 changes: gains sum to 3.34, losses to 1.40, so RSI = 100 * 3.34 / 4.74.
     expect(rsi(closes.slice(0, 15), 14)).toBeCloseTo((100 * 3.34) / 4.74, 9)
     // StockCharts' published table rounds its intermediate averages, so it differs in the first decimal.
-    const published = [70.53, 66.32, 66.55, 69.41, 66.36, 57.97, 62.93, 63.26, 56.06, 62.38, 54.71, 50.42, 39.99, 41.46, 41.87, 45.46, 37.30, 33.08, 37.77]
+    const published = [
+      70.53, 66.32, 66.55, 69.41, 66.36, 57.97, 62.93, 63.26, 56.06, 62.38, 54.71, 50.42, 39.99, 41.46, 41.87, 45.46,
+      37.3, 33.08, 37.77
+    ]
     published.forEach((value, i) => {
       expect(Math.abs((rsi(closes.slice(0, 15 + i), 14) ?? NaN) - value)).toBeLessThan(0.1)
     })
@@ -151,66 +164,99 @@ describe("Indicators", () => {
 
   it("has no values before enough closes", () => {
     expect(indicatorValues(emptyIndicatorState)).toEqual({
-      sma20: null, sma50: null, ema12: null, ema26: null, rsi14: null, bollinger: null
+      sma20: null,
+      sma50: null,
+      ema12: null,
+      ema26: null,
+      rsi14: null,
+      bollinger: null
     })
   })
 
-  it.prop("array functions equal the naive references", [closesArb, fc.integer({ min: 1, max: 30 }), fc.double({ min: 0, max: 4, noNaN: true })], ([closes, period, k]) => {
-    expectNear(sma(closes, period), naiveSma(closes, period), "sma")
-    expectNear(ema(closes, period), naiveEma(closes, period), "ema")
-    expectNear(rsi(closes, period), naiveRsi(closes, period), "rsi", 100)
-    const [a, b] = [bollinger(closes, period, k), naiveBollinger(closes, period, k)]
-    expect(a === null).toBe(b === null)
-    if (a !== null && b !== null) {
-      const scale = Math.abs(b.upper)
-      expect(near(a.middle, b.middle, scale) && near(a.upper, b.upper, scale) && near(a.lower, b.lower, scale)).toBe(true)
-    }
-  }, params)
+  it.prop(
+    "array functions equal the naive references",
+    [closesArb, fc.integer({ min: 1, max: 30 }), fc.double({ min: 0, max: 4, noNaN: true })],
+    ([closes, period, k]) => {
+      expectNear(sma(closes, period), naiveSma(closes, period), "sma")
+      expectNear(ema(closes, period), naiveEma(closes, period), "ema")
+      expectNear(rsi(closes, period), naiveRsi(closes, period), "rsi", 100)
+      const [a, b] = [bollinger(closes, period, k), naiveBollinger(closes, period, k)]
+      expect(a === null).toBe(b === null)
+      if (a !== null && b !== null) {
+        const scale = Math.abs(b.upper)
+        expect(near(a.middle, b.middle, scale) && near(a.upper, b.upper, scale) && near(a.lower, b.lower, scale)).toBe(
+          true
+        )
+      }
+    },
+    params
+  )
 
-  it.prop("vwap equals the naive weighted mean", [fc.array(fc.record({ price: priceArb, volume: fc.double({ min: 0, max: 1e4, noNaN: true }) }), { maxLength: 50 })], ([points]) => {
-    let pv = 0, v = 0
-    for (const p of points) {
-      pv += p.price * p.volume
-      v += p.volume
-    }
-    const prices = points.map((p) => p.price)
-    const [low, high] = [Math.min(...prices), Math.max(...prices)]
-    const mean = v > 0 ? pv / v : naiveMean(prices)
-    const expected = points.length === 0 ? null : mean < low ? low : Math.min(mean , high)
-    expectNear(vwap(points), expected, "vwap")
-    const actual = vwap(points)
-    if (actual !== null) expect(low <= actual && actual <= high).toBe(true)
-  }, params)
+  it.prop(
+    "vwap equals the naive weighted mean",
+    [fc.array(fc.record({ price: priceArb, volume: fc.double({ min: 0, max: 1e4, noNaN: true }) }), { maxLength: 50 })],
+    ([points]) => {
+      let pv = 0,
+        v = 0
+      for (const p of points) {
+        pv += p.price * p.volume
+        v += p.volume
+      }
+      const prices = points.map((p) => p.price)
+      const [low, high] = [Math.min(...prices), Math.max(...prices)]
+      const mean = v > 0 ? pv / v : naiveMean(prices)
+      const expected = points.length === 0 ? null : mean < low ? low : Math.min(mean, high)
+      expectNear(vwap(points), expected, "vwap")
+      const actual = vwap(points)
+      if (actual !== null) expect(low <= actual && actual <= high).toBe(true)
+    },
+    params
+  )
 
-  it.prop("pushClose one by one equals the naive references over the full list", [closesArb], ([closes]) => {
-    let state = emptyIndicatorState
-    closes.forEach((close, i) => {
-      state = pushClose(state, close)
-      expectSameValues(indicatorValues(state), naiveValues(closes.slice(0, i + 1)))
-    })
-  }, params)
+  it.prop(
+    "pushClose one by one equals the naive references over the full list",
+    [closesArb],
+    ([closes]) => {
+      let state = emptyIndicatorState
+      closes.forEach((close, i) => {
+        state = pushClose(state, close)
+        expectSameValues(indicatorValues(state), naiveValues(closes.slice(0, i + 1)))
+      })
+    },
+    params
+  )
 
-  it.prop("a provisional close counts as the last value and leaves the state alone", [closesArb, priceArb], ([closes, provisional]) => {
-    const state = pushAll(closes)
-    const before = JSON.stringify(state)
-    expectSameValues(indicatorValues(state, provisional), naiveValues([...closes, provisional]))
-    expect(JSON.stringify(state)).toBe(before)
-  }, params)
+  it.prop(
+    "a provisional close counts as the last value and leaves the state alone",
+    [closesArb, priceArb],
+    ([closes, provisional]) => {
+      const state = pushAll(closes)
+      const before = JSON.stringify(state)
+      expectSameValues(indicatorValues(state, provisional), naiveValues([...closes, provisional]))
+      expect(JSON.stringify(state)).toBe(before)
+    },
+    params
+  )
 
-  it.prop("the state stays bounded and survives a JSON checkpoint", [fc.array(priceArb, { minLength: 50, maxLength: 400 })], ([closes]) => {
-    // 50 closes plus 4 averages, each a JSON double of at most 24 characters, plus field names.
-    const maxJsonLength = (50 + 4) * 25 + 200
-    let state = emptyIndicatorState
-    for (const close of closes) {
-      state = pushClose(state, close)
-      expect(state.closes.length).toBeLessThanOrEqual(50)
-      expect(JSON.stringify(state).length).toBeLessThanOrEqual(maxJsonLength)
-    }
-    expect(state.closes).toEqual(closes.slice(-50))
-    expect(state.count).toBe(closes.length)
-    const restored = Schema.decodeUnknownSync(IndicatorState)(JSON.parse(JSON.stringify(state)))
-    expect(restored).toEqual(state)
-    expect(indicatorValues(restored)).toEqual(indicatorValues(state))
-    expect(Schema.encodeSync(IndicatorValuesSchema)(indicatorValues(state))).toEqual(indicatorValues(state))
-  }, params)
+  it.prop(
+    "the state stays bounded and survives a JSON checkpoint",
+    [fc.array(priceArb, { minLength: 50, maxLength: 400 })],
+    ([closes]) => {
+      // 50 closes plus 4 averages, each a JSON double of at most 24 characters, plus field names.
+      const maxJsonLength = (50 + 4) * 25 + 200
+      let state = emptyIndicatorState
+      for (const close of closes) {
+        state = pushClose(state, close)
+        expect(state.closes.length).toBeLessThanOrEqual(50)
+        expect(JSON.stringify(state).length).toBeLessThanOrEqual(maxJsonLength)
+      }
+      expect(state.closes).toEqual(closes.slice(-50))
+      expect(state.count).toBe(closes.length)
+      const restored = Schema.decodeUnknownSync(IndicatorState)(JSON.parse(JSON.stringify(state)))
+      expect(restored).toEqual(state)
+      expect(indicatorValues(restored)).toEqual(indicatorValues(state))
+      expect(Schema.encodeSync(IndicatorValuesSchema)(indicatorValues(state))).toEqual(indicatorValues(state))
+    },
+    params
+  )
 })

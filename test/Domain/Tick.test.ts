@@ -15,19 +15,70 @@ const encodeUpdate = Schema.encodeSync(UpdateJson)
 
 /** Values a field could hold in a record from outside: right, wrong type, out of range, not integer, huge. */
 const anyValue = fc.oneof(
-  fc.constantFrom<unknown>(null, true, "", "BTC", "btc", "A".repeat(16), "x".repeat(101), "replay", "simulator", "coingecko", "nope", [], {}),
-  fc.constantFrom<unknown>(0, -0, -1, 1, 1.5, 1e-300, 8_640_000_000_000_000, 8_640_000_000_000_001, 1_700_000_000_000, 1_700_000_000_000.5),
+  fc.constantFrom<unknown>(
+    null,
+    true,
+    "",
+    "BTC",
+    "btc",
+    "A".repeat(16),
+    "x".repeat(101),
+    "replay",
+    "simulator",
+    "coingecko",
+    "nope",
+    [],
+    {}
+  ),
+  fc.constantFrom<unknown>(
+    0,
+    -0,
+    -1,
+    1,
+    1.5,
+    1e-300,
+    8_640_000_000_000_000,
+    8_640_000_000_000_001,
+    1_700_000_000_000,
+    1_700_000_000_000.5
+  ),
   fc.double(),
   fc.integer(),
   fc.string({ maxLength: 20 })
 )
 
-const tickFields = ["symbol", "coinId", "price", "volume", "volume24h", "marketCap", "change24h", "eventTime", "source", "ingestTime"] as const
-const candleFields = ["symbol", "interval", "bucketStart", "open", "high", "low", "close", "volume", "tickCount", "vwap"] as const
+const tickFields = [
+  "symbol",
+  "coinId",
+  "price",
+  "volume",
+  "volume24h",
+  "marketCap",
+  "change24h",
+  "eventTime",
+  "source",
+  "ingestTime"
+] as const
+const candleFields = [
+  "symbol",
+  "interval",
+  "bucketStart",
+  "open",
+  "high",
+  "low",
+  "close",
+  "volume",
+  "tickCount",
+  "vwap"
+] as const
 
 /** A valid object, then some fields replaced, removed, or added. */
 const mutated = (valid: fc.Arbitrary<Record<string, unknown>>, fields: ReadonlyArray<string>) =>
-  fc.tuple(valid, fc.array(fc.tuple(fc.constantFrom(...fields, "extra"), fc.option(anyValue, { nil: undefined })), { maxLength: 3 }))
+  fc
+    .tuple(
+      valid,
+      fc.array(fc.tuple(fc.constantFrom(...fields, "extra"), fc.option(anyValue, { nil: undefined })), { maxLength: 3 })
+    )
     .map(([v, changes]) => {
       const o: Record<string, unknown> = { ...v }
       for (const [k, value] of changes) {
@@ -41,7 +92,8 @@ const validTick = Arbitrary.make(Tick).map((t) => JSON.parse(Schema.encodeSync(T
 const validCandle = Arbitrary.make(Candle).map((c): Record<string, unknown> => ({ ...c }))
 
 // JSON text: what the objects serialise to, plus 1e400 (parses to Infinity) spliced in, and plain garbage.
-const asText = (o: unknown) => fc.constantFrom(JSON.stringify(o), JSON.stringify(o).replace(/:(-?\d+(\.\d+)?(e[+-]?\d+)?)/, ":1e400"))
+const asText = (o: unknown) =>
+  fc.constantFrom(JSON.stringify(o), JSON.stringify(o).replace(/:(-?\d+(\.\d+)?(e[+-]?\d+)?)/, ":1e400"))
 const tickText = fc.oneof(
   { weight: 4, arbitrary: fc.oneof(validTick, mutated(validTick, tickFields)).chain(asText) },
   { weight: 1, arbitrary: fc.oneof(fc.string(), fc.constantFrom("null", "[]", "{}", "1", '"x"', "{", '{"price": -1}')) }
@@ -54,31 +106,43 @@ describe("fast decoders agree with the schemas", () => {
     expect(verdicts.filter((ok) => !ok).length).toBeGreaterThan(200)
   })
 
-  it.prop("decodeTick", [tickText], ([text]) => {
-    const fast = decodeTick(text)
-    const slow = schemaTick(text)
-    expect(Either.isRight(fast)).toBe(Either.isRight(slow))
-    if (Either.isRight(fast) && Either.isRight(slow)) {
-      expect(fast.right).toBeInstanceOf(Tick)
-      expect(fast.right).toEqual(slow.right)
-      expect(JSON.stringify(fast.right)).toBe(Schema.encodeSync(TickJson)(slow.right))
-    }
-    if (Either.isLeft(fast) && Either.isLeft(slow)) expect(fast.left.message).toBe(slow.left.message)
-  }, params)
+  it.prop(
+    "decodeTick",
+    [tickText],
+    ([text]) => {
+      const fast = decodeTick(text)
+      const slow = schemaTick(text)
+      expect(Either.isRight(fast)).toBe(Either.isRight(slow))
+      if (Either.isRight(fast) && Either.isRight(slow)) {
+        expect(fast.right).toBeInstanceOf(Tick)
+        expect(fast.right).toEqual(slow.right)
+        expect(JSON.stringify(fast.right)).toBe(Schema.encodeSync(TickJson)(slow.right))
+      }
+      if (Either.isLeft(fast) && Either.isLeft(slow)) expect(fast.left.message).toBe(slow.left.message)
+    },
+    params
+  )
 
-  const updateText = fc.oneof(
-    fc.oneof(validTick, mutated(validTick, tickFields)).map((tick) => ({ _tag: "tick", tick })),
-    fc.oneof(validCandle, mutated(validCandle, candleFields)).map((candle) => ({ _tag: "candle", candle })),
-    fc.record({ _tag: anyValue, tick: anyValue, candle: anyValue })
-  ).chain(asText)
+  const updateText = fc
+    .oneof(
+      fc.oneof(validTick, mutated(validTick, tickFields)).map((tick) => ({ _tag: "tick", tick })),
+      fc.oneof(validCandle, mutated(validCandle, candleFields)).map((candle) => ({ _tag: "candle", candle })),
+      fc.record({ _tag: anyValue, tick: anyValue, candle: anyValue })
+    )
+    .chain(asText)
 
-  it.prop("decodeUpdate, and JSON.stringify of an update is its schema encoding", [updateText], ([text]) => {
-    const fast = decodeUpdate(text)
-    const slow = schemaUpdate(text)
-    expect(Option.isSome(fast)).toBe(Option.isSome(slow))
-    if (Option.isSome(fast) && Option.isSome(slow)) {
-      expect(fast.value).toEqual(slow.value)
-      expect(JSON.stringify(fast.value)).toBe(encodeUpdate(slow.value))
-    }
-  }, params)
+  it.prop(
+    "decodeUpdate, and JSON.stringify of an update is its schema encoding",
+    [updateText],
+    ([text]) => {
+      const fast = decodeUpdate(text)
+      const slow = schemaUpdate(text)
+      expect(Option.isSome(fast)).toBe(Option.isSome(slow))
+      if (Option.isSome(fast) && Option.isSome(slow)) {
+        expect(fast.value).toEqual(slow.value)
+        expect(JSON.stringify(fast.value)).toBe(encodeUpdate(slow.value))
+      }
+    },
+    params
+  )
 })

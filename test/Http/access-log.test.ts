@@ -12,9 +12,15 @@ const app = HttpRouter.empty.pipe(
 const run = async (minimum: LogLevel.LogLevel) => {
   const lines: Array<{ level: string; text: string; status: unknown }> = []
   const capture = Logger.make(({ annotations, cause, logLevel, message }) => {
-    lines.push({ level: logLevel.label, text: `${String(message)} ${cause._tag === "Empty" ? "" : String(cause)}`, status: annotations.pipe((a) => [...a].find(([k]) => k === "http.status")?.[1]) })
+    lines.push({
+      level: logLevel.label,
+      text: `${String(message)} ${cause._tag === "Empty" ? "" : String(cause)}`,
+      status: annotations.pipe((a) => [...a].find(([k]) => k === "http.status")?.[1])
+    })
   })
-  const runtime = ManagedRuntime.make(Layer.merge(Logger.replace(Logger.defaultLogger, capture), Logger.minimumLogLevel(minimum)))
+  const runtime = ManagedRuntime.make(
+    Layer.merge(Logger.replace(Logger.defaultLogger, capture), Logger.minimumLogLevel(minimum))
+  )
   try {
     const handler = HttpApp.toWebHandlerRuntime(await runtime.runtime())(accessLog(minimum)(app))
     const ok = await handler(new Request("http://localhost/ok"))
@@ -29,7 +35,10 @@ describe("access log", () => {
   it("at info: a line per response, and the 500 at error with its cause", async () => {
     const { statuses, lines } = await run(LogLevel.Info)
     expect(statuses).toEqual([200, 500])
-    expect(lines.map((l) => [l.level, l.status])).toEqual([["INFO", 200], ["ERROR", 500]])
+    expect(lines.map((l) => [l.level, l.status])).toEqual([
+      ["INFO", 200],
+      ["ERROR", 500]
+    ])
     expect(lines[1]!.text).toMatch(/kaboom/)
   })
 

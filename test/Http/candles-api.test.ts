@@ -31,7 +31,12 @@ interface Indicators {
   readonly rsi14: number | null
   readonly bollinger: { readonly upper: number; readonly middle: number; readonly lower: number } | null
 }
-interface Series { readonly symbol: string; readonly interval: string; readonly candles: Array<Candle>; readonly indicators?: Array<Indicators> }
+interface Series {
+  readonly symbol: string
+  readonly interval: string
+  readonly candles: Array<Candle>
+  readonly indicators?: Array<Indicators>
+}
 
 describe("GET /api/candles: fill and indicators (built dist/main.js service, replayed gaps)", () => {
   let svc: Running
@@ -46,14 +51,30 @@ describe("GET /api/candles: fill and indicators (built dist/main.js service, rep
     dir = mkdtempSync(join(tmpdir(), "candles-api-"))
     const file = join(dir, "gaps.ndjson")
     const lines = traded.flatMap((i) =>
-      [0, 1, 2].map((j) => JSON.stringify({ coinId: "bitcoin", symbol: "BTC", price: priceAt(i, j), volume: 1 + j, eventTime: base + i * m + j * 10_000 }))
+      [0, 1, 2].map((j) =>
+        JSON.stringify({
+          coinId: "bitcoin",
+          symbol: "BTC",
+          price: priceAt(i, j),
+          volume: 1 + j,
+          eventTime: base + i * m + j * 10_000
+        })
+      )
     )
     writeFileSync(file, `${lines.join("\n")}\n`)
-    svc = await startCli(["service"], { SOURCE: `replay:${file}`, REPLAY_SPEED: "max", CHECKPOINT_INTERVAL: "1 second" })
-    await eventually(async () => {
-      const { body } = await get("interval=1m")
-      return body.candles?.length === traded.length ? true : undefined
-    }, 60_000, `${traded.length} BTC 1m candles`)
+    svc = await startCli(["service"], {
+      SOURCE: `replay:${file}`,
+      REPLAY_SPEED: "max",
+      CHECKPOINT_INTERVAL: "1 second"
+    })
+    await eventually(
+      async () => {
+        const { body } = await get("interval=1m")
+        return body.candles?.length === traded.length ? true : undefined
+      },
+      60_000,
+      `${traded.length} BTC 1m candles`
+    )
   }, 90_000)
 
   afterAll(async () => {

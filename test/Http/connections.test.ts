@@ -44,8 +44,15 @@ describe("SSE_MAX_CLIENTS, SSE_MAX_PER_ADDRESS", () => {
   })
 
   it("take whole numbers of at least 1", () => {
-    expect(load({ SSE_MAX_CLIENTS: "7", SSE_MAX_PER_ADDRESS: "2" })).toEqual(Exit.succeed({ maxClients: 7, maxPerAddress: 2 }))
-    for (const [name, value] of [["SSE_MAX_CLIENTS", "0"], ["SSE_MAX_CLIENTS", "lots"], ["SSE_MAX_PER_ADDRESS", "1.5"], ["SSE_MAX_PER_ADDRESS", "-3"]]) {
+    expect(load({ SSE_MAX_CLIENTS: "7", SSE_MAX_PER_ADDRESS: "2" })).toEqual(
+      Exit.succeed({ maxClients: 7, maxPerAddress: 2 })
+    )
+    for (const [name, value] of [
+      ["SSE_MAX_CLIENTS", "0"],
+      ["SSE_MAX_CLIENTS", "lots"],
+      ["SSE_MAX_PER_ADDRESS", "1.5"],
+      ["SSE_MAX_PER_ADDRESS", "-3"]
+    ]) {
       const exit = load({ [name!]: value! })
       expect(Exit.isFailure(exit), `${name}=${value}`).toBe(true)
       expect(String(Exit.isFailure(exit) ? exit.cause : ""), `${name}=${value}`).toContain(name)

@@ -27,7 +27,10 @@ describe("GET /api/admin/dlq (built service, replayed late and future ticks)", (
   let dir: string
   const key = "dlq-admin-key"
   const get = async (query = "", auth = true) => {
-    const res = await fetch(`${svc.url}/api/admin/dlq${query}`, auth ? { headers: { authorization: `Bearer ${key}` } } : {})
+    const res = await fetch(
+      `${svc.url}/api/admin/dlq${query}`,
+      auth ? { headers: { authorization: `Bearer ${key}` } } : {}
+    )
     return { status: res.status, body: (await res.json()) as { deadLetters: Array<Letter>; error?: string } }
   }
 
@@ -35,7 +38,12 @@ describe("GET /api/admin/dlq (built service, replayed late and future ticks)", (
     dir = mkdtempSync(join(tmpdir(), "dlq-api-"))
     const file = join(dir, "ticks.ndjson")
     writeFileSync(file, `${[...good, late, future].map((t) => JSON.stringify(t)).join("\n")}\n`)
-    svc = await startCli(["service"], { SOURCE: `replay:${file}`, REPLAY_SPEED: "max", CHECKPOINT_INTERVAL: "500 millis", ADMIN_API_KEY: key })
+    svc = await startCli(["service"], {
+      SOURCE: `replay:${file}`,
+      REPLAY_SPEED: "max",
+      CHECKPOINT_INTERVAL: "500 millis",
+      ADMIN_API_KEY: key
+    })
   }, 90_000)
 
   afterAll(async () => {
@@ -44,10 +52,14 @@ describe("GET /api/admin/dlq (built service, replayed late and future ticks)", (
   })
 
   it("lists each unusable record once with its reason and original bytes, newest first; filters by reason", async () => {
-    const all = await eventually(async () => {
-      const r = await get()
-      return r.status === 200 && r.body.deadLetters.length === 2 ? r.body.deadLetters : undefined
-    }, 60_000, "two dead letters")
+    const all = await eventually(
+      async () => {
+        const r = await get()
+        return r.status === 200 && r.body.deadLetters.length === 2 ? r.body.deadLetters : undefined
+      },
+      60_000,
+      "two dead letters"
+    )
     expect(all.map((d) => d.reason).sort()).toEqual(["future", "late"])
     for (const d of all) {
       expect(d.topic).toBe("crypto-prices")
@@ -60,7 +72,9 @@ describe("GET /api/admin/dlq (built service, replayed late and future ticks)", (
     expect(all[0]!.recordedAt).toBeGreaterThanOrEqual(all[1]!.recordedAt)
 
     const onlyLate = await get("?reason=late")
-    expect(onlyLate.body.deadLetters.map((d) => d.letter.value)).toEqual([all.find((d) => d.reason === "late")!.letter.value])
+    expect(onlyLate.body.deadLetters.map((d) => d.letter.value)).toEqual([
+      all.find((d) => d.reason === "late")!.letter.value
+    ])
     expect((await get("?limit=1")).body.deadLetters).toHaveLength(1)
   }, 90_000)
 

@@ -7,11 +7,26 @@ import type { CandleRow } from "../../src/Sinks/Postgres.js"
 // GET /api/candles?fill=true, the pure part: which buckets an answer covers and what an empty bucket holds.
 const m = 60_000
 const base = 1_700_000_040_000 // a minute boundary
-const ind = (sma20: number): IndicatorValues => ({ sma20, sma50: null, ema12: sma20 + 1, ema26: null, rsi14: 55, bollinger: null })
+const ind = (sma20: number): IndicatorValues => ({
+  sma20,
+  sma50: null,
+  ema12: sma20 + 1,
+  ema26: null,
+  rsi14: 55,
+  bollinger: null
+})
 const row = (minute: number, close: number): CandleRow => ({
   candle: new Candle({
-    symbol: "BTC", interval: "1m", bucketStart: base + minute * m,
-    open: close - 1, high: close + 2, low: close - 3, close, volume: 5, tickCount: 4, vwap: close
+    symbol: "BTC",
+    interval: "1m",
+    bucketStart: base + minute * m,
+    open: close - 1,
+    high: close + 2,
+    low: close - 3,
+    close,
+    volume: 5,
+    tickCount: 4,
+    vwap: close
   }),
   indicators: ind(close * 10)
 })
@@ -26,10 +41,16 @@ describe("fillRange", () => {
   })
 
   it("starts at the first bucket at or after from and ends at the last bucket before to", () => {
-    expect(fillRange("1m", { from: base - 2 * m, to: base + 12 * m, limit: 500 }, rows, far)).toEqual({ first: base - 2 * m, last: base + 11 * m })
+    expect(fillRange("1m", { from: base - 2 * m, to: base + 12 * m, limit: 500 }, rows, far)).toEqual({
+      first: base - 2 * m,
+      last: base + 11 * m
+    })
     // not on a boundary: from rounds up (bucket_start >= from), to rounds up too (bucket_start < to)
     const inside = rows.filter((r) => r.candle.bucketStart >= base + 3 * m && r.candle.bucketStart <= base + 7 * m)
-    expect(fillRange("1m", { from: base + 2 * m + 1, to: base + 7 * m + 1, limit: 500 }, inside, far)).toEqual({ first: base + 3 * m, last: base + 7 * m })
+    expect(fillRange("1m", { from: base + 2 * m + 1, to: base + 7 * m + 1, limit: 500 }, inside, far)).toEqual({
+      first: base + 3 * m,
+      last: base + 7 * m
+    })
   })
 
   it("never goes past the bucket that holds now", () => {
@@ -43,7 +64,10 @@ describe("fillRange", () => {
 
   it("holds at most limit buckets, the newest", () => {
     expect(fillRange("1m", { limit: 3 }, rows, far)).toEqual({ first: base + 7 * m, last: base + 9 * m })
-    expect(fillRange("1m", { from: base - 100 * m, to: base + 10 * m, limit: 1 }, rows, far)).toEqual({ first: base + 9 * m, last: base + 9 * m })
+    expect(fillRange("1m", { from: base - 100 * m, to: base + 10 * m, limit: 1 }, rows, far)).toEqual({
+      first: base + 9 * m,
+      last: base + 9 * m
+    })
   })
 
   it("has nothing to fill without candles and without to, or when the range is empty", () => {
@@ -55,7 +79,9 @@ describe("fillRange", () => {
   it("aligns daily buckets to UTC midnight", () => {
     const day = 86_400_000
     const midnight = Math.floor(base / day) * day
-    expect(fillRange("1d", { from: midnight + 1, to: midnight + 3 * day, limit: 500 }, [], midnight + 10 * day)).toEqual({ first: midnight + day, last: midnight + 2 * day })
+    expect(
+      fillRange("1d", { from: midnight + 1, to: midnight + 3 * day, limit: 500 }, [], midnight + 10 * day)
+    ).toEqual({ first: midnight + day, last: midnight + 2 * day })
   })
 })
 

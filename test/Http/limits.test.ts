@@ -10,7 +10,12 @@ describe("limits, authentication and headers (built service)", () => {
   let keyless: Running
   beforeAll(async () => {
     ;[svc, keyless] = await Promise.all([
-      startCli(["service"], { ADMIN_API_KEY: "s3cret-admin-key", RATE_LIMIT: "2", RATE_LIMIT_BURST: "5", CORS_ORIGINS: "https://dash.example.org" }),
+      startCli(["service"], {
+        ADMIN_API_KEY: "s3cret-admin-key",
+        RATE_LIMIT: "2",
+        RATE_LIMIT_BURST: "5",
+        CORS_ORIGINS: "https://dash.example.org"
+      }),
       startCli(["service"], {})
     ])
     await Promise.all([up(svc), up(keyless)])
@@ -23,11 +28,15 @@ describe("limits, authentication and headers (built service)", () => {
     const url = `${svc.url}/api/admin/checkpoints`
     expect((await fetch(url)).status).toBe(401)
     expect((await fetch(url, { headers: { authorization: "Bearer wrong" } })).status).toBe(401)
-    const ok = await eventually(async () => {
-      const res = await fetch(url, { headers: { authorization: "Bearer s3cret-admin-key" } })
-      const body = (await res.json()) as { checkpoints: Array<{ partition: number }> }
-      return res.status === 200 && body.checkpoints.length === 3 ? body : undefined
-    }, 30_000, "three checkpoints")
+    const ok = await eventually(
+      async () => {
+        const res = await fetch(url, { headers: { authorization: "Bearer s3cret-admin-key" } })
+        const body = (await res.json()) as { checkpoints: Array<{ partition: number }> }
+        return res.status === 200 && body.checkpoints.length === 3 ? body : undefined
+      },
+      30_000,
+      "three checkpoints"
+    )
     expect(ok.checkpoints.map((c) => c.partition).sort()).toEqual([0, 1, 2])
     const off = await fetch(`${keyless.url}/api/admin/checkpoints`, { headers: { authorization: "Bearer anything" } })
     expect(off.status).toBe(404)

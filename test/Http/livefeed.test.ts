@@ -12,33 +12,52 @@ const decoder = new TextDecoder()
 
 const tick = (symbol: string, price: number): Update => ({
   _tag: "tick",
-  tick: new Tick({ symbol, coinId: symbol.toLowerCase(), price, eventTime: 1_700_000_000_000, source: "simulator", ingestTime: 1_700_000_000_000 })
+  tick: new Tick({
+    symbol,
+    coinId: symbol.toLowerCase(),
+    price,
+    eventTime: 1_700_000_000_000,
+    source: "simulator",
+    ingestTime: 1_700_000_000_000
+  })
 })
 
 /** A client that keeps every write (as text, and the byte arrays themselves). */
 const recorder = (wanted?: ReadonlyArray<string>) => {
   const writes: Array<Uint8Array> = []
-  const client: Client = { wanted: wanted === undefined ? undefined : new Set(wanted), write: (b) => void writes.push(b) }
+  const client: Client = {
+    wanted: wanted === undefined ? undefined : new Set(wanted),
+    write: (b) => void writes.push(b)
+  }
   const text = () => writes.map((w) => decoder.decode(w)).join("")
   const ids = () => [...text().matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]))
-  const events = () => [...text().matchAll(/^event: (\w+)\ndata: (.*)$/gm)].map((m) => ({ event: m[1], data: JSON.parse(m[2]!) as Record<string, unknown> }))
+  const events = () =>
+    [...text().matchAll(/^event: (\w+)\ndata: (.*)$/gm)].map((m) => ({
+      event: m[1],
+      data: JSON.parse(m[2]!) as Record<string, unknown>
+    }))
   return { client, writes, text, ids, events }
 }
 
 /** The feed on a cache whose updates come from a queue; "fail" ends the subscription as a lost connection. */
-const setup = Effect.gen(function*() {
+const setup = Effect.gen(function* () {
   const input = yield* Queue.unbounded<ReadonlyArray<Update> | "fail">()
   const updates = Stream.fromQueue(input).pipe(
-    Stream.mapConcatEffect((x) => (x === "fail" ? Effect.fail(new CacheUnavailable({ message: "lost" })) : Effect.succeed(x)))
+    Stream.mapConcatEffect((x) =>
+      x === "fail" ? Effect.fail(new CacheUnavailable({ message: "lost" })) : Effect.succeed(x)
+    )
   )
-  const cache = Layer.succeed(LatestCache, LatestCache.of({
-    kind: "memory",
-    write: () => Effect.void,
-    getAll: Effect.succeed([]),
-    get: () => Effect.die("unused"),
-    updates,
-    isUp: Effect.succeed(true)
-  }))
+  const cache = Layer.succeed(
+    LatestCache,
+    LatestCache.of({
+      kind: "memory",
+      write: () => Effect.void,
+      getAll: Effect.succeed([]),
+      get: () => Effect.die("unused"),
+      updates,
+      isUp: Effect.succeed(true)
+    })
+  )
   const feed = yield* make({ replay: 100 }).pipe(Effect.provide(cache), Logger.withMinimumLogLevel(LogLevel.None))
   const send = (...batch: ReadonlyArray<Update>) => Effect.zipRight(input.offer(batch), settle)
   return { feed, input, send }
@@ -50,52 +69,63 @@ const settle = Effect.zipRight(
 )
 
 describe("LiveFeed", () => {
-  it.scoped("writes each batch once per client, the same bytes to every unfiltered client, and only the wanted symbols to a filtered one", () =>
-    Effect.gen(function*() {
-      const { feed, send } = yield* setup
-      const a = recorder()
-      const b = recorder()
-      const eth = recorder(["ETH"])
-      for (const r of [a, b, eth]) yield* feed.attach(r.client, {})
-      expect(yield* feed.clients).toBe(3)
+  it.scoped(
+    "writes each batch once per client, the same bytes to every unfiltered client, and only the wanted symbols to a filtered one",
+    () =>
+      Effect.gen(function* () {
+        const { feed, send } = yield* setup
+        const a = recorder()
+        const b = recorder()
+        const eth = recorder(["ETH"])
+        for (const r of [a, b, eth]) yield* feed.attach(r.client, {})
+        expect(yield* feed.clients).toBe(3)
 
-      yield* send(tick("BTC", 1), tick("ETH", 2), tick("SOL", 3))
-      // the attach write (status), then the batch as one write
-      expect(a.writes).toHaveLength(2)
-      expect(b.writes[1]).toBe(a.writes[1])
-      expect(a.events().map((e) => e.event)).toEqual(["status", "tick", "tick", "tick"])
-      expect(a.ids()).toEqual([1, 2, 3])
-      expect(a.text()).toContain(`id: 1\nevent: tick\ndata: {"symbol":"BTC",`)
-      expect(eth.events().filter((e) => e.event === "tick").map((e) => e.data["symbol"])).toEqual(["ETH"])
-      expect(eth.ids()).toEqual([2])
+        yield* send(tick("BTC", 1), tick("ETH", 2), tick("SOL", 3))
+        // the attach write (status), then the batch as one write
+        expect(a.writes).toHaveLength(2)
+        expect(b.writes[1]).toBe(a.writes[1])
+        expect(a.events().map((e) => e.event)).toEqual(["status", "tick", "tick", "tick"])
+        expect(a.ids()).toEqual([1, 2, 3])
+        expect(a.text()).toContain(`id: 1\nevent: tick\ndata: {"symbol":"BTC",`)
+        expect(
+          eth
+            .events()
+            .filter((e) => e.event === "tick")
+            .map((e) => e.data["symbol"])
+        ).toEqual(["ETH"])
+        expect(eth.ids()).toEqual([2])
 
-      // a batch with nothing it wants writes nothing to it
-      yield* send(tick("BTC", 4))
-      expect(eth.writes).toHaveLength(2)
-      expect(a.ids()).toEqual([1, 2, 3, 4])
-    }))
+        // a batch with nothing it wants writes nothing to it
+        yield* send(tick("BTC", 4))
+        expect(eth.writes).toHaveLength(2)
+        expect(a.ids()).toEqual([1, 2, 3, 4])
+      })
+  )
 
-  it.scoped("starts with the prefix and the status, then replays what followed Last-Event-ID (filtered), then live events", () =>
-    Effect.gen(function*() {
-      const { feed, send } = yield* setup
-      yield* send(tick("BTC", 1), tick("ETH", 2), tick("BTC", 3), tick("ETH", 4))
-      const all = recorder()
-      const eth = recorder(["eth".toUpperCase()])
-      const prefix = new TextEncoder().encode(": connected\nretry: 3000\n\n")
-      yield* feed.attach(all.client, { lastEventId: 1, prefix })
-      yield* feed.attach(eth.client, { lastEventId: 2 })
-      expect(all.writes).toHaveLength(1)
-      expect(all.text()).toMatch(/^: connected\nretry: 3000\n\nevent: status\ndata: \{"cache":"up"\}\n\nid: 2\n/)
-      expect(all.ids()).toEqual([2, 3, 4])
-      expect(eth.ids()).toEqual([4])
+  it.scoped(
+    "starts with the prefix and the status, then replays what followed Last-Event-ID (filtered), then live events",
+    () =>
+      Effect.gen(function* () {
+        const { feed, send } = yield* setup
+        yield* send(tick("BTC", 1), tick("ETH", 2), tick("BTC", 3), tick("ETH", 4))
+        const all = recorder()
+        const eth = recorder(["eth".toUpperCase()])
+        const prefix = new TextEncoder().encode(": connected\nretry: 3000\n\n")
+        yield* feed.attach(all.client, { lastEventId: 1, prefix })
+        yield* feed.attach(eth.client, { lastEventId: 2 })
+        expect(all.writes).toHaveLength(1)
+        expect(all.text()).toMatch(/^: connected\nretry: 3000\n\nevent: status\ndata: \{"cache":"up"\}\n\nid: 2\n/)
+        expect(all.ids()).toEqual([2, 3, 4])
+        expect(eth.ids()).toEqual([4])
 
-      yield* send(tick("ETH", 5))
-      expect(all.ids()).toEqual([2, 3, 4, 5])
-      expect(eth.ids()).toEqual([4, 5])
-    }))
+        yield* send(tick("ETH", 5))
+        expect(all.ids()).toEqual([2, 3, 4, 5])
+        expect(eth.ids()).toEqual([4, 5])
+      })
+  )
 
   it.scoped("sends each event once to a client that attaches with Last-Event-ID while a batch is still pending", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { feed, input, send } = yield* setup
       yield* send(tick("BTC", 1), tick("ETH", 2))
       yield* input.offer([tick("BTC", 3), tick("ETH", 4)])
@@ -105,10 +135,11 @@ describe("LiveFeed", () => {
       expect(c.ids()).toEqual([2])
       yield* Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
       expect(c.ids()).toEqual([2, 3, 4])
-    }))
+    })
+  )
 
   it.scoped("sends one heartbeat comment to every client every 15 seconds", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { feed } = yield* setup
       const a = recorder()
       const b = recorder(["BTC"])
@@ -121,10 +152,11 @@ describe("LiveFeed", () => {
       expect(b.text().match(/^: ping$/gm)).toHaveLength(1)
       yield* TestClock.adjust("15 seconds")
       expect(a.text().match(/^: ping$/gm)).toHaveLength(2)
-    }))
+    })
+  )
 
   it.scoped("tells every client when the cache subscription is lost and when updates flow again", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { feed, input, send } = yield* setup
       const a = recorder(["BTC"])
       yield* feed.attach(a.client, {})
@@ -140,13 +172,19 @@ describe("LiveFeed", () => {
       yield* TestClock.adjust("1 second") // the resubscription's backoff
       yield* send(tick("BTC", 1))
       expect(yield* feed.cacheUp).toBe(true)
-      expect(a.events().map((e) => e.event === "status" ? e.data : e.data["symbol"])).toEqual([{ cache: "up" }, { cache: "down" }, { cache: "up" }, "BTC"])
+      expect(a.events().map((e) => (e.event === "status" ? e.data : e.data["symbol"]))).toEqual([
+        { cache: "up" },
+        { cache: "down" },
+        { cache: "up" },
+        "BTC"
+      ])
       // status events have no id; ids stay increasing
       expect(a.ids()).toEqual([...a.ids()].sort((x, y) => x - y))
-    }))
+    })
+  )
 
   it.scoped("stops writing to a client once its scope closes, and `closed` resolves when the feed closes", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { feed, send } = yield* setup
       const a = recorder()
       const b = recorder()
@@ -165,5 +203,6 @@ describe("LiveFeed", () => {
       yield* Fiber.join(waiting)
       yield* send(tick("BTC", 2))
       expect(b.ids()).toEqual([1])
-    }))
+    })
+  )
 })

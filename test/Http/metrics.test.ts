@@ -5,7 +5,11 @@ import { eventually, type Running, startCli } from "../e2e/support.js"
 interface Family {
   readonly name: string
   readonly type: string
-  readonly samples: ReadonlyArray<{ readonly name: string; readonly labels: Record<string, string>; readonly value: number }>
+  readonly samples: ReadonlyArray<{
+    readonly name: string
+    readonly labels: Record<string, string>
+    readonly value: number
+  }>
 }
 
 /** Prometheus's own reference parser (the Python client's), not string matching. */
@@ -25,26 +29,39 @@ describe("GET /metrics (built service)", () => {
   it("parses, and carries the pipeline's counters, gauges and histograms", async () => {
     await fetch(`${svc.url}/api/latest`)
     await fetch(`${svc.url}/api/candles/BTC?interval=1m`)
-    const samples = await eventually(async () => {
-      const res = await fetch(`${svc.url}/metrics`)
-      expect(res.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/)
-      const families = parse(await res.text())
-      const all = families.flatMap((f) => f.samples.map((s) => ({ ...s, type: f.type })))
-      return all.some((s) => s.name === "checkpoints_total" && s.value > 0) ? all : undefined
-    }, 30_000, "a checkpoint in /metrics")
+    const samples = await eventually(
+      async () => {
+        const res = await fetch(`${svc.url}/metrics`)
+        expect(res.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/)
+        const families = parse(await res.text())
+        const all = families.flatMap((f) => f.samples.map((s) => ({ ...s, type: f.type })))
+        return all.some((s) => s.name === "checkpoints_total" && s.value > 0) ? all : undefined
+      },
+      30_000,
+      "a checkpoint in /metrics"
+    )
     const find = (name: string, labels: Record<string, string> = {}) =>
       samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
 
     expect(find("ticks_processed_total")[0]?.type).toBe("counter")
     expect(find("ticks_processed_total")[0]!.value).toBeGreaterThan(0)
     expect(find("checkpoint_duration_seconds_count")[0]!.value).toBeGreaterThan(0)
-    expect(find("checkpoint_duration_seconds_bucket", { le: "+Inf" })[0]!.value).toBe(find("checkpoint_duration_seconds_count")[0]!.value)
+    expect(find("checkpoint_duration_seconds_bucket", { le: "+Inf" })[0]!.value).toBe(
+      find("checkpoint_duration_seconds_count")[0]!.value
+    )
     expect(find("checkpoint_duration_seconds_count")[0]!.type).toBe("histogram")
-    expect(find("consumer_lag_records").map((s) => s.labels["partition"]).sort()).toEqual(["0", "1", "2"])
-    expect(find("http_request_duration_seconds_count", { route: "/api/latest", status: "200" })[0]!.value).toBeGreaterThan(0)
+    expect(
+      find("consumer_lag_records")
+        .map((s) => s.labels["partition"])
+        .sort()
+    ).toEqual(["0", "1", "2"])
+    expect(
+      find("http_request_duration_seconds_count", { route: "/api/latest", status: "200" })[0]!.value
+    ).toBeGreaterThan(0)
     expect(find("http_request_duration_seconds_count", { route: "/api/candles/:symbol" }).length).toBe(1)
     expect(find("sse_clients")[0]?.type).toBe("gauge")
     expect(find("producer_ticks_published_total")[0]!.value).toBeGreaterThan(0)
-    for (const dependency of ["database", "cache", "bus"]) expect(find("dependency_up", { dependency })[0]?.value).toBe(1)
+    for (const dependency of ["database", "cache", "bus"])
+      expect(find("dependency_up", { dependency })[0]?.value).toBe(1)
   })
 })

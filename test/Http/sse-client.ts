@@ -17,7 +17,12 @@ export interface SseConnection {
   /** Parsed events so far (only while reading; none kept with `keep: false`). */
   readonly events: Array<SseEvent>
   /** Events received, the first and last id seen, and every jump in the ids (`[before, after]`), kept or not. */
-  readonly stats: () => { readonly count: number; readonly firstId: number | undefined; readonly lastId: number | undefined; readonly jumps: ReadonlyArray<readonly [number, number]> }
+  readonly stats: () => {
+    readonly count: number
+    readonly firstId: number | undefined
+    readonly lastId: number | undefined
+    readonly jumps: ReadonlyArray<readonly [number, number]>
+  }
   /** Bytes received so far (only while reading). */
   readonly bytes: () => number
   /** The first bytes of the stream, as text (the preamble: `retry:` and the first comment). */
@@ -27,7 +32,11 @@ export interface SseConnection {
   /** Starts (or resumes) reading and parsing the stream. */
   readonly read: () => void
   /** Resolves when `predicate` holds for the events, or rejects after `timeoutMs` (a bound, not a timing assertion). */
-  readonly waitFor: (predicate: (events: ReadonlyArray<SseEvent>) => boolean, timeoutMs: number, what: string) => Promise<void>
+  readonly waitFor: (
+    predicate: (events: ReadonlyArray<SseEvent>) => boolean,
+    timeoutMs: number,
+    what: string
+  ) => Promise<void>
   /** Resolves when the stream ends (the server closed it), or rejects after `timeoutMs`. */
   readonly ended: (timeoutMs: number) => Promise<void>
   readonly close: () => void
@@ -45,112 +54,119 @@ export const openSse = (
   } = {}
 ): Promise<SseConnection> =>
   new Promise((resolve, reject) => {
-    const req: ClientRequest = request(url, {
-      agent: false,
-      ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
-      headers: { accept: "text/event-stream", ...options.headers }
-    }, (res) => {
-      const events: Array<SseEvent> = []
-      let count = 0
-      let firstId: number | undefined
-      let lastId: number | undefined
-      const jumps: Array<readonly [number, number]> = []
-      let head = ""
-      let bytes = 0
-      let buffer = ""
-      let reading = false
-      const waiters = new Set<() => void>()
-      const onData = (chunk: Buffer) => {
-        bytes += chunk.length
-        const text = chunk.toString("utf8")
-        if (head.length < 200) head += text.slice(0, 200 - head.length)
-        buffer += text
-        let end: number
-        while ((end = buffer.indexOf("\n\n")) >= 0) {
-          const block = buffer.slice(0, end)
-          buffer = buffer.slice(end + 2)
-          const fields: Record<string, string> = {}
-          for (const line of block.split("\n")) {
-            if (line.startsWith(":")) continue
-            const i = line.indexOf(":")
-            if (i > 0) fields[line.slice(0, i)] = line.slice(i + 1).trimStart()
-          }
-          if (fields["event"] !== undefined) {
-            const id = fields["id"] === undefined ? undefined : Number(fields["id"])
-            count += 1
-            if (id !== undefined) {
-              if (lastId !== undefined && id !== lastId + 1) jumps.push([lastId, id])
-              firstId ??= id
-              lastId = id
+    const req: ClientRequest = request(
+      url,
+      {
+        agent: false,
+        ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
+        headers: { accept: "text/event-stream", ...options.headers }
+      },
+      (res) => {
+        const events: Array<SseEvent> = []
+        let count = 0
+        let firstId: number | undefined
+        let lastId: number | undefined
+        const jumps: Array<readonly [number, number]> = []
+        let head = ""
+        let bytes = 0
+        let buffer = ""
+        let reading = false
+        const waiters = new Set<() => void>()
+        const onData = (chunk: Buffer) => {
+          bytes += chunk.length
+          const text = chunk.toString("utf8")
+          if (head.length < 200) head += text.slice(0, 200 - head.length)
+          buffer += text
+          let end: number
+          while ((end = buffer.indexOf("\n\n")) >= 0) {
+            const block = buffer.slice(0, end)
+            buffer = buffer.slice(end + 2)
+            const fields: Record<string, string> = {}
+            for (const line of block.split("\n")) {
+              if (line.startsWith(":")) continue
+              const i = line.indexOf(":")
+              if (i > 0) fields[line.slice(0, i)] = line.slice(i + 1).trimStart()
             }
-            if (options.keep !== false) events.push({ id, event: fields["event"], data: fields["data"] ?? "" })
-          }
-        }
-        for (const w of waiters) w()
-      }
-      const read = () => {
-        if (!reading) {
-          reading = true
-          res.on("data", onData)
-        }
-        res.resume()
-      }
-      if (options.read !== false && res.statusCode === 200) read()
-      else res.pause()
-      resolve({
-        status: res.statusCode ?? 0,
-        headers: res.headers,
-        events,
-        stats: () => ({ count, firstId, lastId, jumps }),
-        bytes: () => bytes,
-        head: () => head,
-        body: () =>
-          new Promise((ok, fail) => {
-            let text = ""
-            res.setEncoding("utf8")
-            res.on("data", (d: string) => (text += d))
-            res.on("end", () => ok(text))
-            res.on("error", fail)
-            res.resume()
-          }),
-        read,
-        waitFor: (predicate, timeoutMs, what) =>
-          new Promise((ok, fail) => {
-            if (predicate(events)) {
-              ok()
-              return
-            }
-            const check = () => {
-              if (predicate(events)) {
-                clearTimeout(timer)
-                waiters.delete(check)
-                ok()
+            if (fields["event"] !== undefined) {
+              const id = fields["id"] === undefined ? undefined : Number(fields["id"])
+              count += 1
+              if (id !== undefined) {
+                if (lastId !== undefined && id !== lastId + 1) jumps.push([lastId, id])
+                firstId ??= id
+                lastId = id
               }
+              if (options.keep !== false) events.push({ id, event: fields["event"], data: fields["data"] ?? "" })
             }
-            const timer = setTimeout(() => {
-              waiters.delete(check)
-              fail(new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${events.length} events so far)`))
-            }, timeoutMs)
-            waiters.add(check)
-          }),
-        ended: (timeoutMs) =>
-          new Promise((ok, fail) => {
-            if (res.complete || res.destroyed) {
-              ok()
-              return
-            }
-            const timer = setTimeout(() => fail(new Error(`the stream did not end within ${timeoutMs} ms`)), timeoutMs)
-            res.once("close", () => {
-              clearTimeout(timer)
-              ok()
-            })
-          }),
-        close: () => {
-          res.destroy()
-          req.destroy()
+          }
+          for (const w of waiters) w()
         }
-      })
-    })
+        const read = () => {
+          if (!reading) {
+            reading = true
+            res.on("data", onData)
+          }
+          res.resume()
+        }
+        if (options.read !== false && res.statusCode === 200) read()
+        else res.pause()
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          events,
+          stats: () => ({ count, firstId, lastId, jumps }),
+          bytes: () => bytes,
+          head: () => head,
+          body: () =>
+            new Promise((ok, fail) => {
+              let text = ""
+              res.setEncoding("utf8")
+              res.on("data", (d: string) => (text += d))
+              res.on("end", () => ok(text))
+              res.on("error", fail)
+              res.resume()
+            }),
+          read,
+          waitFor: (predicate, timeoutMs, what) =>
+            new Promise((ok, fail) => {
+              if (predicate(events)) {
+                ok()
+                return
+              }
+              const check = () => {
+                if (predicate(events)) {
+                  clearTimeout(timer)
+                  waiters.delete(check)
+                  ok()
+                }
+              }
+              const timer = setTimeout(() => {
+                waiters.delete(check)
+                fail(new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${events.length} events so far)`))
+              }, timeoutMs)
+              waiters.add(check)
+            }),
+          ended: (timeoutMs) =>
+            new Promise((ok, fail) => {
+              if (res.complete || res.destroyed) {
+                ok()
+                return
+              }
+              const timer = setTimeout(
+                () => fail(new Error(`the stream did not end within ${timeoutMs} ms`)),
+                timeoutMs
+              )
+              res.once("close", () => {
+                clearTimeout(timer)
+                ok()
+              })
+            }),
+          close: () => {
+            res.destroy()
+            req.destroy()
+          }
+        })
+      }
+    )
     req.on("error", reject)
     req.end()
   })

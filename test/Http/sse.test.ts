@@ -17,10 +17,13 @@ const metric = async (url: string, line: RegExp) => {
   const found = text.split("\n").find((l) => line.test(l))
   return found === undefined ? undefined : Number(found.split(" ").at(-1))
 }
-const ticksOf = (c: SseConnection) => c.events.filter((e) => e.event === "tick").map((e) => JSON.parse(e.data) as { symbol: string })
+const ticksOf = (c: SseConnection) =>
+  c.events.filter((e) => e.event === "tick").map((e) => JSON.parse(e.data) as { symbol: string })
 
 afterAll(async () => {
-  await Promise.all(started.filter((s) => s.child.exitCode === null).map((s) => s.stop("SIGKILL").catch(() => undefined)))
+  await Promise.all(
+    started.filter((s) => s.child.exitCode === null).map((s) => s.stop("SIGKILL").catch(() => undefined))
+  )
 })
 
 describe("SSE connection caps (SSE_MAX_CLIENTS=3, SSE_MAX_PER_ADDRESS=2)", () => {
@@ -72,13 +75,21 @@ describe("SSE connection caps (SSE_MAX_CLIENTS=3, SSE_MAX_PER_ADDRESS=2)", () =>
 
     // a client leaves: its slot is free again, for its own address and for the others
     a1.close()
-    const again = await eventually(async () => {
-      const c = await connect("127.0.0.3")
-      if (c.status === 200) return c
-      c.close()
-      return undefined
-    }, 15_000, "a slot to free up after a client disconnected")
-    await again.waitFor((es) => es.some((e) => e.event === "tick"), 15_000, "ticks on the stream that took the freed slot")
+    const again = await eventually(
+      async () => {
+        const c = await connect("127.0.0.3")
+        if (c.status === 200) return c
+        c.close()
+        return undefined
+      },
+      15_000,
+      "a slot to free up after a client disconnected"
+    )
+    await again.waitFor(
+      (es) => es.some((e) => e.event === "tick"),
+      15_000,
+      "ticks on the stream that took the freed slot"
+    )
     expect(await metric(svc.url, /^sse_clients /)).toBe(3)
   })
 })
@@ -95,10 +106,14 @@ describe("SSE filter and resume", () => {
     try {
       expect(c.status).toBe(200)
       expect(c.headers["content-type"]).toContain("text/event-stream")
-      await c.waitFor(() => {
-        const symbols = new Set(ticksOf(c).map((t) => t.symbol))
-        return symbols.has("BTC") && symbols.has("ETH") && ticksOf(c).length >= 20
-      }, 20_000, "20 ticks of BTC and ETH")
+      await c.waitFor(
+        () => {
+          const symbols = new Set(ticksOf(c).map((t) => t.symbol))
+          return symbols.has("BTC") && symbols.has("ETH") && ticksOf(c).length >= 20
+        },
+        20_000,
+        "20 ticks of BTC and ETH"
+      )
       expect(c.head()).toMatch(/^: connected\nretry: 3000\n\n/)
       expect(new Set(ticksOf(c).map((t) => t.symbol))).toEqual(new Set(["BTC", "ETH"]))
       const candles = c.events.filter((e) => e.event === "candle").map((e) => JSON.parse(e.data) as { symbol: string })
@@ -144,7 +159,11 @@ describe("SSE filter and resume", () => {
     ] as const) {
       const resumed = await openSse(url, { headers })
       try {
-        await resumed.waitFor((es) => es.filter((e) => e.id !== undefined).length >= 20, 20_000, `20 resumed events (${how})`)
+        await resumed.waitFor(
+          (es) => es.filter((e) => e.id !== undefined).length >= 20,
+          20_000,
+          `20 resumed events (${how})`
+        )
         const got = resumed.events.flatMap((e) => (e.id === undefined ? [] : [e.id])).slice(0, 20)
         expect(got, how).toEqual(expected)
         // replayed events are the same events
@@ -178,7 +197,8 @@ describe("a slow client never slows the others", () => {
       // Far more than the unread stream can hold (256 KiB queued in Node plus a few MB of socket buffers):
       // had the server waited for it, every stream would have stalled long before this.
       const target = startId + 40_000
-      for (const c of fast) await c.waitFor(() => (c.stats().lastId ?? 0) >= target, 90_000, `event id ${target} on every reader`)
+      for (const c of fast)
+        await c.waitFor(() => (c.stats().lastId ?? 0) >= target, 90_000, `event id ${target} on every reader`)
 
       // The unread stream, read at last: what was buffered for it, then a jump over what the feed dropped, then live.
       slow.read()
@@ -196,18 +216,28 @@ describe("a slow client never slows the others", () => {
       slow.close()
       for (const c of fast) c.close()
     }
-    await eventually(async () => ((await metric(svc.url, /^sse_clients /)) === 0 ? true : undefined), 15_000, "every stream to be released")
+    await eventually(
+      async () => ((await metric(svc.url, /^sse_clients /)) === 0 ? true : undefined),
+      15_000,
+      "every stream to be released"
+    )
   }, 150_000)
 })
 
 describe("SSE cap configuration", () => {
-  for (const [name, value] of [["SSE_MAX_CLIENTS", "lots"], ["SSE_MAX_PER_ADDRESS", "0"]] as const) {
+  for (const [name, value] of [
+    ["SSE_MAX_CLIENTS", "lots"],
+    ["SSE_MAX_PER_ADDRESS", "0"]
+  ] as const) {
     it(`stops start-up with exit code 2 and a line naming ${name}=${value}`, async () => {
       const svc = await startCli(["service"], { [name]: value })
       started.push(svc)
       const code = await new Promise<number | null>((resolve, reject) => {
         if (svc.child.exitCode !== null) return resolve(svc.child.exitCode)
-        const timer = setTimeout(() => reject(new Error(`still running 60 s after start with ${name}=${value}\n${svc.output()}`)), 60_000)
+        const timer = setTimeout(
+          () => reject(new Error(`still running 60 s after start with ${name}=${value}\n${svc.output()}`)),
+          60_000
+        )
         svc.child.once("exit", (c) => {
           clearTimeout(timer)
           resolve(c)

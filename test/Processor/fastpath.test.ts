@@ -17,7 +17,8 @@ const epoch = Date.UTC(2025, 10, 1)
 /** A store that accepts every checkpoint: this test is about the cache. */
 const acceptingStore: Store["Type"] = {
   commit: () => Effect.void,
-  claim: (_topic, partitions) => Effect.succeed(new Map(partitions.map((p) => [p, { epoch: 1, nextOffset: 0, state: null }] as const))),
+  claim: (_topic, partitions) =>
+    Effect.succeed(new Map(partitions.map((p) => [p, { epoch: 1, nextOffset: 0, state: null }] as const))),
   candles: () => Effect.succeed([]),
   symbols: Effect.succeed([]),
   ping: Effect.void,
@@ -27,14 +28,14 @@ const acceptingStore: Store["Type"] = {
 
 describe("processor fast path", () => {
   it.live("coalesces what waits for a stalled cache into one write, publishing every tick update", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const writes: Array<{ ticks: ReadonlyArray<Tick>; updates: ReadonlyArray<Update> }> = []
       const firstWrite = yield* Deferred.make<void>()
       const release = yield* Deferred.make<void>()
       const cache = Layer.succeed(LatestCache, {
         kind: "memory",
         write: (ticks, updates) =>
-          Effect.gen(function*() {
+          Effect.gen(function* () {
             writes.push({ ticks, updates })
             if (writes.length === 1) {
               yield* Deferred.succeed(firstWrite, undefined)
@@ -46,13 +47,29 @@ describe("processor fast path", () => {
         updates: Stream.empty,
         isUp: Effect.succeed(true)
       })
-      const config = ConfigProvider.fromMap(new Map([["KAFKA_TOPIC", "fastpath"], ["BATCH_SIZE", "10"], ["CHECKPOINT_INTERVAL", "50 millis"]]))
+      const config = ConfigProvider.fromMap(
+        new Map([
+          ["KAFKA_TOPIC", "fastpath"],
+          ["BATCH_SIZE", "10"],
+          ["CHECKPOINT_INTERVAL", "50 millis"]
+        ])
+      )
       const bus = yield* MemoryBus.make({ maxBatch: 7 })
       yield* bus.ensureTopic("fastpath", 3)
       const dropped = (yield* Metric.value(Processor.cacheUpdatesDropped)).count
 
-      const ticks = Array.from({ length: 200 }, (_, i) =>
-        new Tick({ symbol: i % 2 === 0 ? "BTC" : "ETH", coinId: "c", price: 100 + i, eventTime: epoch + i * 1000, source: "simulator", ingestTime: epoch }))
+      const ticks = Array.from(
+        { length: 200 },
+        (_, i) =>
+          new Tick({
+            symbol: i % 2 === 0 ? "BTC" : "ETH",
+            coinId: "c",
+            price: 100 + i,
+            eventTime: epoch + i * 1000,
+            source: "simulator",
+            ingestTime: epoch
+          })
+      )
       const fiber = yield* Processor.run.pipe(
         Logger.withMinimumLogLevel(LogLevel.None),
         Effect.scoped,
@@ -61,24 +78,36 @@ describe("processor fast path", () => {
         Effect.fork
       )
       // The first tick goes out alone and its write hangs; the other 199 are processed meanwhile.
-      yield* bus.publish("fastpath", ticks.slice(0, 1).map((t) => ({ key: t.symbol, value: encode(t) })))
+      yield* bus.publish(
+        "fastpath",
+        ticks.slice(0, 1).map((t) => ({ key: t.symbol, value: encode(t) }))
+      )
       yield* Deferred.await(firstWrite)
-      yield* bus.publish("fastpath", ticks.slice(1).map((t) => ({ key: t.symbol, value: encode(t) })))
+      yield* bus.publish(
+        "fastpath",
+        ticks.slice(1).map((t) => ({ key: t.symbol, value: encode(t) }))
+      )
       const processed = Metric.value(Processor.ticksProcessed).pipe(Effect.map((s) => s.count))
       const before = yield* processed
       while ((yield* processed) < before + 199) yield* Effect.sleep("5 millis")
       yield* Deferred.succeed(release, undefined)
-      while (writes.reduce((n, w) => n + w.updates.filter((u) => u._tag === "tick").length, 0) < 200) yield* Effect.sleep("5 millis")
+      while (writes.reduce((n, w) => n + w.updates.filter((u) => u._tag === "tick").length, 0) < 200)
+        yield* Effect.sleep("5 millis")
       yield* Fiber.interrupt(fiber)
 
       expect(writes.length).toBe(2)
       const [, second] = writes
       // The latest per symbol: one SETEX each, the newest tick.
-      expect(second!.ticks.map((t) => [t.symbol, t.eventTime]).sort()).toEqual([["BTC", ticks[198]!.eventTime], ["ETH", ticks[199]!.eventTime]])
+      expect(second!.ticks.map((t) => [t.symbol, t.eventTime]).sort()).toEqual([
+        ["BTC", ticks[198]!.eventTime],
+        ["ETH", ticks[199]!.eventTime]
+      ])
       // Every tick update, in order per symbol; each candle once, with its newest values.
       const published = writes.flatMap((w) => w.updates.flatMap((u) => (u._tag === "tick" ? [u.tick] : [])))
       for (const symbol of ["BTC", "ETH"]) {
-        expect(published.filter((t) => t.symbol === symbol).map((t) => t.eventTime)).toEqual(ticks.filter((t) => t.symbol === symbol).map((t) => t.eventTime))
+        expect(published.filter((t) => t.symbol === symbol).map((t) => t.eventTime)).toEqual(
+          ticks.filter((t) => t.symbol === symbol).map((t) => t.eventTime)
+        )
       }
       const candles = second!.updates.flatMap((u) => (u._tag === "candle" ? [u.candle] : []))
       const keys = candles.map((c) => `${c.symbol}|${c.interval}|${c.bucketStart}`)
@@ -86,5 +115,6 @@ describe("processor fast path", () => {
       const btc1d = candles.find((c) => c.symbol === "BTC" && c.interval === "1d")!
       expect(btc1d.tickCount).toBe(100)
       expect((yield* Metric.value(Processor.cacheUpdatesDropped)).count).toBe(dropped)
-    }))
+    })
+  )
 })

@@ -35,7 +35,7 @@ interface Flaky {
 
 /** The memory bus with fault injection: while `down`, publish fails and writes nothing. */
 const flakyBus = (down: boolean) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const memory = yield* MemoryBus.make()
     yield* memory.ensureTopic(topic, 3)
     const state: Flaky = {
@@ -71,7 +71,7 @@ const quiet = Logger.remove(Logger.defaultLogger)
 const fast = Schedule.spaced("5 millis")
 const pause = (ms: number) => Effect.promise(() => new Promise((r) => setTimeout(r, ms)))
 const until = (probe: () => boolean, what: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     for (let i = 0; i < 1000; i++) {
       if (probe()) return
       yield* pause(5)
@@ -83,135 +83,168 @@ const counter = (m: Metric.Metric.Counter<number>) => Effect.map(Metric.value(m)
 const gauge = Effect.map(Metric.value(Producer.metrics.buffered), (s) => s.value)
 
 describe("producer stage: bounded buffer and backpressure", () => {
-  it.live("bus down, then back: every tick arrives once, in source order per symbol, and the stage resumes by itself", () =>
-    Effect.gen(function*() {
-      const flaky = yield* flakyBus(true)
-      const published0 = yield* counter(Producer.metrics.published)
-      const errors0 = yield* counter(Producer.metrics.publishErrors)
-      const source = Array.from({ length: 300 }, (_, n) => tickOf(n))
+  it.live(
+    "bus down, then back: every tick arrives once, in source order per symbol, and the stage resumes by itself",
+    () =>
+      Effect.gen(function* () {
+        const flaky = yield* flakyBus(true)
+        const published0 = yield* counter(Producer.metrics.published)
+        const errors0 = yield* counter(Producer.metrics.publishErrors)
+        const source = Array.from({ length: 300 }, (_, n) => tickOf(n))
 
-      const fiber = yield* Producer.publishStream(Stream.fromIterable(source), { topic, bufferSize: 1000, maxBatch: 40, retry: fast }).pipe(
-        Effect.provideService(Bus, flaky.bus),
-        Effect.provide(quiet),
-        Effect.fork
-      )
-      yield* until(() => flaky.failures >= 3, "failed publishes")
-      expect(yield* gauge).toBe(300) // all accepted, none acknowledged
-      expect(yield* readAll(flaky.memory)).toEqual([])
+        const fiber = yield* Producer.publishStream(Stream.fromIterable(source), {
+          topic,
+          bufferSize: 1000,
+          maxBatch: 40,
+          retry: fast
+        }).pipe(Effect.provideService(Bus, flaky.bus), Effect.provide(quiet), Effect.fork)
+        yield* until(() => flaky.failures >= 3, "failed publishes")
+        expect(yield* gauge).toBe(300) // all accepted, none acknowledged
+        expect(yield* readAll(flaky.memory)).toEqual([])
 
-      flaky.down = false
-      yield* Fiber.join(fiber) // a finite source: done once everything is acknowledged
-      const records = yield* readAll(flaky.memory)
-      expect(records).toHaveLength(300)
-      expect(records.every((r) => r.key === r.tick.symbol)).toBe(true)
-      expect(bySymbol(records.map((r) => r.tick))).toEqual(bySymbol(source))
-      expect(yield* gauge).toBe(0)
-      expect((yield* counter(Producer.metrics.published)) - published0).toBe(300)
-      expect((yield* counter(Producer.metrics.publishErrors)) - errors0).toBe(flaky.failures)
-    }))
+        flaky.down = false
+        yield* Fiber.join(fiber) // a finite source: done once everything is acknowledged
+        const records = yield* readAll(flaky.memory)
+        expect(records).toHaveLength(300)
+        expect(records.every((r) => r.key === r.tick.symbol)).toBe(true)
+        expect(bySymbol(records.map((r) => r.tick))).toEqual(bySymbol(source))
+        expect(yield* gauge).toBe(0)
+        expect((yield* counter(Producer.metrics.published)) - published0).toBe(300)
+        expect((yield* counter(Producer.metrics.publishErrors)) - errors0).toBe(flaky.failures)
+      })
+  )
 
-  it.live("a full buffer stops pulling the source; nothing accepted is dropped; pulling resumes when the bus is back", () =>
-    Effect.gen(function*() {
-      const flaky = yield* flakyBus(true)
-      let pulled = 0
-      const source = Stream.repeatEffect(Effect.sync(() => tickOf(pulled++))).pipe(Stream.take(400))
+  it.live(
+    "a full buffer stops pulling the source; nothing accepted is dropped; pulling resumes when the bus is back",
+    () =>
+      Effect.gen(function* () {
+        const flaky = yield* flakyBus(true)
+        let pulled = 0
+        const source = Stream.repeatEffect(Effect.sync(() => tickOf(pulled++))).pipe(Stream.take(400))
 
-      const fiber = yield* Producer.publishStream(source, { topic, bufferSize: 50, maxBatch: 16, retry: fast }).pipe(
-        Effect.provideService(Bus, flaky.bus),
-        Effect.provide(quiet),
-        Effect.fork
-      )
-      yield* until(() => pulled >= 50, "the buffer to fill")
-      yield* pause(150)
-      const whileDown = pulled
-      // 50 accepted, plus at most the one tick already pulled and waiting for room.
-      expect(whileDown).toBeGreaterThanOrEqual(50)
-      expect(whileDown).toBeLessThanOrEqual(51)
-      expect(yield* gauge).toBe(50)
-      yield* pause(150)
-      expect(pulled).toBe(whileDown) // still not pulled: polling has stopped
-      expect(flaky.failures).toBeGreaterThan(3)
+        const fiber = yield* Producer.publishStream(source, { topic, bufferSize: 50, maxBatch: 16, retry: fast }).pipe(
+          Effect.provideService(Bus, flaky.bus),
+          Effect.provide(quiet),
+          Effect.fork
+        )
+        yield* until(() => pulled >= 50, "the buffer to fill")
+        yield* pause(150)
+        const whileDown = pulled
+        // 50 accepted, plus at most the one tick already pulled and waiting for room.
+        expect(whileDown).toBeGreaterThanOrEqual(50)
+        expect(whileDown).toBeLessThanOrEqual(51)
+        expect(yield* gauge).toBe(50)
+        yield* pause(150)
+        expect(pulled).toBe(whileDown) // still not pulled: polling has stopped
+        expect(flaky.failures).toBeGreaterThan(3)
 
-      flaky.down = false
-      yield* Fiber.join(fiber)
-      expect(pulled).toBe(400)
-      const records = yield* readAll(flaky.memory)
-      expect(records).toHaveLength(400)
-      expect(bySymbol(records.map((r) => r.tick))).toEqual(bySymbol(Array.from({ length: 400 }, (_, n) => tickOf(n))))
-      expect(yield* gauge).toBe(0)
-    }))
+        flaky.down = false
+        yield* Fiber.join(fiber)
+        expect(pulled).toBe(400)
+        const records = yield* readAll(flaky.memory)
+        expect(records).toHaveLength(400)
+        expect(bySymbol(records.map((r) => r.tick))).toEqual(bySymbol(Array.from({ length: 400 }, (_, n) => tickOf(n))))
+        expect(yield* gauge).toBe(0)
+      })
+  )
 
   it.live("the bus flapping: down and up again several times, still each tick once and in order", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const flaky = yield* flakyBus(false)
       let pulled = 0
       const source = Stream.repeatEffect(Effect.sync(() => tickOf(pulled++))).pipe(Stream.take(600))
-      const flapper = yield* Effect.fork(Effect.forever(Effect.zipRight(Effect.sync(() => (flaky.down = !flaky.down)), Effect.sleep("7 millis"))))
-      yield* Producer.publishStream(source, { topic, bufferSize: 20, maxBatch: 8, retry: Schedule.spaced("2 millis") }).pipe(
-        Effect.provideService(Bus, flaky.bus),
-        Effect.provide(quiet)
+      const flapper = yield* Effect.fork(
+        Effect.forever(
+          Effect.zipRight(
+            Effect.sync(() => (flaky.down = !flaky.down)),
+            Effect.sleep("7 millis")
+          )
+        )
       )
+      yield* Producer.publishStream(source, {
+        topic,
+        bufferSize: 20,
+        maxBatch: 8,
+        retry: Schedule.spaced("2 millis")
+      }).pipe(Effect.provideService(Bus, flaky.bus), Effect.provide(quiet))
       yield* Fiber.interrupt(flapper)
       const records = yield* readAll(flaky.memory)
       expect(records).toHaveLength(600)
       expect(bySymbol(records.map((r) => r.tick))).toEqual(bySymbol(Array.from({ length: 600 }, (_, n) => tickOf(n))))
       expect(flaky.failures).toBeGreaterThan(0)
-    }))
+    })
+  )
 
-  it.live("interrupted while the bus is down: the buffer gets drainTimeout to reach the bus (here it comes back in time)", () =>
-    Effect.gen(function*() {
-      const flaky = yield* flakyBus(true)
-      const source = Stream.concat(Stream.fromIterable(Array.from({ length: 30 }, (_, n) => tickOf(n))), Stream.never)
-      const fiber = yield* Producer.publishStream(source, { topic, bufferSize: 100, retry: fast, drainTimeout: "5 seconds" }).pipe(
-        Effect.provideService(Bus, flaky.bus),
-        Effect.provide(quiet),
-        Effect.fork
-      )
-      yield* until(() => flaky.failures >= 2, "failed publishes")
-      yield* Effect.fork(Effect.zipRight(pause(50), Effect.sync(() => (flaky.down = false))))
-      yield* Fiber.interrupt(fiber)
-      expect(yield* readAll(flaky.memory)).toHaveLength(30)
-    }))
+  it.live(
+    "interrupted while the bus is down: the buffer gets drainTimeout to reach the bus (here it comes back in time)",
+    () =>
+      Effect.gen(function* () {
+        const flaky = yield* flakyBus(true)
+        const source = Stream.concat(Stream.fromIterable(Array.from({ length: 30 }, (_, n) => tickOf(n))), Stream.never)
+        const fiber = yield* Producer.publishStream(source, {
+          topic,
+          bufferSize: 100,
+          retry: fast,
+          drainTimeout: "5 seconds"
+        }).pipe(Effect.provideService(Bus, flaky.bus), Effect.provide(quiet), Effect.fork)
+        yield* until(() => flaky.failures >= 2, "failed publishes")
+        yield* Effect.fork(
+          Effect.zipRight(
+            pause(50),
+            Effect.sync(() => (flaky.down = false))
+          )
+        )
+        yield* Fiber.interrupt(fiber)
+        expect(yield* readAll(flaky.memory)).toHaveLength(30)
+      })
+  )
 
-  it.live("interrupted while the bus stays down: it stops after drainTimeout and says how many ticks were not published", () =>
-    Effect.gen(function*() {
-      const flaky = yield* flakyBus(true)
-      const lines: Array<string> = []
-      const capture = Logger.add(Logger.make(({ message }) => lines.push((Array.isArray(message) ? message : [message]).join(" "))))
-      const source = Stream.concat(Stream.fromIterable(Array.from({ length: 12 }, (_, n) => tickOf(n))), Stream.never)
-      const fiber = yield* Producer.publishStream(source, { topic, bufferSize: 100, retry: fast, drainTimeout: "50 millis" }).pipe(
-        Effect.provideService(Bus, flaky.bus),
-        Effect.provide(quiet),
-        Effect.provide(capture),
-        Effect.fork
-      )
-      yield* until(() => flaky.failures >= 2, "failed publishes")
-      const started = Date.now()
-      yield* Fiber.interrupt(fiber)
-      expect(Date.now() - started).toBeLessThan(2000)
-      expect(lines.some((l) => l.includes("12 accepted ticks did not reach the bus in time"))).toBe(true)
-      expect(lines.filter((l) => l.includes("publish of")).join("\n")).toContain("publish of 12 ticks failed")
-    }))
+  it.live(
+    "interrupted while the bus stays down: it stops after drainTimeout and says how many ticks were not published",
+    () =>
+      Effect.gen(function* () {
+        const flaky = yield* flakyBus(true)
+        const lines: Array<string> = []
+        const capture = Logger.add(
+          Logger.make(({ message }) => lines.push((Array.isArray(message) ? message : [message]).join(" ")))
+        )
+        const source = Stream.concat(Stream.fromIterable(Array.from({ length: 12 }, (_, n) => tickOf(n))), Stream.never)
+        const fiber = yield* Producer.publishStream(source, {
+          topic,
+          bufferSize: 100,
+          retry: fast,
+          drainTimeout: "50 millis"
+        }).pipe(Effect.provideService(Bus, flaky.bus), Effect.provide(quiet), Effect.provide(capture), Effect.fork)
+        yield* until(() => flaky.failures >= 2, "failed publishes")
+        const started = Date.now()
+        yield* Fiber.interrupt(fiber)
+        expect(Date.now() - started).toBeLessThan(2000)
+        expect(lines.some((l) => l.includes("12 accepted ticks did not reach the bus in time"))).toBe(true)
+        expect(lines.filter((l) => l.includes("publish of")).join("\n")).toContain("publish of 12 ticks failed")
+      })
+  )
 
   it.live("a finite retry that gives up fails the stage with the bus error", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const flaky = yield* flakyBus(true)
-      const result = yield* Producer.publishStream(Stream.make(tickOf(0), tickOf(1)), { topic, bufferSize: 10, retry: Schedule.recurs(2) }).pipe(
-        Effect.provideService(Bus, flaky.bus),
-        Effect.provide(quiet),
-        Effect.either
-      )
+      const result = yield* Producer.publishStream(Stream.make(tickOf(0), tickOf(1)), {
+        topic,
+        bufferSize: 10,
+        retry: Schedule.recurs(2)
+      }).pipe(Effect.provideService(Bus, flaky.bus), Effect.provide(quiet), Effect.either)
       expect(Either.isLeft(result) && result.left._tag === "BusError").toBe(true)
       expect(flaky.calls).toBe(3)
-    }))
+    })
+  )
 
   it.effect("PRODUCER_BUFFER: 10,000 by default; a positive integer otherwise", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const read = (env: Record<string, string>) =>
         Effect.withConfigProvider(ProducerConfig, ConfigProvider.fromMap(new Map(Object.entries(env))))
       expect((yield* read({})).bufferSize).toBe(10_000)
       expect((yield* read({ PRODUCER_BUFFER: "250" })).bufferSize).toBe(250)
       expect(Either.isLeft(yield* Effect.either(read({ PRODUCER_BUFFER: "0" })))).toBe(true)
       expect(Either.isLeft(yield* Effect.either(read({ PRODUCER_BUFFER: "lots" })))).toBe(true)
-    }))
+    })
+  )
 })

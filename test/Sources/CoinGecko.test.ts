@@ -1,3 +1,12 @@
+import { readFileSync } from "node:fs"
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse
+} from "node:http"
+import type { AddressInfo } from "node:net"
 import { describe, expect, it } from "@effect/vitest"
 import {
   Chunk,
@@ -5,8 +14,8 @@ import {
   Duration,
   Effect,
   Either,
-  FastCheck as fc,
   Fiber,
+  FastCheck as fc,
   Logger,
   Metric,
   Option,
@@ -15,9 +24,6 @@ import {
   Stream,
   TestClock
 } from "effect"
-import { readFileSync } from "node:fs"
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http"
-import type { AddressInfo } from "node:net"
 import { Bus } from "../../src/Bus/Bus.js"
 import * as MemoryBus from "../../src/Bus/Memory.js"
 import { SourceConfig } from "../../src/Config.js"
@@ -29,7 +35,8 @@ import * as Sources from "../../src/Sources/index.js"
 
 // == fixtures (derived from recorded market_chart answers: see test/fixtures/README.md)
 
-const fixture = (name: string): unknown => JSON.parse(readFileSync(new URL(`../fixtures/coingecko/${name}`, import.meta.url), "utf8"))
+const fixture = (name: string): unknown =>
+  JSON.parse(readFileSync(new URL(`../fixtures/coingecko/${name}`, import.meta.url), "utf8"))
 const simplePrice = fixture("simple-price.json") as Record<string, Record<string, number | null>>
 const markets = fixture("coins-markets.json") as Array<Record<string, unknown>>
 const coins = ["bitcoin", "ethereum", "tether"]
@@ -58,14 +65,18 @@ const answer = (changes: Record<string, Record<string, number | null | undefined
 
 type Reply = (req: IncomingMessage, res: ServerResponse) => void
 
-const json = (body: unknown, status = 200, headers: Record<string, string> = {}): Reply => (_req, res) => {
-  res.writeHead(status, { "content-type": "application/json; charset=utf-8", ...headers })
-  res.end(JSON.stringify(body))
-}
-const text = (status: number, body: string, contentType = "text/html; charset=UTF-8"): Reply => (_req, res) => {
-  res.writeHead(status, { "content-type": contentType, server: "cloudflare" })
-  res.end(body)
-}
+const json =
+  (body: unknown, status = 200, headers: Record<string, string> = {}): Reply =>
+  (_req, res) => {
+    res.writeHead(status, { "content-type": "application/json; charset=utf-8", ...headers })
+    res.end(JSON.stringify(body))
+  }
+const text =
+  (status: number, body: string, contentType = "text/html; charset=UTF-8"): Reply =>
+  (_req, res) => {
+    res.writeHead(status, { "content-type": contentType, server: "cloudflare" })
+    res.end(body)
+  }
 /** Never answers (the client's timeout has to end it). */
 const hang: Reply = () => {}
 
@@ -77,7 +88,8 @@ const cloudflarePage = `<!DOCTYPE html>
 const rateLimitBody = {
   status: {
     error_code: 429,
-    error_message: "You've exceeded the Rate Limit. Please visit https://www.coingecko.com/en/api/pricing to subscribe to our API plans for higher rate limits."
+    error_message:
+      "You've exceeded the Rate Limit. Please visit https://www.coingecko.com/en/api/pricing to subscribe to our API plans for higher rate limits."
   }
 }
 
@@ -113,15 +125,18 @@ const fakeCoinGecko = Effect.acquireRelease(
     })
     server.listen(0, "127.0.0.1", () => {
       const { port } = server.address() as AddressInfo
-      resume(Effect.succeed({
-        server,
-        fake: {
-          url: `http://127.0.0.1:${port}/api/v3`,
-          requests,
-          script: (endpoint, ...replies) => scripts.set(`/api/v3/${endpoint}`, [...(scripts.get(`/api/v3/${endpoint}`) ?? []), ...replies]),
-          count: (endpoint) => requests.filter((r) => r.path === `/api/v3/${endpoint}`).length
-        }
-      }))
+      resume(
+        Effect.succeed({
+          server,
+          fake: {
+            url: `http://127.0.0.1:${port}/api/v3`,
+            requests,
+            script: (endpoint, ...replies) =>
+              scripts.set(`/api/v3/${endpoint}`, [...(scripts.get(`/api/v3/${endpoint}`) ?? []), ...replies]),
+            count: (endpoint) => requests.filter((r) => r.path === `/api/v3/${endpoint}`).length
+          }
+        })
+      )
     })
   }),
   ({ server }) =>
@@ -176,7 +191,7 @@ const delta = <A extends Record<string, number>>(before: A, after: A) =>
 /** Waits in real time (the HTTP server is real) until `probe` is true; a bound, not a timing assertion. */
 // Bounded by real time, not by a count of polls: on a loaded machine a 5 ms timer can take far longer.
 const eventually = (probe: Effect.Effect<boolean>, what: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const deadline = Date.now() + 20_000
     while (Date.now() < deadline) {
       if (yield* probe) return
@@ -185,13 +200,17 @@ const eventually = (probe: Effect.Effect<boolean>, what: string) =>
     return yield* Effect.dieMessage(`timed out waiting for ${what}`)
   })
 const realPause = (ms: number) => Effect.promise(() => new Promise((r) => setTimeout(r, ms)))
-const sleepPendingAt = (instant: number) => Effect.map(TestClock.sleeps(), Chunk.some((s) => s === instant))
+const sleepPendingAt = (instant: number) =>
+  Effect.map(
+    TestClock.sleeps(),
+    Chunk.some((s) => s === instant)
+  )
 
 // == tests
 
 describe("CoinGecko source against a fake CoinGecko", () => {
   it.scopedLive("asks /simple/price for all coins in one call and turns the recorded answer into ticks", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const fake = yield* fakeCoinGecko
       const logs = captureLogs()
       const ticks = yield* take(options(fake), 3).pipe(Effect.provide(logs.layer))
@@ -233,25 +252,41 @@ describe("CoinGecko source against a fake CoinGecko", () => {
         expect(r.headers["user-agent"]).toMatch(/^crypto-price-pipeline\//)
       }
       expect(logs.text()).not.toContain(key)
-    }))
+    })
+  )
 
   it.scopedLive("the pro plan sends x-cg-pro-api-key; keyless sends no key", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const fake = yield* fakeCoinGecko
       yield* take(options(fake, { plan: "pro" }), 1)
-      expect(fake.requests.every((r) => r.headers["x-cg-pro-api-key"] === key && r.headers["x-cg-demo-api-key"] === undefined)).toBe(true)
+      expect(
+        fake.requests.every(
+          (r) => r.headers["x-cg-pro-api-key"] === key && r.headers["x-cg-demo-api-key"] === undefined
+        )
+      ).toBe(true)
       const before = fake.requests.length
       yield* take(options(fake, { apiKey: Option.none() }), 1)
       const keyless = fake.requests.slice(before)
       expect(keyless.length).toBeGreaterThan(0)
-      expect(keyless.every((r) => r.headers["x-cg-pro-api-key"] === undefined && r.headers["x-cg-demo-api-key"] === undefined)).toBe(true)
-    }))
+      expect(
+        keyless.every(
+          (r) => r.headers["x-cg-pro-api-key"] === undefined && r.headers["x-cg-demo-api-key"] === undefined
+        )
+      ).toBe(true)
+    })
+  )
 
   it.scopedLive("publishes a coin again only when its last_updated_at advances", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const fake = yield* fakeCoinGecko
       const newer = simplePrice["bitcoin"]!["last_updated_at"]! + 60
-      fake.script("simple/price", json(answer()), json(answer()), json(answer()), json(answer({ bitcoin: { usd: 34700.25, last_updated_at: newer } })))
+      fake.script(
+        "simple/price",
+        json(answer()),
+        json(answer()),
+        json(answer()),
+        json(answer({ bitcoin: { usd: 34700.25, last_updated_at: newer } }))
+      )
       const before = yield* counters
       const ticks = yield* take(options(fake), 4)
       const after = yield* counters
@@ -266,73 +301,103 @@ describe("CoinGecko source against a fake CoinGecko", () => {
       expect(fake.count("simple/price")).toBe(4)
       // polls 2 and 3 repeat all three coins, poll 4 repeats ethereum and tether
       expect(delta(before, after).unchanged).toBe(8)
-    }))
+    })
+  )
 
-  it.scopedLive("leaves null fields out; reports a coin without a price and a missing coin, and never invents them", () =>
-    Effect.gen(function*() {
-      const fake = yield* fakeCoinGecko
-      fake.script(
-        "simple/price",
-        json(answer({ bitcoin: { usd_market_cap: null, usd_24h_change: null, usd_24h_vol: undefined }, ethereum: { usd: null }, tether: undefined })),
-        json(answer())
-      )
-      const logs = captureLogs()
-      const before = yield* counters
-      const ticks = yield* take(options(fake), 3).pipe(Effect.provide(logs.layer))
-      const after = yield* counters
+  it.scopedLive(
+    "leaves null fields out; reports a coin without a price and a missing coin, and never invents them",
+    () =>
+      Effect.gen(function* () {
+        const fake = yield* fakeCoinGecko
+        fake.script(
+          "simple/price",
+          json(
+            answer({
+              bitcoin: { usd_market_cap: null, usd_24h_change: null, usd_24h_vol: undefined },
+              ethereum: { usd: null },
+              tether: undefined
+            })
+          ),
+          json(answer())
+        )
+        const logs = captureLogs()
+        const before = yield* counters
+        const ticks = yield* take(options(fake), 3).pipe(Effect.provide(logs.layer))
+        const after = yield* counters
 
-      expect(ticks.map((t) => t.symbol)).toEqual(["BTC", "ETH", "USDT"])
-      expect(ticks[0]!.price).toBe(simplePrice["bitcoin"]!["usd"])
-      expect(ticks[0]!.marketCap).toBeUndefined()
-      expect(ticks[0]!.change24h).toBeUndefined()
-      expect(ticks[0]!.volume24h).toBeUndefined()
-      expect(fake.count("simple/price")).toBe(2)
-      const warning = logs.lines.find((l) => l.level === "WARN" && l.message.includes("not published from this answer"))
-      expect(warning?.message).toContain("ethereum: usd is null")
-      expect(warning?.message).toContain("tether: missing from the answer")
-      expect(warning?.message).not.toContain("bitcoin")
-      expect(logs.text()).toMatch(/INFO coingecko: back in the answer: ethereum, tether/)
-      expect(delta(before, after)).toMatchObject({ missingCoin: 1, badQuote: 1 })
-    }))
-
-  it.scopedLive("retries a 429 without Retry-After, a 500, an HTML page, a timeout and a CDN 503 with backoff; counts and logs each", () =>
-    Effect.gen(function*() {
-      const fake = yield* fakeCoinGecko
-      fake.script(
-        "simple/price",
-        json(rateLimitBody, 429),
-        text(500, "Internal Server Error", "text/plain"),
-        text(200, cloudflarePage),
-        hang,
-        text(503, "<html><head><title>503 Service Temporarily Unavailable</title></head><body><center><h1>503 Service Temporarily Unavailable</h1></center></body></html>")
-      )
-      const logs = captureLogs()
-      const before = yield* counters
-      // the hanging answer costs one real timeout
-      const ticks = yield* take(options(fake, { timeout: "1 second" }), 3).pipe(Effect.provide(logs.layer))
-      const after = yield* counters
-
-      expect(ticks.map((t) => t.symbol)).toEqual(["BTC", "ETH", "USDT"])
-      expect(fake.count("simple/price")).toBe(6)
-      expect(delta(before, after)).toMatchObject({
-        rateLimited: 1,
-        rateLimitedErrors: 1,
-        unavailable: 2,
-        badResponse: 1,
-        timeout: 1,
-        simplePriceRequests: 6
+        expect(ticks.map((t) => t.symbol)).toEqual(["BTC", "ETH", "USDT"])
+        expect(ticks[0]!.price).toBe(simplePrice["bitcoin"]!["usd"])
+        expect(ticks[0]!.marketCap).toBeUndefined()
+        expect(ticks[0]!.change24h).toBeUndefined()
+        expect(ticks[0]!.volume24h).toBeUndefined()
+        expect(fake.count("simple/price")).toBe(2)
+        const warning = logs.lines.find(
+          (l) => l.level === "WARN" && l.message.includes("not published from this answer")
+        )
+        expect(warning?.message).toContain("ethereum: usd is null")
+        expect(warning?.message).toContain("tether: missing from the answer")
+        expect(warning?.message).not.toContain("bitcoin")
+        expect(logs.text()).toMatch(/INFO coingecko: back in the answer: ethereum, tether/)
+        expect(delta(before, after)).toMatchObject({ missingCoin: 1, badQuote: 1 })
       })
-      const warnings = logs.lines.filter((l) => l.level === "WARN").map((l) => l.message)
-      expect(warnings.some((m) => m.includes("HTTP 429 rate limited (no Retry-After)") && m.includes("exceeded the Rate Limit"))).toBe(true)
-      expect(warnings.some((m) => m.includes("HTTP 200 but the body is not JSON") && m.includes("Access denied | api.coingecko.com used Cloudflare"))).toBe(true)
-      expect(warnings.some((m) => m.includes("no complete answer within 1s"))).toBe(true)
-      expect(warnings.some((m) => m.includes("HTTP 503") && m.includes("503 Service Temporarily Unavailable"))).toBe(true)
-      expect(warnings.filter((m) => m.includes("retrying in"))).toHaveLength(5)
-      expect(logs.text()).toContain("answering again after 5 failed calls")
-    }))
+  )
+
+  it.scopedLive(
+    "retries a 429 without Retry-After, a 500, an HTML page, a timeout and a CDN 503 with backoff; counts and logs each",
+    () =>
+      Effect.gen(function* () {
+        const fake = yield* fakeCoinGecko
+        fake.script(
+          "simple/price",
+          json(rateLimitBody, 429),
+          text(500, "Internal Server Error", "text/plain"),
+          text(200, cloudflarePage),
+          hang,
+          text(
+            503,
+            "<html><head><title>503 Service Temporarily Unavailable</title></head><body><center><h1>503 Service Temporarily Unavailable</h1></center></body></html>"
+          )
+        )
+        const logs = captureLogs()
+        const before = yield* counters
+        // the hanging answer costs one real timeout
+        const ticks = yield* take(options(fake, { timeout: "1 second" }), 3).pipe(Effect.provide(logs.layer))
+        const after = yield* counters
+
+        expect(ticks.map((t) => t.symbol)).toEqual(["BTC", "ETH", "USDT"])
+        expect(fake.count("simple/price")).toBe(6)
+        expect(delta(before, after)).toMatchObject({
+          rateLimited: 1,
+          rateLimitedErrors: 1,
+          unavailable: 2,
+          badResponse: 1,
+          timeout: 1,
+          simplePriceRequests: 6
+        })
+        const warnings = logs.lines.filter((l) => l.level === "WARN").map((l) => l.message)
+        expect(
+          warnings.some(
+            (m) => m.includes("HTTP 429 rate limited (no Retry-After)") && m.includes("exceeded the Rate Limit")
+          )
+        ).toBe(true)
+        expect(
+          warnings.some(
+            (m) =>
+              m.includes("HTTP 200 but the body is not JSON") &&
+              m.includes("Access denied | api.coingecko.com used Cloudflare")
+          )
+        ).toBe(true)
+        expect(warnings.some((m) => m.includes("no complete answer within 1s"))).toBe(true)
+        expect(warnings.some((m) => m.includes("HTTP 503") && m.includes("503 Service Temporarily Unavailable"))).toBe(
+          true
+        )
+        expect(warnings.filter((m) => m.includes("retrying in"))).toHaveLength(5)
+        expect(logs.text()).toContain("answering again after 5 failed calls")
+      })
+  )
 
   it.scopedLive("gives up with reason unauthorized on a refused key (and never logs the key)", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const fake = yield* fakeCoinGecko
       fake.script("simple/price", json({ status: { error_code: 10002, error_message: "API Key Missing" } }, 401))
       const logs = captureLogs()
@@ -344,38 +409,60 @@ describe("CoinGecko source against a fake CoinGecko", () => {
       expect(fake.count("simple/price")).toBe(1)
       expect(logs.text()).not.toContain(key)
       expect(JSON.stringify(error)).not.toContain(key)
-    }))
+    })
+  )
 
   it.scopedLive("gives up with reason rejected on a 404 (a wrong base URL)", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const fake = yield* fakeCoinGecko
       const error = yield* take(options(fake, { baseUrl: `${fake.url}/v9` }), 1).pipe(Effect.flip)
       expect(error.reason).toBe("rejected")
       expect(error.message).toContain("HTTP 404")
-    }))
+    })
+  )
 
   it.scopedLive("uses the built-in symbols when /coins/markets fails", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const fake = yield* fakeCoinGecko
       fake.script("coins/markets", text(500, "oops", "text/plain"))
       const logs = captureLogs()
       const ticks = yield* take(options(fake), 3).pipe(Effect.provide(logs.layer))
       expect(ticks.map((t) => t.symbol)).toEqual(["BTC", "ETH", "USDT"])
       expect(logs.text()).toMatch(/WARN coingecko: symbols not fetched \(\/coins\/markets: HTTP 500/)
-    }))
+    })
+  )
 
   it.scopedLive("takes a coin's symbol from /coins/markets (solana → SOL, not the fallback SOLANA)", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const fake = yield* fakeCoinGecko
       expect(coinInfo("solana").symbol).toBe("SOLANA")
-      fake.script("coins/markets", json([...markets, { id: "solana", symbol: "sol", name: "Solana", current_price: 31.2, roi: null }]))
-      fake.script("simple/price", json({ ...simplePrice, solana: { usd: 31.2, usd_market_cap: null, usd_24h_vol: 5.1e8, usd_24h_change: null, last_updated_at: 1698254190 } }))
+      fake.script(
+        "coins/markets",
+        json([...markets, { id: "solana", symbol: "sol", name: "Solana", current_price: 31.2, roi: null }])
+      )
+      fake.script(
+        "simple/price",
+        json({
+          ...simplePrice,
+          solana: {
+            usd: 31.2,
+            usd_market_cap: null,
+            usd_24h_vol: 5.1e8,
+            usd_24h_change: null,
+            last_updated_at: 1698254190
+          }
+        })
+      )
       const ticks = yield* take(options(fake, { coins: ["bitcoin", "solana"] }), 2)
-      expect(ticks.map((t) => [t.coinId, t.symbol])).toEqual([["bitcoin", "BTC"], ["solana", "SOL"]])
-    }))
+      expect(ticks.map((t) => [t.coinId, t.symbol])).toEqual([
+        ["bitcoin", "BTC"],
+        ["solana", "SOL"]
+      ])
+    })
+  )
 
   it.scopedLive("logs the monthly call volume the interval implies, and warns above the demo budget", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const fake = yield* fakeCoinGecko
       const logs = captureLogs()
       // the first poll is immediate, so a long interval costs nothing here
@@ -393,12 +480,13 @@ describe("CoinGecko source against a fake CoinGecko", () => {
       const line = quiet.lines.find((l) => l.message.includes("calls/month"))
       expect(line?.level).toBe("INFO")
       expect(line?.message).toContain("= 8,640 calls/month")
-    }))
+    })
+  )
 })
 
 describe("CoinGecko retry timing (TestClock)", () => {
   it.scoped("honours Retry-After in seconds: no request before it has passed", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const fake = yield* fakeCoinGecko
       fake.script("simple/price", json(rateLimitBody, 429, { "retry-after": "120" }))
       const fiber = yield* Effect.fork(take(options(fake, { pollInterval: "30 seconds", timeout: "10 seconds" }), 3))
@@ -411,10 +499,11 @@ describe("CoinGecko retry timing (TestClock)", () => {
       const ticks = yield* Fiber.join(fiber)
       expect(ticks).toHaveLength(3)
       expect(fake.count("simple/price")).toBe(2)
-    }))
+    })
+  )
 
   it.scoped("honours Retry-After as an HTTP date", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const fake = yield* fakeCoinGecko
       // TestClock starts at the epoch, so this date is 90 s away
       fake.script("simple/price", json(rateLimitBody, 429, { "retry-after": new Date(90_000).toUTCString() }))
@@ -425,10 +514,11 @@ describe("CoinGecko retry timing (TestClock)", () => {
       expect(fake.count("simple/price")).toBe(1)
       yield* TestClock.adjust("1 second")
       expect(yield* Fiber.join(fiber)).toHaveLength(3)
-    }))
+    })
+  )
 
   it.scoped("backs off 1 s, 2 s, 4 s (each ±20 %) after failures in a row, then polls at the interval again", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const fake = yield* fakeCoinGecko
       const later = (id: string) => ({ last_updated_at: simplePrice[id]!["last_updated_at"]! + 30 })
       fake.script(
@@ -439,7 +529,11 @@ describe("CoinGecko retry timing (TestClock)", () => {
         json(answer()),
         json(answer({ bitcoin: later("bitcoin"), ethereum: later("ethereum"), tether: later("tether") }))
       )
-      const o = options(fake, { pollInterval: "30 seconds", timeout: "1 hour", backoff: { base: "1 second", max: "5 minutes" } })
+      const o = options(fake, {
+        pollInterval: "30 seconds",
+        timeout: "1 hour",
+        backoff: { base: "1 second", max: "5 minutes" }
+      })
       const fiber = yield* Effect.fork(take(o, 6))
       /**
        * The wait the stream registered after `after` that is not a request timeout. Those are an hour after their
@@ -447,7 +541,7 @@ describe("CoinGecko retry timing (TestClock)", () => {
        * loaded machine), so anything 10 minutes or more ahead is not a backoff (whose cap here is 5 minutes).
        */
       const nextWait = (after: number) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           let found: number | undefined
           yield* eventually(
             Effect.map(TestClock.sleeps(), (sleeps) => {
@@ -474,7 +568,8 @@ describe("CoinGecko retry timing (TestClock)", () => {
       const ticks = yield* Fiber.join(fiber)
       expect(ticks).toHaveLength(6)
       expect(fake.count("simple/price")).toBe(5)
-    }))
+    })
+  )
 })
 
 describe("CoinGecko pure parts", () => {
@@ -482,7 +577,9 @@ describe("CoinGecko pure parts", () => {
     const now = Date.UTC(2025, 10, 1, 12, 0, 0)
     expect(CoinGecko.parseRetryAfter("119", now)).toEqual(Option.some(Duration.seconds(119)))
     expect(CoinGecko.parseRetryAfter(" 0 ", now)).toEqual(Option.some(Duration.zero))
-    expect(CoinGecko.parseRetryAfter(new Date(now + 45_000).toUTCString(), now)).toEqual(Option.some(Duration.seconds(45)))
+    expect(CoinGecko.parseRetryAfter(new Date(now + 45_000).toUTCString(), now)).toEqual(
+      Option.some(Duration.seconds(45))
+    )
     expect(CoinGecko.parseRetryAfter(new Date(now - 45_000).toUTCString(), now)).toEqual(Option.some(Duration.zero))
     expect(CoinGecko.parseRetryAfter("999999", now)).toEqual(Option.some(Duration.hours(1)))
     expect(CoinGecko.parseRetryAfter(undefined, now)).toEqual(Option.none())
@@ -497,21 +594,34 @@ describe("CoinGecko pure parts", () => {
     expect(Duration.toMillis(CoinGecko.backoffDelay(4, backoff, 0))).toBe(6400)
     expect(Duration.toMillis(CoinGecko.backoffDelay(4, backoff, 0.999999))).toBe(9600)
     expect(Duration.toMillis(CoinGecko.backoffDelay(30, backoff, 0.5))).toBe(300_000)
-    const limited = new CoinGecko.CoinGeckoError({ reason: "rate-limited", endpoint: "simple/price", message: "429", retryAfter: Duration.seconds(119) })
+    const limited = new CoinGecko.CoinGeckoError({
+      reason: "rate-limited",
+      endpoint: "simple/price",
+      message: "429",
+      retryAfter: Duration.seconds(119)
+    })
     expect(Duration.toMillis(CoinGecko.retryDelay(limited, 1, backoff, 0.5))).toBe(119_000)
     expect(Duration.toMillis(CoinGecko.retryDelay(limited, 9, backoff, 0.5))).toBe(256_000)
   })
 
   it("interpret: HTML instead of JSON is a bad-response with a short excerpt; a key error code on 403 is unauthorized", () => {
-    const page = CoinGecko.interpret("simple/price", { status: 200, headers: { "content-type": "text/html" }, body: cloudflarePage }, 0)
+    const page = CoinGecko.interpret(
+      "simple/price",
+      { status: 200, headers: { "content-type": "text/html" }, body: cloudflarePage },
+      0
+    )
     expect(Either.isLeft(page)).toBe(true)
     const error = Either.flip(page).pipe(Either.getOrThrow)
     expect(error.reason).toBe("bad-response")
-    expect(error.excerpt).toMatch(/^Access denied \| api\.coingecko\.com used Cloudflare to restrict access \| Error 1020 Access denied/)
+    expect(error.excerpt).toMatch(
+      /^Access denied \| api\.coingecko\.com used Cloudflare to restrict access \| Error 1020 Access denied/
+    )
     expect(error.excerpt!.length).toBeLessThanOrEqual(160)
     const forbidden = (body: string) =>
       Either.flip(CoinGecko.interpret("simple/price", { status: 403, headers: {}, body }, 0)).pipe(Either.getOrThrow)
-    expect(forbidden(JSON.stringify({ status: { error_code: 10011, error_message: "wrong root" } })).reason).toBe("unauthorized")
+    expect(forbidden(JSON.stringify({ status: { error_code: 10011, error_message: "wrong root" } })).reason).toBe(
+      "unauthorized"
+    )
     expect(forbidden(cloudflarePage).reason).toBe("unavailable")
     expect(forbidden(cloudflarePage).retryable).toBe(true)
   })
@@ -529,7 +639,10 @@ describe("CoinGecko pure parts", () => {
   const ids = ["bitcoin", "ethereum", "tether", "constructor", "toString"]
   const body = fc.oneof(
     fc.jsonValue(),
-    fc.dictionary(fc.constantFrom(...ids, "__proto__", "solana"), fc.oneof({ weight: 4, arbitrary: quote }, { weight: 1, arbitrary: fc.jsonValue() }))
+    fc.dictionary(
+      fc.constantFrom(...ids, "__proto__", "solana"),
+      fc.oneof({ weight: 4, arbitrary: quote }, { weight: 1, arbitrary: fc.jsonValue() })
+    )
   )
 
   it.prop(
@@ -561,7 +674,10 @@ describe("CoinGecko pure parts", () => {
 
 describe("Sources.fromConfig", () => {
   const run = (source: SourceConfig, n: number) =>
-    Sources.fromConfig(source).pipe(Effect.flatMap((s) => s.pipe(Stream.take(n), Stream.runCollect)), Effect.provide(quiet))
+    Sources.fromConfig(source).pipe(
+      Effect.flatMap((s) => s.pipe(Stream.take(n), Stream.runCollect)),
+      Effect.provide(quiet)
+    )
   const config = (env: Record<string, string>) =>
     Effect.orDie(Effect.withConfigProvider(SourceConfig, ConfigProvider.fromMap(new Map(Object.entries(env)))))
 
@@ -575,7 +691,7 @@ describe("Sources.fromConfig", () => {
   })
 
   it.scopedLive("SOURCE=auto falls back to the labelled simulator when CoinGecko refuses connections", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const port = yield* refusedPort
       const logs = captureLogs()
       const source = yield* config({
@@ -586,70 +702,97 @@ describe("Sources.fromConfig", () => {
       })
       const ticks = yield* run(source, 4).pipe(Effect.provide(logs.layer))
       expect(Chunk.toArray(ticks).every((t) => t.source === "simulator")).toBe(true)
-      expect(logs.text()).toMatch(/WARN SOURCE=auto: CoinGecko is not usable at http:\/\/127\.0\.0\.1:\d+\/api\/v3 \(\/ping: transport error: .*ECONNREFUSED.*\); using the simulator/)
-    }))
+      expect(logs.text()).toMatch(
+        /WARN SOURCE=auto: CoinGecko is not usable at http:\/\/127\.0\.0\.1:\d+\/api\/v3 \(\/ping: transport error: .*ECONNREFUSED.*\); using the simulator/
+      )
+    })
+  )
 
   it.scopedLive("SOURCE=auto uses CoinGecko when it answers (the ticks say so)", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const fake = yield* fakeCoinGecko
       const source = yield* config({ SOURCE: "auto", COINS: coins.join(","), COINGECKO_BASE_URL: fake.url })
       const ticks = yield* run(source, 3)
-      expect(Chunk.toArray(ticks).map((t) => [t.symbol, t.source])).toEqual([["BTC", "coingecko"], ["ETH", "coingecko"], ["USDT", "coingecko"]])
+      expect(Chunk.toArray(ticks).map((t) => [t.symbol, t.source])).toEqual([
+        ["BTC", "coingecko"],
+        ["ETH", "coingecko"],
+        ["USDT", "coingecko"]
+      ])
       expect(fake.count("ping")).toBe(1)
-    }))
+    })
+  )
 
-  it.scopedLive("SOURCE=coingecko with COINGECKO_BASE_URL, COINGECKO_PLAN and COINGECKO_API_KEY from the environment", () =>
-    Effect.gen(function*() {
-      const fake = yield* fakeCoinGecko
-      const source = yield* config({
-        SOURCE: "coingecko",
-        COINS: "ethereum",
-        COINGECKO_BASE_URL: `${fake.url}/`,
-        COINGECKO_PLAN: "pro",
-        COINGECKO_API_KEY: key
+  it.scopedLive(
+    "SOURCE=coingecko with COINGECKO_BASE_URL, COINGECKO_PLAN and COINGECKO_API_KEY from the environment",
+    () =>
+      Effect.gen(function* () {
+        const fake = yield* fakeCoinGecko
+        const source = yield* config({
+          SOURCE: "coingecko",
+          COINS: "ethereum",
+          COINGECKO_BASE_URL: `${fake.url}/`,
+          COINGECKO_PLAN: "pro",
+          COINGECKO_API_KEY: key
+        })
+        expect(source.coingecko.baseUrl).toBe(fake.url)
+        const ticks = yield* run(source, 1)
+        expect(Chunk.toArray(ticks).map((t) => t.symbol)).toEqual(["ETH"])
+        expect(fake.requests.every((r) => r.headers["x-cg-pro-api-key"] === key)).toBe(true)
       })
-      expect(source.coingecko.baseUrl).toBe(fake.url)
-      const ticks = yield* run(source, 1)
-      expect(Chunk.toArray(ticks).map((t) => t.symbol)).toEqual(["ETH"])
-      expect(fake.requests.every((r) => r.headers["x-cg-pro-api-key"] === key)).toBe(true)
-    }))
+  )
 
   it.scopedLive("SOURCE=coingecko through the producer: the ticks reach the bus keyed by symbol", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const fake = yield* fakeCoinGecko
       const bus = yield* MemoryBus.make()
       yield* bus.ensureTopic("crypto-prices", 3)
-      const env = new Map([["SOURCE", "coingecko"], ["COINS", coins.join(",")], ["COINGECKO_BASE_URL", fake.url]])
+      const env = new Map([
+        ["SOURCE", "coingecko"],
+        ["COINS", coins.join(",")],
+        ["COINGECKO_BASE_URL", fake.url]
+      ])
       const producer = yield* Producer.run.pipe(
         Effect.provideService(Bus, bus),
         Effect.withConfigProvider(ConfigProvider.fromMap(env)),
         Effect.provide(quiet),
         Effect.forkScoped
       )
-      const records = yield* bus.consume({ topic: "crypto-prices", groupId: "test", onAssign: () => Effect.succeed(new Map()) }).pipe(
-        Stream.flatMap((event) => (event._tag === "Records" ? Stream.fromIterable(event.records) : Stream.empty)),
-        Stream.take(3),
-        Stream.runCollect,
-        Effect.map(Chunk.toArray)
-      )
+      const records = yield* bus
+        .consume({ topic: "crypto-prices", groupId: "test", onAssign: () => Effect.succeed(new Map()) })
+        .pipe(
+          Stream.flatMap((event) => (event._tag === "Records" ? Stream.fromIterable(event.records) : Stream.empty)),
+          Stream.take(3),
+          Stream.runCollect,
+          Effect.map(Chunk.toArray)
+        )
       yield* Fiber.interrupt(producer)
       const ticks = records.map((r) => ({ key: r.key, tick: Schema.decodeSync(TickJson)(r.value) }))
       expect(ticks.map((t) => t.key).sort()).toEqual(["BTC", "ETH", "USDT"])
       expect(ticks.every((t) => t.key === t.tick.symbol && t.tick.source === "coingecko")).toBe(true)
-    }))
+    })
+  )
 
-  it.effect("the defaults: public demo root, 10 s timeout, 3 s probe, 10,000 calls a month; pro switches the root", () =>
-    Effect.gen(function*() {
-      const defaults = yield* config({})
-      expect(defaults.source._tag).toBe("auto")
-      expect(defaults.coingecko).toMatchObject({ plan: "demo", baseUrl: "https://api.coingecko.com/api/v3", monthlyBudget: 10_000 })
-      expect(Option.isNone(defaults.coingecko.apiKey)).toBe(true)
-      expect(Duration.toMillis(defaults.coingecko.timeout)).toBe(10_000)
-      expect(Duration.toMillis(defaults.coingecko.probeTimeout)).toBe(3_000)
-      const pro = yield* config({ COINGECKO_PLAN: "pro", COINGECKO_API_KEY: key })
-      expect(pro.coingecko.baseUrl).toBe("https://pro-api.coingecko.com/api/v3")
-      expect(String(pro.coingecko.apiKey)).not.toContain(key)
-      const bad = yield* Effect.flip(Effect.withConfigProvider(SourceConfig, ConfigProvider.fromMap(new Map([["COINGECKO_PLAN", "gold"]]))))
-      expect(String(bad)).toContain("expected demo or pro")
-    }))
+  it.effect(
+    "the defaults: public demo root, 10 s timeout, 3 s probe, 10,000 calls a month; pro switches the root",
+    () =>
+      Effect.gen(function* () {
+        const defaults = yield* config({})
+        expect(defaults.source._tag).toBe("auto")
+        expect(defaults.coingecko).toMatchObject({
+          plan: "demo",
+          baseUrl: "https://api.coingecko.com/api/v3",
+          monthlyBudget: 10_000
+        })
+        expect(Option.isNone(defaults.coingecko.apiKey)).toBe(true)
+        expect(Duration.toMillis(defaults.coingecko.timeout)).toBe(10_000)
+        expect(Duration.toMillis(defaults.coingecko.probeTimeout)).toBe(3_000)
+        const pro = yield* config({ COINGECKO_PLAN: "pro", COINGECKO_API_KEY: key })
+        expect(pro.coingecko.baseUrl).toBe("https://pro-api.coingecko.com/api/v3")
+        expect(String(pro.coingecko.apiKey)).not.toContain(key)
+        const bad = yield* Effect.flip(
+          Effect.withConfigProvider(SourceConfig, ConfigProvider.fromMap(new Map([["COINGECKO_PLAN", "gold"]])))
+        )
+        expect(String(bad)).toContain("expected demo or pro")
+      })
+  )
 })

@@ -12,17 +12,24 @@ const screenshots = fileURLToPath(new URL("../../docs/screenshots/", import.meta
 
 const startRedis = (port: number) =>
   new Promise<ChildProcess>((resolve, reject) => {
-    const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" })
+    const child = spawn(
+      "redis-server",
+      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+      { stdio: "ignore" }
+    )
     child.once("error", reject)
     const deadline = Date.now() + 10_000
     const probe = () =>
-      fetch(`http://127.0.0.1:${port}`).then(() => resolve(child), (e: unknown) => {
-        // Redis answers HTTP with a closed connection: any answer (even an error other than ECONNREFUSED) means it listens.
-        const refused = String((e as { cause?: { code?: string } }).cause?.code) === "ECONNREFUSED"
-        if (!refused) resolve(child)
-        else if (Date.now() > deadline) reject(new Error("redis-server did not start"))
-        else setTimeout(probe, 100)
-      })
+      fetch(`http://127.0.0.1:${port}`).then(
+        () => resolve(child),
+        (e: unknown) => {
+          // Redis answers HTTP with a closed connection: any answer (even an error other than ECONNREFUSED) means it listens.
+          const refused = String((e as { cause?: { code?: string } }).cause?.code) === "ECONNREFUSED"
+          if (!refused) resolve(child)
+          else if (Date.now() > deadline) reject(new Error("redis-server did not start"))
+          else setTimeout(probe, 100)
+        }
+      )
     probe()
   })
 
@@ -49,12 +56,26 @@ describe("dashboard while Redis goes away (Chromium, real redis-server)", () => 
     redis = await startRedis(port)
     svc = await startCli(["service"], { REDIS_URL: `redis://127.0.0.1:${port}`, SIMULATOR_RATE: "2" })
     const url = svc.url
-    await eventually(async () => ((await (await fetch(`${url}/api/latest`)).json()) as { prices?: Array<unknown> }).prices?.length === 10 || undefined, 60_000, "prices in Redis")
+    await eventually(
+      async () =>
+        ((await (await fetch(`${url}/api/latest`)).json()) as { prices?: Array<unknown> }).prices?.length === 10 ||
+        undefined,
+      60_000,
+      "prices in Redis"
+    )
 
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync"
+      ]
     })
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
     await page.goto(url)

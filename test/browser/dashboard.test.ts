@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { type Browser, chromium, type ConsoleMessage, type Page, type Request } from "playwright-core"
+import { type Browser, type ConsoleMessage, chromium, type Page, type Request } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { eventually, type Running, startCli } from "../e2e/support.js"
 import { writeHistory } from "./history.js"
@@ -61,11 +61,17 @@ describe("dashboard (Chromium, built dist/main.js service)", () => {
     const url = svc.url
     await eventually(async () => (await fetch(`${url}/health`)).ok || undefined, 60_000, "/health")
     // the history is in Postgres, with indicators, before the page loads
-    await eventually(async () => {
-      const body = (await (await fetch(`${url}/api/candles/ETH?interval=5m&limit=500&indicators=true`)).json()) as CandlesAnswer
-      const last = body.indicators?.at(-2)
-      return body.candles.length >= 140 && last?.sma50 != null && last.rsi14 != null ? true : undefined
-    }, 60_000, "12 h of ETH 5m candles with SMA 50 and RSI in Postgres")
+    await eventually(
+      async () => {
+        const body = (await (
+          await fetch(`${url}/api/candles/ETH?interval=5m&limit=500&indicators=true`)
+        ).json()) as CandlesAnswer
+        const last = body.indicators?.at(-2)
+        return body.candles.length >= 140 && last?.sma50 != null && last.rsi14 != null ? true : undefined
+      },
+      60_000,
+      "12 h of ETH 5m candles with SMA 50 and RSI in Postgres"
+    )
 
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -95,9 +101,17 @@ describe("dashboard (Chromium, built dist/main.js service)", () => {
       latestRequests++
       if (firstSnapshot === undefined) {
         const res = await route.fetch()
-        firstSnapshot = { status: res.status(), contentType: res.headers()["content-type"] ?? "application/json", body: await res.text() }
+        firstSnapshot = {
+          status: res.status(),
+          contentType: res.headers()["content-type"] ?? "application/json",
+          body: await res.text()
+        }
       }
-      await route.fulfill({ status: firstSnapshot.status, contentType: firstSnapshot.contentType, body: firstSnapshot.body })
+      await route.fulfill({
+        status: firstSnapshot.status,
+        contentType: firstSnapshot.contentType,
+        body: firstSnapshot.body
+      })
     })
   }, 150_000)
 
@@ -110,7 +124,9 @@ describe("dashboard (Chromium, built dist/main.js service)", () => {
   it("shows live prices, the status bar, and ETH 5m over 12 h with overlays, volume and RSI panes", async () => {
     // Not a skip: CI installs Chromium, so a missing browser is a broken environment and must fail loudly.
     if (!chromiumPresent) {
-      throw new Error(`${CHROMIUM} is missing: the browser test needs Debian's Chromium. Run scripts/install-test-tools.sh (as root).`)
+      throw new Error(
+        `${CHROMIUM} is missing: the browser test needs Debian's Chromium. Run scripts/install-test-tools.sh (as root).`
+      )
     }
     const url = svc!.url
     await page.goto(`${url}/`, { waitUntil: "load" })
@@ -126,7 +142,9 @@ describe("dashboard (Chromium, built dist/main.js service)", () => {
     // the status bar: the SSE stream is open, every dependency of /ready is up, and the data is labelled replayed
     await expect.poll(() => page.locator("#status").textContent(), { timeout: 15_000 }).toBe("live")
     for (const dep of ["database", "cache", "bus"]) {
-      await expect.poll(() => page.locator(`#deps .dep[data-dep="${dep}"]`).getAttribute("data-state"), { timeout: 15_000 }).toBe("up")
+      await expect
+        .poll(() => page.locator(`#deps .dep[data-dep="${dep}"]`).getAttribute("data-state"), { timeout: 15_000 })
+        .toBe("up")
     }
     expect(await page.locator("#deps").getAttribute("data-status")).toBe("ready")
     await expect.poll(() => page.locator("#source").getAttribute("data-source"), { timeout: 15_000 }).toBe("replay")
@@ -136,14 +154,20 @@ describe("dashboard (Chromium, built dist/main.js service)", () => {
     // live updates arrive: BTC's price cell changes (only SSE can change it: /api/latest is frozen above)
     const btcPrice = page.locator('tr[data-symbol="BTC"] td.price')
     const first = await btcPrice.textContent()
-    await eventually(async () => {
-      const now = await btcPrice.textContent()
-      return now !== first ? now : undefined
-    }, 20_000, `BTC's price to change from ${first} through SSE`)
+    await eventually(
+      async () => {
+        const now = await btcPrice.textContent()
+        return now !== first ? now : undefined
+      },
+      20_000,
+      `BTC's price to change from ${first} through SSE`
+    )
     expect(latestRequests).toBeGreaterThanOrEqual(1)
 
     // BTC is charted by default; the symbol picker (an htmx request on change) switches to XRP
-    await page.locator('#chart[data-symbol="BTC"][data-interval="1m"][data-range="2h"][data-state="ready"]').waitFor({ timeout: 30_000 })
+    await page
+      .locator('#chart[data-symbol="BTC"][data-interval="1m"][data-range="2h"][data-state="ready"]')
+      .waitFor({ timeout: 30_000 })
     await page.locator("#symbol-picker").selectOption("XRP")
     await page.locator('#chart[data-symbol="XRP"][data-interval="1m"][data-state="ready"]').waitFor({ timeout: 30_000 })
     expect(await page.locator('tr[data-symbol="XRP"]').getAttribute("aria-selected")).toBe("true")
@@ -196,11 +220,15 @@ describe("dashboard (Chromium, built dist/main.js service)", () => {
     const requestsBefore = candleRequests.length
     const bucket = await chart.getAttribute("data-last-bucket")
     const close = await chart.getAttribute("data-last-close")
-    await eventually(async () => {
-      const b = await page.locator("#chart").getAttribute("data-last-bucket")
-      const c = await page.locator("#chart").getAttribute("data-last-close")
-      return b !== bucket || c !== close ? true : undefined
-    }, 20_000, "the newest ETH 5m candle to move through SSE")
+    await eventually(
+      async () => {
+        const b = await page.locator("#chart").getAttribute("data-last-bucket")
+        const c = await page.locator("#chart").getAttribute("data-last-close")
+        return b !== bucket || c !== close ? true : undefined
+      },
+      20_000,
+      "the newest ETH 5m candle to move through SSE"
+    )
     expect(candleRequests.length).toBe(requestsBefore)
 
     // zoom and pan: the buttons, the wheel, and a double-click to reset
@@ -222,7 +250,19 @@ describe("dashboard (Chromium, built dist/main.js service)", () => {
     await tooltip.waitFor({ state: "visible", timeout: 5_000 })
     // biome-ignore lint/performance/useDomNodeTextContent: a Playwright locator (rendered text), not a DOM node
     const text = (await tooltip.innerText()).replace(/\s+/g, " ")
-    for (const label of ["Open", "High", "Low", "Close", "Volume", "SMA 20", "SMA 50", "EMA 12", "EMA 26", "BB 20/2", "RSI 14"]) {
+    for (const label of [
+      "Open",
+      "High",
+      "Low",
+      "Close",
+      "Volume",
+      "SMA 20",
+      "SMA 50",
+      "EMA 12",
+      "EMA 26",
+      "BB 20/2",
+      "RSI 14"
+    ]) {
       expect(text, text).toContain(label)
     }
     expect(text).toMatch(/SMA 20 [\d,]+\.\d+/)
@@ -236,10 +276,14 @@ describe("dashboard (Chromium, built dist/main.js service)", () => {
     // the screenshot shows the chart, scrolled into view as a tap on a row does on a phone
     await page.mouse.move(0, 0)
     await page.setViewportSize({ width: 390, height: 844 })
-    await page.waitForFunction(() => {
-      const panes = ["#chart", "#chart-volume", "#chart-rsi"].map((p) => document.querySelector(`${p} canvas`))
-      return panes.every((c) => c !== null && c.getBoundingClientRect().width <= 390)
-    }, undefined, { timeout: 10_000 })
+    await page.waitForFunction(
+      () => {
+        const panes = ["#chart", "#chart-volume", "#chart-rsi"].map((p) => document.querySelector(`${p} canvas`))
+        return panes.every((c) => c !== null && c.getBoundingClientRect().width <= 390)
+      },
+      undefined,
+      { timeout: 10_000 }
+    )
     await page.locator(".chart-panel").evaluate((panel) => panel.scrollIntoView({ block: "end", behavior: "instant" }))
     expect(Number(await page.locator("#chart").getAttribute("data-candles"))).toBeGreaterThanOrEqual(140)
     expect(await page.locator("#chart-tooltip").isHidden()).toBe(true)

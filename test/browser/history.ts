@@ -42,7 +42,8 @@ const rng = (seed: number) => {
 
 export const writeHistory = (o: HistoryOptions): { readonly lines: number } => {
   const random = rng(o.seed)
-  const gaussian = () => Math.sqrt(-2 * Math.log(Math.max(random(), Number.MIN_VALUE))) * Math.cos(2 * Math.PI * random())
+  const gaussian = () =>
+    Math.sqrt(-2 * Math.log(Math.max(random(), Number.MIN_VALUE))) * Math.cos(2 * Math.PI * random())
   type Line = { readonly t: number; readonly json: string }
   const ticks: Array<Line> = []
   // Trade sizes scale with the tick spacing, so a minute holds about the same volume in the history and the live part.

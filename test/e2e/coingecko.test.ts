@@ -5,7 +5,8 @@ import { eventually, type Running, startCli } from "./support.js"
 
 // The whole pipeline fed by the CoinGecko source: the built service with SOURCE=coingecko against a fake CoinGecko on
 // loopback that serves the recorded answers (test/fixtures/coingecko), each poll a little later and a little moved.
-const fixture = (name: string) => JSON.parse(readFileSync(new URL(`../fixtures/coingecko/${name}`, import.meta.url), "utf8")) as unknown
+const fixture = (name: string) =>
+  JSON.parse(readFileSync(new URL(`../fixtures/coingecko/${name}`, import.meta.url), "utf8")) as unknown
 const prices = fixture("simple-price.json") as Record<string, Record<string, number>>
 const markets = fixture("coins-markets.json")
 
@@ -27,11 +28,20 @@ describe("service with SOURCE=coingecko (fake CoinGecko on loopback)", () => {
         polls++
         const now = Math.floor(Date.now() / 1000)
         const ids = (url.searchParams.get("ids") ?? "").split(",")
-        return json(Object.fromEntries(ids.filter((id) => prices[id]).map((id) => [id, {
-          ...prices[id],
-          usd: prices[id]!["usd"]! * (1 + polls / 1000),
-          last_updated_at: now
-        }])))
+        return json(
+          Object.fromEntries(
+            ids
+              .filter((id) => prices[id])
+              .map((id) => [
+                id,
+                {
+                  ...prices[id],
+                  usd: prices[id]!["usd"]! * (1 + polls / 1000),
+                  last_updated_at: now
+                }
+              ])
+          )
+        )
       }
       res.writeHead(404).end()
     })
@@ -54,21 +64,35 @@ describe("service with SOURCE=coingecko (fake CoinGecko on loopback)", () => {
   })
 
   it("serves CoinGecko prices, labelled, and builds candles from them", async () => {
-    const latest = await eventually(async () => {
-      const body = (await (await fetch(`${svc.url}/api/latest`)).json()) as { prices: Array<{ symbol: string; source: string; price: number; marketCap?: number }> }
-      return body.prices.length === 3 ? body.prices : undefined
-    }, 30_000, "three CoinGecko prices")
+    const latest = await eventually(
+      async () => {
+        const body = (await (await fetch(`${svc.url}/api/latest`)).json()) as {
+          prices: Array<{ symbol: string; source: string; price: number; marketCap?: number }>
+        }
+        return body.prices.length === 3 ? body.prices : undefined
+      },
+      30_000,
+      "three CoinGecko prices"
+    )
     expect(latest.map((p) => p.symbol).sort()).toEqual(["BTC", "ETH", "USDT"])
     expect(latest.every((p) => p.source === "coingecko")).toBe(true)
     expect(latest.find((p) => p.symbol === "BTC")!.marketCap).toBeGreaterThan(0)
 
-    const candles = await eventually(async () => {
-      const body = (await (await fetch(`${svc.url}/api/candles/BTC?interval=1m`)).json()) as { candles: Array<{ tickCount: number }> }
-      const ticks = body.candles.reduce((n, c) => n + c.tickCount, 0)
-      return ticks >= 2 ? body.candles : undefined
-    }, 30_000, "BTC candles from at least two polls")
+    const candles = await eventually(
+      async () => {
+        const body = (await (await fetch(`${svc.url}/api/candles/BTC?interval=1m`)).json()) as {
+          candles: Array<{ tickCount: number }>
+        }
+        const ticks = body.candles.reduce((n, c) => n + c.tickCount, 0)
+        return ticks >= 2 ? body.candles : undefined
+      },
+      30_000,
+      "BTC candles from at least two polls"
+    )
     expect(candles.length).toBeGreaterThan(0)
-    const symbols = (await (await fetch(`${svc.url}/api/symbols`)).json()) as { symbols: Array<{ symbol: string; source: string | null }> }
+    const symbols = (await (await fetch(`${svc.url}/api/symbols`)).json()) as {
+      symbols: Array<{ symbol: string; source: string | null }>
+    }
     expect(symbols.symbols.find((s) => s.symbol === "BTC")?.source).toBe("coingecko")
     expect(polls).toBeGreaterThanOrEqual(2)
   })

@@ -10,10 +10,32 @@ const value = fc.oneof(
   fc.string({ maxLength: 30 }),
   fc.integer().map(String),
   fc.double().map(String),
-  fc.constantFrom("", "1m", "5m", "1d", "-1", "0", "1e309", "NaN", "2025-11-20T12:00:00Z", "2025-13-45", "%00", "../../etc/passwd", "BTC,ETH", "x".repeat(5000))
+  fc.constantFrom(
+    "",
+    "1m",
+    "5m",
+    "1d",
+    "-1",
+    "0",
+    "1e309",
+    "NaN",
+    "2025-11-20T12:00:00Z",
+    "2025-13-45",
+    "%00",
+    "../../etc/passwd",
+    "BTC,ETH",
+    "x".repeat(5000)
+  )
 )
-const symbol = fc.oneof(fc.constantFrom("BTC", "btc", "ETH", "NOPE", "B-C", "%2e%2e", "A".repeat(40)), fc.string({ minLength: 1, maxLength: 20 }))
-const params = fc.dictionary(fc.constantFrom("interval", "from", "to", "limit", "symbols", "fill", "indicators", "x"), value, { maxKeys: 4 })
+const symbol = fc.oneof(
+  fc.constantFrom("BTC", "btc", "ETH", "NOPE", "B-C", "%2e%2e", "A".repeat(40)),
+  fc.string({ minLength: 1, maxLength: 20 })
+)
+const params = fc.dictionary(
+  fc.constantFrom("interval", "from", "to", "limit", "symbols", "fill", "indicators", "x"),
+  value,
+  { maxKeys: 4 }
+)
 const path = fc.oneof(
   fc.tuple(symbol, params).map(([s, q]) => ({ path: `/api/candles/${encodeURIComponent(s)}`, q })),
   fc.tuple(symbol, params).map(([s, q]) => ({ path: `/api/indicators/${encodeURIComponent(s)}`, q })),

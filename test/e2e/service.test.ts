@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { eventually, readEvents, type Running, startCli } from "./support.js"
+import { eventually, type Running, readEvents, startCli } from "./support.js"
 
 // The built CLI on embedded adapters, exactly as `npm start` runs it.
 describe("service (embedded, built dist/main.js)", () => {
@@ -15,12 +15,27 @@ describe("service (embedded, built dist/main.js)", () => {
   })
 
   it("serves the latest simulated price of every default coin", async () => {
-    const body = await eventually(async () => {
-      const res = await fetch(`${svc.url}/api/latest`)
-      const json = (await res.json()) as { prices: Array<{ symbol: string; price: number; source: string }> }
-      return json.prices.length >= 10 ? json : undefined
-    }, 30_000, "10 prices at /api/latest")
-    expect(body.prices.map((p) => p.symbol).sort()).toEqual(["ADA", "BNB", "BTC", "ETH", "LINK", "LTC", "USDC", "USDT", "XLM", "XRP"])
+    const body = await eventually(
+      async () => {
+        const res = await fetch(`${svc.url}/api/latest`)
+        const json = (await res.json()) as { prices: Array<{ symbol: string; price: number; source: string }> }
+        return json.prices.length >= 10 ? json : undefined
+      },
+      30_000,
+      "10 prices at /api/latest"
+    )
+    expect(body.prices.map((p) => p.symbol).sort()).toEqual([
+      "ADA",
+      "BNB",
+      "BTC",
+      "ETH",
+      "LINK",
+      "LTC",
+      "USDC",
+      "USDT",
+      "XLM",
+      "XRP"
+    ])
     for (const p of body.prices) {
       expect(p.price).toBeGreaterThan(0)
       expect(p.source).toBe("simulator")
@@ -39,16 +54,24 @@ describe("service (embedded, built dist/main.js)", () => {
     expect(ids.every((id, i) => i === 0 || id > ids[i - 1]!)).toBe(true)
 
     // Resuming from an id replays what came after it.
-    const resumed = await readEvents(`${svc.url}/api/events?symbols=ETH`, "tick", 1, { "last-event-id": String(ids[0]) })
+    const resumed = await readEvents(`${svc.url}/api/events?symbols=ETH`, "tick", 1, {
+      "last-event-id": String(ids[0])
+    })
     expect(Number(resumed.events[0]!.id)).toBe(ids[1])
   })
 
   it("writes candles to the database through checkpoints", async () => {
-    const candles = await eventually(async () => {
-      const res = await fetch(`${svc.url}/api/candles/BTC?interval=1m`)
-      const json = (await res.json()) as { candles: Array<{ tickCount: number; open: number; high: number; low: number; close: number }> }
-      return json.candles.length > 0 ? json.candles : undefined
-    }, 30_000, "a BTC candle in Postgres")
+    const candles = await eventually(
+      async () => {
+        const res = await fetch(`${svc.url}/api/candles/BTC?interval=1m`)
+        const json = (await res.json()) as {
+          candles: Array<{ tickCount: number; open: number; high: number; low: number; close: number }>
+        }
+        return json.candles.length > 0 ? json.candles : undefined
+      },
+      30_000,
+      "a BTC candle in Postgres"
+    )
     for (const c of candles) {
       expect(c.tickCount).toBeGreaterThan(0)
       expect(c.low).toBeLessThanOrEqual(Math.min(c.open, c.close))
@@ -57,13 +80,21 @@ describe("service (embedded, built dist/main.js)", () => {
   })
 
   it("adds indicator values aligned with the candles on ?indicators=true, and fills nothing where nothing is missing", async () => {
-    const body = await eventually(async () => {
-      const res = await fetch(`${svc.url}/api/candles/ETH?interval=1m&indicators=true&fill=true`)
-      const json = (await res.json()) as { candles: Array<{ bucketStart: number; tickCount: number }>; indicators?: Array<Record<string, unknown>> }
-      return json.candles.length > 0 ? json : undefined
-    }, 30_000, "an ETH candle in Postgres")
+    const body = await eventually(
+      async () => {
+        const res = await fetch(`${svc.url}/api/candles/ETH?interval=1m&indicators=true&fill=true`)
+        const json = (await res.json()) as {
+          candles: Array<{ bucketStart: number; tickCount: number }>
+          indicators?: Array<Record<string, unknown>>
+        }
+        return json.candles.length > 0 ? json : undefined
+      },
+      30_000,
+      "an ETH candle in Postgres"
+    )
     expect(body.indicators).toHaveLength(body.candles.length)
-    for (const v of body.indicators!) expect(Object.keys(v).sort()).toEqual(["bollinger", "ema12", "ema26", "rsi14", "sma20", "sma50"])
+    for (const v of body.indicators!)
+      expect(Object.keys(v).sort()).toEqual(["bollinger", "ema12", "ema26", "rsi14", "sma20", "sma50"])
     // the simulator ticks every coin every 200 ms: no bucket of the answer is empty
     expect(body.candles.every((c) => c.tickCount > 0)).toBe(true)
   })

@@ -6,7 +6,9 @@ export const freePort = () =>
     const srv = createServer()
     srv.listen(0, "127.0.0.1", () => {
       const address = srv.address()
-      srv.close(() => (typeof address === "object" && address !== null ? resolve(address.port) : reject(new Error("no port"))))
+      srv.close(() =>
+        typeof address === "object" && address !== null ? resolve(address.port) : reject(new Error("no port"))
+      )
     })
   })
 
@@ -19,12 +21,26 @@ export interface Running {
 }
 
 /** Starts `node dist/main.js <args>` (the built CLI, as users run it). */
-export const startCli = async (args: ReadonlyArray<string>, env: Record<string, string | undefined>): Promise<Running> => {
+export const startCli = async (
+  args: ReadonlyArray<string>,
+  env: Record<string, string | undefined>
+): Promise<Running> => {
   const port = await freePort()
   const child = spawn(process.execPath, ["dist/main.js", ...args], {
     // SOURCE=simulator unless a test says otherwise: `auto` would poll the real CoinGecko on a machine with internet.
     // The request rate limit is lifted for tests that poll; test/Http/limits.test.ts sets its own.
-    env: { ...process.env, KAFKA_BROKERS: "", REDIS_URL: "", DATABASE_URL: "", PORT: String(port), LOG_LEVEL: "warning", SOURCE: "simulator", RATE_LIMIT: "100000", RATE_LIMIT_BURST: "100000", ...env },
+    env: {
+      ...process.env,
+      KAFKA_BROKERS: "",
+      REDIS_URL: "",
+      DATABASE_URL: "",
+      PORT: String(port),
+      LOG_LEVEL: "warning",
+      SOURCE: "simulator",
+      RATE_LIMIT: "100000",
+      RATE_LIMIT_BURST: "100000",
+      ...env
+    },
     stdio: ["ignore", "pipe", "pipe"]
   })
   let output = ""
@@ -49,7 +65,11 @@ export const startCli = async (args: ReadonlyArray<string>, env: Record<string, 
 }
 
 /** Polls `probe` until it returns a value, or fails after `timeoutMs` (a bound on waiting, not a timing assertion). */
-export const eventually = async <A>(probe: () => Promise<A | undefined>, timeoutMs: number, what: string): Promise<A> => {
+export const eventually = async <A>(
+  probe: () => Promise<A | undefined>,
+  timeoutMs: number,
+  what: string
+): Promise<A> => {
   const deadline = Date.now() + timeoutMs
   let last: unknown
   while (Date.now() < deadline) {
@@ -81,10 +101,15 @@ export const readEvents = async (url: string, name: string, count: number, heade
       while ((end = buffer.indexOf("\n\n")) >= 0) {
         const block = buffer.slice(0, end)
         buffer = buffer.slice(end + 2)
-        const fields = Object.fromEntries(block.split("\n").filter((l) => !l.startsWith(":")).map((l) => {
-          const i = l.indexOf(":")
-          return [l.slice(0, i), l.slice(i + 1).trimStart()]
-        }))
+        const fields = Object.fromEntries(
+          block
+            .split("\n")
+            .filter((l) => !l.startsWith(":"))
+            .map((l) => {
+              const i = l.indexOf(":")
+              return [l.slice(0, i), l.slice(i + 1).trimStart()]
+            })
+        )
         if (fields["event"] === name) events.push({ id: fields["id"], data: JSON.parse(fields["data"] ?? "null") })
       }
     }

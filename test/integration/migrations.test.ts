@@ -21,8 +21,14 @@ describe("migrations on a real Postgres", () => {
     for (let round = 0; round < 3; round++) {
       const url = await createDatabase(env.databaseUrl, unique("mig"))
       const exits = await raceOnce(url, 5)
-      expect(exits.map((e) => e._tag), JSON.stringify(exits.filter((e) => e._tag === "Failure"))).toEqual(Array(5).fill("Success"))
-      const rows = await query<{ migration_id: number }>(url, "SELECT migration_id FROM effect_sql_migrations ORDER BY 1")
+      expect(
+        exits.map((e) => e._tag),
+        JSON.stringify(exits.filter((e) => e._tag === "Failure"))
+      ).toEqual(Array(5).fill("Success"))
+      const rows = await query<{ migration_id: number }>(
+        url,
+        "SELECT migration_id FROM effect_sql_migrations ORDER BY 1"
+      )
       expect(rows.map((r) => r.migration_id)).toEqual((await Effect.runPromise(loader)).map(([id]) => id))
     }
   }, 60_000)

@@ -1,17 +1,24 @@
-import { Kafka, logLevel, Partitioners } from "kafkajs"
 import { Redis } from "ioredis"
+import { Kafka, logLevel, Partitioners } from "kafkajs"
 import pg from "pg"
 
 /** The real services; `npm test` starts them with scripts/services.sh and sets these. */
 export const services = () => {
   const missing = ["KAFKA_BROKERS", "REDIS_URL", "DATABASE_URL"].filter((n) => !process.env[n])
   if (missing.length > 0) {
-    throw new Error(`integration suites need real services: ${missing.join(", ")} not set (run \`npm test\`, which starts them)`)
+    throw new Error(
+      `integration suites need real services: ${missing.join(", ")} not set (run \`npm test\`, which starts them)`
+    )
   }
-  return { kafkaBrokers: process.env["KAFKA_BROKERS"]!, redisUrl: process.env["REDIS_URL"]!, databaseUrl: process.env["DATABASE_URL"]! }
+  return {
+    kafkaBrokers: process.env["KAFKA_BROKERS"]!,
+    redisUrl: process.env["REDIS_URL"]!,
+    databaseUrl: process.env["DATABASE_URL"]!
+  }
 }
 
-export const unique = (prefix: string) => `${prefix}_${Date.now().toString(36)}_${Math.floor(Math.random() * 1e6).toString(36)}`
+export const unique = (prefix: string) =>
+  `${prefix}_${Date.now().toString(36)}_${Math.floor(Math.random() * 1e6).toString(36)}`
 
 /** A throw-away database on the test server, so runs never see each other's rows. */
 export const createDatabase = async (adminUrl: string, name: string) => {
@@ -27,7 +34,11 @@ export const createDatabase = async (adminUrl: string, name: string) => {
   return url.toString()
 }
 
-export const query = async <R extends Record<string, unknown>>(url: string, text: string, params: ReadonlyArray<unknown> = []) => {
+export const query = async <R extends Record<string, unknown>>(
+  url: string,
+  text: string,
+  params: ReadonlyArray<unknown> = []
+) => {
   const client = new pg.Client({ connectionString: url })
   await client.connect()
   try {
@@ -50,7 +61,11 @@ export const createTopic = async (brokers: string, topic: string, partitions = 3
   }
 }
 
-export const publish = async (brokers: string, topic: string, messages: ReadonlyArray<{ key: string; value: string }>) => {
+export const publish = async (
+  brokers: string,
+  topic: string,
+  messages: ReadonlyArray<{ key: string; value: string }>
+) => {
   const producer = kafka(brokers).producer({ createPartitioner: Partitioners.DefaultPartitioner })
   await producer.connect()
   try {
@@ -78,7 +93,12 @@ export const readTopic = async (brokers: string, topic: string) => {
     const timer = setTimeout(() => reject(new Error(`reading ${topic} did not finish`)), 30_000)
     void consumer.run({
       eachMessage: async ({ partition, message }) => {
-        records.push({ partition, offset: Number(message.offset), key: message.key?.toString() ?? null, value: message.value?.toString() ?? "" })
+        records.push({
+          partition,
+          offset: Number(message.offset),
+          key: message.key?.toString() ?? null,
+          value: message.value?.toString() ?? ""
+        })
         seen.set(partition, Number(message.offset) + 1)
         if ([...want].every(([p, high]) => (seen.get(p) ?? 0) >= high)) {
           clearTimeout(timer)

@@ -21,7 +21,10 @@ describe("topic creation on a real Kafka", () => {
         return Effect.all([ensure, ensure], { concurrency: "unbounded" })
       }).pipe(Effect.provide(KafkaBus.layer({ brokers: env.kafkaBrokers.split(",") })))
       const exits = (await Effect.runPromise(Effect.all([member, member], { concurrency: "unbounded" }))).flat()
-      expect(exits.map((e) => e._tag), JSON.stringify(exits.filter((e) => e._tag === "Failure"))).toEqual(Array(4).fill("Success"))
+      expect(
+        exits.map((e) => e._tag),
+        JSON.stringify(exits.filter((e) => e._tag === "Failure"))
+      ).toEqual(Array(4).fill("Success"))
       const admin = kafka(env.kafkaBrokers).admin()
       await admin.connect()
       try {

@@ -20,7 +20,12 @@ export interface Switchboard {
 }
 
 export const switchboard = (): Switchboard => ({
-  cacheDown: false, databaseDown: false, busDown: false, slowMillis: 0, commits: 0, crashAtCommit: undefined
+  cacheDown: false,
+  databaseDown: false,
+  busDown: false,
+  slowMillis: 0,
+  commits: 0,
+  crashAtCommit: undefined
 })
 
 /** The injected crash: only this defect is an expected way for the processor to die. */
@@ -32,11 +37,16 @@ export class InjectedCrash extends Error {
 
 const slow = (s: Switchboard) => Effect.suspend(() => (s.slowMillis > 0 ? Effect.sleep(s.slowMillis) : Effect.void))
 
-const guard = <E>(down: () => boolean, fail: () => E) => <A, E2, R>(effect: Effect.Effect<A, E2, R>): Effect.Effect<A, E | E2, R> =>
-  Effect.suspend((): Effect.Effect<A, E | E2, R> => (down() ? Effect.fail(fail()) : effect))
+const guard =
+  <E>(down: () => boolean, fail: () => E) =>
+  <A, E2, R>(effect: Effect.Effect<A, E2, R>): Effect.Effect<A, E | E2, R> =>
+    Effect.suspend((): Effect.Effect<A, E | E2, R> => (down() ? Effect.fail(fail()) : effect))
 
 export const faultyCache = (s: Switchboard, cache: LatestCacheShape): LatestCacheShape => {
-  const g = guard(() => s.cacheDown, () => new CacheUnavailable({ message: "injected: cache down" }))
+  const g = guard(
+    () => s.cacheDown,
+    () => new CacheUnavailable({ message: "injected: cache down" })
+  )
   return {
     ...cache,
     write: (ticks, updates) => g(Effect.zipRight(slow(s), cache.write(ticks, updates))),
@@ -48,7 +58,10 @@ export const faultyCache = (s: Switchboard, cache: LatestCacheShape): LatestCach
 }
 
 export const faultyStore = (s: Switchboard, store: Store["Type"]): Store["Type"] => {
-  const g = guard(() => s.databaseDown, () => new SqlError.SqlError({ message: "injected: database down" }))
+  const g = guard(
+    () => s.databaseDown,
+    () => new SqlError.SqlError({ message: "injected: database down" })
+  )
   return {
     ...store,
     commit: (batch) =>
@@ -65,12 +78,24 @@ export const faultyStore = (s: Switchboard, store: Store["Type"]): Store["Type"]
 }
 
 export const faultyBus = (s: Switchboard, bus: BusShape): BusShape => {
-  const g = guard(() => s.busDown, () => new BusError({ reason: "publish", message: "injected: bus down" }))
+  const g = guard(
+    () => s.busDown,
+    () => new BusError({ reason: "publish", message: "injected: bus down" })
+  )
   return { ...bus, publish: (topic, messages) => g(bus.publish(topic, messages)) }
 }
 
 export const layers = (s: Switchboard) => ({
-  cache: Layer.effect(LatestCache, Effect.map(LatestCache, (c) => faultyCache(s, c))),
-  store: Layer.effect(Store, Effect.map(Store, (st) => faultyStore(s, st))),
-  bus: Layer.effect(Bus, Effect.map(Bus, (b) => faultyBus(s, b)))
+  cache: Layer.effect(
+    LatestCache,
+    Effect.map(LatestCache, (c) => faultyCache(s, c))
+  ),
+  store: Layer.effect(
+    Store,
+    Effect.map(Store, (st) => faultyStore(s, st))
+  ),
+  bus: Layer.effect(
+    Bus,
+    Effect.map(Bus, (b) => faultyBus(s, b))
+  )
 })

@@ -2,7 +2,7 @@ import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
 
 /** Ticks, candles (with the indicator values as of each candle) and the processor's checkpoints. */
-export default Effect.gen(function*() {
+export default Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
   yield* sql`
     CREATE TABLE IF NOT EXISTS ticks (
@@ -57,15 +57,21 @@ export default Effect.gen(function*() {
   const available = yield* sql<{ readonly name: string }>`
     SELECT name FROM pg_available_extensions WHERE name = 'timescaledb'`
   if (available.length === 0) return
-  yield* sql.withTransaction(Effect.gen(function*() {
-    yield* sql`CREATE EXTENSION IF NOT EXISTS timescaledb`
-    yield* sql`SELECT create_hypertable('ticks', 'event_time', chunk_time_interval => INTERVAL '1 day', if_not_exists => TRUE, migrate_data => TRUE)`
-    yield* sql`SELECT create_hypertable('candles', 'bucket_start', chunk_time_interval => INTERVAL '7 days', if_not_exists => TRUE, migrate_data => TRUE)`
-    yield* sql`ALTER TABLE ticks SET (timescaledb.compress, timescaledb.compress_segmentby = 'symbol')`
-    yield* sql`SELECT add_compression_policy('ticks', INTERVAL '7 days', if_not_exists => TRUE)`
-    yield* sql`SELECT add_retention_policy('ticks', INTERVAL '90 days', if_not_exists => TRUE)`
-  })).pipe(
-    // A savepoint: the extension may be listed but not loadable (shared_preload_libraries); keep plain tables then.
-    Effect.catchAll((error) => Effect.logWarning("TimescaleDB is available but could not be enabled; using plain tables", error))
-  )
+  yield* sql
+    .withTransaction(
+      Effect.gen(function* () {
+        yield* sql`CREATE EXTENSION IF NOT EXISTS timescaledb`
+        yield* sql`SELECT create_hypertable('ticks', 'event_time', chunk_time_interval => INTERVAL '1 day', if_not_exists => TRUE, migrate_data => TRUE)`
+        yield* sql`SELECT create_hypertable('candles', 'bucket_start', chunk_time_interval => INTERVAL '7 days', if_not_exists => TRUE, migrate_data => TRUE)`
+        yield* sql`ALTER TABLE ticks SET (timescaledb.compress, timescaledb.compress_segmentby = 'symbol')`
+        yield* sql`SELECT add_compression_policy('ticks', INTERVAL '7 days', if_not_exists => TRUE)`
+        yield* sql`SELECT add_retention_policy('ticks', INTERVAL '90 days', if_not_exists => TRUE)`
+      })
+    )
+    .pipe(
+      // A savepoint: the extension may be listed but not loadable (shared_preload_libraries); keep plain tables then.
+      Effect.catchAll((error) =>
+        Effect.logWarning("TimescaleDB is available but could not be enabled; using plain tables", error)
+      )
+    )
 })

@@ -6,7 +6,7 @@ import { Effect } from "effect"
  * commits while the writer still holds the current epoch, so a processor that lost its partitions in a
  * rebalance can never overwrite a newer owner's checkpoint.
  */
-export default Effect.gen(function*() {
+export default Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
   yield* sql`ALTER TABLE processor_checkpoints ADD COLUMN IF NOT EXISTS epoch bigint NOT NULL DEFAULT 0`
   yield* sql`ALTER TABLE processor_checkpoints ALTER COLUMN state DROP NOT NULL`

@@ -6,7 +6,7 @@ import { Effect } from "effect"
  * once (the `<topic>.dlq` topic gets them at least once), and the admin API can list them without a Kafka client.
  * `letter` is the JSON published to the DLQ topic, kept as text: jsonb refuses \u0000, which a bad record may carry.
  */
-export default Effect.gen(function*() {
+export default Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
   yield* sql`CREATE TABLE IF NOT EXISTS dead_letters (
     topic text NOT NULL,
