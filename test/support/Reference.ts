@@ -1,0 +1,146 @@
+/**
+ * The tests' own reference for candles, written from the definition and independent of src/ (no bucket, key or VWAP
+ * helper of the code under test): each candle is computed from its whole group of ticks at once, in a canonical order,
+ * so nothing depends on how or how often the pipeline saw them. A tick counted twice changes tickCount, volume and
+ * usually vwap; a tick lost changes tickCount; either can change open, high, low and close.
+ */
+
+/** What a reference candle is built from: the accepted ticks, each once. */
+export interface ReferenceTick {
+  readonly symbol: string
+  readonly eventTime: number
+  readonly price: number
+  readonly volume?: number | undefined
+}
+
+export interface ReferenceCandle {
+  readonly symbol: string
+  readonly interval: string
+  readonly bucketStart: number
+  readonly open: number
+  readonly high: number
+  readonly low: number
+  readonly close: number
+  readonly volume: number
+  readonly tickCount: number
+  readonly vwap: number
+}
+
+/** A candle as read back from the record (Postgres rows or the API), with its bucket start as epoch ms. */
+export type StoredCandle = ReferenceCandle
+
+const MINUTE = 60 * 1000
+/** Interval name → bucket width in ms. UTC buckets aligned on the epoch (1d starts at 00:00 UTC). */
+export const referenceIntervals: ReadonlyArray<readonly [string, number]> = [
+  ["1m", MINUTE],
+  ["5m", 5 * MINUTE],
+  ["15m", 15 * MINUTE],
+  ["1h", 60 * MINUTE],
+  ["1d", 1440 * MINUTE]
+]
+
+export const referenceKey = (symbol: string, interval: string, bucketStart: number): string =>
+  JSON.stringify([symbol, interval, bucketStart])
+
+/** Every candle of every interval, keyed by `referenceKey`. */
+export const referenceCandles = (
+  ticks: Iterable<ReferenceTick>,
+  intervals: ReadonlyArray<readonly [string, number]> = referenceIntervals
+): Map<string, ReferenceCandle> => {
+  const groups = new Map<string, { symbol: string; interval: string; start: number; ticks: Array<ReferenceTick> }>()
+  for (const tick of ticks) {
+    for (const [interval, width] of intervals) {
+      const start = tick.eventTime - (((tick.eventTime % width) + width) % width)
+      const key = referenceKey(tick.symbol, interval, start)
+      let group = groups.get(key)
+      if (group === undefined) {
+        group = { symbol: tick.symbol, interval, start, ticks: [] }
+        groups.set(key, group)
+      }
+      group.ticks.push(tick)
+    }
+  }
+  const out = new Map<string, ReferenceCandle>()
+  for (const [key, g] of groups) {
+    // Open is the earliest tick and close the latest; equal times break towards the lower price first.
+    const sorted = g.ticks
+      .slice()
+      .sort((a, b) => (a.eventTime !== b.eventTime ? a.eventTime - b.eventTime : a.price - b.price))
+    const prices = sorted.map((t) => t.price)
+    const volumes = sorted.map((t) => t.volume ?? 0)
+    const volume = volumes.reduce((s, v) => s + v, 0)
+    const weighted = sorted.reduce((s, t, i) => s + t.price * (volumes[i] as number), 0)
+    const high = Math.max(...prices)
+    const low = Math.min(...prices)
+    // VWAP: volume-weighted mean price; with no volume at all, the plain mean. A mean lies within [low, high].
+    const mean = volume > 0 ? weighted / volume : prices.reduce((s, p) => s + p, 0) / prices.length
+    out.set(key, {
+      symbol: g.symbol,
+      interval: g.interval,
+      bucketStart: g.start,
+      open: prices[0] as number,
+      high,
+      low,
+      close: prices[prices.length - 1] as number,
+      volume,
+      tickCount: sorted.length,
+      vwap: Math.min(high, Math.max(low, mean))
+    })
+  }
+  return out
+}
+
+/** Floating sums differ with the order of addition: volume and vwap are equal to a relative 1e-9. */
+const close = (a: number, b: number): boolean => a === b || Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b))
+
+/**
+ * Every field of every stored candle against the reference, and the same set of candles: a list of differences,
+ * empty when they agree. OHLC and tickCount must be exact; volume and vwap equal to a relative 1e-9.
+ */
+export const candleDifferences = (
+  stored: ReadonlyArray<StoredCandle>,
+  reference: ReadonlyMap<string, ReferenceCandle>
+): Array<string> => {
+  const problems: Array<string> = []
+  const seen = new Set<string>()
+  for (const c of stored) {
+    const key = referenceKey(c.symbol, c.interval, c.bucketStart)
+    const where = `${c.symbol} ${c.interval} ${new Date(c.bucketStart).toISOString()}`
+    if (seen.has(key)) problems.push(`${where}: stored twice`)
+    seen.add(key)
+    const ref = reference.get(key)
+    if (ref === undefined) {
+      problems.push(`${where}: stored, not in the reference`)
+      continue
+    }
+    for (const field of ["open", "high", "low", "close", "tickCount"] as const) {
+      if (c[field] !== ref[field]) problems.push(`${where}: ${field} ${c[field]}, reference ${ref[field]}`)
+    }
+    for (const field of ["volume", "vwap"] as const) {
+      if (!close(c[field], ref[field])) problems.push(`${where}: ${field} ${c[field]}, reference ${ref[field]}`)
+    }
+  }
+  for (const [key, ref] of reference) {
+    if (!seen.has(key))
+      problems.push(`${ref.symbol} ${ref.interval} ${new Date(ref.bucketStart).toISOString()}: missing`)
+  }
+  return problems
+}
+
+/** Postgres `candles` rows (snake_case or camelCase, numerics possibly as strings) as StoredCandles. */
+export const storedCandle = (row: Record<string, unknown>): StoredCandle => {
+  const num = (snake: string, camel: string): number => Number(row[camel] ?? row[snake])
+  const start = row["bucketStart"] ?? row["bucket_start"]
+  return {
+    symbol: String(row["symbol"]),
+    interval: String(row["interval"]),
+    bucketStart: start instanceof Date ? start.getTime() : Number(start),
+    open: num("open", "open"),
+    high: num("high", "high"),
+    low: num("low", "low"),
+    close: num("close", "close"),
+    volume: num("volume", "volume"),
+    tickCount: num("tick_count", "tickCount"),
+    vwap: num("vwap", "vwap")
+  }
+}
