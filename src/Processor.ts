@@ -191,7 +191,8 @@ export const run = Effect.gen(function* () {
         pendingLatest.set(tick.symbol, tick)
         pendingTickUpdates.push({ _tag: "tick", tick })
       }
-      for (const [key, row] of candles) pendingCandles.set(key, { _tag: "candle", candle: row.candle })
+      for (const [key, row] of candles)
+        pendingCandles.set(key, { _tag: "candle", candle: row.candle, indicators: row.indicators })
       const over = pendingTickUpdates.length - maxPendingUpdates
       if (over > 0) pendingTickUpdates.splice(0, over)
       return Effect.zipRight(

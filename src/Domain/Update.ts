@@ -1,12 +1,16 @@
-import { Option, Schema } from "effect"
+import { Option, Predicate, Schema } from "effect"
 import { Candle } from "./Candle.js"
+import { type BollingerBands, type IndicatorValues, IndicatorValuesSchema } from "./Indicators.js"
 import { type Interval, intervals } from "./Interval.js"
 import { isEpochMillis, symbolPattern, Tick, tickFromJson } from "./Tick.js"
 
-/** What the processor announces on the live channel (Redis PUBLISH crypto:updates) and SSE relays. */
+/**
+ * What the processor announces on the live channel (Redis PUBLISH crypto:updates) and SSE relays. A candle goes with
+ * its indicator values (provisional while it is open), so no subscriber computes them again.
+ */
 export const Update = Schema.Union(
   Schema.TaggedStruct("tick", { tick: Tick }),
-  Schema.TaggedStruct("candle", { candle: Candle })
+  Schema.TaggedStruct("candle", { candle: Candle, indicators: IndicatorValuesSchema })
 )
 export type Update = typeof Update.Type
 
@@ -41,6 +45,32 @@ const candleFromJson = (u: unknown): Candle | undefined => {
   return new Candle({ symbol, interval, bucketStart, open, high, low, close, volume, tickCount, vwap }, true)
 }
 
+const isNullOrNumber = (u: unknown): u is number | null => u === null || isNumber(u)
+
+const bandsFromJson = (u: unknown): BollingerBands | null | undefined => {
+  if (u === null) return null
+  if (!Predicate.isRecord(u)) return undefined
+  const { middle, upper, lower } = u
+  return isNumber(middle) && isNumber(upper) && isNumber(lower) ? { middle, upper, lower } : undefined
+}
+
+/** IndicatorValues in a parsed JSON value, checked by hand (keys in the schema's order); undefined if not. */
+const indicatorsFromJson = (u: unknown): IndicatorValues | undefined => {
+  if (!Predicate.isRecord(u)) return undefined
+  const { sma20, sma50, ema12, ema26, rsi14 } = u
+  const bollinger = bandsFromJson(u["bollinger"])
+  if (
+    !isNullOrNumber(sma20) ||
+    !isNullOrNumber(sma50) ||
+    !isNullOrNumber(ema12) ||
+    !isNullOrNumber(ema26) ||
+    !isNullOrNumber(rsi14) ||
+    bollinger === undefined
+  )
+    return undefined
+  return { sma20, sma50, ema12, ema26, rsi14, bollinger }
+}
+
 /**
  * `Schema.decodeUnknownOption(UpdateJson)`, checked by hand first: the live channel carries every tick and candle
  * update, and each subscriber decodes each one. Anything the hand checks do not accept goes through the schema.
@@ -53,13 +83,14 @@ export const decodeUpdate = (text: string): Option.Option<Update> => {
     return Option.none()
   }
   if (typeof u === "object" && u !== null) {
-    const { _tag, tick, candle } = u as Record<string, unknown>
+    const { _tag, tick, candle, indicators } = u as Record<string, unknown>
     if (_tag === "tick") {
       const t = tickFromJson(tick)
       if (t !== undefined) return Option.some({ _tag, tick: t })
     } else if (_tag === "candle") {
       const c = candleFromJson(candle)
-      if (c !== undefined) return Option.some({ _tag, candle: c })
+      const i = indicatorsFromJson(indicators)
+      if (c !== undefined && i !== undefined) return Option.some({ _tag, candle: c, indicators: i })
     }
   }
   return decodeUpdateJson(text)

@@ -97,7 +97,8 @@ export const make = (options: { readonly replay?: number; readonly heartbeat?: D
         Effect.sync(() => {
           for (const u of updates) {
             if (u._tag === "tick") emit("tick", u.tick.symbol, JSON.stringify(u.tick))
-            else emit("candle", u.candle.symbol, JSON.stringify(u.candle))
+            // The candle's fields as before, and its indicator values beside them.
+            else emit("candle", u.candle.symbol, JSON.stringify({ ...u.candle, indicators: u.indicators }))
           }
         })
       )

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Arbitrary, Either, FastCheck as fc, Option, Schema } from "effect"
 import { Candle } from "../../src/Domain/Candle.js"
+import { IndicatorValuesSchema } from "../../src/Domain/Indicators.js"
 import { decodeTick, Tick, TickJson } from "../../src/Domain/Tick.js"
 import { decodeUpdate, UpdateJson } from "../../src/Domain/Update.js"
 
@@ -90,6 +91,8 @@ const mutated = (valid: fc.Arbitrary<Record<string, unknown>>, fields: ReadonlyA
 
 const validTick = Arbitrary.make(Tick).map((t) => JSON.parse(Schema.encodeSync(TickJson)(t)) as Record<string, unknown>)
 const validCandle = Arbitrary.make(Candle).map((c): Record<string, unknown> => ({ ...c }))
+const validIndicators = Arbitrary.make(IndicatorValuesSchema).map((i): Record<string, unknown> => ({ ...i }))
+const indicatorFields = ["sma20", "sma50", "ema12", "ema26", "rsi14", "bollinger"] as const
 
 // JSON text: what the objects serialise to, plus 1e400 (parses to Infinity) spliced in, and plain garbage.
 const asText = (o: unknown) =>
@@ -126,8 +129,13 @@ describe("fast decoders agree with the schemas", () => {
   const updateText = fc
     .oneof(
       fc.oneof(validTick, mutated(validTick, tickFields)).map((tick) => ({ _tag: "tick", tick })),
-      fc.oneof(validCandle, mutated(validCandle, candleFields)).map((candle) => ({ _tag: "candle", candle })),
-      fc.record({ _tag: anyValue, tick: anyValue, candle: anyValue })
+      fc
+        .tuple(
+          fc.oneof(validCandle, mutated(validCandle, candleFields)),
+          fc.oneof(validIndicators, mutated(validIndicators, indicatorFields), anyValue)
+        )
+        .map(([candle, indicators]) => ({ _tag: "candle", candle, indicators })),
+      fc.record({ _tag: anyValue, tick: anyValue, candle: anyValue, indicators: anyValue })
     )
     .chain(asText)
 

@@ -118,6 +118,8 @@ describe("SSE filter and resume", () => {
       expect(new Set(ticksOf(c).map((t) => t.symbol))).toEqual(new Set(["BTC", "ETH"]))
       const candles = c.events.filter((e) => e.event === "candle").map((e) => JSON.parse(e.data) as { symbol: string })
       expect(candles.every((k) => k.symbol === "BTC" || k.symbol === "ETH")).toBe(true)
+      // each candle carries its indicator values (null until enough candles closed)
+      for (const k of candles) expect(Object.keys((k as { indicators?: object }).indicators ?? {})).toHaveLength(6)
       // the status event comes with every connection
       expect(c.events[0]).toMatchObject({ event: "status" })
       expect(JSON.parse(c.events[0]!.data)).toEqual({ cache: "up" })

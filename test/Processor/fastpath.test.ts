@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Deferred, Effect, Fiber, Layer, Logger, LogLevel, Metric, Schema, Stream } from "effect"
 import { Bus } from "../../src/Bus/Bus.js"
 import * as MemoryBus from "../../src/Bus/Memory.js"
+import { IndicatorValuesSchema } from "../../src/Domain/Indicators.js"
 import { Tick, TickJson } from "../../src/Domain/Tick.js"
 import type { Update } from "../../src/Domain/Update.js"
 import * as Processor from "../../src/Processor.js"
@@ -114,6 +115,9 @@ describe("processor fast path", () => {
       expect(new Set(keys).size).toBe(keys.length)
       const btc1d = candles.find((c) => c.symbol === "BTC" && c.interval === "1d")!
       expect(btc1d.tickCount).toBe(100)
+      // Each candle goes with its indicator values: subscribers (the dashboard) compute none themselves.
+      const isIndicators = Schema.is(IndicatorValuesSchema)
+      for (const u of second!.updates) if (u._tag === "candle") expect(isIndicators(u.indicators)).toBe(true)
       expect((yield* Metric.value(Processor.cacheUpdatesDropped)).count).toBe(dropped)
     })
   )
