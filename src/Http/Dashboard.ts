@@ -10,15 +10,37 @@ const publicDir = fileURLToPath(new URL("../../public/", import.meta.url))
 /** Front-end libraries come from node_modules, never a CDN: the dashboard works offline. */
 const vendor: Record<string, { readonly module: string; readonly type: string }> = {
   "htmx.min.js": { module: "htmx.org/dist/htmx.min.js", type: "text/javascript" },
-  "sse.js": { module: "htmx-ext-sse/dist/sse.js", type: "text/javascript" },
   "uPlot.iife.min.js": { module: "uplot/dist/uPlot.iife.min.js", type: "text/javascript" },
   "uPlot.min.css": { module: "uplot/dist/uPlot.min.css", type: "text/css" }
 }
 
-/** Only these files are served from public/: no path ever reaches the file system from a request. */
+const script = "text/javascript; charset=utf-8"
+/**
+ * Only these files are served from public/: no path ever reaches the file system from a request. The scripts are the
+ * dashboard's ES modules (app.js imports the others; a module needs a JavaScript MIME type, and script-src 'self' of
+ * the Content-Security-Policy admits them, all being same-origin).
+ */
 const assets: Record<string, string> = {
-  "app.js": "text/javascript",
-  "styles.css": "text/css"
+  "styles.css": "text/css; charset=utf-8",
+  ...Object.fromEntries(
+    [
+      "app.js",
+      "candles.js",
+      "chart.js",
+      "draw.js",
+      "feed.js",
+      "format.js",
+      "markets.js",
+      "model.js",
+      "readout.js",
+      "selection.js",
+      "series.js",
+      "snapshot.js",
+      "state.js",
+      "status.js",
+      "zoom.js"
+    ].map((file) => [file, script])
+  )
 }
 
 const notFound = HttpServerResponse.unsafeJson({ error: "not found" }, { status: 404 })

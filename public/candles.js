@@ -1,0 +1,100 @@
+// The chart's candles: the history with its indicator values (GET /api/candles, through htmx), then live updates.
+import { renderChart, setChartState } from "./chart.js"
+import { asCandle, asIndicators, INTERVALS, MAX_LIMIT, parseJson, RANGES, WARMUP } from "./model.js"
+import { emptySeries, mergeCandle, pushCandle } from "./series.js"
+import { els, state } from "./state.js"
+
+/** From the start of the range (aligned to the interval) minus WARMUP candles, filled, with indicator values. */
+const candlesUrl = () => {
+  const iv = INTERVALS[state.interval]
+  const rangeSec = RANGES[state.range]
+  const from = (Math.floor((Date.now() / 1000 - rangeSec) / iv) - WARMUP) * iv
+  const limit = Math.min(MAX_LIMIT, Math.ceil(rangeSec / iv) + WARMUP + 2)
+  const query = new URLSearchParams({ interval: state.interval, from: String(from * 1000), limit: String(limit) })
+  return `/api/candles/${encodeURIComponent(state.symbol)}?${query}&fill=true&indicators=true`
+}
+
+const showLoading = () => {
+  const cur = state.candles
+  if (!cur || cur.symbol !== state.symbol || cur.interval !== state.interval || cur.range !== state.range) {
+    setChartState("loading", `Loading ${state.symbol} · ${state.interval} · ${state.range}…`)
+  }
+}
+
+/** The address of a candles request about to go (htmx:configRequest): the current selection's; null: none. */
+export const candlesRequest = () => {
+  if (!state.symbol) return null
+  clearTimeout(state.candleRetry)
+  state.pendingUrl = candlesUrl()
+  showLoading()
+  return state.pendingUrl
+}
+
+/** Loads the selection's candles: an htmx request (its htmx:configRequest points it at the selection), else fetch. */
+export const loadCandles = () => {
+  clearTimeout(state.candleRetry)
+  if (!state.symbol) return
+  if (window.htmx) {
+    window.htmx.ajax("GET", "/api/candles", { source: els.chartFrame, swap: "none" })?.catch?.(() => {
+      /* reported through htmx:afterRequest */
+    })
+    return
+  }
+  const url = candlesRequest()
+  fetch(url, { headers: { Accept: "application/json" } })
+    .then((res) => res.text().then((text) => onCandlesResponse(url, res.status, text)))
+    .catch(() => onCandlesResponse(url, 0, ""))
+}
+
+const onFailure = (status) => {
+  setChartState(
+    "error",
+    status === 503
+      ? "History temporarily unavailable — retrying"
+      : `Could not load candles${status ? ` (HTTP ${status})` : ""}`
+  )
+  if (status === 503 || status === 0) {
+    clearTimeout(state.candleRetry)
+    state.candleRetry = setTimeout(loadCandles, 5000)
+  }
+}
+
+/** The history of the selection, then the live candles that came while it loaded. */
+const seriesOf = (body) => {
+  const cur = emptySeries(state.symbol, state.interval, state.range)
+  const inds = Array.isArray(body.indicators) && body.indicators.length === body.candles.length ? body.indicators : null
+  let last = -Infinity
+  body.candles.forEach((raw, i) => {
+    const c = asCandle(raw)
+    if (!c || c.symbol !== cur.symbol || c.interval !== cur.interval || c.bucketStart <= last) return
+    last = c.bucketStart
+    pushCandle(cur, c, asIndicators(inds ? inds[i] : null))
+  })
+  for (const c of state.pendingCandles) if (c.symbol === cur.symbol && c.interval === cur.interval) mergeCandle(cur, c)
+  state.pendingCandles = []
+  return cur
+}
+
+export const onCandlesResponse = (url, status, text) => {
+  if (url !== state.pendingUrl) return // the answer to an older request
+  const body = parseJson(text)
+  if (status !== 200 || !body || !Array.isArray(body.candles)) {
+    onFailure(status)
+    return
+  }
+  if (body.symbol !== state.symbol || body.interval !== state.interval) return // a stale answer
+  state.candles = seriesOf(body)
+  renderChart(true)
+}
+
+/** A live candle (SSE); for a selection whose history is on its way, kept for when it lands. */
+export const applyCandle = (c) => {
+  const cur = state.candles
+  if (!cur || c.symbol !== cur.symbol || c.interval !== cur.interval || cur.range !== state.range) {
+    if (c.symbol === state.symbol && c.interval === state.interval && state.pendingCandles.length < 1000) {
+      state.pendingCandles.push(c)
+    }
+    return
+  }
+  if (mergeCandle(cur, c)) renderChart(false)
+}

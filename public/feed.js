@@ -1,0 +1,68 @@
+// The live feed: GET /api/events (server-sent events `tick`, `candle`, `status`), reconnected with backoff.
+import { applyCandle, loadCandles } from "./candles.js"
+import { applyTick } from "./markets.js"
+import { asCandle, asTick, parseJson } from "./model.js"
+import { maybeSelectDefault } from "./selection.js"
+import { pollLatest } from "./snapshot.js"
+import { state } from "./state.js"
+import { pollReady, setBanner, setSource, setStatus } from "./status.js"
+
+const onOpen = () => {
+  setStatus(true)
+  state.esRetryMs = 1000
+  if (state.everOpened) {
+    // we may have missed updates while away: refresh the snapshot, the chart and the dependencies
+    pollLatest()
+    loadCandles()
+    pollReady()
+  }
+  state.everOpened = true
+}
+
+const onTick = (ev) => {
+  const t = asTick(parseJson(ev.data))
+  if (!t) return
+  applyTick(t, true)
+  state.lastSourceAt = Date.now()
+  setSource(t.source)
+  maybeSelectDefault()
+}
+
+/** A candle with its indicator values, as the processor computed them. */
+const onCandle = (ev) => {
+  const c = asCandle(parseJson(ev.data))
+  if (c) applyCandle(c)
+}
+
+const onStatus = (ev) => {
+  const s = parseJson(ev.data)
+  if (!s || typeof s !== "object") return
+  if (s.cache === "down") setBanner(true)
+  else if (s.cache === "up") pollLatest()
+  if (typeof s.source === "string") {
+    state.lastSourceAt = Date.now()
+    setSource(s.source)
+  }
+  if (state.everOpened) pollReady()
+}
+
+export const connect = () => {
+  state.es?.close()
+  const es = new EventSource("/api/events")
+  state.es = es
+  es.addEventListener("open", onOpen)
+  es.addEventListener("error", () => {
+    setStatus(false)
+    if (es.readyState !== EventSource.CLOSED) return
+    // the browser gave up (e.g. a non-SSE answer such as a 503 at the connection cap): retry with backoff
+    es.close()
+    const wait = state.esRetryMs
+    state.esRetryMs = Math.min(state.esRetryMs * 2, 30000)
+    setTimeout(() => {
+      if (state.es === es) connect()
+    }, wait)
+  })
+  es.addEventListener("tick", onTick)
+  es.addEventListener("candle", onCandle)
+  es.addEventListener("status", onStatus)
+}
