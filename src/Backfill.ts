@@ -1,11 +1,10 @@
 import type { HttpClient } from "@effect/platform"
 import { Clock, Data, Duration, Effect, Either, FiberRef, HashSet, Logger, Random, Schema, Stream } from "effect"
 import { Bus, type BusError } from "./Bus/Bus.js"
-import { type Source, Tick, TickJson } from "./Domain/Tick.js"
+import { type Source, type Tick, TickJson } from "./Domain/Tick.js"
 import * as Producer from "./Producer.js"
 import * as CoinGecko from "./Sources/CoinGecko.js"
 import { coinInfo } from "./Sources/Coins.js"
-import { marketChartTicks } from "./Sources/Replay.js"
 
 /**
  * `backfill`: CoinGecko history → the same topic as the live ticks, so the same processor makes candles of it.
@@ -97,11 +96,14 @@ export const historyTicks = (
   { readonly ticks: ReadonlyArray<Tick>; readonly bad: ReadonlyArray<readonly [string, string]> },
   string
 > =>
-  Either.map(marketChartTicks(json, coinId), ({ bad, ticks }) => {
-    const byTime = new Map<number, Tick>()
-    for (const t of ticks) byTime.set(t.eventTime, new Tick({ ...t, symbol, source: "coingecko", ingestTime: now }))
-    return { bad, ticks: [...byTime.values()].sort((a, b) => a.eventTime - b.eventTime) }
-  })
+  Either.map(
+    CoinGecko.marketChartTicks(json, { coinId, symbol, source: "coingecko", ingestTime: now }),
+    ({ bad, ticks }) => {
+      const byTime = new Map<number, Tick>()
+      for (const t of ticks) byTime.set(t.eventTime, t)
+      return { bad, ticks: [...byTime.values()].sort((a, b) => a.eventTime - b.eventTime) }
+    }
+  )
 
 // == what the topic already holds
 
