@@ -45,6 +45,27 @@ export interface Progress {
   readonly finish: Effect.Effect<void>
 }
 
+/** "3/10 coins · 1,200/5,000 ticks published · 42s · ETA 1m10s", `elapsed` ms into the run. */
+const describeCounts = (v: ProgressView, coinsTotal: number, elapsed: number) => {
+  const eta =
+    v.fraction <= 0 || (v.coinsDone === 0 && v.fraction < 0.25)
+      ? "ETA --"
+      : `ETA ${formatSeconds((elapsed / v.fraction) * (1 - v.fraction))}`
+  return (
+    `${v.coinsDone}/${coinsTotal} coins · ${thousands(v.published)}/${thousands(v.toPublish)} ticks published · ` +
+    `${formatSeconds(elapsed)} · ${eta}`
+  )
+}
+
+/** The bar line, cut to the terminal's width (`columns`, 0 when unknown). */
+const renderBar = (v: ProgressView, counts: string, columns: number) => {
+  const width = 24
+  const filled = Math.round(Math.min(1, v.fraction) * width)
+  const activity = v.activity.length > 0 ? ` · ${v.activity}` : ""
+  const text = `backfill [${"#".repeat(filled)}${".".repeat(width - filled)}] ${counts}${activity}`
+  return shorten(text, Math.max(40, (columns > 0 ? columns : 100) - 1))
+}
+
 /** The display of one run: lines that stay, a bar (terminal) or a line every 10 s (otherwise), and log lines around it. */
 export const makeProgress = (
   sink: ProgressSink,
@@ -55,25 +76,10 @@ export const makeProgress = (
   let barShown = false
   let lastPlain = 0
 
-  const eta = (v: ProgressView, now: number) => {
-    const elapsed = now - startedAt
-    return v.fraction <= 0 || (v.coinsDone === 0 && v.fraction < 0.25)
-      ? "ETA --"
-      : `ETA ${formatSeconds((elapsed / v.fraction) * (1 - v.fraction))}`
-  }
-  const counts = (v: ProgressView, now: number) =>
-    `${v.coinsDone}/${coinsTotal} coins · ${thousands(v.published)}/${thousands(v.toPublish)} ticks published · ` +
-    `${formatSeconds(now - startedAt)} · ${eta(v, now)}`
-
+  const counts = (v: ProgressView, now: number) => describeCounts(v, coinsTotal, now - startedAt)
   const bar = (now: number) => {
     const v = view()
-    const width = 24
-    const filled = Math.round(Math.min(1, v.fraction) * width)
-    const activity = v.activity.length > 0 ? ` · ${v.activity}` : ""
-    const text = `backfill [${"#".repeat(filled)}${".".repeat(width - filled)}] ${counts(v, now)}${activity}`
-    const columns = sink.columns?.() ?? 0
-    const max = Math.max(40, (columns > 0 ? columns : 100) - 1)
-    return shorten(text, max)
+    return renderBar(v, counts(v, now), sink.columns?.() ?? 0)
   }
 
   const clear = () => {
