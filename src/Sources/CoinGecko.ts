@@ -158,5 +158,6 @@ export const probe = (options: ClientOptions): Effect.Effect<void, CoinGeckoErro
       (e) => e.reason === "rate-limited",
       () => Effect.void
     ),
-    Effect.provide(NodeHttpClient.layerUndici)
+    Effect.provide(NodeHttpClient.layerUndici),
+    Effect.withSpan("CoinGecko.probe")
   )

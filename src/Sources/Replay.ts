@@ -257,7 +257,7 @@ export const open = (options: Options): Effect.Effect<Stream.Stream<Tick, Source
     }
     yield* Effect.logInfo(`replay: ${path}: ${format.value}, ${describeSpeed(options.speed)}`)
     return pace(options.speed)(fileStream(fs, path, format.value, options.coin))
-  }).pipe(Effect.provide(NodeFileSystem.layer))
+  }).pipe(Effect.provide(NodeFileSystem.layer), Effect.withSpan("Replay.open"))
 
 /** `open` as one stream: a bad path fails the stream instead. */
 export const stream = (options: Options): Stream.Stream<Tick, SourceError> => Stream.unwrap(open(options))
