@@ -1,4 +1,5 @@
 import { Config, ConfigError, Duration, Either, Option, Redacted } from "effect"
+import { isCoinId } from "./Sources/Coins.js"
 
 /** Default CoinGecko ids: a top-10 list without stablecoins' twins. */
 export const defaultCoins = [
@@ -41,7 +42,7 @@ const coins = Config.string("COINS").pipe(
       .split(",")
       .map((s) => s.trim())
       .filter((s) => s.length > 0)
-    return ids.length > 0 && ids.every((id) => /^[a-z0-9-]{1,64}$/.test(id))
+    return ids.length > 0 && ids.every(isCoinId)
       ? Either.right(ids)
       : Either.left(
           ConfigError.InvalidData(
@@ -180,7 +181,7 @@ export const ReplayConfig = Config.all({
   /** Coin id for a single market_chart file whose name is not the coin id. */
   coin: Config.string("REPLAY_COIN").pipe(
     Config.mapOrFail((raw) =>
-      /^[a-z0-9-]{1,64}$/.test(raw.trim())
+      isCoinId(raw.trim())
         ? Either.right(raw.trim())
         : Either.left(ConfigError.InvalidData(["REPLAY_COIN"], `expected a CoinGecko id like "bitcoin", got "${raw}"`))
     ),

@@ -2,7 +2,7 @@ import { Chunk, Duration, Effect, Exit, Fiber, Metric, Queue, Schedule, Schema, 
 import { Bus, type BusError } from "./Bus/Bus.js"
 import { AppConfig } from "./Config.js"
 import { type Tick, TickJson } from "./Domain/Tick.js"
-import * as Sources from "./Sources/index.js"
+import * as Sources from "./Sources/Select.js"
 
 const encodeTick = Schema.encodeSync(TickJson)
 

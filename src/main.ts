@@ -25,6 +25,7 @@ import { UsageError } from "./Infra.js"
 import * as Processor from "./Processor.js"
 import * as Producer from "./Producer.js"
 import * as CoinGecko from "./Sources/CoinGecko.js"
+import { isCoinId } from "./Sources/Coins.js"
 
 const version = "0.1.0"
 
@@ -179,7 +180,7 @@ const backfill = Command.make("backfill", backfillOptions, ({ coins, days, repub
           .map((s) => s.trim())
           .filter((s) => s.length > 0)
     })
-    const badId = ids.find((id) => !/^[a-z0-9-]{1,64}$/.test(id))
+    const badId = ids.find((id) => !isCoinId(id))
     if (ids.length === 0 || badId !== undefined) {
       return yield* new UsageError({
         message: `--coins: expected comma-separated CoinGecko ids like "bitcoin,ethereum", got "${Option.getOrElse(coins, () => "")}"`

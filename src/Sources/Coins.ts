@@ -1,3 +1,6 @@
+/** A CoinGecko coin id as COINS, REPLAY_COIN and `backfill --coins` accept it: bitcoin, usd-coin. */
+export const isCoinId = (id: string): boolean => /^[a-z0-9-]{1,64}$/.test(id)
+
 /** What we know about the default coins: ticker symbol, name and a realistic starting point for the simulator. */
 export interface CoinInfo {
   readonly id: string

@@ -1,10 +1,12 @@
 import * as NodePath from "node:path"
 import { FileSystem } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
-import { Chunk, Clock, Duration, Effect, Either, Metric, Option, ParseResult, Schema, Stream } from "effect"
+import { Chunk, Clock, Duration, Effect, Either, Metric, Option, Stream } from "effect"
 import type { ReplaySpeed, SourceConfig } from "../Config.js"
 import { Tick } from "../Domain/Tick.js"
-import { coinInfo, knownCoins } from "./Coins.js"
+import { marketChartTicks } from "./CoinGecko/MarketChart.js"
+import { coinInfo } from "./Coins.js"
+import { csvParser, parseNdjsonLine } from "./Replay/Rows.js"
 import { SourceError } from "./Source.js"
 
 /**
@@ -59,194 +61,6 @@ export const metrics = {
     description: "Replay lines skipped because they give no valid tick",
     incremental: true
   })
-}
-
-/** The CSV columns, as named in the header (matching ignores case and underscores). */
-export const csvColumns = [
-  "symbol",
-  "coinId",
-  "price",
-  "eventTime",
-  "volume",
-  "volume24h",
-  "marketCap",
-  "change24h"
-] as const
-type Column = (typeof csvColumns)[number]
-
-// == rows → ticks
-
-const decodeTick = Schema.decodeUnknownEither(Tick)
-const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
-const nonBlank = (u: unknown): string | undefined =>
-  typeof u === "string" && u.trim().length > 0 ? u.trim() : undefined
-const shorten = (s: string, max = 120) => (s.length <= max ? s : `${s.slice(0, max - 1)}…`)
-const bySymbol = new Map(knownCoins.map((c) => [c.symbol, c.id]))
-
-/** "price: Expected a positive number, actual -1" rather than the schema's whole tree. */
-const describeParseError = (e: ParseResult.ParseError) =>
-  ParseResult.ArrayFormatter.formatErrorSync(e)
-    .map((issue) => `${issue.path.length > 0 ? `${issue.path.join(".")}: ` : ""}${issue.message}`)
-    .join("; ")
-
-const eventTimeOf = (u: unknown): unknown => {
-  if (typeof u !== "string") return u
-  const s = u.trim()
-  if (/^-?\d+(\.\d+)?$/.test(s)) return Number(s)
-  const ms = Date.parse(s)
-  return Number.isNaN(ms) ? u : ms
-}
-
-/** A row (parsed JSON or CSV cells) → a Tick with ingestTime 0, or why not. */
-export const rowToTick = (row: Record<string, unknown>): Either.Either<Tick, string> => {
-  const symbolIn = nonBlank(row["symbol"])?.toUpperCase()
-  const coinIdIn = nonBlank(row["coinId"])
-  if (symbolIn === undefined && coinIdIn === undefined) return Either.left("needs a symbol or a coinId")
-  const symbol = symbolIn ?? coinInfo(coinIdIn!).symbol
-  const coinId = coinIdIn ?? bySymbol.get(symbol) ?? symbol.toLowerCase()
-  const optional = (name: "volume" | "volume24h" | "marketCap" | "change24h") =>
-    row[name] === undefined || row[name] === null ? {} : { [name]: row[name] }
-  return Either.mapLeft(
-    decodeTick({
-      symbol,
-      coinId,
-      ...(row["price"] === undefined ? {} : { price: row["price"] }),
-      ...optional("volume"),
-      ...optional("volume24h"),
-      ...optional("marketCap"),
-      ...optional("change24h"),
-      ...(row["eventTime"] === undefined ? {} : { eventTime: eventTimeOf(row["eventTime"]) }),
-      source: "replay",
-      ingestTime: 0
-    }),
-    (e) => shorten(describeParseError(e), 240)
-  )
-}
-
-export const parseNdjsonLine = (line: string): Either.Either<Tick, string> => {
-  let json: unknown
-  try {
-    json = JSON.parse(line)
-  } catch {
-    return Either.left(`not JSON: ${shorten(line, 60)}`)
-  }
-  return isRecord(json) ? rowToTick(json) : Either.left("expected a JSON object")
-}
-
-/** One CSV line's cells: commas separate, double quotes may wrap a cell ("" is a quote inside). */
-export const splitCsvLine = (line: string): Array<string> => {
-  const cells: Array<string> = []
-  let cell = ""
-  let quoted = false
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i]!
-    if (quoted) {
-      if (c === '"' && line[i + 1] === '"') {
-        cell += '"'
-        i++
-      } else if (c === '"') quoted = false
-      else cell += c
-    } else if (c === '"' && cell.trim().length === 0) {
-      quoted = true
-      cell = ""
-    } else if (c === ",") {
-      cells.push(cell.trim())
-      cell = ""
-    } else cell += c
-  }
-  cells.push(cell.trim())
-  return cells
-}
-
-const normalise = (name: string) => name.toLowerCase().replace(/[^a-z0-9]/g, "")
-const columnByName = new Map<string, Column>(csvColumns.map((c) => [normalise(c), c]))
-
-/** Reads a CSV header; the parser it returns turns one data line into a Tick or the reason it cannot. */
-export const csvParser = (
-  header: string
-): Either.Either<
-  { readonly parse: (line: string) => Either.Either<Tick, string>; readonly ignored: ReadonlyArray<string> },
-  string
-> => {
-  const names = splitCsvLine(header)
-  const columns = names.map((n) => columnByName.get(normalise(n)))
-  const has = (c: Column) => columns.includes(c)
-  const missing = [
-    ...(has("price") ? [] : ["price"]),
-    ...(has("eventTime") ? [] : ["eventTime"]),
-    ...(has("symbol") || has("coinId") ? [] : ["symbol or coinId"])
-  ]
-  if (missing.length > 0) {
-    return Either.left(
-      `the CSV header "${shorten(header, 80)}" lacks ${missing.join(", ")} (columns: ${csvColumns.join(", ")})`
-    )
-  }
-  const numeric = new Set<Column>(["price", "volume", "volume24h", "marketCap", "change24h"])
-  const parse = (line: string): Either.Either<Tick, string> => {
-    const cells = splitCsvLine(line)
-    if (cells.length !== names.length) return Either.left(`expected ${names.length} cells, got ${cells.length}`)
-    const row: Record<string, unknown> = {}
-    columns.forEach((column, i) => {
-      const cell = cells[i]!
-      if (column === undefined || cell.length === 0) return
-      const n = Number(cell)
-      row[column] = numeric.has(column) && !Number.isNaN(n) ? n : cell
-    })
-    return rowToTick(row)
-  }
-  return Either.right({ parse, ignored: names.filter((_, i) => columns[i] === undefined) })
-}
-
-/** A market_chart answer → ticks in recorded order, and each price point that gave none (`prices[i]`: why). */
-export const marketChartTicks = (
-  json: unknown,
-  coinId: string
-): Either.Either<
-  { readonly ticks: ReadonlyArray<Tick>; readonly bad: ReadonlyArray<readonly [string, string]> },
-  string
-> => {
-  const chart = isRecord(json) && !Array.isArray(json["prices"]) && isRecord(json["data"]) ? json["data"] : json
-  if (!isRecord(chart) || !Array.isArray(chart["prices"])) {
-    return Either.left(
-      'not a market_chart answer: expected {"prices": [[ms, price], …], "market_caps": …, "total_volumes": …}'
-    )
-  }
-  const series = (name: string) => {
-    const byTime = new Map<number, number>()
-    const points = chart[name]
-    if (Array.isArray(points)) {
-      for (const p of points) {
-        if (Array.isArray(p) && typeof p[0] === "number" && typeof p[1] === "number") byTime.set(p[0], p[1])
-      }
-    }
-    return byTime
-  }
-  const caps = series("market_caps")
-  const volumes = series("total_volumes")
-  const symbol = coinInfo(coinId).symbol
-  const ticks: Array<Tick> = []
-  const bad: Array<readonly [string, string]> = []
-  chart["prices"].forEach((point: unknown, i) => {
-    if (!Array.isArray(point) || point.length < 2 || typeof point[0] !== "number") {
-      bad.push([`prices[${i}]`, `expected [ms, price], got ${shorten(JSON.stringify(point) ?? String(point), 60)}`])
-      return
-    }
-    const time = point[0]
-    const cap = caps.get(time)
-    const volume = volumes.get(time)
-    Either.match(
-      rowToTick({
-        symbol,
-        coinId,
-        price: point[1],
-        eventTime: Math.round(time),
-        ...(cap !== undefined && cap >= 0 ? { marketCap: cap } : {}),
-        ...(volume !== undefined && volume >= 0 ? { volume24h: volume } : {})
-      }),
-      { onLeft: (why) => bad.push([`prices[${i}]`, why]), onRight: (t) => ticks.push(t) }
-    )
-  })
-  return Either.right({ ticks, bad })
 }
 
 // == pace
@@ -365,16 +179,14 @@ const marketChartFile = (fs: FileSystem.FileSystem, file: string, coin: string |
     const text = yield* fs
       .readFileString(file)
       .pipe(Effect.mapError((e) => ioError(`replay: cannot read ${file}: ${e.message}`, e)))
-    let json: unknown
-    try {
-      json = JSON.parse(text)
-    } catch {
-      return yield* Effect.fail(
+    const json = yield* Either.try(() => JSON.parse(text) as unknown).pipe(
+      Either.mapLeft(() =>
         badInput(`replay: ${file}: not JSON (a .json file must be a market_chart answer; use .ndjson for tick lines)`)
       )
-    }
+    )
     const coinId = coin ?? NodePath.basename(file, NodePath.extname(file))
-    const read = marketChartTicks(json, coinId)
+    const label = { coinId, symbol: coinInfo(coinId).symbol, source: "replay", ingestTime: 0 } as const
+    const read = marketChartTicks(json, label)
     if (Either.isLeft(read)) return yield* Effect.fail(badInput(`replay: ${file}: ${read.left}`))
     const report = makeReport(file)
     for (const [where, why] of read.right.bad) yield* report.bad(where, why)
@@ -445,7 +257,7 @@ export const open = (options: Options): Effect.Effect<Stream.Stream<Tick, Source
     }
     yield* Effect.logInfo(`replay: ${path}: ${format.value}, ${describeSpeed(options.speed)}`)
     return pace(options.speed)(fileStream(fs, path, format.value, options.coin))
-  }).pipe(Effect.provide(NodeFileSystem.layer))
+  }).pipe(Effect.provide(NodeFileSystem.layer), Effect.withSpan("Replay.open"))
 
 /** `open` as one stream: a bad path fails the stream instead. */
 export const stream = (options: Options): Stream.Stream<Tick, SourceError> => Stream.unwrap(open(options))

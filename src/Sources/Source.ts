@@ -1,4 +1,5 @@
-import { Data } from "effect"
+import { Data, Schema } from "effect"
+import { Tick } from "../Domain/Tick.js"
 
 /** A source failed in a way worth retrying or reporting; `reason` is closed so callers can count by kind. */
 export class SourceError extends Data.TaggedError("SourceError")<{
@@ -16,3 +17,9 @@ export class SourceError extends Data.TaggedError("SourceError")<{
   readonly message: string
   readonly cause?: unknown
 }> {}
+
+/**
+ * The Tick a source built from its fields, checked by the Tick schema (the slow path, for its error messages;
+ * a source's fields are few). Not `decodeTick` (Domain/Tick.ts), which reads the bus's JSON text fast.
+ */
+export const decodeTickFields = Schema.decodeUnknownEither(Tick)

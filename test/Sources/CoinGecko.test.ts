@@ -31,7 +31,7 @@ import { Tick, TickJson } from "../../src/Domain/Tick.js"
 import * as Producer from "../../src/Producer.js"
 import * as CoinGecko from "../../src/Sources/CoinGecko.js"
 import { coinInfo } from "../../src/Sources/Coins.js"
-import * as Sources from "../../src/Sources/index.js"
+import * as Sources from "../../src/Sources/Select.js"
 
 // == fixtures (derived from recorded market_chart answers: see test/fixtures/README.md)
 

@@ -9,8 +9,8 @@ import * as MemoryBus from "../../src/Bus/Memory.js"
 import { parseReplaySpeed, SourceConfig } from "../../src/Config.js"
 import { Tick, TickJson } from "../../src/Domain/Tick.js"
 import * as Producer from "../../src/Producer.js"
-import * as Sources from "../../src/Sources/index.js"
 import * as Replay from "../../src/Sources/Replay.js"
+import * as Sources from "../../src/Sources/Select.js"
 
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/replay/${name}`, import.meta.url))
 

@@ -6,6 +6,8 @@ import * as Replay from "./Replay.js"
 import * as Simulator from "./Simulator.js"
 import type { SourceError } from "./Source.js"
 
+/** SOURCE → the stream of ticks: coingecko, simulator, replay:<file>, or auto (CoinGecko when it answers). */
+
 const simulator = (config: SourceConfig): Stream.Stream<Tick> =>
   Simulator.stream({
     coins: config.coins,
