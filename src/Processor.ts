@@ -1,11 +1,12 @@
 import { hostname } from "node:os"
 import type { SqlError } from "@effect/sql"
-import { Clock, Duration, Effect, Either, Fiber, Metric, MetricBoundaries, Queue, Schedule, Stream } from "effect"
+import { Clock, Duration, Effect, Either, Fiber, Metric, MetricBoundaries, Queue, Stream } from "effect"
 import { Bus, type BusError, type BusRecord, type ConsumerEvent } from "./Bus/Bus.js"
 import { AppConfig } from "./Config.js"
 import * as Operator from "./Domain/Operator.js"
 import { decodeTick, type Tick } from "./Domain/Tick.js"
 import type { Update } from "./Domain/Update.js"
+import * as Schedules from "./Schedules.js"
 import { LatestCache } from "./Sinks/LatestCache.js"
 import { type CandleRow, type DeadLetterRow, type PartitionCheckpoint, Store } from "./Sinks/Postgres.js"
 
@@ -138,13 +139,6 @@ interface Snapshot {
   >
 }
 
-/** Postgres (and the DLQ) retried with backoff while away; nothing is lost meanwhile: offsets only advance with a commit. */
-const retrySchedule = (max: Duration.Duration) =>
-  Schedule.exponential(Duration.min(Duration.millis(200), max)).pipe(
-    Schedule.jittered,
-    Schedule.union(Schedule.spaced(max))
-  )
-
 /**
  * Consume → decode → dedupe → candles and indicators → sinks.
  *
@@ -167,7 +161,8 @@ export const run = Effect.gen(function* () {
   const lateness = Duration.toMillis(config.processor.allowedLateness)
   const maxFutureSkew = Duration.toMillis(config.processor.maxFutureSkew)
   const owner = `${hostname()}/${process.pid}`
-  const retry = retrySchedule(config.processor.retryMaxDelay)
+  // Postgres and the DLQ while away: nothing is lost meanwhile, offsets only advance with a commit.
+  const retry = Schedules.untilBack(config.processor.retryMaxDelay)
 
   yield* bus.ensureTopic(topic, config.topic.partitions)
   yield* bus.ensureTopic(dlqTopic, 1)

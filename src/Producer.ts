@@ -1,7 +1,8 @@
-import { Chunk, Duration, Effect, Exit, Fiber, Metric, Queue, Schedule, Schema, Stream } from "effect"
+import { Chunk, Duration, Effect, Exit, Fiber, Metric, Queue, type Schedule, Schema, Stream } from "effect"
 import { Bus, type BusError } from "./Bus/Bus.js"
 import { AppConfig } from "./Config.js"
 import { type Tick, TickJson } from "./Domain/Tick.js"
+import * as Schedules from "./Schedules.js"
 import * as Sources from "./Sources/index.js"
 
 const encodeTick = Schema.encodeSync(TickJson)
@@ -24,19 +25,13 @@ export const metrics = {
 
 // == the stage
 
-/** Publishing retries with backoff while the bus is away: 200 ms doubling, jittered, at most 10 s apart. Forever. */
-export const defaultRetry: Schedule.Schedule<unknown, BusError> = Schedule.exponential("200 millis").pipe(
-  Schedule.jittered,
-  Schedule.union(Schedule.spaced("10 seconds"))
-)
-
 export interface PublishOptions {
   readonly topic: string
   /** Ticks accepted but not yet acknowledged, at most; when reached the source is not pulled until the bus takes some. */
   readonly bufferSize: number
   /** Ticks per publish call. Default 500. */
   readonly maxBatch?: number
-  /** Between failed publish attempts of the same batch. Default: `defaultRetry` (forever). */
+  /** Between failed publish attempts of the same batch. Default: `Schedules.publishRetry` (forever). */
   readonly retry?: Schedule.Schedule<unknown, BusError>
   /** On interruption, how long the buffered ticks may still take to reach the bus. Default 5 seconds. */
   readonly drainTimeout?: Duration.DurationInput
@@ -72,7 +67,7 @@ export const publishStream = <E, R>(
       const bus = yield* Bus
       const capacity = Math.max(1, Math.floor(options.bufferSize))
       const maxBatch = Math.max(1, options.maxBatch ?? 500)
-      const retry = options.retry ?? defaultRetry
+      const retry = options.retry ?? Schedules.publishRetry
       const label = options.label ?? "producer"
       const permits = yield* Effect.makeSemaphore(capacity)
       const queue = yield* Queue.unbounded<Tick>()
