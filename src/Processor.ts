@@ -3,6 +3,7 @@ import type { SqlError } from "@effect/sql"
 import { Clock, Duration, Effect, Either, Fiber, Metric, MetricBoundaries, Queue, Stream } from "effect"
 import { Bus, type BusError, type BusRecord, type ConsumerEvent } from "./Bus/Bus.js"
 import { AppConfig } from "./Config.js"
+import { type DeadLetter, deadBatchLimit, encodeDeadLetter, sizedBatches } from "./Domain/DeadLetter.js"
 import * as Operator from "./Domain/Operator.js"
 import { decodeTick, type Tick } from "./Domain/Tick.js"
 import type { Update } from "./Domain/Update.js"
@@ -50,62 +51,6 @@ export const cacheUpdatesDropped = Metric.counter("cache_updates_dropped_total",
   description: "Live updates that never reached the cache: its writer fell too far behind, or the write failed",
   incremental: true
 })
-
-/** A record that could not be used, with why; published to `<topic>.dlq`. */
-interface DeadLetter {
-  readonly reason: "decode" | "late" | "future"
-  readonly detail: string
-  readonly record: BusRecord
-}
-
-// Kafka refuses a produce request over its max message size (1 MiB by default): each dead letter stays under
-// 512 KiB encoded, and they are sent in batches of at most 768 KiB.
-const deadLimit = 256 * 1024
-const deadLetterLimit = 512 * 1024
-const deadBatchLimit = 768 * 1024
-
-/** The dead letter as JSON: the reason and where the record was, with its bytes exactly (base64 when not UTF-8 text). */
-const encodeDeadLetter = (d: DeadLetter): string => {
-  const where = {
-    reason: d.reason,
-    detail: d.detail,
-    topic: d.record.topic,
-    partition: d.record.partition,
-    offset: d.record.offset
-  }
-  if (d.record.raw === undefined) {
-    const whole = JSON.stringify({ ...where, value: d.record.value })
-    if (whole.length <= deadLetterLimit) return whole
-  }
-  // Binary, or too big once escaped: base64 of the bytes, the first 256 KiB of them if there are more.
-  const bytes = d.record.raw ?? Buffer.from(d.record.value, "utf8")
-  const truncated = bytes.length > deadLimit
-  return JSON.stringify({
-    ...where,
-    valueBase64: Buffer.from(truncated ? bytes.subarray(0, deadLimit) : bytes).toString("base64"),
-    ...(truncated ? { truncated: true, originalBytes: bytes.length } : {})
-  })
-}
-
-const sizedBatches = <A extends { readonly value: string }>(
-  items: ReadonlyArray<A>,
-  limit: number
-): Array<Array<A>> => {
-  const out: Array<Array<A>> = []
-  let current: Array<A> = []
-  let size = 0
-  for (const item of items) {
-    if (current.length > 0 && size + item.value.length > limit) {
-      out.push(current)
-      current = []
-      size = 0
-    }
-    current.push(item)
-    size += item.value.length
-  }
-  if (current.length > 0) out.push(current)
-  return out
-}
 
 type Event =
   | { readonly _tag: "Bus"; readonly event: ConsumerEvent }

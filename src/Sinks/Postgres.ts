@@ -1,6 +1,7 @@
 import { SqlClient, SqlError, SqlSchema } from "@effect/sql"
 import { Array as Arr, Context, Data, Effect, Layer, Schema } from "effect"
 import { Candle } from "../Domain/Candle.js"
+import type { DeadLetterReason } from "../Domain/DeadLetter.js"
 import type { IndicatorValues } from "../Domain/Indicators.js"
 import { Interval } from "../Domain/Interval.js"
 import type { Tick } from "../Domain/Tick.js"
@@ -28,7 +29,7 @@ export interface PartitionCheckpoint {
 
 export interface DeadLetterRow {
   readonly offset: number
-  readonly reason: "decode" | "late" | "future"
+  readonly reason: DeadLetterReason
   readonly letter: string
 }
 
