@@ -1,13 +1,13 @@
 import { Data, Duration, Effect, Layer, Option } from "effect"
 import * as KafkaBus from "./Bus/Kafka.js"
 import * as MemoryBus from "./Bus/Memory.js"
+import * as MemoryCache from "./Cache/Memory.js"
+import * as RedisCache from "./Cache/Redis.js"
 import type { AppConfig } from "./Config.js"
 import { type LiveFeed, layer as liveFeedLayer } from "./Http/LiveFeed.js"
-import * as MemoryCache from "./Sinks/Memory.js"
-import * as Store from "./Sinks/Postgres.js"
-import * as RedisCache from "./Sinks/Redis.js"
 import * as SqlClient from "./Sql/Client.js"
 import { MigrationsLive } from "./Sql/Migrations.js"
+import * as Store from "./Store/Store.js"
 
 /** The command cannot run as configured (exit code 2). */
 export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}

@@ -6,7 +6,7 @@ import * as CacheWriter from "./Processor/CacheWriter.js"
 import * as Checkpoint from "./Processor/Checkpoint.js"
 import { claim, onEvent } from "./Processor/Consume.js"
 import { Consumption, type Event, settingsOf } from "./Processor/State.js"
-import { Store } from "./Sinks/Postgres.js"
+import { Store } from "./Store/Store.js"
 
 export {
   cacheUpdatesDropped,

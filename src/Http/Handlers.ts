@@ -2,8 +2,8 @@ import { createHash, timingSafeEqual } from "node:crypto"
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import { Clock, Config, Effect, Layer, Metric, Option, Redacted, Schedule, type Schema } from "effect"
 import { Bus } from "../Bus/Bus.js"
-import { LatestCache } from "../Sinks/LatestCache.js"
-import { Store } from "../Sinks/Postgres.js"
+import { LatestCache } from "../Cache/LatestCache.js"
+import { Store } from "../Store/Store.js"
 import {
   AdminAuth,
   Api,
@@ -15,7 +15,7 @@ import {
   Unauthorized,
   Unavailable
 } from "./Api.js"
-import { fillGaps, fillRange, needsPrevious } from "./Candles.js"
+import { fillGaps, fillRange, needsPrevious } from "./GapFill.js"
 
 const cacheDown = () => new Unavailable({ error: "the latest-price cache (Redis) is unavailable; retry shortly" })
 const databaseDown = () => new Unavailable({ error: "the database is unavailable; retry shortly" })

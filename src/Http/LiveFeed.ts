@@ -1,6 +1,6 @@
 import { type Chunk, Context, Deferred, Duration, Effect, Layer, Schedule, Stream } from "effect"
+import { LatestCache } from "../Cache/LatestCache.js"
 import type { Update } from "../Domain/Update.js"
-import { LatestCache } from "../Sinks/LatestCache.js"
 
 /** One server-sent event as the feed keeps it: an increasing id (0: none), a name, a JSON payload, its SSE frame. */
 export interface FeedEvent {

@@ -1,8 +1,8 @@
 import { Effect, Metric, Queue } from "effect"
+import { LatestCache } from "../Cache/LatestCache.js"
 import type { Tick } from "../Domain/Tick.js"
 import type { Update } from "../Domain/Update.js"
-import { LatestCache } from "../Sinks/LatestCache.js"
-import type { CandleRow } from "../Sinks/Postgres.js"
+import type { CandleRow } from "../Store/Store.js"
 import { cacheUpdatesDropped } from "./Metrics.js"
 
 /** The fast path's intake: hands accepted ticks and the candles they changed to the writer; never waits for the cache. */

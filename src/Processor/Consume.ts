@@ -2,7 +2,7 @@ import { Effect, Either, Metric } from "effect"
 import type { BusRecord } from "../Bus/Bus.js"
 import * as Operator from "../Domain/Operator.js"
 import { decodeTick, type Tick } from "../Domain/Tick.js"
-import type { CandleRow } from "../Sinks/Postgres.js"
+import type { CandleRow } from "../Store/Store.js"
 import { pendingGauge, ticksDeduped, ticksProcessed } from "./Metrics.js"
 import { type Consumption, type Event, noWork } from "./State.js"
 

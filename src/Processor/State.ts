@@ -6,7 +6,7 @@ import type { DeadLetter } from "../Domain/DeadLetter.js"
 import type * as Operator from "../Domain/Operator.js"
 import type { Tick } from "../Domain/Tick.js"
 import * as Schedules from "../Schedules.js"
-import type { CandleRow, DeadLetterRow, PartitionCheckpoint, Store } from "../Sinks/Postgres.js"
+import type { CandleRow, DeadLetterRow, PartitionCheckpoint, Store } from "../Store/Store.js"
 import type { CacheWriter } from "./CacheWriter.js"
 
 export type Event =
