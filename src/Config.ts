@@ -1,4 +1,7 @@
-import { Config, ConfigError, Duration, Either, Option, Redacted } from "effect"
+import { Config, ConfigError, Data, Duration, Either, Option, Redacted } from "effect"
+
+/** The command cannot run as configured (exit code 2). */
+export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
 
 /** Default CoinGecko ids: a top-10 list without stablecoins' twins. */
 export const defaultCoins = [

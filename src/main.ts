@@ -16,12 +16,11 @@ import {
   Option
 } from "effect"
 import * as Backfill from "./Backfill.js"
-import { AppConfig, describeConfigError } from "./Config.js"
+import { AppConfig, describeConfigError, UsageError } from "./Config.js"
 import { LimitsConfig } from "./Http/Limits.js"
 import * as Server from "./Http/Server.js"
 import { SseConfig } from "./Http/Sse.js"
 import * as Infra from "./Infra.js"
-import { UsageError } from "./Infra.js"
 import * as Processor from "./Processor.js"
 import * as Producer from "./Producer.js"
 import * as CoinGecko from "./Sources/CoinGecko.js"
@@ -73,8 +72,7 @@ const withLogging = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
 const service = Command.make("service", {}, () =>
   Effect.gen(function* () {
     const config = yield* loadConfig
-    const infra = Layer.mergeAll(Infra.bus(config), Infra.cache(config), Infra.store(config))
-    const app = Layer.mergeAll(infra, Infra.liveFeed.pipe(Layer.provide(infra)))
+    const app = Layer.mergeAll(Infra.bus(config), Infra.cache(config), Infra.store(config))
     yield* Effect.all([Producer.run, Processor.run, Layer.launch(Server.layer(config.http))], {
       concurrency: "unbounded"
     }).pipe(Effect.provide(app), Effect.scoped)
@@ -119,9 +117,8 @@ const api = Command.make("api", {}, () =>
   Effect.gen(function* () {
     const config = yield* loadConfig
     yield* Infra.requireShared(config, "api", ["REDIS_URL", "DATABASE_URL"])
-    const infra = Layer.mergeAll(Infra.cache(config), Infra.store(config))
     yield* Layer.launch(Server.layer(config.http)).pipe(
-      Effect.provide(Layer.mergeAll(infra, Infra.liveFeed.pipe(Layer.provide(infra))))
+      Effect.provide(Layer.mergeAll(Infra.cache(config), Infra.store(config)))
     )
   })
 ).pipe(Command.withDescription("Serve the REST API, the SSE feed and the dashboard. Needs REDIS_URL and DATABASE_URL."))

@@ -11,14 +11,13 @@ import {
 } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, FiberRef, Layer, LogLevel } from "effect"
-import { describeConfigError, type HttpConfig } from "../Config.js"
-import { UsageError } from "../Infra.js"
+import { describeConfigError, type HttpConfig, UsageError } from "../Config.js"
 import { Api } from "./Api.js"
 import { DashboardRoutes } from "./Dashboard.js"
 import { describeIssues } from "./Errors.js"
 import { HandlersLive } from "./Handlers.js"
 import { cors, LimitsConfig, rateLimit } from "./Limits.js"
-import { LiveFeed } from "./LiveFeed.js"
+import * as LiveFeed from "./LiveFeed.js"
 import { MetricsRoutes, requestMetrics } from "./Metrics.js"
 import { SseConfig, SseRoutes } from "./Sse.js"
 
@@ -96,7 +95,7 @@ const ApiLive = HttpApiBuilder.api(Api).pipe(Layer.provide(HandlersLive))
 const closeStreams = (server: Server) =>
   Layer.scopedDiscard(
     Effect.gen(function* () {
-      const feed = yield* LiveFeed
+      const feed = yield* LiveFeed.LiveFeed
       yield* HttpServer.HttpServer
       yield* Effect.addFinalizer(() =>
         feed.close.pipe(
@@ -132,6 +131,10 @@ export const layer = (config: HttpConfig) =>
           HttpMiddleware.withTracerDisabledWhen(() => true)
         ),
         closeStreams(server)
-      ).pipe(Layer.provide(NodeHttpServer.layer(() => server, { port: config.port, host: config.host })))
+      ).pipe(
+        Layer.provide(NodeHttpServer.layer(() => server, { port: config.port, host: config.host })),
+        // The live feed is the server's own: SSE streams read it, and it closes after them.
+        Layer.provide(LiveFeed.layer)
+      )
     })
   )

@@ -1,5 +1,5 @@
 import { PgClient } from "@effect/sql-pg"
-import { Duration, Effect, Layer, Option, Redacted, String as Str } from "effect"
+import { Duration, Effect, Layer, Redacted, String as Str } from "effect"
 import * as Schedules from "../Schedules.js"
 import * as Embedded from "./Embedded.js"
 
@@ -30,6 +30,3 @@ export const embedded = Layer.unwrapScoped(
     PgClient.layer({ url: Redacted.make(url), maxConnections: 1, connectTimeout: Duration.seconds(10), ...names })
   )
 )
-
-export const layer = (databaseUrl: Option.Option<Redacted.Redacted>) =>
-  Option.match(databaseUrl, { onNone: () => embedded, onSome: server })
