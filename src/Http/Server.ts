@@ -11,15 +11,15 @@ import {
 } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, FiberRef, Layer, LogLevel } from "effect"
-import { describeConfigError, type HttpConfig, UsageError } from "../Config.js"
+import type { AppConfig } from "../Config.js"
 import { Api } from "./Api.js"
 import { DashboardRoutes } from "./Dashboard.js"
 import { describeIssues } from "./Errors.js"
-import { HandlersLive } from "./Handlers.js"
-import { cors, LimitsConfig, rateLimit } from "./Limits.js"
+import * as Handlers from "./Handlers.js"
+import { cors, rateLimit } from "./Limits.js"
 import * as LiveFeed from "./LiveFeed.js"
 import { MetricsRoutes, requestMetrics } from "./Metrics.js"
-import { SseConfig, SseRoutes } from "./Sse.js"
+import { SseRoutes } from "./Sse.js"
 
 const decoder = new TextDecoder()
 
@@ -86,8 +86,6 @@ export const accessLog = (minimum: LogLevel.LogLevel) => {
   )
 }
 
-const ApiLive = HttpApiBuilder.api(Api).pipe(Layer.provide(HandlersLive))
-
 /**
  * Ends SSE streams before the server closes (it waits for open connections, and SSE ones never end
  * by themselves), then cuts whatever is still open after a short grace so shutdown stays bounded.
@@ -106,15 +104,13 @@ const closeStreams = (server: Server) =>
     })
   )
 
-/** SSE_MAX_CLIENTS, SSE_MAX_PER_ADDRESS: a bad value stops start-up with one line naming it (exit code 2). */
-const sseConfig = SseConfig.pipe(Effect.mapError((e) => new UsageError({ message: describeConfigError(e).join("\n") })))
-
-export const layer = (config: HttpConfig) =>
+/** The HTTP server as configured: the API, SSE, the dashboard and /metrics, behind the limits and the access log. */
+export const layer = (config: AppConfig) =>
   Layer.unwrapEffect(
     Effect.gen(function* () {
-      const sse = yield* sseConfig
-      const limits = yield* LimitsConfig.pipe(
-        Effect.mapError((e) => new UsageError({ message: describeConfigError(e).join("\n") }))
+      const { port, host, sse, limits, adminApiKey } = config.http
+      const api = HttpApiBuilder.api(Api).pipe(
+        Layer.provide(Handlers.layer({ topic: config.topic.topic, adminApiKey }))
       )
       const server = createServer()
       const log = accessLog(yield* FiberRef.get(FiberRef.currentMinimumLogLevel))
@@ -125,14 +121,14 @@ export const layer = (config: HttpConfig) =>
           Layer.provide(SseRoutes(sse)),
           Layer.provide(DashboardRoutes),
           Layer.provide(MetricsRoutes),
-          Layer.provide(ApiLive),
+          Layer.provide(api),
           HttpServer.withLogAddress,
           // A span per request costs a URL parse, header redaction and attributes, and this app exports no traces.
           HttpMiddleware.withTracerDisabledWhen(() => true)
         ),
         closeStreams(server)
       ).pipe(
-        Layer.provide(NodeHttpServer.layer(() => server, { port: config.port, host: config.host })),
+        Layer.provide(NodeHttpServer.layer(() => server, { port, host })),
         // The live feed is the server's own: SSE streams read it, and it closes after them.
         Layer.provide(LiveFeed.layer)
       )
