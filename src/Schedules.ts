@@ -21,3 +21,6 @@ export const databaseStartup = Schedule.exponential("250 millis").pipe(
   Schedule.union(Schedule.spaced("5 seconds")),
   Schedule.upTo("2 minutes")
 )
+
+/** The live feed's cache subscription, lost: 250 ms doubling, at most 5 s apart; forever. */
+export const resubscribe = Schedule.exponential("250 millis").pipe(Schedule.union(Schedule.spaced("5 seconds")))
