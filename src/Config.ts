@@ -9,6 +9,9 @@ export { defaultLog, LogConfig } from "./Config/Log.js"
 /** The command cannot run as configured (exit code 2). */
 export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
 
+/** A CoinGecko coin id, e.g. `bitcoin` or `usd-coin`. */
+export const coinIdPattern = /^[a-z0-9-]{1,64}$/
+
 /** Default CoinGecko ids: a top-10 list without stablecoins' twins. */
 export const defaultCoins = [
   "bitcoin",
@@ -50,7 +53,7 @@ const coins = Config.string("COINS").pipe(
       .split(",")
       .map((s) => s.trim())
       .filter((s) => s.length > 0)
-    return ids.length > 0 && ids.every((id) => /^[a-z0-9-]{1,64}$/.test(id))
+    return ids.length > 0 && ids.every((id) => coinIdPattern.test(id))
       ? Either.right(ids)
       : Either.left(
           ConfigError.InvalidData(
@@ -189,7 +192,7 @@ export const ReplayConfig = Config.all({
   /** Coin id for a single market_chart file whose name is not the coin id. */
   coin: Config.string("REPLAY_COIN").pipe(
     Config.mapOrFail((raw) =>
-      /^[a-z0-9-]{1,64}$/.test(raw.trim())
+      coinIdPattern.test(raw.trim())
         ? Either.right(raw.trim())
         : Either.left(ConfigError.InvalidData(["REPLAY_COIN"], `expected a CoinGecko id like "bitcoin", got "${raw}"`))
     ),

@@ -135,7 +135,7 @@ const backfill = Command.make("backfill", backfillOptions, ({ coins, days, repub
           .map((s) => s.trim())
           .filter((s) => s.length > 0)
     })
-    const badId = ids.find((id) => !/^[a-z0-9-]{1,64}$/.test(id))
+    const badId = ids.find((id) => !Config.coinIdPattern.test(id))
     if (ids.length === 0 || badId !== undefined) {
       return yield* new UsageError({
         message: `--coins: expected comma-separated CoinGecko ids like "bitcoin,ethereum", got "${Option.getOrElse(coins, () => "")}"`

@@ -3,6 +3,7 @@ import { HttpApiBuilder, HttpServerRequest, HttpServerResponse } from "@effect/p
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Effect, Either, Metric, Option, ParseResult, Schema, Stream } from "effect"
 import type { SseConfig } from "../Config/Http.js"
+import { symbolListPattern } from "../Domain/Tick.js"
 import { describeIssues } from "./Errors.js"
 import { type Client, LiveFeed } from "./LiveFeed.js"
 
@@ -50,7 +51,7 @@ export type Connections = ReturnType<typeof makeConnections>
 
 // == request
 
-const symbolsPattern = /^[A-Za-z0-9]{1,15}(,[A-Za-z0-9]{1,15}){0,99}$/
+const symbolsPattern = symbolListPattern(100)
 const SseQuery = Schema.Struct({
   /** Comma-separated symbols; absent means all. */
   symbols: Schema.optional(
