@@ -8,18 +8,7 @@ import { claim, onEvent } from "./Processor/Consume.js"
 import { Consumption, type Event, settingsOf } from "./Processor/State.js"
 import { Store } from "./Store/Store.js"
 
-export {
-  cacheUpdatesDropped,
-  checkpointSeconds,
-  checkpoints,
-  consumerLag,
-  fencedOut,
-  pendingGauge,
-  recordsDlq,
-  ticksDeduped,
-  ticksLate,
-  ticksProcessed
-} from "./Processor/Metrics.js"
+export * from "./Processor/Metrics.js"
 
 /**
  * Consume → decode → dedupe → candles and indicators → sinks.

@@ -1,19 +1,12 @@
 import { Schema } from "effect"
+import type { BusRecord } from "../Bus/Bus.js"
 
 /** Why a record could not be used: undecodable, behind the watermark, or too far ahead of its record's timestamp. */
 export const DeadLetterReason = Schema.Literal("decode", "late", "future")
 export type DeadLetterReason = typeof DeadLetterReason.Type
 
-/** Where a record was read, and its bytes (a bus record has this shape). */
-export interface DeadRecord {
-  readonly topic: string
-  readonly partition: number
-  readonly offset: number
-  readonly key: string | null
-  readonly value: string
-  /** The original bytes, when `value` (UTF-8 decoded) does not reproduce them. */
-  readonly raw?: Uint8Array
-}
+/** Where the record was read, and its bytes exactly. */
+export type DeadRecord = Omit<BusRecord, "timestamp">
 
 /** A record that could not be used, with why; published to `<topic>.dlq`. */
 export interface DeadLetter {
