@@ -41,7 +41,8 @@ const shapeResponse = (request: HttpServerRequest.HttpServerRequest, res: HttpSe
     ? {}
     : {
         "content-security-policy":
-          "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"
+          "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+          "connect-src 'self'; frame-ancestors 'none'"
       }
   return Effect.succeed(
     HttpServerResponse.setHeaders(out, {
