@@ -1,5 +1,14 @@
-import { Config, ConfigError, Duration, Either, Option, Redacted } from "effect"
+import { Config, ConfigError, Data, Duration, Effect, Either, Option, Redacted } from "effect"
+
+import { HttpConfig } from "./Config/Http.js"
+import { LogConfig } from "./Config/Log.js"
 import { isCoinId } from "./Sources/Coins.js"
+
+export { HttpConfig, LimitsConfig, SseConfig } from "./Config/Http.js"
+export { defaultLog, LogConfig } from "./Config/Log.js"
+
+/** The command cannot run as configured (exit code 2). */
+export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
 
 /** Default CoinGecko ids: a top-10 list without stablecoins' twins. */
 export const defaultCoins = [
@@ -229,12 +238,6 @@ export const ProducerConfig = Config.all({
 })
 export type ProducerConfig = Config.Config.Success<typeof ProducerConfig>
 
-export const HttpConfig = Config.all({
-  port: Config.port("PORT").pipe(Config.withDefault(3000)),
-  host: Config.string("HOST").pipe(Config.withDefault("127.0.0.1"))
-})
-export type HttpConfig = Config.Config.Success<typeof HttpConfig>
-
 /** Everything, read once at start-up so a bad value stops the process before anything starts. */
 export const AppConfig = Config.all({
   infra: InfraConfig,
@@ -242,7 +245,8 @@ export const AppConfig = Config.all({
   source: SourceConfig,
   processor: ProcessorConfig,
   http: HttpConfig,
-  producer: ProducerConfig
+  producer: ProducerConfig,
+  log: LogConfig
 })
 export type AppConfig = Config.Config.Success<typeof AppConfig>
 
@@ -256,3 +260,8 @@ export const describeConfigError = (error: ConfigError.ConfigError): ReadonlyArr
     sourceUnavailableCase: (_, path, message) => [`cannot read ${path.join("_")}: ${message}`],
     unsupportedCase: (_, path, message) => [`unsupported ${path.join("_")}: ${message}`]
   })
+
+/** Every setting, read once at start-up: a bad value stops it with one line naming each problem (exit code 2). */
+export const load = AppConfig.pipe(
+  Effect.mapError((e) => new UsageError({ message: describeConfigError(e).join("\n") }))
+)

@@ -1,16 +1,12 @@
-import { Data, Duration, Effect, Layer, Option } from "effect"
+import { Duration, Effect, Layer, Option } from "effect"
 import * as KafkaBus from "./Bus/Kafka.js"
 import * as MemoryBus from "./Bus/Memory.js"
-import type { AppConfig } from "./Config.js"
-import { type LiveFeed, layer as liveFeedLayer } from "./Http/LiveFeed.js"
-import * as MemoryCache from "./Sinks/Memory.js"
-import * as Store from "./Sinks/Postgres.js"
-import * as RedisCache from "./Sinks/Redis.js"
+import * as MemoryCache from "./Cache/Memory.js"
+import * as RedisCache from "./Cache/Redis.js"
+import { type AppConfig, UsageError } from "./Config.js"
 import * as SqlClient from "./Sql/Client.js"
 import { MigrationsLive } from "./Sql/Migrations.js"
-
-/** The command cannot run as configured (exit code 2). */
-export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
+import * as Store from "./Store/Store.js"
 
 /**
  * The only place that knows which world the process runs in: each adapter is the real service when its URL
@@ -28,11 +24,14 @@ export const cache = (config: AppConfig) =>
     onSome: (url) => RedisCache.layer(url, Math.max(1, Math.ceil(Duration.toSeconds(config.processor.latestTtl))))
   })
 
-/** The SQL client with migrations applied, and the Store on top. */
+/** The SQL client (a real server, or the embedded Postgres) with migrations applied, and the Store on top. */
 export const store = (config: AppConfig) =>
-  Store.layer.pipe(Layer.provideMerge(MigrationsLive), Layer.provideMerge(SqlClient.layer(config.infra.databaseUrl)))
-
-export const liveFeed = liveFeedLayer
+  Store.layer.pipe(
+    Layer.provideMerge(MigrationsLive),
+    Layer.provideMerge(
+      Option.match(config.infra.databaseUrl, { onNone: () => SqlClient.embedded, onSome: SqlClient.server })
+    )
+  )
 
 /** A stage run alone needs real services to talk to: embedded ones live inside a single process. */
 export const requireShared = (
@@ -56,5 +55,3 @@ export const requireShared = (
         })
       )
 }
-
-export type { LiveFeed }

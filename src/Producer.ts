@@ -1,7 +1,8 @@
-import { Chunk, Duration, Effect, Exit, Fiber, Metric, Queue, Schedule, Schema, Stream } from "effect"
-import { Bus, type BusError } from "./Bus/Bus.js"
+import { Chunk, Duration, Effect, Exit, Fiber, Metric, Queue, type Schedule, Schema, Stream } from "effect"
+import { Bus, type BusError, type BusShape } from "./Bus/Bus.js"
 import { AppConfig } from "./Config.js"
 import { type Tick, TickJson } from "./Domain/Tick.js"
+import * as Schedules from "./Schedules.js"
 import * as Sources from "./Sources/Select.js"
 
 const encodeTick = Schema.encodeSync(TickJson)
@@ -24,19 +25,13 @@ export const metrics = {
 
 // == the stage
 
-/** Publishing retries with backoff while the bus is away: 200 ms doubling, jittered, at most 10 s apart. Forever. */
-export const defaultRetry: Schedule.Schedule<unknown, BusError> = Schedule.exponential("200 millis").pipe(
-  Schedule.jittered,
-  Schedule.union(Schedule.spaced("10 seconds"))
-)
-
 export interface PublishOptions {
   readonly topic: string
   /** Ticks accepted but not yet acknowledged, at most; when reached the source is not pulled until the bus takes some. */
   readonly bufferSize: number
   /** Ticks per publish call. Default 500. */
   readonly maxBatch?: number
-  /** Between failed publish attempts of the same batch. Default: `defaultRetry` (forever). */
+  /** Between failed publish attempts of the same batch. Default: `Schedules.publishRetry` (forever). */
   readonly retry?: Schedule.Schedule<unknown, BusError>
   /** On interruption, how long the buffered ticks may still take to reach the bus. Default 5 seconds. */
   readonly drainTimeout?: Duration.DurationInput
@@ -69,131 +64,159 @@ export const publishStream = <E, R>(
 ): Effect.Effect<void, E | BusError, R | Bus> =>
   Effect.scoped(
     Effect.gen(function* () {
-      const bus = yield* Bus
       const capacity = Math.max(1, Math.floor(options.bufferSize))
-      const maxBatch = Math.max(1, options.maxBatch ?? 500)
-      const retry = options.retry ?? defaultRetry
-      const label = options.label ?? "producer"
-      const permits = yield* Effect.makeSemaphore(capacity)
-      const queue = yield* Queue.unbounded<Tick>()
-      let held = 0
-      let full = false
-
-      const addHeld = (delta: number) =>
-        Effect.suspend(() => {
-          held += delta
-          return Metric.set(metrics.buffered, held)
-        })
-
-      const publishBatch = (batch: ReadonlyArray<Tick>) => {
-        const messages = batch.map((tick) => ({ key: tick.symbol, value: encodeTick(tick) }))
-        let failures = 0
-        return bus.publish(options.topic, messages).pipe(
-          Effect.tapError((e) =>
-            Effect.suspend(() => {
-              failures += 1
-              const log =
-                failures === 1 || failures % 10 === 0
-                  ? Effect.logWarning(
-                      `${label}: publish of ${batch.length} ticks failed (attempt ${failures}), retrying; ${held} ticks buffered: ${e.message}`
-                    )
-                  : Effect.logDebug(`${label}: publish failed again (attempt ${failures}): ${e.message}`)
-              return Effect.zipRight(Metric.increment(metrics.publishErrors), log)
-            })
-          ),
-          Effect.retry(retry),
-          Effect.tap(() =>
-            failures > 0
-              ? Effect.logInfo(`${label}: the bus takes ticks again after ${failures} failed attempts`)
-              : Effect.void
-          )
-        )
-      }
-
-      const publisher = Effect.forever(
-        Effect.gen(function* () {
-          // Waits for one tick, then takes whatever else is already queued.
-          const first = yield* Queue.take(queue)
-          const batch = [first, ...Chunk.toReadonlyArray(yield* Queue.takeUpTo(queue, maxBatch - 1))]
-          yield* publishBatch(batch)
-          yield* Metric.incrementBy(metrics.published, batch.length)
-          yield* addHeld(-batch.length)
-          yield* permits.release(batch.length)
-          if (options.onPublished !== undefined) yield* options.onPublished(batch)
-          if (full && held < capacity) {
-            full = false
-            yield* Effect.logInfo(`${label}: buffer below ${capacity} ticks again; pulling the source`)
-          }
-        })
+      const b = new Buffer(
+        options,
+        yield* Bus,
+        capacity,
+        yield* Effect.makeSemaphore(capacity),
+        yield* Queue.unbounded<Tick>()
       )
-
-      /** Takes permits for `n` ticks (n ≤ capacity); says so once when it has to wait. */
-      const admit = (n: number) =>
-        Effect.gen(function* () {
-          if (held + n > capacity && !full) {
-            full = true
-            yield* Effect.logWarning(
-              `${label}: buffer full (${held} of ${capacity} ticks waiting for the bus): the source is not pulled until the bus takes them`
-            )
-          }
-          yield* permits.take(n)
-        })
-
-      // Once the permits are taken the ticks are accepted: counting and enqueueing them is not interruptible.
-      const accept = (chunk: Chunk.Chunk<Tick>) =>
-        Effect.gen(function* () {
-          const all = Chunk.toReadonlyArray(chunk)
-          for (let i = 0; i < all.length; i += capacity) {
-            const slice = all.slice(i, i + capacity)
-            yield* Effect.uninterruptibleMask((restore) =>
-              restore(admit(slice.length)).pipe(
-                Effect.zipRight(addHeld(slice.length)),
-                Effect.zipRight(Queue.offerAll(queue, slice))
-              )
-            )
-          }
-        })
 
       // Every series exists from the start (a 0 is something /metrics can alert on; a missing line is not).
       yield* Metric.incrementBy(metrics.publishErrors, 0)
       yield* Metric.incrementBy(metrics.published, 0)
 
-      const publishing = yield* Effect.forkScoped(publisher)
+      const publishing = yield* Effect.forkScoped(publisher(b))
       // Runs before the publisher is interrupted (finalizers run last-added first).
-      yield* Effect.addFinalizer((exit) =>
-        Exit.isInterrupted(exit) && held > 0
-          ? // Finalizers run uninterruptibly: the wait itself must be interruptible for the timeout to end it.
-            Effect.interruptible(permits.take(capacity)).pipe(
-              Effect.timeout(options.drainTimeout ?? Duration.seconds(5)),
-              Effect.matchEffect({
-                onSuccess: () => Effect.logInfo(`${label}: stopping: every accepted tick is on the bus`),
-                onFailure: () =>
-                  Effect.logWarning(
-                    `${label}: stopping: ${held} accepted ticks did not reach the bus in time and are not published`
-                  )
-              })
-            )
-          : Effect.void
-      )
+      yield* Effect.addFinalizer((exit) => (Exit.isInterrupted(exit) && b.held > 0 ? drain(b) : Effect.void))
 
-      const intake = Stream.runForEachChunk(ticks, accept).pipe(
+      const intake = Stream.runForEachChunk(ticks, (chunk) => accept(b, chunk)).pipe(
         // The source ended: done once the buffer is empty (all permits back).
-        Effect.zipRight(permits.take(capacity)),
-        Effect.zipRight(permits.release(capacity))
+        Effect.zipRight(b.permits.take(capacity)),
+        Effect.zipRight(b.permits.release(capacity))
       )
       // The publisher only stops by failing, when a finite `retry` gives up.
       yield* Effect.raceFirst(intake, Fiber.join(publishing))
     })
   )
 
-/** Source → bus, keyed by symbol. Runs until interrupted (or until a finite source, like a replay, is published). */
-export const run = Effect.gen(function* () {
-  const config = yield* AppConfig
-  const bus = yield* Bus
-  yield* bus.ensureTopic(config.topic.topic, config.topic.partitions)
-  const ticks = yield* Sources.fromConfig(config.source)
-  yield* Effect.logInfo(
-    `producer: publishing to ${config.topic.topic} on the ${bus.kind} bus (buffer up to ${config.producer.bufferSize} ticks while it is away)`
+/** What the intake and the publisher share: the ticks held (accepted, not yet acknowledged) and their permits. */
+class Buffer {
+  held = 0
+  full = false
+  readonly maxBatch: number
+  readonly retry: Schedule.Schedule<unknown, BusError>
+  readonly label: string
+
+  constructor(
+    readonly options: PublishOptions,
+    readonly bus: BusShape,
+    readonly capacity: number,
+    readonly permits: Effect.Semaphore,
+    readonly queue: Queue.Queue<Tick>
+  ) {
+    this.maxBatch = Math.max(1, options.maxBatch ?? 500)
+    this.retry = options.retry ?? Schedules.publishRetry
+    this.label = options.label ?? "producer"
+  }
+}
+
+const addHeld = (b: Buffer, delta: number) =>
+  Effect.suspend(() => {
+    b.held += delta
+    return Metric.set(metrics.buffered, b.held)
+  })
+
+const publishBatch = (b: Buffer, batch: ReadonlyArray<Tick>) => {
+  const { label } = b
+  const messages = batch.map((tick) => ({ key: tick.symbol, value: encodeTick(tick) }))
+  let failures = 0
+  return b.bus.publish(b.options.topic, messages).pipe(
+    Effect.tapError((e) =>
+      Effect.suspend(() => {
+        failures += 1
+        const log =
+          failures === 1 || failures % 10 === 0
+            ? Effect.logWarning(
+                `${label}: publish of ${batch.length} ticks failed (attempt ${failures}), retrying; ` +
+                  `${b.held} ticks buffered: ${e.message}`
+              )
+            : Effect.logDebug(`${label}: publish failed again (attempt ${failures}): ${e.message}`)
+        return Effect.zipRight(Metric.increment(metrics.publishErrors), log)
+      })
+    ),
+    Effect.retry(b.retry),
+    Effect.tap(() =>
+      failures > 0
+        ? Effect.logInfo(`${label}: the bus takes ticks again after ${failures} failed attempts`)
+        : Effect.void
+    )
   )
-  yield* publishStream(ticks, { topic: config.topic.topic, bufferSize: config.producer.bufferSize })
-}).pipe(Effect.annotateLogs({ stage: "producer" }))
+}
+
+const publisher = (b: Buffer) =>
+  Effect.forever(
+    Effect.gen(function* () {
+      // Waits for one tick, then takes whatever else is already queued.
+      const first = yield* Queue.take(b.queue)
+      const batch = [first, ...Chunk.toReadonlyArray(yield* Queue.takeUpTo(b.queue, b.maxBatch - 1))]
+      yield* publishBatch(b, batch)
+      yield* Metric.incrementBy(metrics.published, batch.length)
+      yield* addHeld(b, -batch.length)
+      yield* b.permits.release(batch.length)
+      if (b.options.onPublished !== undefined) yield* b.options.onPublished(batch)
+      if (b.full && b.held < b.capacity) {
+        b.full = false
+        yield* Effect.logInfo(`${b.label}: buffer below ${b.capacity} ticks again; pulling the source`)
+      }
+    })
+  )
+
+/** Takes permits for `n` ticks (n ≤ capacity); says so once when it has to wait. */
+const admit = (b: Buffer, n: number) =>
+  Effect.gen(function* () {
+    if (b.held + n > b.capacity && !b.full) {
+      b.full = true
+      yield* Effect.logWarning(
+        `${b.label}: buffer full (${b.held} of ${b.capacity} ticks waiting for the bus): ` +
+          "the source is not pulled until the bus takes them"
+      )
+    }
+    yield* b.permits.take(n)
+  })
+
+// Once the permits are taken the ticks are accepted: counting and enqueueing them is not interruptible.
+const accept = (b: Buffer, chunk: Chunk.Chunk<Tick>) =>
+  Effect.gen(function* () {
+    const all = Chunk.toReadonlyArray(chunk)
+    for (let i = 0; i < all.length; i += b.capacity) {
+      const slice = all.slice(i, i + b.capacity)
+      yield* Effect.uninterruptibleMask((restore) =>
+        restore(admit(b, slice.length)).pipe(
+          Effect.zipRight(addHeld(b, slice.length)),
+          Effect.zipRight(Queue.offerAll(b.queue, slice))
+        )
+      )
+    }
+  })
+
+/** On interruption, the buffered ticks get `drainTimeout` to reach the bus; what is left is reported. */
+const drain = (b: Buffer) =>
+  // Finalizers run uninterruptibly: the wait itself must be interruptible for the timeout to end it.
+  Effect.interruptible(b.permits.take(b.capacity)).pipe(
+    Effect.timeout(b.options.drainTimeout ?? Duration.seconds(5)),
+    Effect.matchEffect({
+      onSuccess: () => Effect.logInfo(`${b.label}: stopping: every accepted tick is on the bus`),
+      onFailure: () =>
+        Effect.logWarning(
+          `${b.label}: stopping: ${b.held} accepted ticks did not reach the bus in time and are not published`
+        )
+    })
+  )
+
+/** Source → bus, keyed by symbol. Runs until interrupted (or until a finite source, like a replay, is published). */
+export const runWith = (config: AppConfig) =>
+  Effect.gen(function* () {
+    const bus = yield* Bus
+    yield* bus.ensureTopic(config.topic.topic, config.topic.partitions)
+    const ticks = yield* Sources.fromConfig(config.source)
+    yield* Effect.logInfo(
+      `producer: publishing to ${config.topic.topic} on the ${bus.kind} bus ` +
+        `(buffer up to ${config.producer.bufferSize} ticks while it is away)`
+    )
+    yield* publishStream(ticks, { topic: config.topic.topic, bufferSize: config.producer.bufferSize })
+  }).pipe(Effect.annotateLogs({ stage: "producer" }))
+
+/** The producer as the environment configures it. */
+export const run = Effect.flatMap(AppConfig, runWith)

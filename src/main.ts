@@ -1,27 +1,12 @@
 #!/usr/bin/env node
 import { Command, Options } from "@effect/cli"
 import { NodeContext, NodeHttpClient, NodeRuntime } from "@effect/platform-node"
-import {
-  Cause,
-  Config,
-  ConfigError,
-  Console,
-  Duration,
-  Effect,
-  Either,
-  Exit,
-  Layer,
-  Logger,
-  LogLevel,
-  Option
-} from "effect"
+import { Cause, ConfigError, Console, Context, Duration, Effect, Either, Exit, Layer, Logger, Option } from "effect"
 import * as Backfill from "./Backfill.js"
-import { AppConfig, describeConfigError } from "./Config.js"
-import { LimitsConfig } from "./Http/Limits.js"
+import * as Config from "./Config.js"
+import { type AppConfig, defaultLog, type LogConfig, UsageError } from "./Config.js"
 import * as Server from "./Http/Server.js"
-import { SseConfig } from "./Http/Sse.js"
 import * as Infra from "./Infra.js"
-import { UsageError } from "./Infra.js"
 import * as Processor from "./Processor.js"
 import * as Producer from "./Producer.js"
 import * as CoinGecko from "./Sources/CoinGecko.js"
@@ -29,54 +14,26 @@ import { isCoinId } from "./Sources/Coins.js"
 
 const version = "0.1.0"
 
-/** Reads every setting once, up front: a bad value stops start-up with one line naming it. */
-/** LOG_LEVEL in any case: trace, debug, info, warning (or warn), error, fatal, all, none. */
-const logLevel = Config.string("LOG_LEVEL").pipe(
-  Config.mapOrFail((raw) => {
-    const aliases: Record<string, string> = { warning: "warn", none: "off" }
-    const name = raw.trim().toLowerCase()
-    const level = LogLevel.allLevels.find((l) => l.label.toLowerCase() === (aliases[name] ?? name))
-    return level === undefined
-      ? Either.left(
-          ConfigError.InvalidData(
-            [],
-            `expected one of trace, debug, info, warning, error, fatal, all, none, got "${raw}"`
-          )
-        )
-      : Either.right(level)
-  }),
-  Config.withDefault(LogLevel.Info)
-)
+/** The configuration, read once before the command line is parsed: each command takes it, or fails with its UsageError. */
+class LoadedConfig extends Context.Tag("app/LoadedConfig")<LoadedConfig, Either.Either<AppConfig, UsageError>>() {}
 
-/** Readable lines on a terminal, one JSON object per line otherwise (for log shippers); LOG_FORMAT overrides. */
-const logFormat = Config.literal(
-  "pretty",
-  "json"
-)("LOG_FORMAT").pipe(Config.withDefault(process.stderr.isTTY ? ("pretty" as const) : ("json" as const)))
+const loadConfig = Effect.flatMap(LoadedConfig, (loaded) => loaded)
 
-const loadConfig = AppConfig.pipe(
-  // Settings read deeper down are checked here too, so every bad value stops start-up before anything starts.
-  Effect.zipLeft(Config.all([logLevel, logFormat, SseConfig, LimitsConfig])),
-  Effect.mapError((e) => new UsageError({ message: describeConfigError(e).join("\n") }))
-)
-
-const withLogging = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.gen(function* () {
-    const level = yield* Effect.orElseSucceed(logLevel, () => LogLevel.Info)
-    const format = yield* Effect.orElseSucceed(logFormat, () => "pretty" as const)
-    const logger = format === "json" ? Logger.withConsoleLog(Logger.jsonLogger) : Logger.prettyLogger()
-    return yield* effect.pipe(
-      Logger.withMinimumLogLevel(level),
+const withLogging =
+  (log: LogConfig) =>
+  <A, E, R>(effect: Effect.Effect<A, E, R>) => {
+    const logger = log.format === "json" ? Logger.withConsoleLog(Logger.jsonLogger) : Logger.prettyLogger()
+    return effect.pipe(
+      Logger.withMinimumLogLevel(log.level),
       Effect.provide(Logger.replace(Logger.defaultLogger, logger))
     )
-  })
+  }
 
 const service = Command.make("service", {}, () =>
   Effect.gen(function* () {
     const config = yield* loadConfig
-    const infra = Layer.mergeAll(Infra.bus(config), Infra.cache(config), Infra.store(config))
-    const app = Layer.mergeAll(infra, Infra.liveFeed.pipe(Layer.provide(infra)))
-    yield* Effect.all([Producer.run, Processor.run, Layer.launch(Server.layer(config.http))], {
+    const app = Layer.mergeAll(Infra.bus(config), Infra.cache(config), Infra.store(config))
+    yield* Effect.all([Producer.runWith(config), Processor.runWith(config), Layer.launch(Server.layer(config))], {
       concurrency: "unbounded"
     }).pipe(Effect.provide(app), Effect.scoped)
   })
@@ -91,7 +48,7 @@ const producer = Command.make("producer", {}, () =>
   Effect.gen(function* () {
     const config = yield* loadConfig
     yield* Infra.requireShared(config, "producer", ["KAFKA_BROKERS"])
-    yield* Producer.run.pipe(Effect.provide(Infra.bus(config)))
+    yield* Producer.runWith(config).pipe(Effect.provide(Infra.bus(config)))
   })
 ).pipe(
   Command.withDescription(
@@ -104,7 +61,7 @@ const processor = Command.make("processor", {}, () =>
   Effect.gen(function* () {
     const config = yield* loadConfig
     yield* Infra.requireShared(config, "processor", ["KAFKA_BROKERS", "REDIS_URL", "DATABASE_URL"])
-    yield* Processor.run.pipe(
+    yield* Processor.runWith(config).pipe(
       Effect.provide(Layer.mergeAll(Infra.bus(config), Infra.cache(config), Infra.store(config))),
       Effect.scoped
     )
@@ -120,9 +77,8 @@ const api = Command.make("api", {}, () =>
   Effect.gen(function* () {
     const config = yield* loadConfig
     yield* Infra.requireShared(config, "api", ["REDIS_URL", "DATABASE_URL"])
-    const infra = Layer.mergeAll(Infra.cache(config), Infra.store(config))
-    yield* Layer.launch(Server.layer(config.http)).pipe(
-      Effect.provide(Layer.mergeAll(infra, Infra.liveFeed.pipe(Layer.provide(infra))))
+    yield* Layer.launch(Server.layer(config)).pipe(
+      Effect.provide(Layer.mergeAll(Infra.cache(config), Infra.store(config)))
     )
   })
 ).pipe(Command.withDescription("Serve the REST API, the SSE feed and the dashboard. Needs REDIS_URL and DATABASE_URL."))
@@ -238,14 +194,20 @@ const exitCode = (exit: Exit.Exit<unknown, unknown>): number => {
   })
 }
 
-cli(process.argv).pipe(
-  Effect.tapErrorCause((cause) =>
+/** A failure's one line: a usage error as `error: …` on stderr, anything else logged with its cause. */
+const report = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.tapErrorCause(effect, (cause) =>
     Option.match(Cause.failureOption(cause), {
       onSome: (e) => (e instanceof UsageError ? Console.error(`error: ${e.message}`) : Effect.logError(cause)),
       onNone: () => (Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError(cause))
     })
-  ),
-  withLogging,
+  )
+
+Effect.gen(function* () {
+  const loaded = yield* Effect.either(Config.load)
+  const log = Either.match(loaded, { onLeft: () => defaultLog, onRight: (config) => config.log })
+  return yield* cli(process.argv).pipe(report, Effect.provideService(LoadedConfig, loaded), withLogging(log))
+}).pipe(
   Effect.provide(NodeContext.layer),
   NodeRuntime.runMain({
     disableErrorReporting: true,

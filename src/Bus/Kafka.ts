@@ -1,24 +1,39 @@
-import { Effect, Layer, Runtime, Schedule, Stream } from "effect"
-import { type Consumer, type EachBatchPayload, Kafka, logLevel, Partitioners, type Producer } from "kafkajs"
-import { Bus, BusError, type BusRecord, type ConsumerEvent } from "./Bus.js"
+import { Effect, Layer, Runtime, Schedule } from "effect"
+import { type Consumer, Kafka, logLevel, Partitioners, type Producer } from "kafkajs"
+import { Bus } from "./Bus.js"
+import { consume as consumeWith, toBusError } from "./KafkaConsumer.js"
 
 export interface KafkaOptions {
   readonly brokers: ReadonlyArray<string>
   readonly clientId?: string
 }
 
-const toBusError = (reason: BusError["reason"], what: string) => (cause: unknown) =>
-  new BusError({ reason, message: `${what}: ${cause instanceof Error ? cause.message : String(cause)}`, cause })
-
-/** Resolves `promise`, sending consumer heartbeats while it waits, so a full buffer downstream never costs the group membership. */
-const withHeartbeats = async <A>(promise: Promise<A>, heartbeat: () => Promise<void>): Promise<A> => {
-  let done = false
-  const result = promise.finally(() => (done = true))
-  while (!done) {
-    await Promise.race([result, new Promise((r) => setTimeout(r, 2_000))])
-    if (!done) await heartbeat().catch(() => undefined)
-  }
-  return result
+/** The kafkajs client; it logs through Effect's logger (`runtime`'s). */
+const client = (options: KafkaOptions, runtime: Runtime.Runtime<never>) => {
+  const log = Runtime.runFork(runtime)
+  const recent = new Map<string, number>()
+  return new Kafka({
+    clientId: options.clientId ?? "crypto-pipeline",
+    brokers: [...options.brokers],
+    connectionTimeout: 3_000,
+    requestTimeout: 10_000,
+    retry: { initialRetryTime: 300, retries: 5 },
+    // kafkajs logs through Effect's logger: warnings and errors only, and the same line at most every 10 s
+    // (while a broker is down it repeats itself on every retry).
+    logLevel: logLevel.WARN,
+    logCreator:
+      () =>
+      ({ level, log: entry }) => {
+        const text = `kafkajs: ${entry.message}`
+        // Two stages creating the same topic at once: the loser's "already exists" is expected.
+        if (typeof entry.error === "string" && entry.error.includes("already exists")) return
+        const now = Date.now()
+        if ((recent.get(text) ?? 0) > now - 10_000) return
+        recent.set(text, now)
+        if (recent.size > 100) recent.clear()
+        log(level <= logLevel.ERROR ? Effect.logError(text) : Effect.logWarning(text))
+      }
+  })
 }
 
 /**
@@ -27,31 +42,7 @@ const withHeartbeats = async <A>(promise: Promise<A>, heartbeat: () => Promise<v
  */
 export const make = (options: KafkaOptions) =>
   Effect.gen(function* () {
-    const runtime = yield* Effect.runtime<never>()
-    const log = Runtime.runFork(runtime)
-    const recent = new Map<string, number>()
-    const kafka = new Kafka({
-      clientId: options.clientId ?? "crypto-pipeline",
-      brokers: [...options.brokers],
-      connectionTimeout: 3_000,
-      requestTimeout: 10_000,
-      retry: { initialRetryTime: 300, retries: 5 },
-      // kafkajs logs through Effect's logger: warnings and errors only, and the same line at most every 10 s
-      // (while a broker is down it repeats itself on every retry).
-      logLevel: logLevel.WARN,
-      logCreator:
-        () =>
-        ({ level, log: entry }) => {
-          const text = `kafkajs: ${entry.message}`
-          // Two stages creating the same topic at once: the loser's "already exists" is expected.
-          if (typeof entry.error === "string" && entry.error.includes("already exists")) return
-          const now = Date.now()
-          if ((recent.get(text) ?? 0) > now - 10_000) return
-          recent.set(text, now)
-          if (recent.size > 100) recent.clear()
-          log(level <= logLevel.ERROR ? Effect.logError(text) : Effect.logWarning(text))
-        }
-    })
+    const kafka = client(options, yield* Effect.runtime<never>())
 
     const admin = kafka.admin()
     yield* Effect.acquireRelease(
@@ -104,100 +95,7 @@ export const make = (options: KafkaOptions) =>
         catch: toBusError("publish", `publish to ${topic} failed`)
       }).pipe(Effect.asVoid)
 
-    const consume: Bus["Type"]["consume"] = (opts) =>
-      Stream.asyncScoped<ConsumerEvent, BusError | Effect.Effect.Error<ReturnType<typeof opts.onAssign>>>(
-        (emit) =>
-          Effect.gen(function* () {
-            const run = Runtime.runPromise(yield* Effect.runtime<never>())
-            const consumer = kafka.consumer({
-              groupId: opts.groupId,
-              // A killed member holds its partitions until this expires: it bounds recovery after a crash.
-              sessionTimeout: 10_000,
-              heartbeatInterval: 1_000,
-              allowAutoTopicCreation: false,
-              retry: { initialRetryTime: 300, retries: 8 }
-            })
-            yield* Effect.acquireRelease(
-              Effect.tryPromise({
-                try: () => consumer.connect(),
-                catch: toBusError("connect", "Kafka consumer could not connect")
-              }),
-              // disconnect can hang in a rebalance (kafkajs#1462): bounded.
-              () => Effect.promise(() => consumer.disconnect()).pipe(Effect.timeout("10 seconds"), Effect.ignore)
-            )
-            consumers.set(opts.groupId, consumer)
-            yield* Effect.addFinalizer(() => Effect.sync(() => consumers.delete(opts.groupId)))
-
-            // kafkajs stops for good after a crash it won't restart from; fail the stream so the caller's retry reconnects.
-            consumer.on(consumer.events.CRASH, (e) => {
-              if (!e.payload.restart) void emit.fail(toBusError("crashed", "Kafka consumer crashed")(e.payload.error))
-            })
-
-            // Each (re)join: revoke what we lost, load checkpoints for what we got, seek there, then let batches through.
-            let assigned = new Set<number>()
-            let ready: Promise<void> = Promise.resolve()
-            consumer.on(consumer.events.GROUP_JOIN, (e) => {
-              const next = new Set(e.payload.memberAssignment[opts.topic] ?? [])
-              const revoked = [...assigned].filter((p) => !next.has(p))
-              const gained = [...next].filter((p) => !assigned.has(p))
-              assigned = next
-              ready = ready
-                .then(async () => {
-                  if (revoked.length > 0) await emit.single({ _tag: "Revoked", partitions: revoked })
-                  if (gained.length === 0) return
-                  const offsets = await run(opts.onAssign(gained))
-                  for (const p of gained) {
-                    const offset = offsets.get(p)
-                    if (offset !== undefined) consumer.seek({ topic: opts.topic, partition: p, offset: String(offset) })
-                  }
-                  await emit.single({ _tag: "Assigned", partitions: gained })
-                })
-                .catch((cause: unknown) => {
-                  void emit.fail(toBusError("consume", "partition assignment failed")(cause))
-                })
-            })
-
-            yield* Effect.tryPromise({
-              try: () => consumer.subscribe({ topics: [opts.topic], fromBeginning: true }),
-              catch: toBusError("consume", `could not subscribe to ${opts.topic}`)
-            })
-            yield* Effect.tryPromise({
-              try: () =>
-                consumer.run({
-                  autoCommit: false,
-                  partitionsConsumedConcurrently: 1,
-                  eachBatch: async ({ batch, heartbeat, isRunning, isStale }: EachBatchPayload) => {
-                    await ready
-                    if (!isRunning() || isStale() || !assigned.has(batch.partition)) return
-                    const records: Array<BusRecord> = batch.messages.map((m) => {
-                      const value = m.value === null ? "" : m.value.toString("utf8")
-                      // Invalid UTF-8 decodes to U+FFFD, so only a text holding one can differ from its bytes; compared
-                      // byte for byte (a truncated 4-byte sequence becomes one U+FFFD of the same length).
-                      const lossy =
-                        m.value !== null && value.includes("\uFFFD") && !Buffer.from(value, "utf8").equals(m.value)
-                      const record: BusRecord = {
-                        topic: batch.topic,
-                        partition: batch.partition,
-                        offset: Number(m.offset),
-                        key: m.key === null ? null : m.key.toString("utf8"),
-                        value,
-                        timestamp: Number(m.timestamp)
-                      }
-                      return lossy && m.value !== null ? { ...record, raw: new Uint8Array(m.value) } : record
-                    })
-                    if (records.length > 0) {
-                      await withHeartbeats(
-                        emit.single({ _tag: "Records", partition: batch.partition, records }),
-                        heartbeat
-                      )
-                    }
-                  }
-                }),
-              catch: toBusError("consume", "could not start the Kafka consumer")
-            })
-          }),
-        2
-      )
+    const consume = consumeWith(kafka, consumers)
 
     const commitOffsets: Bus["Type"]["commitOffsets"] = (topic, groupId, offsets) =>
       Effect.suspend(() => {

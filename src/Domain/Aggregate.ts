@@ -1,22 +1,14 @@
 import { Schema } from "effect"
-import { Candle } from "./Candle.js"
-import { bucketStart, Interval } from "./Interval.js"
-import { EpochMillis, type Tick, Ticker } from "./Tick.js"
+import { Candle, ohlcvFields } from "./Candle.js"
+import { bucketStart, type Interval } from "./Interval.js"
+import { EpochMillis, type Tick } from "./Tick.js"
 
 /**
  * A candle being built. Plain data (checkpointed as operator state), so the running sums
  * for VWAP and the event times that set open and close are kept instead of derived values.
  */
 export const CandleState = Schema.Struct({
-  symbol: Ticker,
-  interval: Interval,
-  bucketStart: EpochMillis,
-  open: Schema.Number,
-  high: Schema.Number,
-  low: Schema.Number,
-  close: Schema.Number,
-  volume: Schema.Number,
-  tickCount: Schema.Number.pipe(Schema.int()),
+  ...ohlcvFields,
   openTime: EpochMillis,
   closeTime: EpochMillis,
   pvSum: Schema.Number,

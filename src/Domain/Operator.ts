@@ -159,19 +159,6 @@ const openOf = (s: SymbolState, interval: Interval): Array<CandleState> =>
     .sort((a, b) => a.bucketStart - b.bucketStart)
 
 /**
- * Indicator values of each open candle: the closed history, then the earlier open candles' closes,
- * then its own close as the provisional last value. So a candle's values do not change when it closes.
- */
-const provisional = (s: SymbolState, interval: Interval, open: ReadonlyArray<CandleState>) => {
-  let state = s.indicators[interval]
-  return open.map((c) => {
-    const values = indicatorValues(state, c.close)
-    state = pushClose(state, c.close)
-    return values
-  })
-}
-
-/**
  * Applies one tick to the partition's state and records what it changed in `changes` (see `collect`).
  * `lateness` is the allowed lateness in ms.
  */
@@ -281,19 +268,6 @@ const advanceWatermark = (
   for (const times of s.seen.values()) {
     for (const time of times) if (time < watermark) times.delete(time)
   }
-}
-
-/** Latest indicator values for a symbol and interval, including the open candle, from in-memory state. */
-export const currentIndicators = (
-  state: OperatorState,
-  symbol: string,
-  interval: Interval
-): IndicatorValues | undefined => {
-  const s = state.symbols[symbol]
-  if (s === undefined) return undefined
-  const open = openOf(s, interval)
-  const values = provisional(s, interval, open)
-  return values.at(-1) ?? indicatorValues(s.indicators[interval])
 }
 
 export const decodeState = Schema.decodeUnknown(OperatorState)

@@ -1,8 +1,14 @@
 import { Either, type ParseResult, Schema } from "effect"
 
+// The one place a symbol's form is written: 1 to 15 upper-case letters and digits.
+const symbolForm = "[A-Z0-9]{1,15}"
+export const symbolPattern = new RegExp(`^${symbolForm}$`)
+/** Up to `max` comma-separated symbols in any case, e.g. `btc,ETH` (a query parameter). */
+export const symbolListPattern = (max: number) => new RegExp(`^${symbolForm}(,${symbolForm}){0,${max - 1}}$`, "i")
+
 /** Ticker symbol as shown to users: upper-case letters and digits, e.g. BTC. */
 export const Ticker = Schema.String.pipe(
-  Schema.pattern(/^[A-Z0-9]{1,15}$/),
+  Schema.pattern(symbolPattern),
   Schema.annotations({ identifier: "Symbol", description: "Upper-case ticker symbol, e.g. BTC" })
 )
 
@@ -38,7 +44,6 @@ export class Tick extends Schema.Class<Tick>("Tick")({
 export const TickJson = Schema.parseJson(Tick)
 
 const decodeTickJson = Schema.decodeEither(TickJson)
-export const symbolPattern = /^[A-Z0-9]{1,15}$/
 export const isEpochMillis = (u: unknown): u is number =>
   typeof u === "number" && Number.isSafeInteger(u) && u >= 0 && u <= 8_640_000_000_000_000
 const isPositiveFinite = (u: unknown): u is number => typeof u === "number" && Number.isFinite(u) && u > 0

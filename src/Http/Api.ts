@@ -9,6 +9,7 @@ import {
 } from "@effect/platform"
 import { Schema } from "effect"
 import { Candle } from "../Domain/Candle.js"
+import { DeadLetterReason } from "../Domain/DeadLetter.js"
 import { IndicatorValuesSchema } from "../Domain/Indicators.js"
 import { Interval } from "../Domain/Interval.js"
 import { EpochMillis, Source, Tick, Ticker } from "../Domain/Tick.js"
@@ -245,7 +246,7 @@ export class AdminApi extends HttpApiGroup.make("admin")
           limit: Schema.optionalWith(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 500)), {
             default: () => 50
           }),
-          reason: Schema.optional(Schema.Literal("decode", "late", "future"))
+          reason: Schema.optional(DeadLetterReason)
         })
       )
       .addSuccess(DeadLetterList)

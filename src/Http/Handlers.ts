@@ -1,9 +1,10 @@
 import { createHash, timingSafeEqual } from "node:crypto"
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
-import { Clock, Config, Effect, Layer, Metric, Option, Redacted, Schedule, type Schema } from "effect"
+import { Clock, Effect, Layer, Metric, Option, Redacted, Schedule, type Schema } from "effect"
 import { Bus } from "../Bus/Bus.js"
-import { LatestCache } from "../Sinks/LatestCache.js"
-import { Store } from "../Sinks/Postgres.js"
+import { LatestCache } from "../Cache/LatestCache.js"
+import { AppConfig } from "../Config.js"
+import { Store } from "../Store/Store.js"
 import {
   AdminAuth,
   Api,
@@ -15,7 +16,7 @@ import {
   Unauthorized,
   Unavailable
 } from "./Api.js"
-import { fillGaps, fillRange, needsPrevious } from "./Candles.js"
+import { fillGaps, fillRange, needsPrevious } from "./GapFill.js"
 
 const cacheDown = () => new Unavailable({ error: "the latest-price cache (Redis) is unavailable; retry shortly" })
 const databaseDown = () => new Unavailable({ error: "the database is unavailable; retry shortly" })
@@ -42,54 +43,55 @@ const dependencyUp = Metric.gauge("dependency_up", {
 })
 
 /** Probes every dependency this process has (the bus only where it runs one), and records each state as a gauge. */
-export const readiness = Effect.gen(function* () {
-  const cache = yield* LatestCache
-  const store = yield* Store
-  const bus = yield* Effect.serviceOption(Bus)
-  const topic = yield* Config.string("KAFKA_TOPIC").pipe(Config.withDefault("crypto-prices"), Effect.orDie)
-  return Effect.gen(function* () {
-    const [database, latest, log] = yield* Effect.all(
-      [
-        probe("postgres", store.ping),
-        probe(
-          cache.kind,
-          Effect.flatMap(cache.isUp, (up) => (up ? Effect.void : Effect.fail({ message: "not connected" })))
-        ),
-        Option.match(bus, {
-          onNone: () => Effect.succeed(undefined),
-          onSome: (b) => probe(b.kind, b.endOffsets(topic))
-        })
-      ],
-      { concurrency: "unbounded" }
-    )
-    const dependencies = { database, cache: latest, ...(log === undefined ? {} : { bus: log }) }
-    for (const [name, d] of Object.entries(dependencies)) {
-      yield* Metric.set(Metric.tagged(dependencyUp, "dependency", name), d.state === "up" ? 1 : 0)
-    }
-    return dependencies
-  })
-})
-
-export const SystemLive = HttpApiBuilder.group(Api, "system", (handlers) =>
+export const readiness = (topic: string) =>
   Effect.gen(function* () {
-    const check = yield* readiness
-    // /metrics shows each dependency's state even when nobody asks /ready.
-    yield* check.pipe(Effect.repeat(Schedule.spaced("10 seconds")), Effect.forkScoped)
-    return handlers
-      .handle("health", () => Effect.succeed({ status: "ok" as const }))
-      .handle("ready", () =>
-        Effect.gen(function* () {
-          const dependencies = yield* check
-          if (dependencies.database.state === "down")
-            return yield* new NotReady({ status: "unavailable", dependencies })
-          const status = Object.values(dependencies).every((d) => d.state === "up")
-            ? ("ready" as const)
-            : ("degraded" as const)
-          return { status, dependencies }
-        })
+    const cache = yield* LatestCache
+    const store = yield* Store
+    const bus = yield* Effect.serviceOption(Bus)
+    return Effect.gen(function* () {
+      const [database, latest, log] = yield* Effect.all(
+        [
+          probe("postgres", store.ping),
+          probe(
+            cache.kind,
+            Effect.flatMap(cache.isUp, (up) => (up ? Effect.void : Effect.fail({ message: "not connected" })))
+          ),
+          Option.match(bus, {
+            onNone: () => Effect.succeed(undefined),
+            onSome: (b) => probe(b.kind, b.endOffsets(topic))
+          })
+        ],
+        { concurrency: "unbounded" }
       )
+      const dependencies = { database, cache: latest, ...(log === undefined ? {} : { bus: log }) }
+      for (const [name, d] of Object.entries(dependencies)) {
+        yield* Metric.set(Metric.tagged(dependencyUp, "dependency", name), d.state === "up" ? 1 : 0)
+      }
+      return dependencies
+    })
   })
-)
+
+export const system = (topic: string) =>
+  HttpApiBuilder.group(Api, "system", (handlers) =>
+    Effect.gen(function* () {
+      const check = yield* readiness(topic)
+      // /metrics shows each dependency's state even when nobody asks /ready.
+      yield* check.pipe(Effect.repeat(Schedule.spaced("10 seconds")), Effect.forkScoped)
+      return handlers
+        .handle("health", () => Effect.succeed({ status: "ok" as const }))
+        .handle("ready", () =>
+          Effect.gen(function* () {
+            const dependencies = yield* check
+            if (dependencies.database.state === "down")
+              return yield* new NotReady({ status: "unavailable", dependencies })
+            const status = Object.values(dependencies).every((d) => d.state === "up")
+              ? ("ready" as const)
+              : ("degraded" as const)
+            return { status, dependencies }
+          })
+        )
+    })
+  )
 
 export const PricesLive = HttpApiBuilder.group(Api, "prices", (handlers) =>
   Effect.gen(function* () {
@@ -201,25 +203,29 @@ export const AdminLive = HttpApiBuilder.group(Api, "admin", (handlers) =>
 const digest = (value: string) => createHash("sha256").update(value).digest()
 
 /** Bearer ADMIN_API_KEY, compared in constant time (as digests, so the length leaks nothing either). */
-export const AdminAuthLive = Layer.effect(
-  AdminAuth,
-  Effect.gen(function* () {
-    const key = yield* Config.redacted("ADMIN_API_KEY").pipe(Config.option, Effect.orDie)
-    const expected = Option.map(key, (k) => digest(Redacted.value(k)))
-    return {
-      bearer: (token) =>
-        Option.match(expected, {
-          onNone: () =>
-            Effect.fail(new NotFound({ error: "admin endpoints are off: set ADMIN_API_KEY to enable them" })),
-          onSome: (want) =>
-            timingSafeEqual(digest(Redacted.value(token)), want)
-              ? Effect.void
-              : Effect.fail(new Unauthorized({ error: "missing or wrong bearer token" }))
-        })
-    }
+export const adminAuth = (key: Option.Option<Redacted.Redacted>) => {
+  const expected = Option.map(key, (k) => digest(Redacted.value(k)))
+  return Layer.succeed(AdminAuth, {
+    bearer: (token) =>
+      Option.match(expected, {
+        onNone: () => Effect.fail(new NotFound({ error: "admin endpoints are off: set ADMIN_API_KEY to enable them" })),
+        onSome: (want) =>
+          timingSafeEqual(digest(Redacted.value(token)), want)
+            ? Effect.void
+            : Effect.fail(new Unauthorized({ error: "missing or wrong bearer token" }))
+      })
   })
-)
+}
 
-export const HandlersLive = Layer.mergeAll(SystemLive, PricesLive, HistoryLive, AdminLive).pipe(
-  Layer.provide(AdminAuthLive)
+/** Every group's handlers: `topic` is the bus topic /ready probes, `adminApiKey` turns the admin endpoints on. */
+export const layer = (config: { readonly topic: string; readonly adminApiKey: Option.Option<Redacted.Redacted> }) =>
+  Layer.mergeAll(system(config.topic), PricesLive, HistoryLive, AdminLive).pipe(
+    Layer.provide(adminAuth(config.adminApiKey))
+  )
+
+/** The handlers as the environment configures them (for tests that build the API without the server). */
+export const HandlersLive = Layer.unwrapEffect(
+  Effect.map(Effect.orDie(AppConfig), (config) =>
+    layer({ topic: config.topic.topic, adminApiKey: config.http.adminApiKey })
+  )
 )

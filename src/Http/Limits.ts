@@ -1,28 +1,6 @@
 import { HttpMiddleware, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Config, Effect, Option } from "effect"
-
-/** Requests per second per address on /api/* (a token bucket: RATE_LIMIT_BURST at once, refilled at RATE_LIMIT a second). */
-export const LimitsConfig = Config.all({
-  rate: Config.number("RATE_LIMIT").pipe(
-    Config.validate({ message: "expected requests per second per address, > 0", validation: (n) => n > 0 }),
-    Config.withDefault(50)
-  ),
-  burst: Config.integer("RATE_LIMIT_BURST").pipe(
-    Config.validate({ message: "expected an integer >= 1", validation: (n) => n >= 1 }),
-    Config.withDefault(100)
-  ),
-  /** Origins allowed to call the API from a browser on another site; none by default (CORS off). */
-  corsOrigins: Config.string("CORS_ORIGINS").pipe(
-    Config.withDefault(""),
-    Config.map((s) =>
-      s
-        .split(",")
-        .map((o) => o.trim())
-        .filter((o) => o.length > 0)
-    )
-  )
-})
-export type LimitsConfig = Config.Config.Success<typeof LimitsConfig>
+import { Effect, Option } from "effect"
+import type { LimitsConfig } from "../Config/Http.js"
 
 /**
  * 429 with Retry-After once an address has used its bucket. The SSE feed is left out: it is one long request,

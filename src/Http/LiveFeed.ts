@@ -1,6 +1,7 @@
-import { type Chunk, Context, Deferred, Duration, Effect, Layer, Schedule, Stream } from "effect"
+import { type Chunk, Context, Deferred, Duration, Effect, Layer, Stream } from "effect"
+import { LatestCache } from "../Cache/LatestCache.js"
 import type { Update } from "../Domain/Update.js"
-import { LatestCache } from "../Sinks/LatestCache.js"
+import * as Schedules from "../Schedules.js"
 
 /** One server-sent event as the feed keeps it: an increasing id (0: none), a name, a JSON payload, its SSE frame. */
 export interface FeedEvent {
@@ -34,6 +35,52 @@ const join = (frames: ReadonlyArray<Uint8Array>): Uint8Array =>
 const wants = (client: Client, e: FeedEvent) =>
   client.wanted === undefined || e.symbol === undefined || client.wanted.has(e.symbol)
 
+/** The feed's state: connected clients, the replay buffer, and the events of the current turn not yet sent. */
+class Broadcast {
+  readonly recent: Array<FeedEvent> = []
+  readonly clients = new Set<Client>()
+  pending: Array<FeedEvent> = []
+  nextId = 1
+  cacheUp = true
+
+  constructor(readonly replaySize: number) {}
+
+  // A batch goes out as one write per client: one syscall and one chunk instead of one per event.
+  broadcast(events: ReadonlyArray<FeedEvent>) {
+    if (events.length === 0 || this.clients.size === 0) return
+    let all: Uint8Array | undefined
+    for (const client of this.clients) {
+      if (client.wanted === undefined) {
+        client.write((all ??= join(events.map((e) => e.frame))))
+        continue
+      }
+      const mine = events.filter((e) => wants(client, e))
+      if (mine.length > 0) client.write(join(mine.map((e) => e.frame)))
+    }
+  }
+
+  // Events made in one turn of the event loop (the cache hands them over one by one) go out together at its end:
+  // one write per client per burst instead of one per event. They join the replay buffer only then, so a client
+  // attaching meanwhile gets them once, live.
+  readonly flush = () => {
+    const events = this.pending
+    this.pending = []
+    this.recent.push(...events)
+    if (this.recent.length > this.replaySize * 1.5) this.recent.splice(0, this.recent.length - this.replaySize)
+    this.broadcast(events)
+  }
+
+  emit(event: FeedEvent["event"], symbol: string | undefined, data: string) {
+    const id = this.nextId++
+    if (this.pending.length === 0) setImmediate(this.flush)
+    this.pending.push({ id, event, symbol, data, frame: frameOf(id, event, data) })
+  }
+
+  statusData() {
+    return JSON.stringify({ cache: this.cacheUp ? "up" : "down" })
+  }
+}
+
 /**
  * One cache subscription per process, broadcast to every SSE client: each event is encoded once and the
  * same bytes are handed to every client (a client that falls behind drops them, never slows anyone else),
@@ -43,51 +90,16 @@ const wants = (client: Client, e: FeedEvent) =>
 export const make = (options: { readonly replay?: number; readonly heartbeat?: Duration.DurationInput } = {}) =>
   Effect.gen(function* () {
     const cache = yield* LatestCache
-    const replaySize = options.replay ?? 2000
-    const recent: Array<FeedEvent> = []
-    const clients = new Set<Client>()
+    const feed = new Broadcast(options.replay ?? 2000)
+    const { clients } = feed
     const closed = yield* Deferred.make<void>()
-    let nextId = 1
-    let cacheUp = true
-
-    // A batch goes out as one write per client: one syscall and one chunk instead of one per event.
-    const broadcast = (events: ReadonlyArray<FeedEvent>) => {
-      if (events.length === 0 || clients.size === 0) return
-      let all: Uint8Array | undefined
-      for (const client of clients) {
-        if (client.wanted === undefined) {
-          client.write((all ??= join(events.map((e) => e.frame))))
-          continue
-        }
-        const mine = events.filter((e) => wants(client, e))
-        if (mine.length > 0) client.write(join(mine.map((e) => e.frame)))
-      }
-    }
-
-    // Events made in one turn of the event loop (the cache hands them over one by one) go out together at its end:
-    // one write per client per burst instead of one per event. They join the replay buffer only then, so a client
-    // attaching meanwhile gets them once, live.
-    let pending: Array<FeedEvent> = []
-    const flush = () => {
-      const events = pending
-      pending = []
-      recent.push(...events)
-      if (recent.length > replaySize * 1.5) recent.splice(0, recent.length - replaySize)
-      broadcast(events)
-    }
-    const emit = (event: FeedEvent["event"], symbol: string | undefined, data: string) => {
-      const id = nextId++
-      if (pending.length === 0) setImmediate(flush)
-      pending.push({ id, event, symbol, data, frame: frameOf(id, event, data) })
-    }
-    const statusData = () => JSON.stringify({ cache: cacheUp ? "up" : "down" })
 
     const setCache = (up: boolean) =>
-      up === cacheUp
+      up === feed.cacheUp
         ? Effect.void
         : Effect.suspend(() => {
-            cacheUp = up
-            emit("status", undefined, statusData())
+            feed.cacheUp = up
+            feed.emit("status", undefined, feed.statusData())
             return Effect.logInfo(`live feed: cache subscription ${up ? "restored" : "lost"}`)
           })
 
@@ -96,9 +108,9 @@ export const make = (options: { readonly replay?: number; readonly heartbeat?: D
         setCache(true),
         Effect.sync(() => {
           for (const u of updates) {
-            if (u._tag === "tick") emit("tick", u.tick.symbol, JSON.stringify(u.tick))
+            if (u._tag === "tick") feed.emit("tick", u.tick.symbol, JSON.stringify(u.tick))
             // The candle's fields as before, and its indicator values beside them.
-            else emit("candle", u.candle.symbol, JSON.stringify({ ...u.candle, indicators: u.indicators }))
+            else feed.emit("candle", u.candle.symbol, JSON.stringify({ ...u.candle, indicators: u.indicators }))
           }
         })
       )
@@ -106,7 +118,7 @@ export const make = (options: { readonly replay?: number; readonly heartbeat?: D
     yield* cache.updates.pipe(
       Stream.runForEachChunk(publish),
       Effect.tapError(() => setCache(false)),
-      Effect.retry(Schedule.exponential("250 millis").pipe(Schedule.union(Schedule.spaced("5 seconds")))),
+      Effect.retry(Schedules.resubscribe),
       Effect.forkScoped
     )
 
@@ -125,8 +137,9 @@ export const make = (options: { readonly replay?: number; readonly heartbeat?: D
       Effect.acquireRelease(
         Effect.sync(() => {
           const { lastEventId, prefix } = from
-          const missed = lastEventId === undefined ? [] : recent.filter((e) => e.id > lastEventId && wants(client, e))
-          const frames = [frameOf(0, "status", statusData()), ...missed.map((e) => e.frame)]
+          const missed =
+            lastEventId === undefined ? [] : feed.recent.filter((e) => e.id > lastEventId && wants(client, e))
+          const frames = [frameOf(0, "status", feed.statusData()), ...missed.map((e) => e.frame)]
           client.write(join(prefix === undefined ? frames : [prefix, ...frames]))
           clients.add(client)
         }),
@@ -138,7 +151,7 @@ export const make = (options: { readonly replay?: number; readonly heartbeat?: D
       /** Resolves once the feed is closed: each client's response ends then. */
       closed: Deferred.await(closed),
       clients: Effect.sync(() => clients.size),
-      cacheUp: Effect.sync(() => cacheUp),
+      cacheUp: Effect.sync(() => feed.cacheUp),
       /** Ends every client stream, so open SSE connections never hold up the server's shutdown. */
       close: Effect.zipRight(
         Deferred.succeed(closed, undefined),

@@ -11,16 +11,15 @@ import {
 } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, FiberRef, Layer, LogLevel } from "effect"
-import { describeConfigError, type HttpConfig } from "../Config.js"
-import { UsageError } from "../Infra.js"
+import type { AppConfig } from "../Config.js"
 import { Api } from "./Api.js"
 import { DashboardRoutes } from "./Dashboard.js"
 import { describeIssues } from "./Errors.js"
-import { HandlersLive } from "./Handlers.js"
-import { cors, LimitsConfig, rateLimit } from "./Limits.js"
-import { LiveFeed } from "./LiveFeed.js"
+import * as Handlers from "./Handlers.js"
+import { cors, rateLimit } from "./Limits.js"
+import * as LiveFeed from "./LiveFeed.js"
 import { MetricsRoutes, requestMetrics } from "./Metrics.js"
-import { SseConfig, SseRoutes } from "./Sse.js"
+import { SseRoutes } from "./Sse.js"
 
 const decoder = new TextDecoder()
 
@@ -42,7 +41,8 @@ const shapeResponse = (request: HttpServerRequest.HttpServerRequest, res: HttpSe
     ? {}
     : {
         "content-security-policy":
-          "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"
+          "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+          "connect-src 'self'; frame-ancestors 'none'"
       }
   return Effect.succeed(
     HttpServerResponse.setHeaders(out, {
@@ -87,8 +87,6 @@ export const accessLog = (minimum: LogLevel.LogLevel) => {
   )
 }
 
-const ApiLive = HttpApiBuilder.api(Api).pipe(Layer.provide(HandlersLive))
-
 /**
  * Ends SSE streams before the server closes (it waits for open connections, and SSE ones never end
  * by themselves), then cuts whatever is still open after a short grace so shutdown stays bounded.
@@ -96,7 +94,7 @@ const ApiLive = HttpApiBuilder.api(Api).pipe(Layer.provide(HandlersLive))
 const closeStreams = (server: Server) =>
   Layer.scopedDiscard(
     Effect.gen(function* () {
-      const feed = yield* LiveFeed
+      const feed = yield* LiveFeed.LiveFeed
       yield* HttpServer.HttpServer
       yield* Effect.addFinalizer(() =>
         feed.close.pipe(
@@ -107,15 +105,13 @@ const closeStreams = (server: Server) =>
     })
   )
 
-/** SSE_MAX_CLIENTS, SSE_MAX_PER_ADDRESS: a bad value stops start-up with one line naming it (exit code 2). */
-const sseConfig = SseConfig.pipe(Effect.mapError((e) => new UsageError({ message: describeConfigError(e).join("\n") })))
-
-export const layer = (config: HttpConfig) =>
+/** The HTTP server as configured: the API, SSE, the dashboard and /metrics, behind the limits and the access log. */
+export const layer = (config: AppConfig) =>
   Layer.unwrapEffect(
     Effect.gen(function* () {
-      const sse = yield* sseConfig
-      const limits = yield* LimitsConfig.pipe(
-        Effect.mapError((e) => new UsageError({ message: describeConfigError(e).join("\n") }))
+      const { port, host, sse, limits, adminApiKey } = config.http
+      const api = HttpApiBuilder.api(Api).pipe(
+        Layer.provide(Handlers.layer({ topic: config.topic.topic, adminApiKey }))
       )
       const server = createServer()
       const log = accessLog(yield* FiberRef.get(FiberRef.currentMinimumLogLevel))
@@ -126,12 +122,16 @@ export const layer = (config: HttpConfig) =>
           Layer.provide(SseRoutes(sse)),
           Layer.provide(DashboardRoutes),
           Layer.provide(MetricsRoutes),
-          Layer.provide(ApiLive),
+          Layer.provide(api),
           HttpServer.withLogAddress,
           // A span per request costs a URL parse, header redaction and attributes, and this app exports no traces.
           HttpMiddleware.withTracerDisabledWhen(() => true)
         ),
         closeStreams(server)
-      ).pipe(Layer.provide(NodeHttpServer.layer(() => server, { port: config.port, host: config.host })))
+      ).pipe(
+        Layer.provide(NodeHttpServer.layer(() => server, { port, host })),
+        // The live feed is the server's own: SSE streams read it, and it closes after them.
+        Layer.provide(LiveFeed.layer)
+      )
     })
   )

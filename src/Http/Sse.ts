@@ -1,28 +1,11 @@
 import type { ServerResponse } from "node:http"
 import { HttpApiBuilder, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
-import { Config, Effect, Either, Metric, Option, ParseResult, Schema, Stream } from "effect"
+import { Effect, Either, Metric, Option, ParseResult, Schema, Stream } from "effect"
+import type { SseConfig } from "../Config/Http.js"
+import { symbolListPattern } from "../Domain/Tick.js"
 import { describeIssues } from "./Errors.js"
 import { type Client, LiveFeed } from "./LiveFeed.js"
-
-// == configuration
-
-// Validated before it is named, so a bad value's error carries the variable's name ("invalid SSE_MAX_CLIENTS: …").
-const atLeastOne = (name: string, fallback: number) =>
-  Config.integer().pipe(
-    Config.validate({ message: "expected a whole number of connections, at least 1", validation: (n) => n >= 1 }),
-    Config.nested(name),
-    Config.withDefault(fallback)
-  )
-
-/** Connection caps of GET /api/events. */
-export const SseConfig = Config.all({
-  /** Open SSE streams in this process, all clients together. */
-  maxClients: atLeastOne("SSE_MAX_CLIENTS", 10_000),
-  /** Open SSE streams from one remote address (the socket's peer: behind a proxy, that is the proxy). */
-  maxPerAddress: atLeastOne("SSE_MAX_PER_ADDRESS", 50)
-})
-export type SseConfig = Config.Config.Success<typeof SseConfig>
 
 // == connection caps
 
@@ -68,7 +51,7 @@ export type Connections = ReturnType<typeof makeConnections>
 
 // == request
 
-const symbolsPattern = /^[A-Za-z0-9]{1,15}(,[A-Za-z0-9]{1,15}){0,99}$/
+const symbolsPattern = symbolListPattern(100)
 const SseQuery = Schema.Struct({
   /** Comma-separated symbols; absent means all. */
   symbols: Schema.optional(

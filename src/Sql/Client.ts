@@ -1,5 +1,6 @@
 import { PgClient } from "@effect/sql-pg"
-import { Duration, Effect, Layer, Option, Redacted, Schedule, String as Str } from "effect"
+import { Duration, Effect, Layer, Redacted, String as Str } from "effect"
+import * as Schedules from "../Schedules.js"
 import * as Embedded from "./Embedded.js"
 
 const names = {
@@ -20,13 +21,7 @@ export const server = (url: Redacted.Redacted) =>
     ...names
   }).pipe(
     Layer.tapErrorCause((cause) => Effect.logWarning("Postgres is not reachable yet; retrying", cause)),
-    Layer.retry(
-      Schedule.exponential("250 millis").pipe(
-        Schedule.jittered,
-        Schedule.union(Schedule.spaced("5 seconds")),
-        Schedule.upTo("2 minutes")
-      )
-    )
+    Layer.retry(Schedules.databaseStartup)
   )
 
 /** The embedded Postgres (PGlite on a loopback port); one connection, since PGlite is one session. */
@@ -35,6 +30,3 @@ export const embedded = Layer.unwrapScoped(
     PgClient.layer({ url: Redacted.make(url), maxConnections: 1, connectTimeout: Duration.seconds(10), ...names })
   )
 )
-
-export const layer = (databaseUrl: Option.Option<Redacted.Redacted>) =>
-  Option.match(databaseUrl, { onNone: () => embedded, onSome: server })

@@ -1,6 +1,7 @@
 import { ConfigProvider, Effect, Exit } from "effect"
 import { describe, expect, it } from "vitest"
-import { makeConnections, SseConfig } from "../../src/Http/Sse.js"
+import { SseConfig } from "../../src/Config.js"
+import { makeConnections } from "../../src/Http/Sse.js"
 
 // The SSE connection caps, the counting part: per remote address and for the whole process.
 describe("SSE connection caps", () => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest"
 import { Candle } from "../../src/Domain/Candle.js"
 import type { IndicatorValues } from "../../src/Domain/Indicators.js"
-import { fillGaps, fillRange, needsPrevious } from "../../src/Http/Candles.js"
-import type { CandleRow } from "../../src/Sinks/Postgres.js"
+import { fillGaps, fillRange, needsPrevious } from "../../src/Http/GapFill.js"
+import type { CandleRow } from "../../src/Store/Store.js"
 
 // GET /api/candles?fill=true, the pure part: which buckets an answer covers and what an empty bucket holds.
 const m = 60_000

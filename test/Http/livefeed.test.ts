@@ -1,9 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer, Logger, LogLevel, Queue, Scope, Stream, TestClock } from "effect"
+import { CacheUnavailable, LatestCache } from "../../src/Cache/LatestCache.js"
 import { Tick } from "../../src/Domain/Tick.js"
 import type { Update } from "../../src/Domain/Update.js"
 import { type Client, make } from "../../src/Http/LiveFeed.js"
-import { CacheUnavailable, LatestCache } from "../../src/Sinks/LatestCache.js"
 
 // The live feed's broadcaster on its own: a fake cache whose update stream the test drives (and can fail), and
 // clients that record what is written to them.

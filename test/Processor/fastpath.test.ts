@@ -2,12 +2,12 @@ import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Deferred, Effect, Fiber, Layer, Logger, LogLevel, Metric, Schema, Stream } from "effect"
 import { Bus } from "../../src/Bus/Bus.js"
 import * as MemoryBus from "../../src/Bus/Memory.js"
+import { LatestCache } from "../../src/Cache/LatestCache.js"
 import { IndicatorValuesSchema } from "../../src/Domain/Indicators.js"
 import { Tick, TickJson } from "../../src/Domain/Tick.js"
 import type { Update } from "../../src/Domain/Update.js"
 import * as Processor from "../../src/Processor.js"
-import { LatestCache } from "../../src/Sinks/LatestCache.js"
-import { Store } from "../../src/Sinks/Postgres.js"
+import { Store } from "../../src/Store/Store.js"
 
 // The fast path behind a stalled cache: while a write hangs, what piles up is coalesced into the next write (the
 // latest tick per symbol, each candle once), every tick update is still published in order, and nothing is dropped.

@@ -2,8 +2,8 @@ import { SqlError } from "@effect/sql"
 import { Effect, Layer, Stream } from "effect"
 import type { BusShape } from "../../src/Bus/Bus.js"
 import { Bus, BusError } from "../../src/Bus/Bus.js"
-import { CacheUnavailable, LatestCache, type LatestCacheShape } from "../../src/Sinks/LatestCache.js"
-import { Store } from "../../src/Sinks/Postgres.js"
+import { CacheUnavailable, LatestCache, type LatestCacheShape } from "../../src/Cache/LatestCache.js"
+import { Store } from "../../src/Store/Store.js"
 
 /**
  * Fault injection for the adapters, by wrapping them: a switchboard the test flips while the pipeline runs.

@@ -61,8 +61,10 @@ export default Effect.gen(function* () {
     .withTransaction(
       Effect.gen(function* () {
         yield* sql`CREATE EXTENSION IF NOT EXISTS timescaledb`
-        yield* sql`SELECT create_hypertable('ticks', 'event_time', chunk_time_interval => INTERVAL '1 day', if_not_exists => TRUE, migrate_data => TRUE)`
-        yield* sql`SELECT create_hypertable('candles', 'bucket_start', chunk_time_interval => INTERVAL '7 days', if_not_exists => TRUE, migrate_data => TRUE)`
+        yield* sql`SELECT create_hypertable('ticks', 'event_time', chunk_time_interval => INTERVAL '1 day',
+          if_not_exists => TRUE, migrate_data => TRUE)`
+        yield* sql`SELECT create_hypertable('candles', 'bucket_start', chunk_time_interval => INTERVAL '7 days',
+          if_not_exists => TRUE, migrate_data => TRUE)`
         yield* sql`ALTER TABLE ticks SET (timescaledb.compress, timescaledb.compress_segmentby = 'symbol')`
         yield* sql`SELECT add_compression_policy('ticks', INTERVAL '7 days', if_not_exists => TRUE)`
         yield* sql`SELECT add_retention_policy('ticks', INTERVAL '90 days', if_not_exists => TRUE)`

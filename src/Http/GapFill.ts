@@ -1,6 +1,6 @@
 import { Candle } from "../Domain/Candle.js"
 import { bucketStart, type Interval, intervalMillis } from "../Domain/Interval.js"
-import type { CandleRow } from "../Sinks/Postgres.js"
+import type { CandleRow } from "../Store/Store.js"
 
 /**
  * Gap filling for GET /api/candles?fill=true: pure, so it is tested on its own (test/Http/Candles.test.ts).

@@ -1,0 +1,133 @@
+import { Effect, Either, Metric } from "effect"
+import type { BusRecord } from "../Bus/Bus.js"
+import * as Operator from "../Domain/Operator.js"
+import { decodeTick, type Tick } from "../Domain/Tick.js"
+import type { CandleRow } from "../Store/Store.js"
+import { pendingGauge, ticksDeduped, ticksProcessed } from "./Metrics.js"
+import { type Consumption, type Event, noWork } from "./State.js"
+
+/** On assignment: claims the partitions (epoch + 1) and resumes each from its checkpoint. */
+export const claim = Effect.fn("Processor.claim")(function* (s: Consumption, assigned: ReadonlyArray<number>) {
+  const { topic, owner, retry } = s.settings
+  const claims = yield* s.store.claim(topic, assigned, owner).pipe(
+    Effect.tapError((e) => Effect.logWarning(`could not claim partitions, retrying: ${e.message}`)),
+    Effect.retry(retry)
+  )
+  const offsets = new Map<number, number>()
+  for (const [partition, claim] of claims) {
+    const state =
+      claim.state === null ? Operator.emptyState() : yield* Operator.decodeState(claim.state).pipe(Effect.orDie)
+    s.partitions.set(partition, {
+      epoch: claim.epoch,
+      state,
+      changes: Operator.emptyChanges(),
+      nextOffset: claim.nextOffset,
+      snapshotOffset: claim.nextOffset,
+      work: noWork()
+    })
+    offsets.set(partition, claim.nextOffset)
+  }
+  yield* Effect.logInfo(
+    `processor: claimed partitions ${assigned.join(",")}, resuming at offsets ${JSON.stringify(Object.fromEntries(offsets))}`
+  )
+  return offsets
+})
+
+/** One batch of a partition's records: decode, judge against the clock skew and the watermark, fold into candles. */
+const handleRecords = (s: Consumption, partition: number, records: ReadonlyArray<BusRecord>) =>
+  Effect.suspend(() => {
+    const p = s.partitions.get(partition)
+    if (p === undefined) return Effect.void
+    const { lateness, maxFutureSkew } = s.settings
+    const accepted: Array<Tick> = []
+    let duplicates = 0
+    const deadBefore = p.work.dead.length
+    for (const record of records) {
+      if (record.offset < p.nextOffset) continue // already in the record (a redelivery)
+      p.nextOffset = record.offset + 1
+      const decoded = decodeTick(record.value)
+      if (Either.isLeft(decoded)) {
+        p.work.dead.push({ reason: "decode", detail: decoded.left.message.slice(0, 2000), record })
+        continue
+      }
+      const tick = decoded.right
+      // A clock far ahead would drag the watermark along and make every honest tick after it "late". Judged
+      // against the record's own timestamp, not now, so a replay decides the same way.
+      if (tick.eventTime > record.timestamp + maxFutureSkew) {
+        p.work.dead.push({
+          reason: "future",
+          detail: `event time ${tick.eventTime} is more than ${maxFutureSkew} ms after the record's timestamp ${record.timestamp}`,
+          record
+        })
+        continue
+      }
+      const verdict = Operator.accept(p.state, tick, lateness, p.changes)
+      switch (verdict._tag) {
+        case "Late":
+          p.work.dead.push({
+            reason: "late",
+            detail: `event time ${tick.eventTime} is behind the watermark ${verdict.watermark}`,
+            record
+          })
+          break
+        case "Duplicate":
+          duplicates++
+          break
+        case "Accepted":
+          accepted.push(tick)
+      }
+    }
+    // The changed candles once per batch, with their values after its last tick.
+    const touched = new Map<string, CandleRow>()
+    for (const c of Operator.collect(p.state, p.changes))
+      touched.set(c.key, { candle: c.candle, indicators: c.indicators })
+    for (const t of accepted) p.work.ticks.push(t)
+    for (const [key, row] of touched) p.work.candles.set(key, row)
+    s.pendingTicks += accepted.length + p.work.dead.length - deadBefore
+    return Effect.all(
+      [
+        Metric.set(pendingGauge, s.pendingTicks),
+        Metric.incrementBy(ticksProcessed, accepted.length),
+        Metric.incrementBy(ticksDeduped, duplicates),
+        accepted.length > 0 ? s.cache.offer(accepted, touched) : Effect.void
+      ],
+      { discard: true }
+    )
+  })
+
+/**
+ * The consumer loop's step for each event, given the processor's `snapshot`: records are handled and checkpointed when
+ * a batch is full and the committer is free (waiting for it when too much is pending), the interval checkpoints what
+ * there is, a finished commit lets a batch that waited for it go, and revoked partitions are let go.
+ */
+export const onEvent = (s: Consumption, snapshot: Effect.Effect<void>) => {
+  const { batchSize, maxPendingTicks } = s.settings
+  /** After each batch: checkpoint when a batch is full and the committer is free; wait for it when too much is pending. */
+  const maybeSnapshot = Effect.suspend(() => {
+    if (s.pendingTicks >= maxPendingTicks) {
+      return Effect.logWarning(
+        `${s.pendingTicks} ticks wait for a checkpoint; pausing consumption until Postgres catches up`
+      ).pipe(Effect.zipRight(snapshot))
+    }
+    return s.pendingTicks >= batchSize && !s.committing ? snapshot : Effect.void
+  })
+  return (e: Event): Effect.Effect<void> => {
+    if (e._tag === "Flush") return s.committing ? Effect.void : snapshot
+    if (e._tag === "Committed") return s.pendingTicks >= batchSize && !s.committing ? snapshot : Effect.void
+    const event = e.event
+    switch (event._tag) {
+      case "Records":
+        return Effect.zipRight(handleRecords(s, event.partition, event.records), maybeSnapshot)
+      case "Revoked":
+        // Try to keep their progress (the fence refuses it if the new owner already claimed them), then let go.
+        return snapshot.pipe(
+          Effect.zipRight(s.idle),
+          Effect.tap(() => {
+            for (const p of event.partitions) s.partitions.delete(p)
+          })
+        )
+      case "Assigned":
+        return Effect.void
+    }
+  }
+}

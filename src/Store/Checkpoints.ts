@@ -1,0 +1,146 @@
+import { type SqlClient, type SqlError, SqlSchema } from "@effect/sql"
+import { Array as Arr, Effect, Schema } from "effect"
+import { type CandleRow, type CheckpointBatch, type Claim, Fenced, timedOut } from "./Model.js"
+
+// The write path: the processor's checkpoint transaction and its claims on partitions.
+
+// Rows per INSERT: bounds the size of one statement's arrays when a long outage let many ticks pile up.
+const rowsPerStatement = 50_000
+
+const BigIntText = Schema.Union(Schema.Number, Schema.NumberFromString)
+const ClaimRecord = Schema.Struct({
+  partition: Schema.Number,
+  epoch: BigIntText,
+  nextOffset: BigIntText,
+  state: Schema.Unknown
+})
+
+/** One checkpoint transaction: fenced checkpoint rows, then the ticks, dead letters and candles, all or nothing. */
+export const commit =
+  (sql: SqlClient.SqlClient) =>
+  (batch: CheckpointBatch): Effect.Effect<void, SqlError.SqlError | Fenced> =>
+    sql
+      .withTransaction(
+        Effect.gen(function* () {
+          // Checkpoint rows first: they take the row locks that serialise this writer against a new owner's claim.
+          yield* fence(sql, batch)
+          yield* insertTicks(sql, batch)
+          yield* insertDeadLetters(sql, batch)
+          yield* upsertCandles(sql, batch)
+        })
+      )
+      .pipe(
+        // v3's client has no statement timeout: bound it here, so a black-holed server is an error, not a hang.
+        Effect.timeoutFail({ duration: "30 seconds", onTimeout: () => timedOut("checkpoint transaction") }),
+        Effect.withSpan("Store.commit")
+      )
+
+const fence = (sql: SqlClient.SqlClient, batch: CheckpointBatch) =>
+  Effect.gen(function* () {
+    const fenced: Array<number> = []
+    for (const p of batch.partitions) {
+      const updated = yield* sql`UPDATE processor_checkpoints
+          SET next_offset = ${p.nextOffset}, state = ${p.state}::jsonb, owner = ${batch.owner}, updated_at = now()
+          WHERE topic = ${batch.topic} AND partition = ${p.partition} AND epoch = ${p.epoch}
+          RETURNING partition`
+      if (updated.length === 0) fenced.push(p.partition)
+    }
+    if (fenced.length > 0) return yield* new Fenced({ partitions: fenced })
+  })
+
+// One statement per column array (unnest) rather than a multi-row VALUES list: a few parameters instead of
+// 10 per row, about twice as fast here for both the client (no statement of 60k placeholders to build) and
+// the server. Timestamps go as Date, converted by the driver exactly as single parameters are.
+const insertTicks = (sql: SqlClient.SqlClient, batch: CheckpointBatch) =>
+  Effect.gen(function* () {
+    for (const ticks of Arr.chunksOf(
+      batch.partitions.flatMap((p) => p.ticks),
+      rowsPerStatement
+    )) {
+      yield* sql`INSERT INTO ticks (symbol, coin_id, source, event_time, price, volume, volume_24h, market_cap, change_24h,
+            ingest_time)
+          SELECT * FROM unnest(
+            ${ticks.map((t) => t.symbol)}::text[], ${ticks.map((t) => t.coinId)}::text[], ${ticks.map((t) => t.source)}::text[],
+            ${ticks.map((t) => new Date(t.eventTime))}::timestamptz[], ${ticks.map((t) => t.price)}::float8[],
+            ${ticks.map((t) => t.volume ?? null)}::float8[], ${ticks.map((t) => t.volume24h ?? null)}::float8[],
+            ${ticks.map((t) => t.marketCap ?? null)}::float8[], ${ticks.map((t) => t.change24h ?? null)}::float8[],
+            ${ticks.map((t) => new Date(t.ingestTime))}::timestamptz[])
+          ON CONFLICT (symbol, event_time, source) DO NOTHING`
+    }
+  })
+
+const insertDeadLetters = (sql: SqlClient.SqlClient, batch: CheckpointBatch) =>
+  Effect.gen(function* () {
+    const dead = batch.partitions.flatMap((p) => p.deadLetters.map((d) => ({ ...d, partition: p.partition })))
+    if (dead.length > 0) {
+      yield* sql`INSERT INTO dead_letters (topic, partition, "offset", reason, letter)
+          SELECT ${batch.topic}, * FROM unnest(${dead.map((d) => d.partition)}::int4[], ${dead.map((d) => d.offset)}::int8[],
+            ${dead.map((d) => d.reason)}::text[], ${dead.map((d) => d.letter)}::text[])
+          ON CONFLICT DO NOTHING`
+    }
+  })
+
+const upsertCandles = (sql: SqlClient.SqlClient, batch: CheckpointBatch) =>
+  Effect.gen(function* () {
+    // One row per candle: DO UPDATE refuses to touch a row twice in one statement (a symbol is in one partition,
+    // unless a producer keyed it otherwise).
+    const byKey = new Map<string, CandleRow>()
+    for (const p of batch.partitions)
+      for (const row of p.candles)
+        byKey.set(`${row.candle.symbol}|${row.candle.interval}|${row.candle.bucketStart}`, row)
+    for (const rows of Arr.chunksOf([...byKey.values()], rowsPerStatement)) {
+      const candles = rows.map((r) => r.candle)
+      const indicators = rows.map((r) => r.indicators)
+      yield* sql`INSERT INTO candles (symbol, "interval", bucket_start, open, high, low, close, volume, tick_count, vwap,
+            sma20, sma50, ema12, ema26, rsi14, bb_upper, bb_middle, bb_lower, updated_at)
+          SELECT *, now() FROM unnest(
+            ${candles.map((c) => c.symbol)}::text[], ${candles.map((c) => c.interval)}::text[],
+            ${candles.map((c) => new Date(c.bucketStart))}::timestamptz[], ${candles.map((c) => c.open)}::float8[],
+            ${candles.map((c) => c.high)}::float8[], ${candles.map((c) => c.low)}::float8[], ${candles.map((c) => c.close)}::float8[],
+            ${candles.map((c) => c.volume)}::float8[], ${candles.map((c) => c.tickCount)}::int4[],
+            ${candles.map((c) => c.vwap)}::float8[],
+            ${indicators.map((i) => i.sma20)}::float8[], ${indicators.map((i) => i.sma50)}::float8[],
+            ${indicators.map((i) => i.ema12)}::float8[], ${indicators.map((i) => i.ema26)}::float8[],
+            ${indicators.map((i) => i.rsi14)}::float8[],
+            ${indicators.map((i) => i.bollinger?.upper ?? null)}::float8[], ${indicators.map((i) => i.bollinger?.middle ?? null)}::float8[],
+            ${indicators.map((i) => i.bollinger?.lower ?? null)}::float8[])
+          ON CONFLICT (symbol, interval, bucket_start) DO UPDATE SET
+            open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close,
+            volume = excluded.volume, tick_count = excluded.tick_count, vwap = excluded.vwap,
+            sma20 = excluded.sma20, sma50 = excluded.sma50, ema12 = excluded.ema12, ema26 = excluded.ema26,
+            rsi14 = excluded.rsi14, bb_upper = excluded.bb_upper, bb_middle = excluded.bb_middle,
+            bb_lower = excluded.bb_lower, updated_at = excluded.updated_at`
+    }
+  })
+
+/** Takes ownership of partitions: bumps each one's epoch (fencing out the previous owner) and returns its checkpoint. */
+export const claim = (sql: SqlClient.SqlClient) => (topic: string, partitions: ReadonlyArray<number>, owner: string) =>
+  SqlSchema.findAll({
+    Request: Schema.Array(Schema.Number),
+    Result: ClaimRecord,
+    execute: (ps) => {
+      const rows = ps.map((partition) => ({
+        topic,
+        partition,
+        nextOffset: 0,
+        state: null,
+        owner,
+        epoch: 1,
+        updatedAt: new Date()
+      }))
+      return sql`INSERT INTO processor_checkpoints ${sql.insert(rows)}
+        ON CONFLICT (topic, partition) DO UPDATE SET
+          epoch = processor_checkpoints.epoch + 1, owner = excluded.owner, updated_at = excluded.updated_at
+        RETURNING partition, epoch, next_offset, state`
+    }
+  })(partitions).pipe(
+    Effect.map(
+      (rows) =>
+        new Map(
+          rows.map(
+            (r) => [r.partition, { epoch: r.epoch, nextOffset: r.nextOffset, state: r.state } satisfies Claim] as const
+          )
+        )
+    ),
+    Effect.catchTag("ParseError", Effect.die) // our own rows: a mismatch is a bug, not input
+  )

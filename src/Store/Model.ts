@@ -1,0 +1,66 @@
+import { SqlError } from "@effect/sql"
+import { Data } from "effect"
+import type { Candle } from "../Domain/Candle.js"
+import type { DeadLetterReason } from "../Domain/DeadLetter.js"
+import type { IndicatorValues } from "../Domain/Indicators.js"
+import type { Interval } from "../Domain/Interval.js"
+import type { Tick } from "../Domain/Tick.js"
+
+export interface CandleRow {
+  readonly candle: Candle
+  /** Indicator values as of this candle (provisional while it is open). */
+  readonly indicators: IndicatorValues
+}
+
+/** What one partition contributes to a checkpoint transaction. */
+export interface PartitionCheckpoint {
+  readonly partition: number
+  /** The fencing token this writer got when it claimed the partition. */
+  readonly epoch: number
+  /** The next offset to read: everything before it is in this transaction or an earlier one. */
+  readonly nextOffset: number
+  /** The operator state after `nextOffset - 1`, as JSON text (serialised when the snapshot was taken). */
+  readonly state: string
+  readonly ticks: ReadonlyArray<Tick>
+  readonly candles: ReadonlyArray<CandleRow>
+  /** Records that could not be used, up to `nextOffset`: each as the JSON letter published to the DLQ topic. */
+  readonly deadLetters: ReadonlyArray<DeadLetterRow>
+}
+
+export interface DeadLetterRow {
+  readonly offset: number
+  readonly reason: DeadLetterReason
+  readonly letter: string
+}
+
+export interface DeadLetterQuery {
+  readonly reason?: DeadLetterRow["reason"] | undefined
+  readonly limit: number
+}
+
+/** One checkpoint transaction: per partition, the new ticks, the touched candles, and the offset and state they lead to. */
+export interface CheckpointBatch {
+  readonly topic: string
+  readonly owner: string
+  readonly partitions: ReadonlyArray<PartitionCheckpoint>
+}
+
+export interface Claim {
+  readonly epoch: number
+  readonly nextOffset: number
+  /** The checkpointed operator state, or null for a partition never checkpointed. */
+  readonly state: unknown
+}
+
+/** These partitions have a newer owner: nothing of this transaction was written. */
+export class Fenced extends Data.TaggedError("Fenced")<{ readonly partitions: ReadonlyArray<number> }> {}
+
+export interface CandleQuery {
+  readonly symbol: string
+  readonly interval: Interval
+  readonly from?: number | undefined
+  readonly to?: number | undefined
+  readonly limit: number
+}
+
+export const timedOut = (what: string) => new SqlError.SqlError({ message: `${what} timed out`, cause: "timeout" })

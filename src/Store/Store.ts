@@ -1,0 +1,34 @@
+import { SqlClient } from "@effect/sql"
+import { Context, Effect, Layer } from "effect"
+import { claim, commit } from "./Checkpoints.js"
+import { candles, checkpoints, deadLetters, ping, symbols } from "./Reads.js"
+
+export type {
+  CandleQuery,
+  CandleRow,
+  CheckpointBatch,
+  Claim,
+  DeadLetterQuery,
+  DeadLetterRow,
+  PartitionCheckpoint
+} from "./Model.js"
+export { Fenced } from "./Model.js"
+
+/** The durable record in Postgres: ticks, candles and the processor's checkpoints. */
+export const make = Effect.map(
+  SqlClient.SqlClient,
+  (sql) =>
+    ({
+      commit: commit(sql),
+      claim: claim(sql),
+      candles: candles(sql),
+      symbols: symbols(sql),
+      ping: ping(sql),
+      checkpoints: checkpoints(sql),
+      deadLetters: deadLetters(sql)
+    }) as const
+)
+
+export class Store extends Context.Tag("app/Store")<Store, Effect.Effect.Success<typeof make>>() {}
+
+export const layer = Layer.effect(Store, make)
