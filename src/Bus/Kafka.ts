@@ -135,11 +135,17 @@ export const make = (options: KafkaOptions) =>
 
             // Each (re)join: revoke what we lost, load checkpoints for what we got, seek there, then let batches through.
             let assigned = new Set<number>()
+            let memberId: string | undefined
             let ready: Promise<void> = Promise.resolve()
             consumer.on(consumer.events.GROUP_JOIN, (e) => {
               const next = new Set(e.payload.memberAssignment[opts.topic] ?? [])
+              // A new member id: the group expelled us (a session that expired while we were stopped or cut off) and
+              // went on without us, so another member may have claimed any of our partitions meanwhile, even those
+              // given back to us now. Those are claimed afresh too: the claim replaces their stale state and work.
+              const expelled = memberId !== undefined && memberId !== e.payload.memberId
+              memberId = e.payload.memberId
               const revoked = [...assigned].filter((p) => !next.has(p))
-              const gained = [...next].filter((p) => !assigned.has(p))
+              const gained = [...next].filter((p) => expelled || !assigned.has(p))
               assigned = next
               ready = ready
                 .then(async () => {
