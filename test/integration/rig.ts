@@ -125,3 +125,12 @@ export const logged = async (p: Running, pattern: RegExp, what: string, timeoutM
 /** How many times `pattern` occurs in the output. */
 export const occurrences = (p: Running, pattern: RegExp) =>
   p.output().match(new RegExp(pattern.source, `${pattern.flags.replace("g", "")}g`))?.length ?? 0
+
+/** Waits (bounded) for the process to exit by itself; its exit code. */
+export const exited = async (p: Running, what: string, timeoutMs = 60_000) => {
+  const deadline = Date.now() + timeoutMs
+  while (p.child.exitCode === null && p.child.signalCode === null && Date.now() < deadline) await sleep(100)
+  if (p.child.exitCode === null && p.child.signalCode === null)
+    throw new Error(`${what}: still running after ${timeoutMs} ms\n${p.output().slice(-4000)}`)
+  return p.child.exitCode
+}
