@@ -1,13 +1,32 @@
 import { hostname } from "node:os"
 import type { SqlError } from "@effect/sql"
-import { Clock, Duration, Effect, Either, Fiber, Metric, MetricBoundaries, Queue, Schedule, Stream } from "effect"
+import {
+  Clock,
+  Deferred,
+  Duration,
+  Effect,
+  Either,
+  Fiber,
+  Metric,
+  MetricBoundaries,
+  Queue,
+  Schedule,
+  Stream
+} from "effect"
 import { Bus, type BusError, type BusRecord, type ConsumerEvent } from "./Bus/Bus.js"
 import { AppConfig } from "./Config.js"
 import * as Operator from "./Domain/Operator.js"
 import { decodeTick, type Tick } from "./Domain/Tick.js"
 import type { Update } from "./Domain/Update.js"
 import { LatestCache } from "./Sinks/LatestCache.js"
-import { type CandleRow, type DeadLetterRow, type PartitionCheckpoint, Store } from "./Sinks/Postgres.js"
+import {
+  type CandleRow,
+  type Claim,
+  type DeadLetterRow,
+  type PartitionCheckpoint,
+  type PartitionsChanged,
+  Store
+} from "./Sinks/Postgres.js"
 
 export const ticksProcessed = Metric.counter("ticks_processed_total", {
   description: "Ticks accepted by the processor",
@@ -171,6 +190,15 @@ export const run = Effect.gen(function* () {
 
   yield* bus.ensureTopic(topic, config.topic.partitions)
   yield* bus.ensureTopic(dlqTopic, 1)
+  // A topic whose partition count differs from its checkpoints' is refused, here and at every claim (Store.claim).
+  const partitionCount = Effect.map(bus.endOffsets(topic), (ends) => ends.size)
+  const refused = yield* Deferred.make<never, PartitionsChanged>()
+  yield* Effect.flatMap(partitionCount, (count) => store.claim(topic, [], owner, count)).pipe(
+    Effect.tapError((e) =>
+      e._tag === "PartitionsChanged" ? Effect.void : Effect.logWarning(`partition check failed, retrying: ${e.message}`)
+    ),
+    Effect.retry({ schedule: retry, while: (e) => e._tag !== "PartitionsChanged" })
+  )
 
   const partitions = new Map<number, Partition>()
   let pendingTicks = 0
@@ -354,9 +382,15 @@ export const run = Effect.gen(function* () {
   // == consumption
   const onAssign = (assigned: ReadonlyArray<number>) =>
     Effect.gen(function* () {
-      const claims = yield* store.claim(topic, assigned, owner).pipe(
-        Effect.tapError((e) => Effect.logWarning(`could not claim partitions, retrying: ${e.message}`)),
-        Effect.retry(retry)
+      const claims = yield* Effect.flatMap(partitionCount, (count) => store.claim(topic, assigned, owner, count)).pipe(
+        Effect.tapError((e) =>
+          e._tag === "PartitionsChanged"
+            ? Effect.void
+            : Effect.logWarning(`could not claim partitions, retrying: ${e.message}`)
+        ),
+        Effect.retry({ schedule: retry, while: (e) => e._tag !== "PartitionsChanged" }),
+        // Nothing claimed, nothing read from them: the processor stops with that error (see the run below).
+        Effect.catchTag("PartitionsChanged", (e) => Effect.as(Deferred.fail(refused, e), new Map<number, Claim>()))
       )
       const offsets = new Map<number, number>()
       for (const [partition, claim] of claims) {
@@ -467,6 +501,7 @@ export const run = Effect.gen(function* () {
 
   yield* Effect.logInfo(`processor: consuming ${topic} on the ${bus.kind} bus as ${owner}`)
   yield* Stream.merge(busEvents, Stream.merge(flushes, Stream.fromQueue(committed)), { haltStrategy: "left" }).pipe(
+    Stream.interruptWhen(Deferred.await(refused)),
     Stream.runForEach((e) => {
       if (e._tag === "Flush") return committerBusy() ? Effect.void : snapshot
       if (e._tag === "Committed")

@@ -4,6 +4,9 @@ import { Candle } from "../Domain/Candle.js"
 import type { IndicatorValues } from "../Domain/Indicators.js"
 import { Interval } from "../Domain/Interval.js"
 import type { Tick } from "../Domain/Tick.js"
+import { checkPartitions } from "./PartitionCheck.js"
+
+export { PartitionsChanged } from "./PartitionCheck.js"
 
 export interface CandleRow {
   readonly candle: Candle
@@ -206,8 +209,20 @@ export const make = Effect.gen(function* () {
         Effect.withSpan("Store.commit")
       )
 
-  /** Takes ownership of partitions: bumps each one's epoch (fencing out the previous owner) and returns its checkpoint. */
-  const claim = (topic: string, partitions: ReadonlyArray<number>, owner: string) =>
+  /**
+   * Takes ownership of partitions: bumps each one's epoch (fencing out the previous owner) and returns its checkpoint.
+   * Given the topic's partition count, first checks it against the checkpoints' (see PartitionCheck.ts); with no
+   * partitions, that check alone.
+   */
+  const claim = (topic: string, partitions: ReadonlyArray<number>, owner: string, partitionCount?: number) => {
+    const claimed =
+      partitions.length === 0 ? Effect.succeed(new Map<number, Claim>()) : claimOnly(topic, partitions, owner)
+    return partitionCount === undefined
+      ? claimed
+      : sql.withTransaction(Effect.zipRight(checkPartitions(sql, topic, partitionCount), claimed))
+  }
+
+  const claimOnly = (topic: string, partitions: ReadonlyArray<number>, owner: string) =>
     SqlSchema.findAll({
       Request: Schema.Array(Schema.Number),
       Result: ClaimRecord,
