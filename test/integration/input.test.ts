@@ -16,6 +16,54 @@ import {
   unique
 } from "./support.js"
 
+/** 60 records of good ticks and junk (from `seed`), then a tick from the far future and a late one. */
+const fuzzInput = (seed: number, now: number) => {
+  const good = (i: number) =>
+    new Tick({
+      symbol: `FZ${i % 4}`,
+      coinId: "fuzz",
+      price: 1 + i,
+      eventTime: now - 60_000 + i * 10,
+      source: "replay",
+      ingestTime: now
+    })
+  const junk = fc.oneof(
+    fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b)),
+    fc.string().map((s) => Buffer.from(s)),
+    fc
+      .constantFrom(
+        '{"symbol":"BTC","price":NaN}',
+        "null",
+        "[]",
+        "{}",
+        '{"symbol":"BTC","coinId":"b","price":1e400,"eventTime":1,"source":"replay","ingestTime":1}',
+        '{"symbol":"BTC","coinId":"b","price":-5,"eventTime":1,"source":"replay","ingestTime":1}',
+        '{"symbol":"btc lower","coinId":"b","price":5,"eventTime":1,"source":"replay","ingestTime":1}'
+      )
+      .map((s) => Buffer.from(s)),
+    fc.constant(Buffer.alloc(900_000, "x"))
+  )
+  const cases = fc.sample(
+    fc.array(
+      fc.oneof(
+        junk.map((value) => ({ kind: "junk" as const, value })),
+        fc.nat(1000).map((i) => ({ kind: "good" as const, value: Buffer.from(encode(good(i))) }))
+      ),
+      { minLength: 60, maxLength: 60 }
+    ),
+    { seed, numRuns: 1 }
+  )[0]!
+  // Ticks from the far future, and from long ago after newer ones (late).
+  const future = new Tick({ ...good(1), eventTime: now + 30 * 86_400_000 })
+  const ancient = new Tick({ ...good(2), eventTime: 86_400_000 })
+  const records = [
+    ...cases,
+    { kind: "future" as const, value: Buffer.from(encode(future)) },
+    { kind: "late" as const, value: Buffer.from(encode(ancient)) }
+  ]
+  return { cases, records }
+}
+
 describe("bad input on real Kafka", () => {
   const env = services()
   let processor: Running | undefined
@@ -27,49 +75,7 @@ describe("bad input on real Kafka", () => {
     const seed = process.env["PROPERTY_SEED"] ? Number(process.env["PROPERTY_SEED"]) : Date.now()
     console.log("fuzz seed", seed)
     const now = Date.now()
-    const good = (i: number) =>
-      new Tick({
-        symbol: `FZ${i % 4}`,
-        coinId: "fuzz",
-        price: 1 + i,
-        eventTime: now - 60_000 + i * 10,
-        source: "replay",
-        ingestTime: now
-      })
-    const junk = fc.oneof(
-      fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b)),
-      fc.string().map((s) => Buffer.from(s)),
-      fc
-        .constantFrom(
-          '{"symbol":"BTC","price":NaN}',
-          "null",
-          "[]",
-          "{}",
-          '{"symbol":"BTC","coinId":"b","price":1e400,"eventTime":1,"source":"replay","ingestTime":1}',
-          '{"symbol":"BTC","coinId":"b","price":-5,"eventTime":1,"source":"replay","ingestTime":1}',
-          '{"symbol":"btc lower","coinId":"b","price":5,"eventTime":1,"source":"replay","ingestTime":1}'
-        )
-        .map((s) => Buffer.from(s)),
-      fc.constant(Buffer.alloc(900_000, "x"))
-    )
-    const cases = fc.sample(
-      fc.array(
-        fc.oneof(
-          junk.map((value) => ({ kind: "junk" as const, value })),
-          fc.nat(1000).map((i) => ({ kind: "good" as const, value: Buffer.from(encode(good(i))) }))
-        ),
-        { minLength: 60, maxLength: 60 }
-      ),
-      { seed, numRuns: 1 }
-    )[0]!
-    // Ticks from the far future, and from long ago after newer ones (late).
-    const future = new Tick({ ...good(1), eventTime: now + 30 * 86_400_000 })
-    const ancient = new Tick({ ...good(2), eventTime: 86_400_000 })
-    const records = [
-      ...cases,
-      { kind: "future" as const, value: Buffer.from(encode(future)) },
-      { kind: "late" as const, value: Buffer.from(encode(ancient)) }
-    ]
+    const { cases, records } = fuzzInput(seed, now)
 
     const topic = unique("fuzz")
     const databaseUrl = await createDatabase(env.databaseUrl, unique("fuzz"))

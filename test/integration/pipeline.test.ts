@@ -35,6 +35,20 @@ const makeTicks = () =>
     )
   )
 
+/** Redis holds each symbol's newest tick, with the TTL. */
+const expectNewestInRedis = async (url: string, ticks: ReadonlyArray<Tick>) => {
+  const client = redis(url)
+  for (const symbol of ["BTC", "ETH", "SOL"]) {
+    const latest = JSON.parse((await client.get(`latest:${symbol}`)) ?? "null") as { eventTime: number }
+    const newest = Math.max(...ticks.filter((t) => t.symbol === symbol).map((t) => t.eventTime))
+    expect(latest.eventTime).toBe(newest)
+    const ttl = await client.ttl(`latest:${symbol}`)
+    expect(ttl).toBeGreaterThan(0)
+    expect(ttl).toBeLessThanOrEqual(45)
+  }
+  client.disconnect()
+}
+
 // The real chain: kafkajs producer → Kafka → `node dist/main.js processor` → Postgres + Redis.
 describe("pipeline on real Kafka, Redis and Postgres", () => {
   const env = services()
@@ -129,16 +143,7 @@ describe("pipeline on real Kafka, Redis and Postgres", () => {
     )
 
     // Redis: the newest tick of each symbol, with the TTL; and the live channel carried updates.
-    const client = redis(env.redisUrl)
-    for (const symbol of ["BTC", "ETH", "SOL"]) {
-      const latest = JSON.parse((await client.get(`latest:${symbol}`)) ?? "null") as { eventTime: number }
-      const newest = Math.max(...ticks.filter((t) => t.symbol === symbol).map((t) => t.eventTime))
-      expect(latest.eventTime).toBe(newest)
-      const ttl = await client.ttl(`latest:${symbol}`)
-      expect(ttl).toBeGreaterThan(0)
-      expect(ttl).toBeLessThanOrEqual(45)
-    }
-    client.disconnect()
+    await expectNewestInRedis(env.redisUrl, ticks)
     subscriber.disconnect()
     expect(published.some((m) => m.includes('"_tag":"tick"'))).toBe(true)
     expect(published.some((m) => m.includes('"_tag":"candle"'))).toBe(true)
