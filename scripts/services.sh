@@ -7,6 +7,7 @@
 #   scripts/services.sh down [svc ...]                    stop what this script started
 #   scripts/services.sh start|stop|restart svc ...        same, for fault tests (start = up without the env lines)
 #   scripts/services.sh kill svc ...                      crash a service (SIGKILL / pg immediate stop), for fault tests
+#   scripts/services.sh pause|resume kafka|redis ...      hang a service (SIGSTOP) and let it go on (SIGCONT), for fault tests
 #   scripts/services.sh status [svc ...]                  print each service's state; exit 1 if any is not running
 #   scripts/services.sh env                               print the export lines for the app and tests
 #   scripts/services.sh clean [svc ...]                   stop, then delete the service's data under .services/
@@ -617,7 +618,7 @@ start_services() {
 
 stop_services() { local s; for s in "$@"; do "${s}_stop"; done; }
 
-usage() { sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 main() {
   local cmd="${1:-}"; shift || true
@@ -641,6 +642,20 @@ main() {
       (($# > 0)) || die "kill: name the service(s)"
       select_services "$@"
       take_lock; local s; for s in "${SVCS[@]}"; do "${s}_kill"; done ;;
+    pause | resume)
+      (($# > 0)) || die "$cmd: name the service(s)"
+      select_services "$@"
+      local s pid sig=STOP; [[ "$cmd" == pause ]] || sig=CONT
+      for s in "${SVCS[@]}"; do
+        case "$s" in
+          kafka) pid="$(kafka_pid)" ;;
+          redis) pid="$(redis_pid)" ;;
+          *) die "$cmd: only kafka and redis (a stopped postmaster leaves its backends running)" ;;
+        esac
+        [[ -n "$pid" ]] || die "$cmd: $s is not running"
+        log "$s: SIG$sig pid $pid"
+        kill "-$sig" "$pid"
+      done ;;
     status)
       select_services "$@"
       local s rc=0; for s in "${SVCS[@]}"; do "${s}_status" || rc=1; done; return $rc ;;

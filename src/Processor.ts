@@ -1,12 +1,12 @@
 import type { SqlError } from "@effect/sql"
-import { Effect, Queue, Stream } from "effect"
+import { Deferred, Effect, Queue, Stream } from "effect"
 import { Bus, type BusError } from "./Bus/Bus.js"
 import { AppConfig } from "./Config.js"
 import * as CacheWriter from "./Processor/CacheWriter.js"
 import * as Checkpoint from "./Processor/Checkpoint.js"
-import { claim, onEvent } from "./Processor/Consume.js"
+import { claim, claimChecked, onEvent } from "./Processor/Consume.js"
 import { Consumption, type Event, settingsOf } from "./Processor/State.js"
-import { Store } from "./Store/Store.js"
+import { type PartitionsChanged, Store } from "./Store/Store.js"
 
 export * from "./Processor/Metrics.js"
 
@@ -36,9 +36,12 @@ export const runWith = (config: AppConfig) =>
     const cache = yield* CacheWriter.make
     const s = new Consumption(settings, bus, store, cache, yield* Queue.sliding<Event>(1))
     const snapshot = Checkpoint.snapshot(s)
+    // A topic whose partition count differs from its checkpoints' is refused, here and at every claim.
+    yield* claimChecked(s, [])
+    const refused = yield* Deferred.make<never, PartitionsChanged>()
 
     const busEvents: Stream.Stream<Event, BusError | SqlError.SqlError> = bus
-      .consume({ topic, groupId, onAssign: (assigned) => claim(s, assigned) })
+      .consume({ topic, groupId, onAssign: (assigned) => claim(s, assigned, refused) })
       .pipe(
         Stream.map((event): Event => ({ _tag: "Bus", event })),
         // A lost consumer reconnects with backoff; its partitions are claimed afresh from their checkpoints.
@@ -54,6 +57,7 @@ export const runWith = (config: AppConfig) =>
 
     yield* Effect.logInfo(`processor: consuming ${topic} on the ${bus.kind} bus as ${owner}`)
     yield* Stream.merge(busEvents, Stream.merge(flushes, Stream.fromQueue(s.committed)), { haltStrategy: "left" }).pipe(
+      Stream.interruptWhen(Deferred.await(refused)),
       Stream.runForEach(onEvent(s, snapshot)),
       // On shutdown, commit what was processed so a restart does not redo it; bounded, and without waiting on a
       // query stuck on a dead database (disconnect).

@@ -36,8 +36,17 @@ export interface ConsumeOptions<E> {
   readonly onAssign: (partitions: ReadonlyArray<number>) => Effect.Effect<ReadonlyMap<number, number>, E>
 }
 
+/** Why an existing topic is refused: its partition count is not the one asked for. */
+export const partitionsDiffer = (topic: string, actual: number, wanted: number) =>
+  new BusError({
+    reason: "partitions",
+    message:
+      `topic ${topic} has ${actual} partitions, not the ${wanted} asked for (KAFKA_PARTITIONS): an existing topic is ` +
+      `never changed. Set KAFKA_PARTITIONS=${actual}, or grow it as "Growing the topic" in the README says`
+  })
+
 export class BusError extends Data.TaggedError("BusError")<{
-  readonly reason: "connect" | "publish" | "consume" | "admin" | "crashed" | "timeout"
+  readonly reason: "connect" | "publish" | "consume" | "admin" | "crashed" | "timeout" | "partitions"
   readonly message: string
   readonly cause?: unknown
 }> {}
@@ -45,7 +54,10 @@ export class BusError extends Data.TaggedError("BusError")<{
 export interface BusShape {
   /** Which backend this is, for /ready and logs. */
   readonly kind: "kafka" | "memory"
-  /** Creates the topic with `partitions` partitions if it is missing. */
+  /**
+   * Creates the topic with `partitions` partitions if it is missing. An existing topic is never changed: one with
+   * another partition count fails (reason "partitions"), since its keys would move to partitions without their state.
+   */
   readonly ensureTopic: (topic: string, partitions: number) => Effect.Effect<void, BusError>
   /** Appends messages; resolves once the bus has acknowledged all of them. */
   readonly publish: (topic: string, messages: ReadonlyArray<BusMessage>) => Effect.Effect<void, BusError>

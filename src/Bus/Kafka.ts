@@ -1,6 +1,6 @@
 import { Effect, Layer, Runtime, Schedule } from "effect"
 import { type Consumer, Kafka, logLevel, Partitioners, type Producer } from "kafkajs"
-import { Bus } from "./Bus.js"
+import { Bus, partitionsDiffer } from "./Bus.js"
 import { consume as consumeWith, toBusError } from "./KafkaConsumer.js"
 
 export interface KafkaOptions {
@@ -72,14 +72,19 @@ export const make = (options: KafkaOptions) =>
           const existing = await admin.listTopics()
           if (!existing.includes(topic)) {
             await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true })
+            return partitions
           }
+          return (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0]?.partitions.length ?? partitions
         },
         catch: toBusError("admin", `could not create topic ${topic}`)
       }).pipe(
         // Two stages (or processes) creating one topic at once: the loser's wait for leaders can fail with "This server
         // does not host this topic-partition" while the topic is still being set up. A second look finds it.
         Effect.tapError((e) => Effect.logDebug(`${e.message}; retrying`)),
-        Effect.retry({ schedule: Schedule.exponential("250 millis"), times: 6 })
+        Effect.retry({ schedule: Schedule.exponential("250 millis"), times: 6 }),
+        Effect.flatMap((actual) =>
+          actual === partitions ? Effect.void : Effect.fail(partitionsDiffer(topic, actual, partitions))
+        )
       )
 
     const publish = (topic: string, messages: ReadonlyArray<{ readonly key: string; readonly value: string }>) =>

@@ -20,6 +20,7 @@ type ConsumeOptions = Pick<Parameters<Bus["Type"]["consume"]>[0], "topic">
 
 /** The partitions this member holds, and the promise the batches wait on while an assignment is being handled. */
 interface Assignment {
+  memberId: string | undefined
   assigned: Set<number>
   ready: Promise<void>
 }
@@ -58,11 +59,9 @@ export const consume =
           consumer.on(consumer.events.CRASH, (e) => {
             if (!e.payload.restart) void emit.fail(toBusError("crashed", "Kafka consumer crashed")(e.payload.error))
           })
-          const assignment: Assignment = { assigned: new Set<number>(), ready: Promise.resolve() }
+          const assignment: Assignment = { assigned: new Set<number>(), ready: Promise.resolve(), memberId: undefined }
           consumer.on(consumer.events.GROUP_JOIN, (e) =>
-            onJoin(consumer, opts, emit, assignment, e.payload.memberAssignment[opts.topic] ?? [], (ps) =>
-              run(opts.onAssign(ps))
-            )
+            onJoin(consumer, opts, emit, assignment, e.payload, (ps) => run(opts.onAssign(ps)))
           )
 
           yield* Effect.tryPromise({
@@ -98,12 +97,17 @@ const onJoin = <E>(
   opts: ConsumeOptions,
   emit: StreamEmit.Emit<never, BusError | E, ConsumerEvent, void>,
   assignment: Assignment,
-  partitions: ReadonlyArray<number>,
+  join: { readonly memberId: string; readonly memberAssignment: Readonly<Record<string, ReadonlyArray<number>>> },
   claim: (gained: ReadonlyArray<number>) => Promise<ReadonlyMap<number, number>>
 ) => {
-  const next = new Set(partitions)
+  const next = new Set(join.memberAssignment[opts.topic] ?? [])
+  // A new member id: the group expelled us (a session that expired while we were stopped or cut off) and went on
+  // without us, so another member may have claimed any of our partitions meanwhile, even those given back to us now.
+  // Those are claimed afresh too: the claim replaces their stale state and work.
+  const expelled = assignment.memberId !== undefined && assignment.memberId !== join.memberId
+  assignment.memberId = join.memberId
   const revoked = [...assignment.assigned].filter((p) => !next.has(p))
-  const gained = [...next].filter((p) => !assignment.assigned.has(p))
+  const gained = [...next].filter((p) => expelled || !assignment.assigned.has(p))
   assignment.assigned = next
   assignment.ready = assignment.ready
     .then(async () => {

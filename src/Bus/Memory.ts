@@ -1,5 +1,5 @@
 import { Clock, Effect, Layer, Option, Ref, Stream, SubscriptionRef } from "effect"
-import { Bus, BusError, type BusRecord, type ConsumerEvent } from "./Bus.js"
+import { Bus, BusError, type BusRecord, type ConsumerEvent, partitionsDiffer } from "./Bus.js"
 import { partitionFor } from "./Partitioner.js"
 
 /**
@@ -119,13 +119,18 @@ export const make = (options: MemoryBusOptions = {}) =>
     }
 
     const ensureTopic = (topic: string, partitions: number) =>
-      Effect.sync(() => {
-        if (!log.topics.has(topic)) {
+      Effect.suspend(() => {
+        const existing = log.topics.get(topic)
+        if (existing === undefined) {
           log.topics.set(
             topic,
             Array.from({ length: partitions }, () => ({ base: 0, records: [] }))
           )
+          return Effect.void
         }
+        return existing.length === partitions
+          ? Effect.void
+          : Effect.fail(partitionsDiffer(topic, existing.length, partitions))
       })
 
     const commitOffsets: Bus["Type"]["commitOffsets"] = (topic, groupId, offsets) =>

@@ -1,17 +1,38 @@
-import { Effect, Either, Metric } from "effect"
+import { Deferred, Effect, Either, Metric } from "effect"
 import type { BusRecord } from "../Bus/Bus.js"
 import * as Operator from "../Domain/Operator.js"
 import { decodeTick, type Tick } from "../Domain/Tick.js"
-import type { CandleRow } from "../Store/Store.js"
+import type { CandleRow, Claim, PartitionsChanged } from "../Store/Store.js"
 import { pendingGauge, ticksDeduped, ticksProcessed } from "./Metrics.js"
 import { type Consumption, type Event, noWork } from "./State.js"
 
-/** On assignment: claims the partitions (epoch + 1) and resumes each from its checkpoint. */
-export const claim = Effect.fn("Processor.claim")(function* (s: Consumption, assigned: ReadonlyArray<number>) {
+/**
+ * Checks the topic's partition count against its checkpoints' (`Store.claim`), then claims `assigned` (epoch + 1);
+ * SQL errors are retried. With no partitions, the check alone (at start).
+ */
+export const claimChecked = (s: Consumption, assigned: ReadonlyArray<number>) => {
   const { topic, owner, retry } = s.settings
-  const claims = yield* s.store.claim(topic, assigned, owner).pipe(
-    Effect.tapError((e) => Effect.logWarning(`could not claim partitions, retrying: ${e.message}`)),
-    Effect.retry(retry)
+  return Effect.flatMap(s.bus.endOffsets(topic), (ends) => s.store.claim(topic, assigned, owner, ends.size)).pipe(
+    Effect.tapError((e) =>
+      e._tag === "PartitionsChanged"
+        ? Effect.void
+        : Effect.logWarning(`could not claim partitions, retrying: ${e.message}`)
+    ),
+    Effect.retry({ schedule: retry, while: (e) => e._tag !== "PartitionsChanged" })
+  )
+}
+
+/**
+ * On assignment: claims the partitions (epoch + 1) and resumes each from its checkpoint. A topic whose partitions
+ * changed claims nothing and fails `refused`, which stops the processor (Processor.ts).
+ */
+export const claim = Effect.fn("Processor.claim")(function* (
+  s: Consumption,
+  assigned: ReadonlyArray<number>,
+  refused: Deferred.Deferred<never, PartitionsChanged>
+) {
+  const claims = yield* claimChecked(s, assigned).pipe(
+    Effect.catchTag("PartitionsChanged", (e) => Effect.as(Deferred.fail(refused, e), new Map<number, Claim>()))
   )
   const offsets = new Map<number, number>()
   for (const [partition, claim] of claims) {

@@ -1,6 +1,7 @@
 import { type SqlClient, type SqlError, SqlSchema } from "@effect/sql"
 import { Array as Arr, Effect, Schema } from "effect"
 import { type CandleRow, type CheckpointBatch, type Claim, Fenced, timedOut } from "./Model.js"
+import { checkPartitions } from "./PartitionCheck.js"
 
 // The write path: the processor's checkpoint transaction and its claims on partitions.
 
@@ -113,8 +114,22 @@ const upsertCandles = (sql: SqlClient.SqlClient, batch: CheckpointBatch) =>
     }
   })
 
-/** Takes ownership of partitions: bumps each one's epoch (fencing out the previous owner) and returns its checkpoint. */
-export const claim = (sql: SqlClient.SqlClient) => (topic: string, partitions: ReadonlyArray<number>, owner: string) =>
+/**
+ * Takes ownership of partitions: bumps each one's epoch (fencing out the previous owner) and returns its checkpoint.
+ * Given the topic's partition count, first checks it against the checkpoints' (see PartitionCheck.ts); with no
+ * partitions, that check alone.
+ */
+export const claim =
+  (sql: SqlClient.SqlClient) =>
+  (topic: string, partitions: ReadonlyArray<number>, owner: string, partitionCount?: number) => {
+    const claimed =
+      partitions.length === 0 ? Effect.succeed(new Map<number, Claim>()) : claimOnly(sql, topic, partitions, owner)
+    return partitionCount === undefined
+      ? claimed
+      : sql.withTransaction(Effect.zipRight(checkPartitions(sql, topic, partitionCount), claimed))
+  }
+
+const claimOnly = (sql: SqlClient.SqlClient, topic: string, partitions: ReadonlyArray<number>, owner: string) =>
   SqlSchema.findAll({
     Request: Schema.Array(Schema.Number),
     Result: ClaimRecord,

@@ -13,6 +13,7 @@ export type {
   PartitionCheckpoint
 } from "./Model.js"
 export { Fenced } from "./Model.js"
+export { PartitionsChanged } from "./PartitionCheck.js"
 
 /** The durable record in Postgres: ticks, candles and the processor's checkpoints. */
 export const make = Effect.map(
