@@ -1,5 +1,5 @@
 import { Effect, Layer, Runtime, Schedule } from "effect"
-import { type Consumer, Kafka, logLevel, Partitioners, type Producer } from "kafkajs"
+import { type Admin, type Consumer, Kafka, logLevel, Partitioners, type Producer } from "kafkajs"
 import { Bus, partitionsDiffer } from "./Bus.js"
 import { consume as consumeWith, toBusError } from "./KafkaConsumer.js"
 
@@ -36,6 +36,28 @@ const client = (options: KafkaOptions, runtime: Runtime.Runtime<never>) => {
   })
 }
 
+/** Creates a missing topic; an existing one with another partition count is refused (keys would lose their state). */
+const ensureTopicWith = (admin: Admin) => (topic: string, partitions: number) =>
+  Effect.tryPromise({
+    try: async () => {
+      const existing = await admin.listTopics()
+      if (!existing.includes(topic)) {
+        await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true })
+        return partitions
+      }
+      return (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0]?.partitions.length ?? partitions
+    },
+    catch: toBusError("admin", `could not create topic ${topic}`)
+  }).pipe(
+    // Two stages (or processes) creating one topic at once: the loser's wait for leaders can fail with "This server
+    // does not host this topic-partition" while the topic is still being set up. A second look finds it.
+    Effect.tapError((e) => Effect.logDebug(`${e.message}; retrying`)),
+    Effect.retry({ schedule: Schedule.exponential("250 millis"), times: 6 }),
+    Effect.flatMap((actual) =>
+      actual === partitions ? Effect.void : Effect.fail(partitionsDiffer(topic, actual, partitions))
+    )
+  )
+
 /**
  * The bus on a real Kafka cluster, with kafkajs. Records are read with auto-commit off: the processor keeps its
  * offsets in Postgres and seeks to them when partitions are assigned; `commitOffsets` only feeds lag monitoring.
@@ -66,26 +88,7 @@ export const make = (options: KafkaOptions) =>
     // The running consumer of each group, for committing its offsets.
     const consumers = new Map<string, Consumer>()
 
-    const ensureTopic = (topic: string, partitions: number) =>
-      Effect.tryPromise({
-        try: async () => {
-          const existing = await admin.listTopics()
-          if (!existing.includes(topic)) {
-            await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true })
-            return partitions
-          }
-          return (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0]?.partitions.length ?? partitions
-        },
-        catch: toBusError("admin", `could not create topic ${topic}`)
-      }).pipe(
-        // Two stages (or processes) creating one topic at once: the loser's wait for leaders can fail with "This server
-        // does not host this topic-partition" while the topic is still being set up. A second look finds it.
-        Effect.tapError((e) => Effect.logDebug(`${e.message}; retrying`)),
-        Effect.retry({ schedule: Schedule.exponential("250 millis"), times: 6 }),
-        Effect.flatMap((actual) =>
-          actual === partitions ? Effect.void : Effect.fail(partitionsDiffer(topic, actual, partitions))
-        )
-      )
+    const ensureTopic = ensureTopicWith(admin)
 
     const publish = (topic: string, messages: ReadonlyArray<{ readonly key: string; readonly value: string }>) =>
       Effect.tryPromise({
