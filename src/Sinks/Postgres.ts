@@ -1,5 +1,5 @@
 import { SqlClient, SqlError, SqlSchema } from "@effect/sql"
-import { Array as Arr, Context, Data, Effect, Layer, Schema } from "effect"
+import { Array as Arr, Context, Data, type Duration, Effect, Layer, Schema } from "effect"
 import { Candle } from "../Domain/Candle.js"
 import type { IndicatorValues } from "../Domain/Indicators.js"
 import { Interval } from "../Domain/Interval.js"
@@ -130,9 +130,15 @@ const readTimeout = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
 // Rows per INSERT: bounds the size of one statement's arrays when a long outage let many ticks pile up.
 const rowsPerStatement = 50_000
 
+/** Bound on one checkpoint transaction; the fault model shortens it to reach the timeout path. */
+export class CommitTimeout extends Context.Reference<CommitTimeout>()("app/Store/CommitTimeout", {
+  defaultValue: (): Duration.DurationInput => "30 seconds"
+}) {}
+
 /** The durable record in Postgres: ticks, candles and the processor's checkpoints. */
 export const make = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
+  const commitTimeout = yield* CommitTimeout
 
   const commit = (batch: CheckpointBatch): Effect.Effect<void, SqlError.SqlError | Fenced> =>
     sql
@@ -202,7 +208,7 @@ export const make = Effect.gen(function* () {
       )
       .pipe(
         // v3's client has no statement timeout: bound it here, so a black-holed server is an error, not a hang.
-        Effect.timeoutFail({ duration: "30 seconds", onTimeout: () => timedOut("checkpoint transaction") }),
+        Effect.timeoutFail({ duration: commitTimeout, onTimeout: () => timedOut("checkpoint transaction") }),
         Effect.withSpan("Store.commit")
       )
 
