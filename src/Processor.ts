@@ -1,7 +1,19 @@
 import { hostname } from "node:os"
 import type { SqlError } from "@effect/sql"
-import { Clock, Duration, Effect, Either, Fiber, Metric, MetricBoundaries, Queue, Schedule, Stream } from "effect"
-import { Bus, type BusError, type BusRecord, type ConsumerEvent } from "./Bus/Bus.js"
+import {
+  Clock,
+  Deferred,
+  Duration,
+  Effect,
+  Either,
+  Fiber,
+  Metric,
+  MetricBoundaries,
+  Queue,
+  Schedule,
+  Stream
+} from "effect"
+import { Bus, BusError, type BusRecord, type ConsumerEvent } from "./Bus/Bus.js"
 import { AppConfig } from "./Config.js"
 import * as Operator from "./Domain/Operator.js"
 import { decodeTick, type Tick } from "./Domain/Tick.js"
@@ -265,11 +277,21 @@ export const run = Effect.gen(function* () {
           `partitions ${[...lost].join(",")} have a newer owner; dropping their uncommitted work`
         )
         yield* Metric.incrementBy(fencedOut, lost.size)
+        let dropped = false
         for (const p of lost) {
           const held = partitions.get(p)
-          if (held !== undefined && snapshot.partitions.some((s) => s.partition === p && s.epoch === held.epoch))
+          if (held !== undefined && snapshot.partitions.some((s) => s.partition === p && s.epoch === held.epoch)) {
             partitions.delete(p)
+            dropped = true
+          }
         }
+        // The newer claim may be a stale one that landed late (a retried or delayed claim after a rebalance), with
+        // the bus still assigning the partition here: rejoin, so whoever the group gives it to claims it afresh.
+        if (dropped && rejoin !== undefined)
+          yield* Deferred.fail(
+            rejoin,
+            new BusError({ reason: "consume", message: "a partition was fenced; rejoining" })
+          )
         remaining = remaining.filter((p) => !lost.has(p.partition))
       }
       yield* Metric.increment(checkpoints)
@@ -448,19 +470,25 @@ export const run = Effect.gen(function* () {
     return pendingTicks >= config.processor.batchSize && !committerBusy() ? snapshot : Effect.void
   })
 
-  const busEvents: Stream.Stream<Event, BusError | SqlError.SqlError> = bus
-    .consume({ topic, groupId: config.processor.groupId, onAssign })
-    .pipe(
-      Stream.map((event): Event => ({ _tag: "Bus", event })),
-      // A lost consumer reconnects with backoff; its partitions are claimed afresh from their checkpoints.
-      Stream.tapError((e) =>
-        Effect.logWarning(`consumer failed, reconnecting: ${e.message}`).pipe(
-          Effect.zipRight(snapshot),
-          Effect.zipRight(idle)
-        )
-      ),
-      Stream.retry(retry)
-    )
+  let rejoin: Deferred.Deferred<never, BusError> | undefined
+  const busEvents: Stream.Stream<Event, BusError | SqlError.SqlError> = Stream.unwrap(
+    Effect.map(Deferred.make<never, BusError>(), (d) => {
+      rejoin = d
+      return bus
+        .consume({ topic, groupId: config.processor.groupId, onAssign })
+        .pipe(Stream.interruptWhen(Deferred.await(d)))
+    })
+  ).pipe(
+    Stream.map((event): Event => ({ _tag: "Bus", event })),
+    // A lost consumer reconnects with backoff; its partitions are claimed afresh from their checkpoints.
+    Stream.tapError((e) =>
+      Effect.logWarning(`consumer failed, reconnecting: ${e.message}`).pipe(
+        Effect.zipRight(snapshot),
+        Effect.zipRight(idle)
+      )
+    ),
+    Stream.retry(retry)
+  )
   const flushes: Stream.Stream<Event> = Stream.tick(config.processor.checkpointInterval).pipe(
     Stream.as({ _tag: "Flush" })
   )
