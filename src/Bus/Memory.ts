@@ -1,5 +1,5 @@
 import { Clock, Effect, Layer, Option, Stream, SubscriptionRef } from "effect"
-import { Bus, BusError, type BusRecord, type BusShape, type ConsumeOptions, type ConsumerEvent } from "./Bus.js"
+import { Bus, BusError, type BusRecord, type ConsumeOptions, type ConsumerEvent } from "./Bus.js"
 import { partitionFor } from "./Partitioner.js"
 
 /**
@@ -44,7 +44,7 @@ interface Group {
 /** For tests: a group's members as the bus sees them, and a way to move partitions without their owner's consent. */
 export interface MemoryGroups {
   /** Joins the group as a member named `label` (what `consume` does, unnamed). */
-  readonly consumeAs: <E>(label: string, options: ConsumeOptions<E>) => ReturnType<BusShape["consume"]>
+  readonly consumeAs: <E>(label: string, options: ConsumeOptions<E>) => Stream.Stream<ConsumerEvent, BusError | E>
   /**
    * As a group coordinator does with a member whose session timed out: its partitions go to the other members at
    * once; it learns it lost them (`Revoked`) when it next reads, and then rejoins. False when no such member.
