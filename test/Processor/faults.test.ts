@@ -25,26 +25,30 @@ const SharedLive = Layer.mergeAll(
   MigrationsLive.pipe(Layer.provideMerge(SqlLive.embedded))
 )
 
-/** Each fault kind and input feature must have happened in at least this share of the runs (checked from 100 runs). */
+/**
+ * Each fault kind and input feature must have happened in at least this share of the runs (checked from 100 runs).
+ * Well under what a default run shows (docs/failure-modes.md), so a fault the model stopped injecting fails the
+ * suite while chance alone almost never does.
+ */
 const fairShare: Record<string, number> = {
-  ...Object.fromEntries(killPoints.map((p) => [`kill:${p}`, 0.03])),
+  ...Object.fromEntries(killPoints.map((p) => [`kill:${p}`, 0.01])),
   "expired holding work": 0.1,
   fenced: 0.1,
   timeout: 0.05,
   hang: 0.05,
-  refused: 0.1,
-  ambiguousCommit: 0.03,
-  ambiguousClaim: 0.03,
+  refused: 0.05,
+  ambiguousCommit: 0.015,
+  ambiguousClaim: 0.015,
   cacheDown: 0.1,
   "duplicate far from its original": 0.2,
   "tick just inside the lateness": 0.1,
   "tick just outside the lateness": 0.1,
   "malformed record interleaved": 0.2,
   "several sources for one symbol": 0.3,
-  "a 1h bucket closed": 0.3,
-  "a 1d bucket closed": 0.1,
+  "a 1h bucket closed": 0.2,
+  "a 1d bucket closed": 0.15,
   "over two days": 0.05,
-  "late tick": 0.1
+  "late tick": 0.2
 }
 
 layer(SharedLive, { timeout: "120 seconds", excludeTestServices: true })(

@@ -28,7 +28,7 @@ export interface Shared {
 }
 
 /** The store's bound on a checkpoint transaction here: a hung database reaches the timeout path quickly. */
-export const commitTimeout = "200 millis"
+export const commitTimeout = "300 millis"
 
 export const label = (inst: Instance) => `${inst.name}#${inst.generation}`
 

@@ -129,7 +129,7 @@ export const runScenario = (env: Env, run: number, sc: Scenario) =>
         }).pipe(Effect.zipLeft(waitUntil(() => s.outages.cache + s.outages.database + s.outages.hang === 0, 200)))
       )
       yield* publish(input.records.length)
-      for (let i = 0; i < 1500 && !(yield* drained(env, topic)) && died.length === 0; i++) yield* Effect.sleep(10)
+      for (let i = 0; i < 3000 && !(yield* drained(env, topic)) && died.length === 0; i++) yield* Effect.sleep(10)
       disarm(r)
       yield* Fiber.interruptAll(fibers)
 

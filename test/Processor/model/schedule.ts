@@ -33,7 +33,7 @@ export const stepArb: fc.Arbitrary<Step> = fc.oneof(
         millis: fc.integer({ min: 10, max: 150 })
       })
       // A hang outlasts the store's commit timeout (instances.ts), so the timeout path runs.
-      .map((o) => ({ _tag: "Outage" as const, ...o, millis: o.what === "hang" ? 250 + o.millis : o.millis }))
+      .map((o) => ({ _tag: "Outage" as const, ...o, millis: o.what === "hang" ? 350 + o.millis : o.millis }))
   },
   {
     weight: 1,
@@ -42,7 +42,7 @@ export const stepArb: fc.Arbitrary<Step> = fc.oneof(
       .map((what) => ({ _tag: "LostAnswer" as const, what }))
   },
   {
-    weight: 6,
+    weight: 10,
     arbitrary: fc
       .record({ instance: fc.nat(2), point: fc.constantFrom(...killPoints), nth: fc.constantFrom(1, 1, 2) })
       .map((k) => ({ _tag: "Kill" as const, ...k }))
@@ -127,6 +127,9 @@ export const runStep = (r: Run, step: Step) =>
           const target = inst(step.instance + i)
           if (target.kill !== undefined) continue
           target.kill = { point: step.point, countdown: step.nth }
+          // A claim needs a rebalance: another member's session lapses, so its partitions go to the others.
+          if (step.point === "claim" || step.point === "afterClaim")
+            yield* r.sh.groups.expire(r.topic, r.groupId, label(inst(step.instance + i + 1)))
           break
         }
         return
