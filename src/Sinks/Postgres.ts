@@ -130,7 +130,7 @@ const readTimeout = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
 // Rows per INSERT: bounds the size of one statement's arrays when a long outage let many ticks pile up.
 const rowsPerStatement = 50_000
 
-/** Bound on one checkpoint transaction; the fault model shortens it to reach the timeout path. */
+/** Bound on one checkpoint transaction, read at each commit; the fault model shortens it to reach the timeout path. */
 export class CommitTimeout extends Context.Reference<CommitTimeout>()("app/Store/CommitTimeout", {
   defaultValue: (): Duration.DurationInput => "30 seconds"
 }) {}
@@ -138,7 +138,6 @@ export class CommitTimeout extends Context.Reference<CommitTimeout>()("app/Store
 /** The durable record in Postgres: ticks, candles and the processor's checkpoints. */
 export const make = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
-  const commitTimeout = yield* CommitTimeout
 
   const commit = (batch: CheckpointBatch): Effect.Effect<void, SqlError.SqlError | Fenced> =>
     sql
@@ -208,7 +207,10 @@ export const make = Effect.gen(function* () {
       )
       .pipe(
         // v3's client has no statement timeout: bound it here, so a black-holed server is an error, not a hang.
-        Effect.timeoutFail({ duration: commitTimeout, onTimeout: () => timedOut("checkpoint transaction") }),
+        (transaction) =>
+          Effect.flatMap(CommitTimeout, (duration) =>
+            Effect.timeoutFail(transaction, { duration, onTimeout: () => timedOut("checkpoint transaction") })
+          ),
         Effect.withSpan("Store.commit")
       )
 

@@ -17,7 +17,7 @@ import { maxBatch, runScenario, scenarioArb } from "./model/run.js"
 // schedule the record is checked against the tests' own reference (model/checks.ts, test/support/Reference.ts).
 // A failure prints the seed and the shrunk schedule; `PROPERTY_SEED=<n> npx vitest run test/Processor` replays it.
 const seed = process.env["PROPERTY_SEED"] ? Number(process.env["PROPERTY_SEED"]) : Date.now()
-const numRuns = Number(process.env["FAULT_RUNS"] ?? 120)
+const numRuns = Number(process.env["FAULT_RUNS"] ?? 100)
 console.log("property seed", seed, "runs", numRuns)
 
 const SharedLive = Layer.mergeAll(

@@ -3,7 +3,7 @@ import { Effect, Stream } from "effect"
 import type { BusShape } from "../../src/Bus/Bus.js"
 import type { MemoryGroups } from "../../src/Bus/Memory.js"
 import { CacheUnavailable, type LatestCacheShape } from "../../src/Sinks/LatestCache.js"
-import type { Store } from "../../src/Sinks/Postgres.js"
+import { CommitTimeout, type Store } from "../../src/Sinks/Postgres.js"
 
 /**
  * Fault injection for the adapters, by wrapping them: switchboards the test flips while processors run.
@@ -94,6 +94,9 @@ export class Killed extends Error {
     super("killed")
   }
 }
+
+/** The store's bound on a checkpoint transaction while the database hangs (hangs last longer). */
+export const hangTimeout = "300 millis"
 
 const downError = () => new SqlError.SqlError({ message: "injected: database down" })
 const lostAnswer = () => new SqlError.SqlError({ message: "injected: the answer was lost after the database did it" })
@@ -188,7 +191,11 @@ export const faultyStore = (g: Generation, store: Store["Type"]): Store["Type"] 
           return yield* Effect.fail(downError())
         }
         const stale = checkCommit(g, batch)
-        const exit = yield* Effect.exit(store.commit(batch))
+        // While the database hangs, the store's own timeout is short, so the hang reaches its timeout path; otherwise
+        // the default, so a commit slowed by a loaded machine is not timed out.
+        const exit = yield* store
+          .commit(batch)
+          .pipe(Effect.provideService(CommitTimeout, g.s.databaseHang ? hangTimeout : "30 seconds"), Effect.exit)
         yield* alive(g, Effect.void)
         if (exit._tag === "Failure") {
           const e = exit.cause._tag === "Fail" ? exit.cause.error : undefined

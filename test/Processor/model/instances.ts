@@ -27,26 +27,18 @@ export interface Shared {
   readonly config: ConfigProvider.ConfigProvider
 }
 
-/** The store's bound on a checkpoint transaction here: a hung database reaches the timeout path quickly. */
-export const commitTimeout = "300 millis"
-
 export const label = (inst: Instance) => `${inst.name}#${inst.generation}`
 
 const isKilled = (cause: Cause.Cause<unknown>) => [...Cause.defects(cause)].some((d) => d instanceof Killed)
 
 /** One generation's adapters: its own store (on its own SqlClient view), bus member and cache writer. */
 const services = (sh: Shared, g: Generation) =>
-  Effect.map(
-    Postgres.make.pipe(
-      Effect.provideService(Sql, faultySql(g, sh.sql)),
-      Effect.provideService(Postgres.CommitTimeout, commitTimeout)
-    ),
-    (store) =>
-      Layer.mergeAll(
-        Layer.succeed(Postgres.Store, faultyStore(g, store)),
-        Layer.succeed(LatestCache, faultyCache(sh.s, sh.cache, g)),
-        Layer.succeed(Bus, faultyBus(g, sh.bus, sh.groups, label(g.inst)))
-      )
+  Effect.map(Postgres.make.pipe(Effect.provideService(Sql, faultySql(g, sh.sql))), (store) =>
+    Layer.mergeAll(
+      Layer.succeed(Postgres.Store, faultyStore(g, store)),
+      Layer.succeed(LatestCache, faultyCache(sh.s, sh.cache, g)),
+      Layer.succeed(Bus, faultyBus(g, sh.bus, sh.groups, label(g.inst)))
+    )
   )
 
 /**

@@ -32,7 +32,7 @@ export const stepArb: fc.Arbitrary<Step> = fc.oneof(
         what: fc.constantFrom("cache" as const, "database" as const, "hang" as const),
         millis: fc.integer({ min: 10, max: 150 })
       })
-      // A hang outlasts the store's commit timeout (instances.ts), so the timeout path runs.
+      // A hang outlasts the store's commit timeout while it hangs (hangTimeout), so the timeout path runs.
       .map((o) => ({ _tag: "Outage" as const, ...o, millis: o.what === "hang" ? 350 + o.millis : o.millis }))
   },
   {
