@@ -36,7 +36,7 @@ export const stepArb: fc.Arbitrary<Step> = fc.oneof(
       .map((o) => ({ _tag: "Outage" as const, ...o, millis: o.what === "hang" ? 350 + o.millis : o.millis }))
   },
   {
-    weight: 1,
+    weight: 2,
     arbitrary: fc
       .constantFrom("commit" as const, "claim" as const)
       .map((what) => ({ _tag: "LostAnswer" as const, what }))
