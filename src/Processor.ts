@@ -40,19 +40,24 @@ export const runWith = (config: AppConfig) =>
     yield* claimChecked(s, [])
     const refused = yield* Deferred.make<never, PartitionsChanged>()
 
-    const busEvents: Stream.Stream<Event, BusError | SqlError.SqlError> = bus
-      .consume({ topic, groupId, onAssign: (assigned) => claim(s, assigned, refused) })
-      .pipe(
-        Stream.map((event): Event => ({ _tag: "Bus", event })),
-        // A lost consumer reconnects with backoff; its partitions are claimed afresh from their checkpoints.
-        Stream.tapError((e) =>
-          Effect.logWarning(`consumer failed, reconnecting: ${e.message}`).pipe(
-            Effect.zipRight(snapshot),
-            Effect.zipRight(s.idle)
-          )
-        ),
-        Stream.retry(retry)
-      )
+    const busEvents: Stream.Stream<Event, BusError | SqlError.SqlError> = Stream.unwrap(
+      Effect.map(Deferred.make<never, BusError>(), (connection) => {
+        s.rejoin = connection
+        return bus
+          .consume({ topic, groupId, onAssign: (assigned) => claim(s, assigned, refused) })
+          .pipe(Stream.interruptWhen(Deferred.await(connection)))
+      })
+    ).pipe(
+      Stream.map((event): Event => ({ _tag: "Bus", event })),
+      // A lost consumer reconnects with backoff; its partitions are claimed afresh from their checkpoints.
+      Stream.tapError((e) =>
+        Effect.logWarning(`consumer failed, reconnecting: ${e.message}`).pipe(
+          Effect.zipRight(snapshot),
+          Effect.zipRight(s.idle)
+        )
+      ),
+      Stream.retry(retry)
+    )
     const flushes: Stream.Stream<Event> = Stream.tick(settings.checkpointInterval).pipe(Stream.as({ _tag: "Flush" }))
 
     yield* Effect.logInfo(`processor: consuming ${topic} on the ${bus.kind} bus as ${owner}`)

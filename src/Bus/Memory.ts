@@ -1,12 +1,16 @@
-import { Clock, Effect, Layer, Option, Ref, Stream, SubscriptionRef } from "effect"
-import { Bus, BusError, type BusRecord, type ConsumerEvent, partitionsDiffer } from "./Bus.js"
+import { Clock, Effect, Layer, SubscriptionRef } from "effect"
+import { Bus, partitionsDiffer } from "./Bus.js"
+import { type MemoryGroups, makeGroups } from "./MemoryGroups.js"
+import { bump, type Log, partitionsOf } from "./MemoryLog.js"
 import { partitionFor } from "./Partitioner.js"
+
+export type { MemoryGroups } from "./MemoryGroups.js"
 
 /**
  * The embedded bus: an in-memory partitioned log with Kafka's semantics where they matter here:
  * key → partition by murmur2, per-partition offsets, retention of the newest `retention` records
- * (a consumer behind it resumes at the earliest retained offset), committed group offsets.
- * One consumer per group gets every partition.
+ * (a consumer behind it resumes at the earliest retained offset), committed group offsets, and consumer groups
+ * whose members share the partitions (MemoryGroups.ts).
  */
 export interface MemoryBusOptions {
   /** Records kept per partition. */
@@ -14,26 +18,6 @@ export interface MemoryBusOptions {
   /** Records handed to the consumer at once. */
   readonly maxBatch?: number
 }
-
-interface Partition {
-  base: number // offset of records[0]
-  records: Array<BusRecord>
-}
-
-/** The log's state: every topic's partitions and each group's committed offsets. */
-interface Log {
-  readonly retention: number
-  readonly maxBatch: number
-  readonly topics: Map<string, Array<Partition>>
-  readonly committed: Map<string, Map<number, number>>
-  /** Bumped on every append so idle consumers wake up. */
-  readonly version: SubscriptionRef.SubscriptionRef<number>
-}
-
-const partitionsOf = (log: Log, topic: string) =>
-  Option.fromNullable(log.topics.get(topic)).pipe(
-    Effect.mapError(() => new BusError({ reason: "admin", message: `unknown topic ${topic}` }))
-  )
 
 const publish =
   (log: Log) => (topic: string, messages: ReadonlyArray<{ readonly key: string; readonly value: string }>) =>
@@ -57,58 +41,40 @@ const publish =
           p.base += drop
         }
       }
-      yield* SubscriptionRef.update(log.version, (n) => n + 1)
+      yield* bump(log)
     })
 
-const read = (log: Log, p: Partition, from: number): ReadonlyArray<BusRecord> => {
-  const start = Math.max(from, p.base) - p.base
-  return p.records.slice(start, start + log.maxBatch)
-}
+/** Creates a missing topic; an existing one with another partition count is refused, as on Kafka. */
+const ensureTopic = (log: Log) => (topic: string, partitions: number) =>
+  Effect.suspend(() => {
+    const existing = log.topics.get(topic)
+    if (existing === undefined) {
+      log.topics.set(
+        topic,
+        Array.from({ length: partitions }, () => ({ base: 0, records: [] }))
+      )
+      return Effect.void
+    }
+    return existing.length === partitions
+      ? Effect.void
+      : Effect.fail(partitionsDiffer(topic, existing.length, partitions))
+  })
 
-const consume =
-  (log: Log): Bus["Type"]["consume"] =>
-  (opts) =>
-    Stream.unwrap(
-      Effect.gen(function* () {
-        const parts = yield* partitionsOf(log, opts.topic)
-        const all = parts.map((_, i) => i)
-        const start = yield* opts.onAssign(all)
-        const positions = yield* Ref.make(new Map(all.map((i) => [i, start.get(i) ?? 0] as const)))
+const commitOffsets =
+  (log: Log): Bus["Type"]["commitOffsets"] =>
+  (topic, groupId, offsets) =>
+    Effect.sync(() => {
+      const key = `${groupId}/${topic}`
+      const m = log.committed.get(key) ?? new Map<number, number>()
+      for (const o of offsets) m.set(o.partition, o.offset)
+      log.committed.set(key, m)
+    })
 
-        // One pass over the partitions; empty when there is nothing new.
-        const poll = Effect.gen(function* () {
-          const pos = yield* Ref.get(positions)
-          const out: Array<ConsumerEvent> = []
-          for (const i of all) {
-            const records = read(log, parts[i]!, pos.get(i)!)
-            if (records.length > 0) {
-              out.push({ _tag: "Records", partition: i, records })
-              pos.set(i, records[records.length - 1]!.offset + 1)
-            }
-          }
-          return out
-        })
-        const waitForAppend = (seen: number) =>
-          log.version.changes.pipe(
-            Stream.filter((v) => v !== seen),
-            Stream.take(1),
-            Stream.runDrain
-          )
+const endOffsets = (log: Log) => (topic: string) =>
+  Effect.map(partitionsOf(log, topic), (parts) => new Map(parts.map((p, i) => [i, p.base + p.records.length] as const)))
 
-        const nextEvents = Effect.gen(function* () {
-          for (;;) {
-            const seen = yield* SubscriptionRef.get(log.version)
-            const events = yield* poll
-            if (events.length > 0) return events
-            yield* waitForAppend(seen)
-          }
-        })
-        const assigned: ConsumerEvent = { _tag: "Assigned", partitions: all }
-        return Stream.concat(Stream.make(assigned), Stream.repeatEffect(nextEvents).pipe(Stream.flattenIterables))
-      })
-    )
-
-export const make = (options: MemoryBusOptions = {}) =>
+/** The bus, and for tests the control of its consumer groups. */
+export const makeWithGroups = (options: MemoryBusOptions = {}) =>
   Effect.gen(function* () {
     const log: Log = {
       retention: options.retention ?? 200_000,
@@ -117,44 +83,18 @@ export const make = (options: MemoryBusOptions = {}) =>
       committed: new Map(),
       version: yield* SubscriptionRef.make(0)
     }
-
-    const ensureTopic = (topic: string, partitions: number) =>
-      Effect.suspend(() => {
-        const existing = log.topics.get(topic)
-        if (existing === undefined) {
-          log.topics.set(
-            topic,
-            Array.from({ length: partitions }, () => ({ base: 0, records: [] }))
-          )
-          return Effect.void
-        }
-        return existing.length === partitions
-          ? Effect.void
-          : Effect.fail(partitionsDiffer(topic, existing.length, partitions))
-      })
-
-    const commitOffsets: Bus["Type"]["commitOffsets"] = (topic, groupId, offsets) =>
-      Effect.sync(() => {
-        const key = `${groupId}/${topic}`
-        const m = log.committed.get(key) ?? new Map<number, number>()
-        for (const o of offsets) m.set(o.partition, o.offset)
-        log.committed.set(key, m)
-      })
-
-    const endOffsets = (topic: string) =>
-      Effect.map(
-        partitionsOf(log, topic),
-        (parts) => new Map(parts.map((p, i) => [i, p.base + p.records.length] as const))
-      )
-
-    return Bus.of({
+    const groups = makeGroups(log)
+    const bus = Bus.of({
       kind: "memory",
-      ensureTopic,
+      ensureTopic: ensureTopic(log),
       publish: publish(log),
-      consume: consume(log),
-      commitOffsets,
-      endOffsets
+      consume: (opts) => groups.consumeAs(undefined, opts),
+      commitOffsets: commitOffsets(log),
+      endOffsets: endOffsets(log)
     })
+    return { bus, groups: groups satisfies MemoryGroups }
   })
+
+export const make = (options: MemoryBusOptions = {}) => Effect.map(makeWithGroups(options), ({ bus }) => bus)
 
 export const layer = (options?: MemoryBusOptions) => Layer.effect(Bus, make(options))

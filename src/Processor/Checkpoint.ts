@@ -120,11 +120,17 @@ const commitFenced = (s: Consumption, snapshot: Snapshot) =>
       const lost = new Set(result.left.partitions)
       yield* Effect.logWarning(`partitions ${[...lost].join(",")} have a newer owner; dropping their uncommitted work`)
       yield* Metric.incrementBy(fencedOut, lost.size)
+      let dropped = false
       for (const p of lost) {
         const held = s.partitions.get(p)
-        if (held !== undefined && snapshot.partitions.some((c) => c.partition === p && c.epoch === held.epoch))
+        if (held !== undefined && snapshot.partitions.some((c) => c.partition === p && c.epoch === held.epoch)) {
           s.partitions.delete(p)
+          dropped = true
+        }
       }
+      // The newer claim may be a stale one that landed late (a retried or delayed claim after a rebalance), with
+      // the bus still assigning the partition here: rejoin, so whoever the group gives it to claims it afresh.
+      if (dropped) yield* s.rejoinGroup
       remaining = remaining.filter((p) => !lost.has(p.partition))
     }
     return remaining

@@ -1,6 +1,6 @@
 import { hostname } from "node:os"
-import { Duration, Effect, Fiber, type Queue, type Schedule } from "effect"
-import type { BusShape, ConsumerEvent } from "../Bus/Bus.js"
+import { Deferred, Duration, Effect, Fiber, type Queue, type Schedule } from "effect"
+import { BusError, type BusShape, type ConsumerEvent } from "../Bus/Bus.js"
 import type { AppConfig } from "../Config.js"
 import type { DeadLetter } from "../Domain/DeadLetter.js"
 import type * as Operator from "../Domain/Operator.js"
@@ -81,6 +81,14 @@ export class Consumption {
   committing = false
   /** When consumer lag was last recorded (it costs the broker a request: at most once a second). */
   lagAt = 0
+  /** Ends the current consumer connection when failed (Processor.ts makes one per connection). */
+  rejoin: Deferred.Deferred<never, BusError> | undefined = undefined
+  /** Leaves the group and joins again (reconnect with backoff): whoever the group then gives a partition claims it. */
+  readonly rejoinGroup: Effect.Effect<void> = Effect.suspend(() =>
+    this.rejoin === undefined
+      ? Effect.void
+      : Deferred.fail(this.rejoin, new BusError({ reason: "consume", message: "a partition was fenced; rejoining" }))
+  )
   /** Waits for the checkpoint in flight, if any. */
   readonly idle: Effect.Effect<void> = Effect.suspend(() =>
     this.inflight === undefined ? Effect.void : Fiber.join(this.inflight)

@@ -1,6 +1,6 @@
 import { type SqlClient, type SqlError, SqlSchema } from "@effect/sql"
 import { Array as Arr, Effect, Schema } from "effect"
-import { type CandleRow, type CheckpointBatch, type Claim, Fenced, timedOut } from "./Model.js"
+import { type CandleRow, type CheckpointBatch, type Claim, CommitTimeout, Fenced, timedOut } from "./Model.js"
 import { checkPartitions } from "./PartitionCheck.js"
 
 // The write path: the processor's checkpoint transaction and its claims on partitions.
@@ -32,7 +32,10 @@ export const commit =
       )
       .pipe(
         // v3's client has no statement timeout: bound it here, so a black-holed server is an error, not a hang.
-        Effect.timeoutFail({ duration: "30 seconds", onTimeout: () => timedOut("checkpoint transaction") }),
+        (transaction) =>
+          Effect.flatMap(CommitTimeout, (duration) =>
+            Effect.timeoutFail(transaction, { duration, onTimeout: () => timedOut("checkpoint transaction") })
+          ),
         Effect.withSpan("Store.commit")
       )
 

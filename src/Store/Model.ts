@@ -1,5 +1,5 @@
 import { SqlError } from "@effect/sql"
-import { Data } from "effect"
+import { Context, Data, type Duration } from "effect"
 import type { Candle } from "../Domain/Candle.js"
 import type { DeadLetterReason } from "../Domain/DeadLetter.js"
 import type { IndicatorValues } from "../Domain/Indicators.js"
@@ -64,3 +64,8 @@ export interface CandleQuery {
 }
 
 export const timedOut = (what: string) => new SqlError.SqlError({ message: `${what} timed out`, cause: "timeout" })
+
+/** Bound on one checkpoint transaction, read at each commit; the fault model shortens it to reach the timeout path. */
+export class CommitTimeout extends Context.Reference<CommitTimeout>()("app/Store/CommitTimeout", {
+  defaultValue: (): Duration.DurationInput => "30 seconds"
+}) {}

@@ -12,7 +12,7 @@ export type {
   DeadLetterRow,
   PartitionCheckpoint
 } from "./Model.js"
-export { Fenced } from "./Model.js"
+export { CommitTimeout, Fenced } from "./Model.js"
 export { PartitionsChanged } from "./PartitionCheck.js"
 
 /** The durable record in Postgres: ticks, candles and the processor's checkpoints. */
