@@ -2,8 +2,11 @@
 // deliveries against (what it was given, not what it says it passed on).
 import { endOffsets, kafka, unique } from "./common.mjs"
 
-/** Ticks in `topic` (decoded JSON) whose ingestTime is in [from, to); fails after `timeoutMs`. */
-export const topicTicks = async (brokers, topic, from, to, timeoutMs = 120_000) => {
+/**
+ * Ticks in `topic` (decoded JSON) whose ingestTime is in [from, to); fails after `timeoutMs`. With `onTick`, each
+ * is handed to it instead of collected (a long soak's topic does not fit in an array).
+ */
+export const topicTicks = async (brokers, topic, from, to, timeoutMs = 120_000, onTick = undefined) => {
   const client = kafka(brokers, "bench-topic-reader")
   const admin = client.admin()
   await admin.connect()
@@ -26,7 +29,10 @@ export const topicTicks = async (brokers, topic, from, to, timeoutMs = 120_000) 
             } catch {
               tick = undefined // not a tick: nothing the SSE feed should carry
             }
-            if (tick?.ingestTime >= from && tick.ingestTime < to) ticks.push(tick)
+            if (tick?.ingestTime >= from && tick.ingestTime < to) {
+              if (onTick === undefined) ticks.push(tick)
+              else onTick(tick)
+            }
             if (Number(message.offset) + 1 >= ends.get(partition)) pending.delete(partition)
             if (pending.size === 0) {
               clearTimeout(timer)
