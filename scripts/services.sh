@@ -471,7 +471,8 @@ pg_root() {
   if [[ -L "$PG_LINK" || -d "$PG_LINK" ]]; then readlink -f "$PG_LINK"; return; fi
   mkdir -p "$SERVICES_DIR"
   if [[ $(id -u) -eq 0 ]] && ! runuser -u postgres -- test -x "$SERVICES_DIR"; then
-    local alt; alt="/var/tmp/crypto-pipeline-pg-$(echo "$REPO_ROOT" | cksum | cut -d' ' -f1)"
+    # keyed by SERVICES_DIR: the test run's own services (scripts/test.sh) get their own cluster
+    local alt; alt="/var/tmp/crypto-pipeline-pg-$(echo "$SERVICES_DIR" | cksum | cut -d' ' -f1)"
     log "postgres: user postgres cannot reach $SERVICES_DIR; keeping the cluster in $alt (linked from $PG_LINK)"
     mkdir -p "$alt" && ln -sfn "$alt" "$PG_LINK"
     echo "$alt"
@@ -620,6 +621,21 @@ stop_services() { local s; for s in "$@"; do "${s}_stop"; done; }
 
 usage() { sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
+# Tests may only stop or crash services their own run started. Under vitest (VITEST is set) or with
+# SERVICES_OWNED_ONLY=1, stop/kill/restart/down/clean need SERVICES_OWNER to match the token scripts/test.sh wrote to
+# $SERVICES_DIR/owner, and the exported addresses to be these services'. Anything else is refused, loudly.
+require_owner() { # cmd
+  [[ -n "${VITEST:-}" || "${SERVICES_OWNED_ONLY:-}" == 1 ]] || return 0
+  local why="" have; have="$(cat "$SERVICES_DIR/owner" 2>/dev/null || true)"
+  if [[ -z "${SERVICES_OWNER:-}" ]]; then why="SERVICES_OWNER is not set (the tests were not started by scripts/test.sh)"
+  elif [[ "$have" != "$SERVICES_OWNER" ]]; then why="$SERVICES_DIR/owner does not name this run ($SERVICES_OWNER)"
+  elif [[ -n "${KAFKA_BROKERS:-}" && "$KAFKA_BROKERS" != "127.0.0.1:$KAFKA_PORT" ]]; then why="KAFKA_BROKERS is not ours"
+  elif [[ -n "${REDIS_URL:-}" && "$REDIS_URL" != "redis://127.0.0.1:$REDIS_PORT" ]]; then why="REDIS_URL is not ours"
+  elif [[ -n "${DATABASE_URL:-}" && "$DATABASE_URL" != *"@127.0.0.1:$PG_PORT/"* ]]; then why="DATABASE_URL is not ours"
+  fi
+  [[ -z "$why" ]] || die "refusing to '$1': $why. Tests only stop services their own run started: run them with npm test."
+}
+
 main() {
   local cmd="${1:-}"; shift || true
   case "$cmd" in
@@ -632,14 +648,17 @@ main() {
       take_lock; start_services "${SVCS[@]}" ;;
     down | stop)
       [[ "$cmd" == down ]] || (($# > 0)) || die "stop: name the service(s)"
+      require_owner "$cmd"
       select_services "$@"
       take_lock; stop_services "${SVCS[@]}" ;;
     restart)
       (($# > 0)) || die "restart: name the service(s)"
+      require_owner "$cmd"
       select_services "$@"
       take_lock; stop_services "${SVCS[@]}"; start_services "${SVCS[@]}" ;;
     kill)
       (($# > 0)) || die "kill: name the service(s)"
+      require_owner "$cmd"
       select_services "$@"
       take_lock; local s; for s in "${SVCS[@]}"; do "${s}_kill"; done ;;
     pause | resume)
@@ -661,6 +680,7 @@ main() {
       local s rc=0; for s in "${SVCS[@]}"; do "${s}_status" || rc=1; done; return $rc ;;
     env) print_env ;;
     clean)
+      require_owner "$cmd"
       select_services "$@"
       take_lock; stop_services "${SVCS[@]}"
       local s dir

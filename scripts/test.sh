@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # `npm test`: build, bring up what the suites need, run every suite, tear down what this script started.
-#  - Real Kafka, Redis and Postgres for test/integration: started natively with scripts/services.sh unless
-#    KAFKA_BROKERS, REDIS_URL and DATABASE_URL are already set (then those are used and left alone).
-#  - Chromium for test/browser and wrk for the benchmark smoke run: installed from Debian's packages when missing;
-#    Python's prometheus-client from PyPI.
+#  - Real Kafka, Redis and Postgres for test/integration: always this run's own, started with scripts/services.sh on
+#    test-only ports (KAFKA_PORT, REDIS_PORT, PG_PORT; defaults 29092, 26379, 25432) with their own SERVICES_DIR
+#    (.services/test-<kafka port>; TEST_SERVICES_DIR overrides). KAFKA_BROKERS, REDIS_URL and DATABASE_URL from the
+#    caller are ignored: outage tests stop and kill these services, so they must never be a developer's own.
+#    scripts/services.sh refuses stop/kill/restart from a test unless SERVICES_OWNER matches this run's token.
+#  - Java, Chromium, wrk and Python's prometheus-client (in .services/venv): installed by install-test-tools.sh when
+#    missing.
 #  - After a full run, every benchmark once at its tiny size (correctness only; BENCH_SMOKE=0 skips it).
 # Extra arguments go to vitest, e.g. `npm test -- test/Domain`.
 set -euo pipefail
@@ -11,22 +14,36 @@ cd "$(dirname "$0")/.."
 
 npm run --silent build
 bash scripts/install-test-tools.sh
-# test/Http/metrics.test.ts reads /metrics with Prometheus's reference parser (the Python client's).
-python3 -c "import prometheus_client" 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check prometheus-client==0.26.0
+# test/Http/metrics.test.ts reads /metrics with Prometheus's reference parser (the Python client's), from this venv.
+export TEST_PYTHON="$PWD/.services/venv/bin/python"
 
-started=""
-if [[ -z "${KAFKA_BROKERS:-}" || -z "${REDIS_URL:-}" || -z "${DATABASE_URL:-}" ]]; then
-  # Leave services running that were up before us (a developer's own); stop only what we started.
-  for svc in kafka redis postgres; do
-    scripts/services.sh status "$svc" >/dev/null 2>&1 || started="$started $svc"
-  done
-  if [[ -n "$started" ]]; then
-    trap 'scripts/services.sh down $started || true' EXIT
+for var in KAFKA_BROKERS REDIS_URL DATABASE_URL; do
+  if [[ -n "${!var:-}" ]]; then
+    echo "test: ignoring $var from the environment: the tests use services of their own (scripts/test.sh)" >&2
+    unset "$var"
   fi
-  exports="$(scripts/services.sh up)" # (a failed `up` stops here; inside eval "$(…)" it would not)
-  eval "$exports"
+done
+export KAFKA_PORT="${KAFKA_PORT:-29092}" REDIS_PORT="${REDIS_PORT:-26379}" PG_PORT="${PG_PORT:-25432}"
+export KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}"
+export SERVICES_DIR="${TEST_SERVICES_DIR:-$PWD/.services/test-$KAFKA_PORT}"
+mkdir -p "$SERVICES_DIR"
+
+# One run per SERVICES_DIR: a second run would stop the first one's services. The owner file names the run (its pid).
+other="$(sed -n 's/^test-run-\([0-9]*\)-.*/\1/p' "$SERVICES_DIR/owner" 2>/dev/null || true)"
+if [[ -n "$other" ]] && tr '\0' ' ' <"/proc/$other/cmdline" 2>/dev/null | grep -q "scripts/test.sh"; then
+  echo "test: test run $other is using $SERVICES_DIR (ports $KAFKA_PORT, $REDIS_PORT, $PG_PORT): wait or set other ports" >&2
+  exit 1
 fi
-echo "test: KAFKA_BROKERS=$KAFKA_BROKERS REDIS_URL=$REDIS_URL DATABASE_URL=${DATABASE_URL%%:*}://…"
+
+# The ownership token: scripts/services.sh lets tests stop or kill only the services under $SERVICES_DIR/owner's run.
+export SERVICES_OWNER="test-run-$$-$(date +%s%N)"
+export SERVICES_OWNED_ONLY=1
+echo "$SERVICES_OWNER" >"$SERVICES_DIR/owner"
+trap 'scripts/services.sh down || true; rm -f "$SERVICES_DIR/owner"' EXIT
+
+exports="$(scripts/services.sh up)" # (a failed `up` stops here; inside eval "$(…)" it would not)
+eval "$exports"
+echo "test: own services in $SERVICES_DIR: KAFKA_BROKERS=$KAFKA_BROKERS REDIS_URL=$REDIS_URL DATABASE_URL=${DATABASE_URL%%:*}://…"
 
 npx vitest run "$@"
 

@@ -14,6 +14,8 @@
 // A phase "by receipt" counts every event received in [from, to) and the lag (receipt − the tick's ingestTime) of
 // each tick in it; "by ingest" counts the ticks whose ingestTime is in [from, to), whenever they arrive (so a
 // publisher can compare what it sent in a window with what arrived). Lags go into a 1 ms histogram.
+// `repeats` counts, per connection, ticks whose eventTime is not above the last one of their symbol on that
+// connection: a tick delivered twice (or out of order, which the per-symbol feed must not do either).
 import http from "node:http"
 import { createInterface } from "node:readline"
 
@@ -46,11 +48,12 @@ const newPhase = (cmd) => ({
   lagCount: 0,
   lagSum: 0,
   lagMax: 0,
-  negative: 0
+  negative: 0,
+  repeats: 0
 })
 
 const needle = `"${headerName}":`
-const ingestOf = (block) => {
+const numberAfter = (block, needle) => {
   const i = block.indexOf(needle)
   if (i < 0) return NaN
   let j = i + needle.length
@@ -61,6 +64,22 @@ const ingestOf = (block) => {
     j++
   }
   return j === i + needle.length ? NaN : n
+}
+
+const ingestOf = (block) => numberAfter(block, needle)
+const symbolOf = (block) => {
+  const i = block.indexOf('"symbol":"')
+  return i < 0 ? undefined : block.slice(i + 10, block.indexOf('"', i + 10))
+}
+
+/** Is this tick a repeat on its connection (eventTime not above the last of its symbol there)? Records it. */
+const repeated = (conn, block) => {
+  const symbol = symbolOf(block)
+  const eventTime = numberAfter(block, '"eventTime":')
+  if (symbol === undefined || Number.isNaN(eventTime)) return false
+  const last = conn.get(symbol)
+  if (last === undefined || eventTime > last) conn.set(symbol, eventTime)
+  return last !== undefined && eventTime <= last
 }
 
 const record = (p, lag) => {
@@ -76,16 +95,18 @@ const record = (p, lag) => {
 
 let closedEarly = 0
 let closing = false
-const totals = { events: 0, ticks: 0, candles: 0, other: 0, lastIngest: 0 }
+const totals = { events: 0, ticks: 0, candles: 0, other: 0, lastIngest: 0, repeats: 0 }
 const sockets = new Set()
 
-const onBlock = (block, received) => {
+const onBlock = (block, received, conn) => {
   const e = block.indexOf("event: ")
   if (e < 0) return // a comment (": connected", ": ping") or the retry line
   const kind = block.startsWith("tick", e + 7) ? "tick" : block.startsWith("candle", e + 7) ? "candle" : "other"
   totals.events++
   totals[kind === "tick" ? "ticks" : kind === "candle" ? "candles" : "other"]++
   const ingest = kind === "tick" ? ingestOf(block) : NaN
+  const repeat = kind === "tick" && repeated(conn, block)
+  if (repeat) totals.repeats++
   if (ingest > totals.lastIngest) totals.lastIngest = ingest
   for (let k = 0; k < phases.length; k++) {
     const p = phases[k]
@@ -94,12 +115,14 @@ const onBlock = (block, received) => {
       p.events++
       if (kind === "tick") {
         p.ticks++
+        if (repeat) p.repeats++
         if (!Number.isNaN(ingest)) record(p, received - ingest)
       } else if (kind === "candle") p.candles++
       else p.other++
     } else if (kind === "tick" && ingest >= p.from && ingest < p.to) {
       p.events++
       p.ticks++
+      if (repeat) p.repeats++
       record(p, received - ingest)
     }
   }
@@ -125,6 +148,7 @@ const connect = () =>
           return
         }
         res.setEncoding("utf8")
+        const conn = new Map()
         let buf = ""
         res.on("data", (chunk) => {
           const received = Date.now()
@@ -132,7 +156,7 @@ const connect = () =>
           let start = 0
           let end
           while ((end = buf.indexOf("\n\n", start)) >= 0) {
-            onBlock(buf.slice(start, end), received)
+            onBlock(buf.slice(start, end), received, conn)
             start = end + 2
           }
           buf = start === 0 ? buf : buf.slice(start)
@@ -159,8 +183,9 @@ let next = 0
 if (args.redis) {
   const { Redis } = await import("ioredis")
   const subscriber = new Redis(args.redis)
+  const conn = new Map()
   subscriber.on("message", (_channel, message) => {
-    onBlock(`event: ${message.startsWith('{"_tag":"tick"') ? "tick" : "candle"}\ndata: ${message}`, Date.now())
+    onBlock(`event: ${message.startsWith('{"_tag":"tick"') ? "tick" : "candle"}\ndata: ${message}`, Date.now(), conn)
   })
   await subscriber.subscribe(args.channel ?? "crypto:updates")
   sockets.add({ destroy: () => subscriber.disconnect() })
@@ -224,6 +249,7 @@ createInterface({ input: process.stdin }).on("line", (line) => {
             candles: p.candles,
             other: p.other,
             negativeLags: p.negative,
+            repeats: p.repeats,
             lagMs: percentiles(p)
           }
         ])

@@ -4,6 +4,7 @@
 // Baseline, same run: a bare node:http SSE broadcaster subscribed to the same Redis channel (so the same messages
 // at the same rate), each update serialised once and written to every client; the same K clients.
 import * as C from "../lib/common.mjs"
+import { topicTicks } from "../lib/topic-ticks.mjs"
 
 export const describe =
   "K SSE clients on /api/events with the simulator at 1 tick/s × 10 symbols, vs a bare node:http broadcaster"
@@ -98,6 +99,9 @@ const runPhase = async ({ name, url, pid, clients, seconds, settle, tap }) => {
     deliveredPerSecond: C.round(got.events / seconds, 0),
     ticksSentInWindow: channelTicks.ticks,
     ticksDelivered: ticks.ticks,
+    tickRepeats: ticks.repeats,
+    channelTickRepeats: channelTicks.repeats,
+    window: { from, to },
     ticksDeliveredFraction:
       channelTicks.ticks > 0 ? C.round(ticks.ticks / (channelTicks.ticks * connected.clients), 4) : null,
     lagMs: got.lagMs,
@@ -201,6 +205,9 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
     `fanout: baseline delivered ${bare.deliveredPerSecond}/s (${bare.deliveredFraction} of expected), lag p99 ${bare.lagMs.p99} ms`
   )
   const stopped = await service.stop("SIGTERM")
+  // What the service was given in its window (its topic), each of which every client must have received once.
+  const source = await topicTicks(env.KAFKA_BROKERS, topic, svc.window.from, svc.window.to)
+  svc.ticksInTopicInWindow = source.length
 
   return {
     parameters: {
@@ -224,8 +231,14 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
     correctness: [
       { check: "every client connected to both servers", ok: svc.connectFailed === 0 && bare.connectFailed === 0 },
       {
-        check: "the baseline delivered every tick to every client (the harness itself loses nothing)",
-        ok: bare.ticksDeliveredFraction === 1
+        check:
+          "the service delivered every tick of its topic's window to every client exactly once " +
+          `(${svc.ticksDelivered} delivered, ${svc.tickRepeats} repeated, ${source.length} in it × ${svc.clientsConnected} clients)`,
+        ok: source.length > 0 && svc.ticksDelivered === source.length * svc.clientsConnected && svc.tickRepeats === 0
+      },
+      {
+        check: "the baseline delivered every tick to every client exactly once (the harness itself loses nothing)",
+        ok: bare.ticksDeliveredFraction === 1 && bare.tickRepeats === 0
       }
     ],
     target: {

@@ -161,7 +161,8 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
         publisher: published,
         sentInWindow: inWindow,
         received: got.ticks,
-        missing: inWindow - got.ticks,
+        repeats: got.repeats,
+        missing: inWindow - (got.ticks - got.repeats),
         lagMs: got.lagMs,
         toRedisLagMs: tapped.lagMs,
         sseEventsPerSecond: C.round(events / (warmup + seconds), 0),
@@ -206,10 +207,21 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
     },
     figures: { byRate, serviceExit: stopped },
     ratio: Object.fromEntries(rates.map((r) => [`p99@${r}`, byRate[r].ratio.p99])),
-    correctness: rates.map((r) => ({
-      check: `the baseline relay delivered every tick at ${r}/s (the harness itself loses nothing)`,
-      ok: byRate[r].baseline.missing === 0
-    })),
+    // Each tick sent in the window arrives once: the received count equals what was sent and none was a repeat (a
+    // service that loses some and doubles others must not pass on the sum).
+    correctness: rates.flatMap((r) =>
+      ["service", "baseline"].map((target) => {
+        const p = byRate[r][target]
+        return {
+          check:
+            target === "service"
+              ? `the service delivered every tick sent at ${r}/s exactly once ` +
+                `(${p.received} received, ${p.repeats} repeated, ${p.sentInWindow} sent)`
+              : `the baseline relay delivered every tick at ${r}/s exactly once (the harness itself loses nothing)`,
+          ok: p.received === p.sentInWindow && p.repeats === 0
+        }
+      })
+    ),
     target: at1k
       ? { p99At1000PerSecondMs: 100, measured: at1k.lagMs.p99, met: at1k.lagMs.p99 < 100 && at1k.missing === 0 }
       : { note: "no 1,000/s phase in this run" }

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net"
 import { NodeHttpClient } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Fiber, Logger, Metric, Option, Schedule, Schema } from "effect"
+import { Chunk, Effect, Either, Fiber, Logger, Metric, Option, Schedule, Schema, TestClock } from "effect"
 import * as Backfill from "../../src/Backfill.js"
 import { Bus, BusError, type BusShape } from "../../src/Bus/Bus.js"
 import * as MemoryBus from "../../src/Bus/Memory.js"
@@ -50,36 +50,39 @@ interface Fake {
   readonly chartRequests: (coin: string) => ReadonlyArray<{ readonly query: URLSearchParams; readonly at: number }>
 }
 
+// `at` is the fiber's Clock (TestClock under it.scoped): the time the code saw, not loopback wall-clock gaps
 const fakeCoinGecko = Effect.acquireRelease(
-  Effect.async<{ fake: Fake; server: Server }>((resume) => {
-    const requests: Fake["requests"] = []
-    const scripts = new Map<string, Array<Reply>>()
-    const server = createServer((req, res) => {
-      const url = new URL(req.url ?? "/", "http://127.0.0.1")
-      requests.push({ path: url.pathname, query: url.searchParams, at: Date.now() })
-      const scripted = scripts.get(url.pathname)?.shift()
-      if (scripted !== undefined) return scripted(req, res)
-      if (url.pathname === "/api/v3/coins/markets") return json(markets)(req, res)
-      const coin = /^\/api\/v3\/coins\/([^/]+)\/market_chart$/.exec(url.pathname)?.[1]
-      if (coin !== undefined && charts[coin] !== undefined) return json(charts[coin])(req, res)
-      return json({ error: "coin not found" }, 404)(req, res)
+  Effect.flatMap(Effect.clock, (clock) =>
+    Effect.async<{ fake: Fake; server: Server }>((resume) => {
+      const requests: Fake["requests"] = []
+      const scripts = new Map<string, Array<Reply>>()
+      const server = createServer((req, res) => {
+        const url = new URL(req.url ?? "/", "http://127.0.0.1")
+        requests.push({ path: url.pathname, query: url.searchParams, at: clock.unsafeCurrentTimeMillis() })
+        const scripted = scripts.get(url.pathname)?.shift()
+        if (scripted !== undefined) return scripted(req, res)
+        if (url.pathname === "/api/v3/coins/markets") return json(markets)(req, res)
+        const coin = /^\/api\/v3\/coins\/([^/]+)\/market_chart$/.exec(url.pathname)?.[1]
+        if (coin !== undefined && charts[coin] !== undefined) return json(charts[coin])(req, res)
+        return json({ error: "coin not found" }, 404)(req, res)
+      })
+      server.listen(0, "127.0.0.1", () => {
+        const { port } = server.address() as AddressInfo
+        resume(
+          Effect.succeed({
+            server,
+            fake: {
+              url: `http://127.0.0.1:${port}/api/v3`,
+              requests,
+              script: (path, ...replies) =>
+                scripts.set(`/api/v3/${path}`, [...(scripts.get(`/api/v3/${path}`) ?? []), ...replies]),
+              chartRequests: (coin) => requests.filter((r) => r.path === `/api/v3/coins/${coin}/market_chart`)
+            }
+          })
+        )
+      })
     })
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo
-      resume(
-        Effect.succeed({
-          server,
-          fake: {
-            url: `http://127.0.0.1:${port}/api/v3`,
-            requests,
-            script: (path, ...replies) =>
-              scripts.set(`/api/v3/${path}`, [...(scripts.get(`/api/v3/${path}`) ?? []), ...replies]),
-            chartRequests: (coin) => requests.filter((r) => r.path === `/api/v3/coins/${coin}/market_chart`)
-          }
-        })
-      )
-    })
-  }),
+  ),
   ({ server }) =>
     Effect.async<void>((resume) => {
       server.closeAllConnections()
@@ -95,8 +98,9 @@ const captureSink = (isTTY = false) => {
   return { sink, text: () => out.join("") }
 }
 
+const clientDefaults = { baseUrl: "", plan: "demo", apiKey: Option.none(), timeout: "5 seconds" } as const
 const options = (fake: Fake, overrides: Partial<Backfill.Options> = {}): Backfill.Options => ({
-  client: { baseUrl: fake.url, plan: "demo", apiKey: Option.none(), timeout: "5 seconds" },
+  client: { ...clientDefaults, baseUrl: fake.url },
   coins: ["bitcoin", "ethereum"],
   days: 30,
   topic,
@@ -107,6 +111,12 @@ const options = (fake: Fake, overrides: Partial<Backfill.Options> = {}): Backfil
   publishRetry: Schedule.spaced("5 millis"),
   progress: captureSink().sink,
   ...overrides
+})
+
+/** No timeout reachable while TestClock is driven in small steps: only the code's own waits fire. */
+const frozen = (fake: Fake): Partial<Backfill.Options> => ({
+  client: { ...clientDefaults, baseUrl: fake.url, timeout: "1 hour" },
+  scanTimeout: "1 hour"
 })
 
 const quiet = Logger.remove(Logger.defaultLogger)
@@ -142,13 +152,29 @@ const seen = (ticks: ReadonlyArray<Tick>, symbol: string) =>
   ticks.filter((t) => t.symbol === symbol).map((t) => ({ symbol: t.symbol, eventTime: t.eventTime, price: t.price }))
 
 const pause = (ms: number) => Effect.promise(() => new Promise((r) => setTimeout(r, ms)))
-const until = (probe: () => boolean, what: string) =>
+/** Waits in real time (the HTTP server is real) until `probe` holds: a generous bound, not a timing assertion. */
+const untilEffect = (probe: Effect.Effect<boolean>, what: string) =>
   Effect.gen(function* () {
-    for (let i = 0; i < 2000; i++) {
-      if (probe()) return
+    const deadline = Date.now() + 20_000
+    while (Date.now() < deadline) {
+      if (yield* probe) return
       yield* pause(5)
     }
     return yield* Effect.dieMessage(`timed out waiting for ${what}`)
+  })
+const until = (probe: () => boolean, what: string) => untilEffect(Effect.sync(probe), what)
+const sleepsPendingAt = (instant: number, count = 1) =>
+  Effect.map(TestClock.sleeps(), (sleeps) => Chunk.filter(sleeps, (s) => s === instant).length === count)
+/** Under TestClock: advances it in small steps until `fiber` ends (the short backoffs here); the result. */
+const drive = <A, E>(fiber: Fiber.RuntimeFiber<A, E>) =>
+  Effect.gen(function* () {
+    const deadline = Date.now() + 20_000
+    while (Option.isNone(yield* Fiber.poll(fiber))) {
+      if (Date.now() > deadline) return yield* Effect.dieMessage("the backfill did not finish")
+      yield* pause(5)
+      yield* TestClock.adjust("10 millis")
+    }
+    return yield* Fiber.join(fiber)
   })
 
 // == tests
@@ -194,36 +220,49 @@ describe("backfill against a fake CoinGecko", () => {
     })
   )
 
-  it.scopedLive(
-    "429 with Retry-After waits that long; 429 without it and a 503 back off; then the coin is published",
-    () =>
-      Effect.gen(function* () {
-        const fake = yield* fakeCoinGecko
-        const bus = yield* MemoryBus.make()
-        const rateLimited0 = (yield* Metric.value(CoinGecko.metrics.rateLimited)).count
-        fake.script("coins/bitcoin/market_chart", rateLimited("1"))
-        fake.script("coins/ethereum/market_chart", rateLimited(), json({ error: "upstream" }, 503))
-        const progress = captureSink()
-        const summary = yield* backfill(bus, options(fake, { progress: progress.sink }))
-
-        const btc = fake.chartRequests("bitcoin")
-        expect(btc).toHaveLength(2)
-        expect(btc[1]!.at - btc[0]!.at).toBeGreaterThanOrEqual(990) // Retry-After: 1 (second)
-        expect(fake.chartRequests("ethereum")).toHaveLength(3)
-        expect((yield* Metric.value(CoinGecko.metrics.rateLimited)).count - rateLimited0).toBe(2)
-        expect(summary.published).toBe(50)
-        expect(progress.text()).toContain("HTTP 429 rate limited (Retry-After 1s)")
-        expect(progress.text()).toMatch(/ethereum: .*HTTP 503.*retrying in/)
-      })
-  )
-
-  it.scopedLive("paces its calls: at least requestInterval between two market_chart calls", () =>
+  // TestClock: the clock stands still while a request is in flight, so the waits below are the ones the code scheduled
+  it.scoped("429 with Retry-After waits that long; 429 without it and a 503 back off; then the coin is published", () =>
     Effect.gen(function* () {
       const fake = yield* fakeCoinGecko
       const bus = yield* MemoryBus.make()
-      yield* backfill(bus, options(fake, { requestInterval: "300 millis" }))
+      const rateLimited0 = (yield* Metric.value(CoinGecko.metrics.rateLimited)).count
+      fake.script("coins/bitcoin/market_chart", rateLimited("1"))
+      fake.script("coins/ethereum/market_chart", rateLimited(), json({ error: "upstream" }, 503))
+      const progress = captureSink()
+      const fiber = yield* Effect.fork(backfill(bus, options(fake, { progress: progress.sink, ...frozen(fake) })))
+      // the progress redraw also sleeps until 1000 (every second): the Retry-After wait is the second one there
+      yield* untilEffect(sleepsPendingAt(1000, 2), "the wait for Retry-After: 1 (second)")
+      yield* TestClock.adjust("999 millis")
+      yield* pause(50)
+      expect(fake.chartRequests("bitcoin")).toHaveLength(1)
+      yield* TestClock.adjust("1 millis")
+      yield* until(() => fake.chartRequests("bitcoin").length === 2, "the retry after Retry-After")
+      const summary = yield* drive(fiber)
+
+      const btc = fake.chartRequests("bitcoin")
+      expect(btc.map((r) => r.at)).toEqual([0, 1000])
+      expect(fake.chartRequests("ethereum")).toHaveLength(3)
+      expect((yield* Metric.value(CoinGecko.metrics.rateLimited)).count - rateLimited0).toBe(2)
+      expect(summary.published).toBe(50)
+      expect(progress.text()).toContain("HTTP 429 rate limited (Retry-After 1s)")
+      expect(progress.text()).toMatch(/ethereum: .*HTTP 503.*retrying in/)
+    })
+  )
+
+  it.scoped("paces its calls: requestInterval between two market_chart calls (TestClock)", () =>
+    Effect.gen(function* () {
+      const fake = yield* fakeCoinGecko
+      const bus = yield* MemoryBus.make()
+      const fiber = yield* Effect.fork(backfill(bus, options(fake, { requestInterval: "300 millis", ...frozen(fake) })))
+      yield* until(() => fake.chartRequests("bitcoin").length === 1, "the bitcoin request")
+      yield* untilEffect(sleepsPendingAt(300), "the paced wait before ethereum")
+      yield* TestClock.adjust("299 millis")
+      yield* pause(50)
+      expect(fake.chartRequests("ethereum")).toHaveLength(0)
+      yield* TestClock.adjust("1 millis")
+      yield* drive(fiber)
       const [a, b] = [fake.chartRequests("bitcoin")[0]!, fake.chartRequests("ethereum")[0]!]
-      expect(b.at - a.at).toBeGreaterThanOrEqual(290)
+      expect([a.at, b.at]).toEqual([0, 300])
     })
   )
 

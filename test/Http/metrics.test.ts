@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process"
+import { existsSync } from "node:fs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { eventually, type Running, startCli } from "../e2e/support.js"
 
@@ -12,9 +13,16 @@ interface Family {
   }>
 }
 
+/** The project's venv (scripts/install-test-tools.sh; npm test sets TEST_PYTHON), where prometheus-client is. */
+const python = process.env["TEST_PYTHON"] ?? ".services/venv/bin/python"
+
 /** Prometheus's own reference parser (the Python client's), not string matching. */
-const parse = (text: string): Array<Family> =>
-  JSON.parse(execFileSync("python3", ["test/Http/prometheus_parse.py"], { input: text }).toString()) as Array<Family>
+const parse = (text: string): Array<Family> => {
+  if (!existsSync(python)) throw new Error(`${python} is missing: run scripts/install-test-tools.sh (npm test does)`)
+  return JSON.parse(
+    execFileSync(python, ["test/Http/prometheus_parse.py"], { input: text }).toString()
+  ) as Array<Family>
+}
 
 describe("GET /metrics (built service)", () => {
   let svc: Running

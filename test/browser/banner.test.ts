@@ -18,7 +18,7 @@ const startRedis = (port: number) =>
       { stdio: "ignore" }
     )
     child.once("error", reject)
-    const deadline = Date.now() + 10_000
+    const deadline = Date.now() + 30_000
     const probe = () =>
       fetch(`http://127.0.0.1:${port}`).then(
         () => resolve(child),

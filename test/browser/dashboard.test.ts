@@ -240,14 +240,14 @@ describe("dashboard (Chromium, built dist/main.js service)", () => {
     const over = (await page.locator("#chart .u-over").boundingBox())!
     await page.mouse.move(over.x + over.width * 0.5, over.y + over.height * 0.5)
     await page.mouse.wheel(0, -300)
-    await expect.poll(() => page.locator("#chart").getAttribute("data-zoomed"), { timeout: 5_000 }).toBe("true")
+    await expect.poll(() => page.locator("#chart").getAttribute("data-zoomed"), { timeout: 20_000 }).toBe("true")
     await page.mouse.dblclick(over.x + over.width * 0.5, over.y + over.height * 0.5)
-    await expect.poll(() => page.locator("#chart").getAttribute("data-zoomed"), { timeout: 5_000 }).toBe("false")
+    await expect.poll(() => page.locator("#chart").getAttribute("data-zoomed"), { timeout: 20_000 }).toBe("false")
 
     // the tooltip: OHLC and the indicator values of the hovered candle
     await page.mouse.move(over.x + over.width * 0.58, over.y + over.height * 0.5)
     const tooltip = page.locator("#chart-tooltip")
-    await tooltip.waitFor({ state: "visible", timeout: 5_000 })
+    await tooltip.waitFor({ state: "visible", timeout: 20_000 })
     // biome-ignore lint/performance/useDomNodeTextContent: a Playwright locator (rendered text), not a DOM node
     const text = (await tooltip.innerText()).replace(/\s+/g, " ")
     for (const label of [

@@ -91,7 +91,7 @@ describe("the CLI on real services", () => {
         const r = await prices(svc.url)
         return r.status === 503 ? r : undefined
       },
-      10_000,
+      30_000,
       "a 503 from /api/latest"
     ).catch((e: unknown) => {
       throw new Error(`${String(e)}\nservice exit code: ${svc.child.exitCode}\nservice output:\n${svc.output()}`)
