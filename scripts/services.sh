@@ -145,9 +145,12 @@ kafka_write_pom() {
     # 4.x: Log4j 2 with the SLF4J 1.x binding (Kafka 4 still uses slf4j-api 1.7.36, so NOT log4j-slf4j2-impl).
     deps='
     <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>'"$KAFKA_VERSION"'</version></dependency>
-    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-api</artifactId><version>'"$LOG4J_VERSION"'</version></dependency>
-    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId><version>'"$LOG4J_VERSION"'</version></dependency>
-    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId><version>'"$LOG4J_VERSION"'</version></dependency>'
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-api</artifactId>
+      <version>'"$LOG4J_VERSION"'</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId>
+      <version>'"$LOG4J_VERSION"'</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId>
+      <version>'"$LOG4J_VERSION"'</version></dependency>'
   fi
   cat >"$KAFKA_HOME/pom.xml" <<EOF
 <project xmlns="http://maven.apache.org/POM/4.0.0">
@@ -328,7 +331,8 @@ kafka_start() {
     local -a jvm
     read -r -a jvm <<<"$KAFKA_HEAP $(kafka_cds_flags)"
     # shellcheck disable=SC2016  # $$/$0/$@ are for the inner shell
-    setsid nohup bash -c 'echo $$ >"$0" && exec "$@"' "$KAFKA_PIDFILE" java "${jvm[@]}" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
+    setsid nohup bash -c 'echo $$ >"$0" && exec "$@"' "$KAFKA_PIDFILE" java "${jvm[@]}" \
+      -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
       -XX:+ExplicitGCInvokesConcurrent -XX:MaxInlineLevel=15 -Djava.awt.headless=true \
       "$KAFKA_LOG_OPT" -Dkafka.logs.dir="$KAFKA_DIR" \
       -cp "$KAFKA_HOME/lib/*" kafka.Kafka "$KAFKA_DIR/server.properties" \
@@ -385,7 +389,8 @@ kafka_status() {
   local pid; pid="$(kafka_pid)"
   if [[ -n "$pid" ]]; then
     local v; v="$(grep -o 'Kafka version: [^ ]*' "$KAFKA_LOG" 2>/dev/null | tail -n1 | cut -d' ' -f3)"
-    echo "kafka     running  pid $pid  127.0.0.1:$(cat "$KAFKA_DIR/port" 2>/dev/null || echo "$KAFKA_PORT")  Kafka ${v:-$KAFKA_VERSION}  log $KAFKA_LOG"
+    local port; port="$(cat "$KAFKA_DIR/port" 2>/dev/null || echo "$KAFKA_PORT")"
+    echo "kafka     running  pid $pid  127.0.0.1:$port  Kafka ${v:-$KAFKA_VERSION}  log $KAFKA_LOG"
   else
     echo "kafka     stopped"; return 1
   fi
@@ -446,7 +451,8 @@ redis_kill() {
 redis_status() {
   local pid; pid="$(redis_pid)"
   if [[ -n "$pid" ]]; then
-    echo "redis     running  pid $pid  127.0.0.1:$(cat "$REDIS_DIR/port" 2>/dev/null || echo "$REDIS_PORT")  $(redis-server --version | grep -o 'v=[^ ]*')  log $REDIS_LOG"
+    local port; port="$(cat "$REDIS_DIR/port" 2>/dev/null || echo "$REDIS_PORT")"
+    echo "redis     running  pid $pid  127.0.0.1:$port  $(redis-server --version | grep -o 'v=[^ ]*')  log $REDIS_LOG"
   else
     echo "redis     stopped"; return 1
   fi
@@ -573,7 +579,8 @@ postgres_status() {
   [[ -e "$PG_LINK" ]] || { echo "postgres  stopped"; return 1; }
   pg_init_paths
   if [[ -n "$PG_BIN" ]] && pg_alive; then
-    echo "postgres  running  pid $(sed -n 1p "$PG_DATA/postmaster.pid")  127.0.0.1:$(sed -n 4p "$PG_DATA/postmaster.pid")  PostgreSQL $(cat "$PG_DATA/PG_VERSION")  log $PG_LOG"
+    local pid port; pid="$(sed -n 1p "$PG_DATA/postmaster.pid")" port="$(sed -n 4p "$PG_DATA/postmaster.pid")"
+    echo "postgres  running  pid $pid  127.0.0.1:$port  PostgreSQL $(cat "$PG_DATA/PG_VERSION")  log $PG_LOG"
   else
     echo "postgres  stopped"; return 1
   fi

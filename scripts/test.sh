@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `npm test`: build, bring up what the suites need, run every suite, tear down what this script started.
+# `npm test`: lint, build, bring up what the suites need, run every suite, tear down what this script started.
 #  - Real Kafka, Redis and Postgres for test/integration: always this run's own, started with scripts/services.sh on
 #    test-only ports (KAFKA_PORT, REDIS_PORT, PG_PORT; defaults 29092, 26379, 25432) with their own SERVICES_DIR
 #    (.services/test-<kafka port>; TEST_SERVICES_DIR overrides). KAFKA_BROKERS, REDIS_URL and DATABASE_URL from the
@@ -12,6 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+bash scripts/lint.sh # formatting, lint rules, line length, file and function sizes (fails fast)
 npm run --silent build
 bash scripts/install-test-tools.sh
 # test/Http/metrics.test.ts reads /metrics with Prometheus's reference parser (the Python client's), from this venv.

@@ -536,7 +536,8 @@ export const benchSymbols = (n, prefix = "B") =>
 
 /** A tick as the app's TickJson encodes it. */
 export const tickJson = (coin, price, eventTime, ingestTime, source = "simulator") =>
-  `{"symbol":"${coin.symbol}","coinId":"${coin.coinId}","price":${price},"volume":${round(0.5 + Math.random() * 3, 4)},"eventTime":${eventTime},"source":"${source}","ingestTime":${ingestTime}}`
+  `{"symbol":"${coin.symbol}","coinId":"${coin.coinId}","price":${price},` +
+  `"volume":${round(0.5 + Math.random() * 3, 4)},"eventTime":${eventTime},"source":"${source}","ingestTime":${ingestTime}}`
 
 /**
  * Publishes ticks at `rate` per second over `coins` for `seconds`, in sends every `everyMs`; event times strictly

@@ -37,8 +37,15 @@ const area = (cf) => {
   if (dist) return `app: ${dist[1].split("/").slice(0, 2).join("/")}`
   return url.replace(/^file:\/\//, "")
 }
+// Frames of the runtime, not of the program: Effect's scheduler and Node's timers and streams.
+const runtimeFrame = new RegExp(
+  " effect/dist/|^(runMicrotasks|processTicksAndRejections|listOnTimeout|processTimers|emit|addChunk|onStreamRead|" +
+    "readableAddChunk|Readable\\.push) "
+)
+
 const fname = (cf) =>
-  `${cf.functionName || "(anonymous)"} ${(cf.url ?? "").replace(/^.*node_modules\//, "").replace(/^file:\/\/.*\/dist\//, "dist/")}:${cf.lineNumber + 1}`
+  `${cf.functionName || "(anonymous)"} ` +
+  `${(cf.url ?? "").replace(/^.*node_modules\//, "").replace(/^file:\/\/.*\/dist\//, "dist/")}:${cf.lineNumber + 1}`
 
 // Time per sample: timeDeltas[i] belongs to samples[i].
 const self = new Map()
@@ -83,12 +90,7 @@ const summary = {
     new Map(
       [...inclusive].filter(
         ([k]) =>
-          !k.startsWith("(root)") &&
-          !k.startsWith("(program)") &&
-          !k.startsWith("(idle)") &&
-          !/ effect\/dist\/|^(runMicrotasks|processTicksAndRejections|listOnTimeout|processTimers|emit|addChunk|onStreamRead|readableAddChunk|Readable\.push) /.test(
-            k
-          )
+          !k.startsWith("(root)") && !k.startsWith("(program)") && !k.startsWith("(idle)") && !runtimeFrame.test(k)
       )
     ),
     top
@@ -98,9 +100,11 @@ if (asJson) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`)
 else {
   const line = (r) => `${String(r.ms).padStart(8)} ms ${String(r.percent).padStart(5)} %  ${r.name}`
   process.stdout.write(
-    `${file}\n${summary.totalMs} ms sampled, busy ${summary.busyMs} ms (${summary.busyPercentOfWall} % of the wall); percentages below are of the busy time\n\nself time by area:\n`
+    `${file}\n${summary.totalMs} ms sampled, busy ${summary.busyMs} ms (${summary.busyPercentOfWall} % of the ` +
+      `wall); percentages below are of the busy time\n\nself time by area:\n`
   )
   process.stdout.write(
-    `${summary.selfByArea.map(line).join("\n")}\n\ntop self:\n${summary.topSelf.map(line).join("\n")}\n\ntop inclusive:\n${summary.topInclusive.map(line).join("\n")}\n`
+    `${summary.selfByArea.map(line).join("\n")}\n\ntop self:\n${summary.topSelf.map(line).join("\n")}\n\ntop ` +
+      `inclusive:\n${summary.topInclusive.map(line).join("\n")}\n`
   )
 }

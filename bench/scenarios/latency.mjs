@@ -171,7 +171,8 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
         clientCpuPercent: clientUsage.cpuPercent
       })
       C.log(
-        `latency: ${name}: p50 ${got.lagMs.p50} p99 ${got.lagMs.p99} max ${got.lagMs.max} ms, ${got.ticks}/${inWindow} received; to Redis p50 ${tapped.lagMs.p50} p99 ${tapped.lagMs.p99}`
+        `latency: ${name}: p50 ${got.lagMs.p50} p99 ${got.lagMs.p99} max ${got.lagMs.max} ms, ` +
+          `${got.ticks}/${inWindow} received; to Redis p50 ${tapped.lagMs.p50} p99 ${tapped.lagMs.p99}`
       )
       await C.sleep(1000)
     }

@@ -379,7 +379,8 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
       sessionTimeoutMs: 10_000,
       redis: redis.kind,
       caughtUp:
-        "checkpointed lag (topic end − checkpointed offsets) back under max(1.5 × its median over the 5 s before the kill, one second of input)"
+        "checkpointed lag (topic end − checkpointed offsets) back under max(1.5 × its median over the 5 s " +
+        "before the kill, one second of input)"
     },
     figures: { processor: pipeline, baseline },
     ratio: {

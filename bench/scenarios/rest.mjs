@@ -207,7 +207,8 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
           serverRssMiB: usage.rssMiB
         })
         C.log(
-          `rest: round ${round} ${endpoint} ${server}: ${r.rps} req/s, p99 ${r.latencyMs.p99} ms (wrk ${r.wrkCpuPercent}% CPU, server ${usage.cpuPercent}%)`
+          `rest: round ${round} ${endpoint} ${server}: ${r.rps} req/s, p99 ${r.latencyMs.p99} ms (wrk ` +
+            `${r.wrkCpuPercent}% CPU, server ${usage.cpuPercent}%)`
         )
       }
     }

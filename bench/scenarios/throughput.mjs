@@ -28,7 +28,8 @@ const writeReplayFile = async (file, n, symbols, spacing) => {
     prices[s] = C.round(prices[s] * Math.exp((Math.random() - 0.5) * 0.004), 6)
     const c = coins[s]
     lastEventTime.set(c.symbol, t0 + k * spacing + s)
-    chunk += `{"symbol":"${c.symbol}","coinId":"${c.coinId}","price":${prices[s]},"volume":${C.round(0.5 + Math.random() * 3, 4)},"eventTime":${t0 + k * spacing + s}}\n`
+    const volume = C.round(0.5 + Math.random() * 3, 4)
+    chunk += `{"symbol":"${c.symbol}","coinId":"${c.coinId}","price":${prices[s]},"volume":${volume},"eventTime":${t0 + k * spacing + s}}\n`
     if (chunk.length > 1 << 20) {
       if (!stream.write(chunk)) await new Promise((r) => stream.once("drain", r))
       chunk = ""
@@ -314,7 +315,9 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
       processedRate: C.ratio(pipeline.processedRate, baselineRate),
       wallRate: C.ratio(pipeline.wallRate, baselineWallRate),
       definition:
-        "pipeline records/s ÷ baseline records/s. consumeRate: from partition assignment (claim / group join) to the checkpoint covering the last record (durable in Postgres); processedRate: to the moment the cache holds every symbol's last tick (processed, not yet durable); wallRate: from process start"
+        "pipeline records/s ÷ baseline records/s. consumeRate: from partition assignment (claim / group join) " +
+        "to the checkpoint covering the last record (durable in Postgres); processedRate: to the moment the " +
+        "cache holds every symbol's last tick (processed, not yet durable); wallRate: from process start"
     },
     target: { consumeRateRatio: 0.8, met: C.ratio(pipeline.rate, baselineRate) >= 0.8 },
     correctness: [

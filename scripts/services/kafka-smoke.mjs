@@ -121,7 +121,8 @@ async function full() {
       check(c && c.offset === p.high, `partition ${p.partition}: committed ${c?.offset} != high watermark ${p.high}`)
     }
     step(
-      `committed offsets and read them back with admin.fetchOffsets: ${committed.partitions.map((p) => `${p.partition}:${p.offset}`).join(" ")}`
+      `committed offsets and read them back with admin.fetchOffsets: ` +
+        `${committed.partitions.map((p) => `${p.partition}:${p.offset}`).join(" ")}`
     )
 
     // Seek partition 0 back to the start: its messages must come again.

@@ -83,13 +83,15 @@ const hang: Reply = () => {}
 const cloudflarePage = `<!DOCTYPE html>
 <html><head><title>Access denied | api.coingecko.com used Cloudflare to restrict access</title>
 <style>body{font-family:sans-serif}</style></head>
-<body><div class="cf-error"><h1>Error 1020</h1><p>Access denied</p><p>The owner of this website (api.coingecko.com) has banned your access based on your browser's signature.</p></div></body></html>`
+<body><div class="cf-error"><h1>Error 1020</h1><p>Access denied</p>
+<p>The owner of this website (api.coingecko.com) has banned your access based on your browser's signature.</p></div></body></html>`
 
 const rateLimitBody = {
   status: {
     error_code: 429,
     error_message:
-      "You've exceeded the Rate Limit. Please visit https://www.coingecko.com/en/api/pricing to subscribe to our API plans for higher rate limits."
+      "You've exceeded the Rate Limit. Please visit https://www.coingecko.com/en/api/pricing to subscribe to " +
+      "our API plans for higher rate limits."
   }
 }
 
@@ -355,7 +357,8 @@ describe("CoinGecko source against a fake CoinGecko", () => {
           hang,
           text(
             503,
-            "<html><head><title>503 Service Temporarily Unavailable</title></head><body><center><h1>503 Service Temporarily Unavailable</h1></center></body></html>"
+            "<html><head><title>503 Service Temporarily Unavailable</title></head><body><center><h1>503 " +
+              "Service Temporarily Unavailable</h1></center></body></html>"
           )
         )
         const logs = captureLogs()
@@ -703,7 +706,10 @@ describe("Sources.fromConfig", () => {
       const ticks = yield* run(source, 4).pipe(Effect.provide(logs.layer))
       expect(Chunk.toArray(ticks).every((t) => t.source === "simulator")).toBe(true)
       expect(logs.text()).toMatch(
-        /WARN SOURCE=auto: CoinGecko is not usable at http:\/\/127\.0\.0\.1:\d+\/api\/v3 \(\/ping: transport error: .*ECONNREFUSED.*\); using the simulator/
+        new RegExp(
+          String.raw`WARN SOURCE=auto: CoinGecko is not usable at http://127\.0\.0\.1:\d+/api/v3 ` +
+            String.raw`\(/ping: transport error: .*ECONNREFUSED.*\); using the simulator`
+        )
       )
     })
   )
