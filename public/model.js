@@ -1,12 +1,14 @@
 // What the dashboard knows about the API: intervals, ranges, limits, and the checks on every value it receives.
 
-/** Candle intervals and chart ranges, in seconds. */
-export const INTERVALS = { "1m": 60, "5m": 300, "15m": 900, "1h": 3600, "1d": 86400 }
+import { INTERVALS, SYMBOL_RE } from "./domain.js"
+
+export { INTERVALS, SYMBOL_RE }
+
+/** Chart ranges, in seconds (candle intervals, in seconds, come from the server's domain module). */
 export const RANGES = { "2h": 7200, "12h": 43200, "3d": 259200, "30d": 2592000 }
 export const WARMUP = 50 // candles fetched before the range, so SMA 50 / Bollinger have their whole window on screen
 export const MAX_LIMIT = 5000 // the API's own cap
 export const POLL_MS = 10000
-export const SYMBOL_RE = /^[A-Z0-9]{1,15}$/
 
 /** The indicator columns of a series, flat: the API's {sma20, …, bollinger: {upper, lower}} as one value each. */
 export const IND_COLS = ["sma20", "sma50", "ema12", "ema26", "bbUpper", "bbLower", "rsi14"]
