@@ -14,6 +14,23 @@ describe("service (embedded, built dist/main.js)", () => {
     if (svc.child.exitCode === null) await svc.stop("SIGKILL").catch(() => undefined)
   })
 
+  it("serves the dashboard's domain rules as a module, written from src/Domain's (no copy in public/)", async () => {
+    const res = await fetch(`${svc.url}/static/domain.js`)
+    expect(res.headers.get("content-type")).toMatch(/^text\/javascript/)
+    const text = await res.text()
+    // The rules as the test knows them from the API's contract: upper-case tickers of 1-15 letters or digits.
+    const symbol = new RegExp(JSON.parse(text.match(/new RegExp\(("(?:[^"\\]|\\.)*")\)/)?.[1] ?? '""'))
+    expect(["BTC", "USDC", "1INCH"].every((s) => symbol.test(s))).toBe(true)
+    expect(["btc", "", "BTC-USD", "A".repeat(16)].some((s) => symbol.test(s))).toBe(false)
+    expect(JSON.parse(text.match(/INTERVALS = (\{.*\})/)?.[1] ?? "{}")).toEqual({
+      "1m": 60,
+      "5m": 300,
+      "15m": 900,
+      "1h": 3600,
+      "1d": 86400
+    })
+  })
+
   it("serves the latest simulated price of every default coin", async () => {
     const body = await eventually(
       async () => {
