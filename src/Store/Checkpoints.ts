@@ -127,9 +127,14 @@ export const claim =
   (topic: string, partitions: ReadonlyArray<number>, owner: string, partitionCount?: number) => {
     const claimed =
       partitions.length === 0 ? Effect.succeed(new Map<number, Claim>()) : claimOnly(sql, topic, partitions, owner)
-    return partitionCount === undefined
-      ? claimed
-      : sql.withTransaction(Effect.zipRight(checkPartitions(sql, topic, partitionCount), claimed))
+    const transaction =
+      partitionCount === undefined
+        ? claimed
+        : sql.withTransaction(Effect.zipRight(checkPartitions(sql, topic, partitionCount), claimed))
+    // Bounded as a commit is: a hung server is an error the caller retries, not a consumer stuck in its assignment.
+    return Effect.flatMap(CommitTimeout, (duration) =>
+      Effect.timeoutFail(transaction, { duration, onTimeout: () => timedOut("claim") })
+    )
   }
 
 const claimOnly = (sql: SqlClient.SqlClient, topic: string, partitions: ReadonlyArray<number>, owner: string) =>
