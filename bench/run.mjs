@@ -12,7 +12,12 @@
 // (`--keep` keeps them).
 import { mkdirSync } from "node:fs"
 import { join } from "node:path"
-import * as C from "./lib/common.mjs"
+import { parseArgs } from "../support/args.mjs"
+import { machine as describeMachine, serviceVersions, versions } from "../support/machine.mjs"
+import { resultsDir } from "../support/paths.mjs"
+import { killStarted } from "../support/processes.mjs"
+import { log, writeResult } from "../support/results.mjs"
+import { cleanup, servicesEnv, startPrivateRedis } from "../support/services.mjs"
 
 const scenarios = ["throughput", "latency", "fanout", "rest", "recovery"]
 
@@ -54,7 +59,7 @@ const usage = `usage: node bench/run.mjs [all|${scenarios.join("|")} ...] [--siz
               --tag NAME (write bench/results/<scenario>-NAME.json instead, for a variant)
               --log-level warn|info|debug (the LOG_LEVEL of every app process; default warn)`
 
-const { positional, options } = C.parseArgs(process.argv.slice(2))
+const { positional, options } = parseArgs(process.argv.slice(2))
 if (options.help || options.h) {
   process.stderr.write(`${usage}\n`)
   process.exit(0)
@@ -76,16 +81,16 @@ for (const sig of ["SIGINT", "SIGTERM"]) {
   process.on(sig, () => {
     if (interrupted) process.exit(130)
     interrupted = true
-    C.log(`${sig}: killing the processes this run started`)
-    C.killStarted("SIGKILL")
+    log(`${sig}: killing the processes this run started`)
+    killStarted("SIGKILL")
     setTimeout(() => process.exit(130), 3000).unref()
   })
 }
 
-const env = C.servicesEnv()
+const env = servicesEnv()
 // The app's log level for every process started (default warn; the app's own default is info, which logs each request).
 if (options.logLevel) process.env.BENCH_LOG_LEVEL = String(options.logLevel)
-const profileDir = options.profile ? join(C.resultsDir, "profiles") : undefined
+const profileDir = options.profile ? join(resultsDir, "profiles") : undefined
 if (profileDir) mkdirSync(profileDir, { recursive: true })
 
 let failures = 0
@@ -93,17 +98,17 @@ for (const name of wanted) {
   if (interrupted) break
   const scenario = await import(`./scenarios/${name}.mjs`)
   const scenarioOptions = { ...presets[size][name], ...options }
-  const clean = C.cleanup()
+  const clean = cleanup()
   const startedAt = new Date().toISOString()
-  const loadBefore = C.machine().loadAverage
-  C.log(`== ${name} (${size}): ${scenario.describe}`)
+  const loadBefore = describeMachine().loadAverage
+  log(`== ${name} (${size}): ${scenario.describe}`)
   try {
     let redis
     if (options.redis === "shared") {
       if (!env.REDIS_URL) throw new Error("--redis shared needs REDIS_URL")
       redis = { url: env.REDIS_URL, kind: "shared" }
     } else {
-      const r = await C.startPrivateRedis()
+      const r = await startPrivateRedis()
       clean.add("private redis", () => r.stop())
       redis = { url: r.url, kind: "private redis-server on a free loopback port", pid: r.proc.pid }
     }
@@ -114,11 +119,11 @@ for (const name of wanted) {
       clean: options.keep ? { add: () => undefined } : clean,
       profileDir
     })
-    const machine = C.machine()
+    const machine = describeMachine()
     const correct = (result.correctness ?? []).every((c) => c.ok)
     if (!correct) {
       failures++
-      C.log(
+      log(
         `${name}: correctness check failed: ${result.correctness
           .filter((c) => !c.ok)
           .map((c) => c.check)
@@ -128,7 +133,7 @@ for (const name of wanted) {
     // --tag: a variant's results go to bench/results/<scenario>-<tag>.json, leaving the main one alone.
     // A tiny (smoke) run never replaces the recorded figures: it writes <scenario>-tiny.json (git-ignored).
     const tag = options.tag ?? (size === "tiny" ? "tiny" : undefined)
-    C.writeResult(tag ? `${name}-${tag}` : name, {
+    writeResult(tag ? `${name}-${tag}` : name, {
       scenario: name,
       tag,
       size,
@@ -141,18 +146,18 @@ for (const name of wanted) {
         loadAverage: undefined
       },
       appLogLevel: process.env.BENCH_LOG_LEVEL ?? "warn",
-      versions: C.versions({ services: await C.serviceVersions(env), ...(result.toolVersions ?? {}) }),
+      versions: versions({ services: await serviceVersions(env), ...(result.toolVersions ?? {}) }),
       ...result,
       correct,
       toolVersions: undefined
     })
   } catch (e) {
     failures++
-    C.log(`${name} FAILED: ${e.stack ?? e}`)
+    log(`${name} FAILED: ${e.stack ?? e}`)
     process.stdout.write(`${JSON.stringify({ scenario: name, size, error: String(e.message ?? e).slice(0, 4000) })}\n`)
   } finally {
     await clean.run()
-    C.killStarted("SIGKILL")
+    killStarted("SIGKILL")
   }
 }
 process.exit(failures > 0 ? 1 : 0)

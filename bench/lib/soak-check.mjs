@@ -1,6 +1,6 @@
 // The soak's invariants, from what the topic holds (the pipeline's input) and a fold written here, independent of
 // src/: every tick once in Postgres, every candle field of every interval equal to the fold, nothing in the DLQ.
-import { query } from "./common.mjs"
+import { query } from "../../support/services.mjs"
 import { topicTicks } from "./topic-ticks.mjs"
 
 const sizes = { "1m": 60_000, "5m": 300_000, "15m": 900_000, "1h": 3_600_000, "1d": 86_400_000 }

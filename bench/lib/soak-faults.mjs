@@ -3,7 +3,9 @@
 import { execFileSync } from "node:child_process"
 import { readdirSync, readFileSync, realpathSync } from "node:fs"
 import { join } from "node:path"
-import { log, repoRoot, sleep } from "./common.mjs"
+import { repoRoot } from "../../support/paths.mjs"
+import { log } from "../../support/results.mjs"
+import { sleep } from "../../support/waiting.mjs"
 
 const sh = (...args) =>
   execFileSync("bash", ["scripts/services.sh", ...args], { cwd: repoRoot, stdio: ["ignore", "ignore", "inherit"] })
@@ -75,18 +77,6 @@ export const faultKinds = (hangSeconds = 20) => {
   kinds["stop processor"] = (ctx) => ctx.processor.restart()
   kinds["hang processor"] = (ctx) => hangFor([ctx.processor.pid()], hangSeconds)
   return kinds
-}
-
-/** A small seeded PRNG (mulberry32): the soak prints its seed, so a run's fault order can be replayed. */
-export const prng = (seed) => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 export const allServicesUp = () => {

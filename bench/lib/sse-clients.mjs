@@ -18,6 +18,7 @@
 // connection: a tick delivered twice (or out of order, which the per-symbol feed must not do either).
 import http from "node:http"
 import { createInterface } from "node:readline"
+import { histogramPercentiles } from "../../support/statistics.mjs"
 
 const args = {}
 for (let i = 2; i < process.argv.length; i += 2) args[process.argv[i].replace(/^--/, "")] = process.argv[i + 1]
@@ -203,24 +204,8 @@ await Promise.all(
 )
 out({ ev: "connected", clients: ok, failed, failures, millis: Math.round(performance.now() - t0) })
 
-const percentiles = (p) => {
-  if (p.lagCount === 0) return { count: 0 }
-  const res = { count: p.lagCount }
-  const qs = [50, 90, 99, 99.9]
-  const targets = qs.map((q) => Math.max(1, Math.ceil((q / 100) * p.lagCount)))
-  let seen = 0
-  let qi = 0
-  for (let i = 0; i < HIST && qi < qs.length; i++) {
-    seen += p.lagHist[i]
-    while (qi < qs.length && seen >= targets[qi]) {
-      res[`p${String(qs[qi]).replace(".", "_")}`] = i === HIST - 1 ? p.lagMax : i
-      qi++
-    }
-  }
-  res.max = p.lagMax
-  res.mean = Number((p.lagSum / p.lagCount).toFixed(2))
-  return res
-}
+/** Lag percentiles of one group of clients, from its millisecond histogram. */
+const percentiles = (p) => histogramPercentiles(p.lagHist, p.lagCount, p.lagMax, p.lagSum)
 
 createInterface({ input: process.stdin }).on("line", (line) => {
   let cmd

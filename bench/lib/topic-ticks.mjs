@@ -1,6 +1,7 @@
 // The ticks a topic holds, read from its beginning to its current end: the reference a scenario checks the service's
 // deliveries against (what it was given, not what it says it passed on).
-import { endOffsets, kafka, unique } from "./common.mjs"
+import { endOffsets, kafka } from "../../support/kafka.mjs"
+import { unique } from "../../support/services.mjs"
 
 /**
  * Ticks in `topic` (decoded JSON) whose ingestTime is in [from, to); fails after `timeoutMs`. With `onTick`, each

@@ -3,7 +3,13 @@
 // Postgres and a private Redis. Delivery lag = receipt − the tick's ingestTime (the simulator's clock at the tick).
 // Baseline, same run: a bare node:http SSE broadcaster subscribed to the same Redis channel (so the same messages
 // at the same rate), each update serialised once and written to every client; the same K clients.
-import * as C from "../lib/common.mjs"
+import { createTopic, deleteTopics } from "../../support/kafka.mjs"
+import { lineReader, waitHealthy } from "../../support/lines.mjs"
+import { cpuMeter, freePort, procStat, startCli, startNodeScript } from "../../support/processes.mjs"
+import { log } from "../../support/results.mjs"
+import { createDatabase, dropDatabase, unique } from "../../support/services.mjs"
+import { ratio, round } from "../../support/statistics.mjs"
+import { eventually, sleep } from "../../support/waiting.mjs"
 import { topicTicks } from "../lib/topic-ticks.mjs"
 
 export const describe =
@@ -12,8 +18,8 @@ export const describe =
 const rssSample = async (pid, n = 5) => {
   let sum = 0
   for (let i = 0; i < n; i++) {
-    sum += C.procStat(pid)?.rss ?? 0
-    await C.sleep(200)
+    sum += procStat(pid)?.rss ?? 0
+    await sleep(200)
   }
   return sum / n
 }
@@ -22,7 +28,7 @@ const runPhase = async ({ name, url, pid, clients, seconds, settle, tap }) => {
   const idleRss = await rssSample(pid)
   // A saturated server accepts slowly: the wait for K connections scales with K (50 ms each, at least 4 minutes).
   const connectSeconds = Math.max(240, Math.ceil(clients * 0.05))
-  const proc = C.startNodeScript(
+  const proc = startNodeScript(
     "sse-clients.mjs",
     [
       "--url",
@@ -36,14 +42,14 @@ const runPhase = async ({ name, url, pid, clients, seconds, settle, tap }) => {
     ],
     { name: `fanout-clients-${name}`, stdin: "pipe" }
   )
-  const lines = C.lineReader(proc)
+  const lines = lineReader(proc)
   const connected = await lines.next((m) => m.ev === "connected", connectSeconds * 1000, "all connections")
   if (connected.failed > 0)
     throw new Error(
       `${name}: ${connected.failed} of ${clients} SSE connections were refused or failed: ${JSON.stringify(connected.failures)}`
     )
-  C.log(`fanout: ${name}: ${connected.clients} connected (${connected.failed} failed) in ${connected.millis} ms`)
-  await C.sleep(settle * 1000)
+  log(`fanout: ${name}: ${connected.clients} connected (${connected.failed} failed) in ${connected.millis} ms`)
+  await sleep(settle * 1000)
   const connectedRss = await rssSample(pid)
   // The simulator ticks once a second, all symbols at once: the receipt window's edges go half-way between two
   // bursts, so it holds exactly `seconds` of them (while the lag stays under 500 ms); the ingest window counts the
@@ -57,19 +63,19 @@ const runPhase = async ({ name, url, pid, clients, seconds, settle, tap }) => {
     p.send({ cmd: "phase", name, by: "receipt", from, to })
     p.send({ cmd: "phase", name: `${name}:ticks`, by: "ingest", from, to })
   }
-  await C.sleep(from - Date.now())
-  const serverCpu = C.cpuMeter(pid)
-  const clientCpu = C.cpuMeter(proc.pid)
+  await sleep(from - Date.now())
+  const serverCpu = cpuMeter(pid)
+  const clientCpu = cpuMeter(proc.pid)
   serverCpu.start()
   clientCpu.start()
-  await C.sleep(seconds * 1000)
+  await sleep(seconds * 1000)
   const server = serverCpu.stop()
   const client = clientCpu.stop()
   // Stragglers of the ingest window: until its tick count stops growing for 2 s (at most 30 s).
   let report
   let previous = -1
   for (let waited = 0; waited < 30_000; waited += 2000) {
-    await C.sleep(2000)
+    await sleep(2000)
     proc.send({ cmd: "report" })
     report = await lines.after((m) => m.ev === "report", 60_000, "report")
     const now = report.phases[`${name}:ticks`].ticks
@@ -79,8 +85,8 @@ const runPhase = async ({ name, url, pid, clients, seconds, settle, tap }) => {
   tap.proc.send({ cmd: "report" })
   const tapReport = await tap.lines.after((m) => m.ev === "report", 20_000, "tap report")
   proc.send({ cmd: "close" })
-  await Promise.race([proc.exited, C.sleep(15_000).then(() => proc.stop("SIGKILL"))])
-  await C.sleep(2000)
+  await Promise.race([proc.exited, sleep(15_000).then(() => proc.stop("SIGKILL"))])
+  await sleep(2000)
   const afterRss = await rssSample(pid)
   const got = report.phases[name]
   const channel = tapReport.phases[name]
@@ -92,27 +98,27 @@ const runPhase = async ({ name, url, pid, clients, seconds, settle, tap }) => {
     connectFailed: connected.failed,
     connectMillis: connected.millis,
     closedDuringRun: report.closedEarly,
-    channelEventsPerSecond: C.round(channel.events / seconds, 1),
+    channelEventsPerSecond: round(channel.events / seconds, 1),
     deliveredEvents: got.events,
     expectedEvents: expected,
-    deliveredFraction: expected > 0 ? C.round(got.events / expected, 4) : null,
-    deliveredPerSecond: C.round(got.events / seconds, 0),
+    deliveredFraction: expected > 0 ? round(got.events / expected, 4) : null,
+    deliveredPerSecond: round(got.events / seconds, 0),
     ticksSentInWindow: channelTicks.ticks,
     ticksDelivered: ticks.ticks,
     tickRepeats: ticks.repeats,
     channelTickRepeats: channelTicks.repeats,
     window: { from, to },
     ticksDeliveredFraction:
-      channelTicks.ticks > 0 ? C.round(ticks.ticks / (channelTicks.ticks * connected.clients), 4) : null,
+      channelTicks.ticks > 0 ? round(ticks.ticks / (channelTicks.ticks * connected.clients), 4) : null,
     lagMs: got.lagMs,
     lagOfWindowTicksMs: ticks.lagMs,
     channelLagMs: channelTicks.lagMs,
     serverCpuPercent: server.cpuPercent,
     clientProcessCpuPercent: client.cpuPercent,
-    rssIdleMiB: C.round(idleRss / 2 ** 20, 1),
-    rssConnectedMiB: C.round(connectedRss / 2 ** 20, 1),
-    rssAfterCloseMiB: C.round(afterRss / 2 ** 20, 1),
-    rssPerConnectionKiB: connected.clients > 0 ? C.round((connectedRss - idleRss) / connected.clients / 1024, 1) : null
+    rssIdleMiB: round(idleRss / 2 ** 20, 1),
+    rssConnectedMiB: round(connectedRss / 2 ** 20, 1),
+    rssAfterCloseMiB: round(afterRss / 2 ** 20, 1),
+    rssPerConnectionKiB: connected.clients > 0 ? round((connectedRss - idleRss) / connected.clients / 1024, 1) : null
   }
 }
 
@@ -121,22 +127,22 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
   const seconds = Number(options.seconds)
   const settle = Number(options.settle ?? 5)
   if (clients > 20_000) throw new Error("--clients is capped at 20,000 (file descriptors, one machine)")
-  const topic = C.unique("bench_fan")
-  const dbName = C.unique("bench_fan")
-  await C.createTopic(env.KAFKA_BROKERS, topic, 3)
-  clean.add("topics", () => C.deleteTopics(env.KAFKA_BROKERS, [topic, `${topic}.dlq`]))
-  const db = await C.createDatabase(env.DATABASE_URL, dbName)
-  clean.add("database", () => C.dropDatabase(env.DATABASE_URL, dbName))
+  const topic = unique("bench_fan")
+  const dbName = unique("bench_fan")
+  await createTopic(env.KAFKA_BROKERS, topic, 3)
+  clean.add("topics", () => deleteTopics(env.KAFKA_BROKERS, [topic, `${topic}.dlq`]))
+  const db = await createDatabase(env.DATABASE_URL, dbName)
+  clean.add("database", () => dropDatabase(env.DATABASE_URL, dbName))
 
-  const svcPort = await C.freePort()
-  const service = C.startCli(
+  const svcPort = await freePort()
+  const service = startCli(
     "service",
     {
       KAFKA_BROKERS: env.KAFKA_BROKERS,
       REDIS_URL: redis.url,
       DATABASE_URL: db,
       KAFKA_TOPIC: topic,
-      KAFKA_GROUP_ID: C.unique("bench_fan"),
+      KAFKA_GROUP_ID: unique("bench_fan"),
       SOURCE: "simulator",
       SIMULATOR_RATE: "1",
       SIMULATOR_SEED: "42",
@@ -148,26 +154,26 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
     { cpuProfileDir: profileDir, name: "fanout-service" }
   )
   clean.add("service", () => service.stop("SIGKILL"))
-  const basePort = await C.freePort()
-  const base = C.startNodeScript(
+  const basePort = await freePort()
+  const base = startNodeScript(
     "baseline-sse.mjs",
     ["--port", String(basePort), "--redis", redis.url, "--channel", "crypto:updates"],
     { name: "fanout-baseline" }
   )
   clean.add("baseline", () => base.stop("SIGKILL"))
-  await C.lineReader(base).next((m) => m.ev === "listening", 20_000, "baseline listening")
-  await C.waitHealthy(service, `http://127.0.0.1:${svcPort}/health`)
+  await lineReader(base).next((m) => m.ev === "listening", 20_000, "baseline listening")
+  await waitHealthy(service, `http://127.0.0.1:${svcPort}/health`)
 
-  const tapProc = C.startNodeScript(
+  const tapProc = startNodeScript(
     "sse-clients.mjs",
     ["--redis", redis.url, "--channel", "crypto:updates", "--max-seconds", "3600"],
     { name: "fanout-tap", stdin: "pipe" }
   )
-  const tap = { proc: tapProc, lines: C.lineReader(tapProc) }
+  const tap = { proc: tapProc, lines: lineReader(tapProc) }
   clean.add("tap", async () => tapProc.send({ cmd: "close" }))
   await tap.lines.next((m) => m.ev === "connected", 20_000, "tap")
   // Updates are flowing (the processor joined and the simulator ticks) before anyone measures.
-  await C.eventually(
+  await eventually(
     async () => {
       tap.proc.send({ cmd: "report" })
       const r = await tap.lines.after((m) => m.ev === "report", 5000, "tap report")
@@ -178,7 +184,7 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
     500
   )
 
-  C.log(`fanout: service, ${clients} clients for ${seconds} s`)
+  log(`fanout: service, ${clients} clients for ${seconds} s`)
   const svc = await runPhase({
     name: "service",
     url: `http://127.0.0.1:${svcPort}/api/events`,
@@ -188,10 +194,10 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
     settle,
     tap
   })
-  C.log(
+  log(
     `fanout: service delivered ${svc.deliveredPerSecond}/s (${svc.deliveredFraction} of expected), lag p99 ${svc.lagMs.p99} ms`
   )
-  C.log(`fanout: baseline, ${clients} clients for ${seconds} s`)
+  log(`fanout: baseline, ${clients} clients for ${seconds} s`)
   const bare = await runPhase({
     name: "baseline",
     url: `http://127.0.0.1:${basePort}/api/events`,
@@ -201,7 +207,7 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
     settle,
     tap
   })
-  C.log(
+  log(
     `fanout: baseline delivered ${bare.deliveredPerSecond}/s (${bare.deliveredFraction} of expected), lag p99 ${bare.lagMs.p99} ms`
   )
   const stopped = await service.stop("SIGTERM")
@@ -222,9 +228,9 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
     },
     figures: { service: svc, baseline: bare, serviceExit: stopped },
     ratio: {
-      deliveredPerSecond: C.ratio(svc.deliveredPerSecond, bare.deliveredPerSecond),
-      lagP99: C.ratio(svc.lagMs.p99, bare.lagMs.p99),
-      rssPerConnection: C.ratio(svc.rssPerConnectionKiB, bare.rssPerConnectionKiB),
+      deliveredPerSecond: ratio(svc.deliveredPerSecond, bare.deliveredPerSecond),
+      lagP99: ratio(svc.lagMs.p99, bare.lagMs.p99),
+      rssPerConnection: ratio(svc.rssPerConnectionKiB, bare.rssPerConnectionKiB),
       definition:
         "service ÷ baseline: delivered SSE events per second (higher is better), p99 lag and memory per connection (lower is better)"
     },
@@ -244,7 +250,7 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
     target: {
       deliveredRatio: 0.8,
       lagP99Ms: 250,
-      met: C.ratio(svc.deliveredPerSecond, bare.deliveredPerSecond) >= 0.8 && svc.lagMs.p99 < 250,
+      met: ratio(svc.deliveredPerSecond, bare.deliveredPerSecond) >= 0.8 && svc.lagMs.p99 < 250,
       note: clients < 10_000 ? `target is for 10,000 clients; this run had ${clients}` : undefined
     }
   }

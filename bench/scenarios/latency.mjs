@@ -6,15 +6,23 @@
 import { rm, writeFile } from "node:fs/promises"
 import os from "node:os"
 import { join } from "node:path"
-import * as C from "../lib/common.mjs"
+import { listOf } from "../../support/args.mjs"
+import { createTopic, deleteTopics, producer } from "../../support/kafka.mjs"
+import { lineReader, waitHealthy } from "../../support/lines.mjs"
+import { cpuMeter, freePort, startCli, startNodeScript } from "../../support/processes.mjs"
+import { log } from "../../support/results.mjs"
+import { createDatabase, dropDatabase, query, unique } from "../../support/services.mjs"
+import { ratio, round } from "../../support/statistics.mjs"
+import { benchSymbols, publishAtRate } from "../../support/ticks.mjs"
+import { eventually, sleep } from "../../support/waiting.mjs"
 
 export const describe =
   "publish → SSE receipt, p50/p99/max at each rate, vs a bare kafkajs → Redis → node:http SSE relay"
 
 const startClient = async (url, name, channel) => {
   const target = channel === undefined ? ["--url", url, "--clients", "1"] : ["--redis", url, "--channel", channel]
-  const proc = C.startNodeScript("sse-clients.mjs", [...target, "--max-seconds", "900"], { name, stdin: "pipe" })
-  const lines = C.lineReader(proc)
+  const proc = startNodeScript("sse-clients.mjs", [...target, "--max-seconds", "900"], { name, stdin: "pipe" })
+  const lines = lineReader(proc)
   const connected = await lines.next((m) => m.ev === "connected", 20_000, "connection")
   if (connected.clients !== 1) throw new Error(`${name}: SSE client could not connect to ${url}`)
   return { proc, lines }
@@ -26,33 +34,33 @@ const report = async (client) => {
 }
 
 export const run = async ({ options, env, redis, clean, profileDir }) => {
-  const rates = C.listOf(options.rates)
+  const rates = listOf(options.rates)
   const seconds = Number(options.seconds)
   const warmup = Number(options.warmup ?? 3)
   const symbols = Number(options.symbols ?? 50)
-  const coins = C.benchSymbols(symbols, "L")
-  const svcTopic = C.unique("bench_lat")
-  const baseTopic = C.unique("bench_latbase")
-  const dbName = C.unique("bench_lat")
-  await C.createTopic(env.KAFKA_BROKERS, svcTopic, 3)
-  await C.createTopic(env.KAFKA_BROKERS, baseTopic, 3)
-  clean.add("topics", () => C.deleteTopics(env.KAFKA_BROKERS, [svcTopic, `${svcTopic}.dlq`, baseTopic]))
-  const db = await C.createDatabase(env.DATABASE_URL, dbName)
-  clean.add("database", () => C.dropDatabase(env.DATABASE_URL, dbName))
+  const coins = benchSymbols(symbols, "L")
+  const svcTopic = unique("bench_lat")
+  const baseTopic = unique("bench_latbase")
+  const dbName = unique("bench_lat")
+  await createTopic(env.KAFKA_BROKERS, svcTopic, 3)
+  await createTopic(env.KAFKA_BROKERS, baseTopic, 3)
+  clean.add("topics", () => deleteTopics(env.KAFKA_BROKERS, [svcTopic, `${svcTopic}.dlq`, baseTopic]))
+  const db = await createDatabase(env.DATABASE_URL, dbName)
+  clean.add("database", () => dropDatabase(env.DATABASE_URL, dbName))
   // The service's own producer replays one tick of a symbol nobody asks for, then stops; the ticks come from here.
   const replay = join(os.tmpdir(), `${svcTopic}.ndjson`)
   await writeFile(replay, `{"symbol":"NOOP","coinId":"noop","price":1,"eventTime":${Date.now() - 1000}}\n`)
   clean.add("replay file", () => rm(replay, { force: true }))
 
-  const svcPort = await C.freePort()
-  const service = C.startCli(
+  const svcPort = await freePort()
+  const service = startCli(
     "service",
     {
       KAFKA_BROKERS: env.KAFKA_BROKERS,
       REDIS_URL: redis.url,
       DATABASE_URL: db,
       KAFKA_TOPIC: svcTopic,
-      KAFKA_GROUP_ID: C.unique("bench_lat"),
+      KAFKA_GROUP_ID: unique("bench_lat"),
       SOURCE: `replay:${replay}`,
       REPLAY_SPEED: "max",
       PORT: String(svcPort)
@@ -60,8 +68,8 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
     { cpuProfileDir: profileDir, name: "latency-service" }
   )
   clean.add("service", () => service.stop("SIGKILL"))
-  const basePort = await C.freePort()
-  const base = C.startNodeScript(
+  const basePort = await freePort()
+  const base = startNodeScript(
     "baseline-sse.mjs",
     [
       "--port",
@@ -75,20 +83,18 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
       "--brokers",
       env.KAFKA_BROKERS,
       "--group",
-      C.unique("bench_latbase")
+      unique("bench_latbase")
     ],
     { name: "latency-baseline" }
   )
   clean.add("baseline", () => base.stop("SIGKILL"))
-  const baseLines = C.lineReader(base)
+  const baseLines = lineReader(base)
 
-  await C.waitHealthy(service, `http://127.0.0.1:${svcPort}/health`)
+  await waitHealthy(service, `http://127.0.0.1:${svcPort}/health`)
   // The processor has joined the group and claimed its partitions: ticks published from now on flow at once.
-  await C.eventually(
+  await eventually(
     async () => {
-      const rows = await C.query(db, "SELECT count(*)::int AS n FROM processor_checkpoints WHERE topic = $1", [
-        svcTopic
-      ])
+      const rows = await query(db, "SELECT count(*)::int AS n FROM processor_checkpoints WHERE topic = $1", [svcTopic])
       return rows[0].n === 3 ? true : undefined
     },
     60_000,
@@ -107,10 +113,10 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
   const baseTap = await startClient(redis.url, "latency-tap-baseline", "bench:updates")
   clean.add("clients", async () => {
     for (const c of [svcClient, baseClient, svcTap, baseTap]) c.proc.send({ cmd: "close" })
-    await C.sleep(200)
+    await sleep(200)
   })
 
-  const prod = await C.producer(env.KAFKA_BROKERS)
+  const prod = await producer(env.KAFKA_BROKERS)
   clean.add("publisher", () => prod.disconnect())
   const phases = []
   for (const rate of rates) {
@@ -127,11 +133,11 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
       tap.proc.send({ cmd: "phase", name, by: "ingest", from, to })
       const totalsBefore = (await report(client)).totals
       let inWindow = 0
-      const cpu = C.cpuMeter(pid)
-      const clientCpu = C.cpuMeter(client.proc.pid)
-      C.log(`latency: ${name}/s for ${warmup} + ${seconds} s`)
+      const cpu = cpuMeter(pid)
+      const clientCpu = cpuMeter(client.proc.pid)
+      log(`latency: ${name}/s for ${warmup} + ${seconds} s`)
       let metering = false
-      const published = await C.publishAtRate(prod, topic, coins, rate, warmup + seconds, {
+      const published = await publishAtRate(prod, topic, coins, rate, warmup + seconds, {
         onTick: (_s, _e, ingest) => {
           if (ingest >= from && ingest < to) inWindow++
           if (!metering && ingest >= from) {
@@ -149,7 +155,7 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
       while (Date.now() < deadline) {
         last = await report(client)
         if (last.phases[name].ticks >= inWindow) break
-        await C.sleep(500)
+        await sleep(500)
       }
       const got = last.phases[name]
       const tapped = (await report(tap)).phases[name]
@@ -165,16 +171,16 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
         missing: inWindow - (got.ticks - got.repeats),
         lagMs: got.lagMs,
         toRedisLagMs: tapped.lagMs,
-        sseEventsPerSecond: C.round(events / (warmup + seconds), 0),
+        sseEventsPerSecond: round(events / (warmup + seconds), 0),
         serverCpuPercent: usage.cpuPercent,
         serverRssMiB: usage.rssMiB,
         clientCpuPercent: clientUsage.cpuPercent
       })
-      C.log(
+      log(
         `latency: ${name}: p50 ${got.lagMs.p50} p99 ${got.lagMs.p99} max ${got.lagMs.max} ms, ` +
           `${got.ticks}/${inWindow} received; to Redis p50 ${tapped.lagMs.p50} p99 ${tapped.lagMs.p99}`
       )
-      await C.sleep(1000)
+      await sleep(1000)
     }
   }
 
@@ -186,8 +192,8 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
       service: s,
       baseline: b,
       ratio: {
-        p50: C.ratio(s.lagMs.p50, b.lagMs.p50),
-        p99: C.ratio(s.lagMs.p99, b.lagMs.p99),
+        p50: ratio(s.lagMs.p50, b.lagMs.p50),
+        p99: ratio(s.lagMs.p99, b.lagMs.p99),
         definition: "service latency ÷ baseline latency (lower is better; 1 = as fast as the bare relay)"
       }
     }

@@ -4,7 +4,14 @@
 // before the kill (caught up). Afterwards Postgres is checked against the topic: lost and double-counted ticks.
 // Baseline, same run, its own topic, same publisher: a bare kafkajs consumer with auto-commit (at-least-once) in the
 // same consumer-group settings, killed and restarted the same way; its redeliveries show what the checkpoints save.
-import * as C from "../lib/common.mjs"
+import { createTopic, deleteTopics, endOffsets, kafka, producer } from "../../support/kafka.mjs"
+import { jsonLines, lineReader } from "../../support/lines.mjs"
+import { cpuMeter, startCli, startNodeScript } from "../../support/processes.mjs"
+import { log } from "../../support/results.mjs"
+import { createDatabase, dropDatabase, query, unique } from "../../support/services.mjs"
+import { ratio, round } from "../../support/statistics.mjs"
+import { benchSymbols, publishAtRate } from "../../support/ticks.mjs"
+import { eventually, sleep } from "../../support/waiting.mjs"
 
 export const describe =
   "SIGKILL the processor at ~5k ticks/s: time to resume and catch up, lost/double-counted, vs a bare auto-commit consumer"
@@ -13,23 +20,23 @@ const median = (xs) => (xs.length === 0 ? 0 : [...xs].sort((a, b) => a - b)[Math
 
 /** Samples the topic's end offsets every 250 ms while `active()`. */
 const endSampler = async (env, topic) => {
-  const admin = C.kafka(env.KAFKA_BROKERS).admin()
+  const admin = kafka(env.KAFKA_BROKERS).admin()
   await admin.connect()
   let latest = new Map()
   let stopped = false
   const loop = (async () => {
     while (!stopped) {
       try {
-        latest = await C.endOffsets(admin, topic)
+        latest = await endOffsets(admin, topic)
       } catch {
         // a slow broker answer: keep the previous sample
       }
-      await C.sleep(250)
+      await sleep(250)
     }
   })()
   return {
     total: () => [...latest.values()].reduce((a, b) => a + b, 0),
-    fresh: async () => [...(await C.endOffsets(admin, topic)).values()].reduce((a, b) => a + b, 0),
+    fresh: async () => [...(await endOffsets(admin, topic)).values()].reduce((a, b) => a + b, 0),
     stop: async () => {
       stopped = true
       await loop
@@ -50,13 +57,13 @@ const timeline = () => {
 
 const phaseTimes = ({ kill, claimed, resumed, points, threshold, publishEnd, drained }) => {
   const caught = resumed === undefined ? undefined : points.find((p) => p.t >= resumed && p.lag <= threshold)
-  const s = (t) => (t === undefined ? null : C.round((t - kill) / 1000, 2))
+  const s = (t) => (t === undefined ? null : round((t - kill) / 1000, 2))
   return {
     claimedAfterKillSeconds: s(claimed),
     resumedAfterKillSeconds: s(resumed),
     caughtUpAfterKillSeconds: caught ? s(caught.t) : null,
     caughtUpWhilePublishing: caught ? caught.t <= publishEnd : false,
-    drainedAfterPublishEndSeconds: drained === undefined ? null : C.round((drained - publishEnd) / 1000, 2),
+    drainedAfterPublishEndSeconds: drained === undefined ? null : round((drained - publishEnd) / 1000, 2),
     maxLagAfterKill: Math.max(0, ...points.filter((p) => p.t >= kill).map((p) => p.lag)),
     caughtUpThreshold: threshold
   }
@@ -74,17 +81,17 @@ const runProcessor = async ({
   restartDelay,
   drainTimeout
 }) => {
-  const topic = C.unique("bench_rec")
-  const dbName = C.unique("bench_rec")
-  await C.createTopic(env.KAFKA_BROKERS, topic, 3)
-  clean.add("topics", () => C.deleteTopics(env.KAFKA_BROKERS, [topic, `${topic}.dlq`]))
-  const db = await C.createDatabase(env.DATABASE_URL, dbName)
-  clean.add("database", () => C.dropDatabase(env.DATABASE_URL, dbName))
-  const migrate = C.startCli("migrate", { DATABASE_URL: db })
+  const topic = unique("bench_rec")
+  const dbName = unique("bench_rec")
+  await createTopic(env.KAFKA_BROKERS, topic, 3)
+  clean.add("topics", () => deleteTopics(env.KAFKA_BROKERS, [topic, `${topic}.dlq`]))
+  const db = await createDatabase(env.DATABASE_URL, dbName)
+  clean.add("database", () => dropDatabase(env.DATABASE_URL, dbName))
+  const migrate = startCli("migrate", { DATABASE_URL: db })
   if ((await migrate.exited).code !== 0) throw new Error(`migrate failed: ${migrate.output()}`)
-  const group = C.unique("bench_rec")
+  const group = unique("bench_rec")
   const start = (name, profile) => {
-    const p = C.startCli(
+    const p = startCli(
       "processor",
       {
         KAFKA_BROKERS: env.KAFKA_BROKERS,
@@ -115,18 +122,18 @@ const runProcessor = async ({
   clean.add("cache reader", async () => cache.disconnect())
   const latestKeys = coins.map((c) => `latest:${c.symbol}`)
   const first = start("recovery-processor-1")
-  await C.eventually(
+  await eventually(
     async () => ((await checkpoint()).rows.length === 3 ? true : undefined),
     60_000,
     "the first processor's claim",
     100
   )
   const ends = await endSampler(env, topic)
-  const prod = await C.producer(env.KAFKA_BROKERS)
+  const prod = await producer(env.KAFKA_BROKERS)
   clean.add("publisher", () => prod.disconnect())
   const sentPerSymbol = new Map()
   const t0 = Date.now()
-  const publishing = C.publishAtRate(prod, topic, coins, rate, seconds, {
+  const publishing = publishAtRate(prod, topic, coins, rate, seconds, {
     onTick: (s) => sentPerSymbol.set(s, (sentPerSymbol.get(s) ?? 0) + 1)
   })
   let publishEnd
@@ -142,7 +149,7 @@ const runProcessor = async ({
   let sumAtClaim
   let drained
   let killCpu
-  const firstCpu = C.cpuMeter(first.pid)
+  const firstCpu = cpuMeter(first.pid)
   firstCpu.start()
   const deadline = t0 + (seconds + drainTimeout) * 1000
   while (Date.now() < deadline) {
@@ -154,8 +161,8 @@ const runProcessor = async ({
       killCpu = firstCpu.stop()
       first.child.kill("SIGKILL")
       kill = Date.now()
-      C.log(`recovery: processor SIGKILLed at ${C.round((kill - t0) / 1000, 1)} s, lag ${lag}`)
-      if (restartDelay > 0) await C.sleep(restartDelay * 1000)
+      log(`recovery: processor SIGKILLed at ${round((kill - t0) / 1000, 1)} s, lag ${lag}`)
+      if (restartDelay > 0) await sleep(restartDelay * 1000)
       second = start("recovery-processor-2", profileDir)
       continue
     }
@@ -168,7 +175,7 @@ const runProcessor = async ({
       claimed = t
       sumAtClaim = cp.sum
       cacheAtClaim = JSON.stringify(await cache.mget(...latestKeys))
-      C.log(`recovery: partitions claimed by the new processor ${C.round((claimed - kill) / 1000, 2)} s after the kill`)
+      log(`recovery: partitions claimed by the new processor ${round((claimed - kill) / 1000, 2)} s after the kill`)
     }
     if (
       claimed !== undefined &&
@@ -176,13 +183,13 @@ const runProcessor = async ({
       JSON.stringify(await cache.mget(...latestKeys)) !== cacheAtClaim
     ) {
       processing = t
-      C.log(
-        `recovery: the new processor is processing (cache updated) ${C.round((processing - kill) / 1000, 2)} s after the kill`
+      log(
+        `recovery: the new processor is processing (cache updated) ${round((processing - kill) / 1000, 2)} s after the kill`
       )
     }
     if (claimed !== undefined && resumed === undefined && cp.sum > sumAtClaim) {
       resumed = t
-      C.log(`recovery: first checkpoint of the new processor ${C.round((resumed - kill) / 1000, 2)} s after the kill`)
+      log(`recovery: first checkpoint of the new processor ${round((resumed - kill) / 1000, 2)} s after the kill`)
     }
     if (publishEnd !== undefined && resumed !== undefined && cp.sum >= (await ends.fresh())) {
       drained = Date.now()
@@ -190,7 +197,7 @@ const runProcessor = async ({
     }
     if (second !== undefined && !second.alive())
       throw new Error(`the new processor exited:\n${second.output().slice(-3000)}`)
-    await C.sleep(100)
+    await sleep(100)
   }
   const published = await publishing
   const threshold = Math.max(Math.round(1.5 * tl.steadyLag(kill - 5000, kill)), rate)
@@ -201,32 +208,29 @@ const runProcessor = async ({
   // Postgres against the topic.
   const topicRecords = await ends.fresh()
   await ends.stop()
-  const [ticks] = await C.query(db, "SELECT count(*)::int AS n FROM ticks")
+  const [ticks] = await query(db, "SELECT count(*)::int AS n FROM ticks")
   const perSymbol = new Map(
-    (await C.query(db, "SELECT symbol, count(*)::int AS n FROM ticks GROUP BY symbol")).map((r) => [r.symbol, r.n])
+    (await query(db, "SELECT symbol, count(*)::int AS n FROM ticks GROUP BY symbol")).map((r) => [r.symbol, r.n])
   )
-  const candleCounts = await C.query(
+  const candleCounts = await query(
     db,
     "SELECT interval, sum(tick_count)::bigint AS n FROM candles GROUP BY interval ORDER BY interval"
   )
   let missingBySymbol = 0
   for (const [s, n] of sentPerSymbol) missingBySymbol += Math.max(0, n - (perSymbol.get(s) ?? 0))
-  const admin = C.kafka(env.KAFKA_BROKERS).admin()
+  const admin = kafka(env.KAFKA_BROKERS).admin()
   await admin.connect()
-  const dlq = [...(await C.endOffsets(admin, `${topic}.dlq`).catch(() => new Map())).values()].reduce(
-    (a, b) => a + b,
-    0
-  )
+  const dlq = [...(await endOffsets(admin, `${topic}.dlq`).catch(() => new Map())).values()].reduce((a, b) => a + b, 0)
   await admin.disconnect()
   const stopped = await second.stop("SIGTERM")
   return {
     published,
     topicRecords,
-    killedAtSeconds: C.round((kill - t0) / 1000, 2),
+    killedAtSeconds: round((kill - t0) / 1000, 2),
     lagAtKill,
     steadyLagBeforeKill,
     firstProcessorCpuPercent: killCpu?.cpuPercent ?? null,
-    processingAfterKillSeconds: processing === undefined ? null : C.round((processing - kill) / 1000, 2),
+    processingAfterKillSeconds: processing === undefined ? null : round((processing - kill) / 1000, 2),
     ...times,
     checks: {
       ticksInPostgres: ticks.n,
@@ -241,28 +245,28 @@ const runProcessor = async ({
       dlqRecords: dlq
     },
     newProcessorExit: stopped,
-    lagTimeline: tl.points.filter((_, i) => i % 10 === 0).map((p) => [C.round((p.t - kill) / 1000, 1), p.lag])
+    lagTimeline: tl.points.filter((_, i) => i % 10 === 0).map((p) => [round((p.t - kill) / 1000, 1), p.lag])
   }
 }
 
 const runBaseline = async ({ env, clean, rate, seconds, killAt, coins, restartDelay }) => {
-  const topic = C.unique("bench_recbase")
-  await C.createTopic(env.KAFKA_BROKERS, topic, 3)
-  clean.add("baseline topic", () => C.deleteTopics(env.KAFKA_BROKERS, [topic]))
-  const group = C.unique("bench_recbase")
+  const topic = unique("bench_recbase")
+  await createTopic(env.KAFKA_BROKERS, topic, 3)
+  clean.add("baseline topic", () => deleteTopics(env.KAFKA_BROKERS, [topic]))
+  const group = unique("bench_recbase")
   // delivered[p][offset] = times delivered, across both consumers.
   const delivered = new Map([0, 1, 2].map((p) => [p, new Uint8Array(Math.ceil(rate * seconds * 1.2) + 10_000)]))
   const position = new Map()
   const starts = []
   const start = (name) => {
-    const p = C.startNodeScript(
+    const p = startNodeScript(
       "baseline-consumer.mjs",
       ["--brokers", env.KAFKA_BROKERS, "--topic", topic, "--group", group, "--mode", "follow"],
       { name }
     )
     clean.add(name, () => p.stop("SIGKILL"))
     const marks = { joined: undefined, first: undefined }
-    C.jsonLines(p, (m) => {
+    jsonLines(p, (m) => {
       if (m.ev === "joined") marks.joined ??= m.t
       if (m.ev === "batch") {
         marks.first ??= m.t
@@ -275,12 +279,12 @@ const runBaseline = async ({ env, clean, rate, seconds, killAt, coins, restartDe
     return { p, marks }
   }
   const first = start("recovery-baseline-1")
-  await C.lineReader(first.p).next((m) => m.ev === "joined", 60_000, "baseline join")
+  await lineReader(first.p).next((m) => m.ev === "joined", 60_000, "baseline join")
   const ends = await endSampler(env, topic)
-  const prod = await C.producer(env.KAFKA_BROKERS)
+  const prod = await producer(env.KAFKA_BROKERS)
   clean.add("baseline publisher", () => prod.disconnect())
   const t0 = Date.now()
-  const publishing = C.publishAtRate(prod, topic, coins, rate, seconds)
+  const publishing = publishAtRate(prod, topic, coins, rate, seconds)
   let publishEnd
   void publishing.then(() => (publishEnd = Date.now()))
   const tl = timeline()
@@ -295,8 +299,8 @@ const runBaseline = async ({ env, clean, rate, seconds, killAt, coins, restartDe
     if (kill === undefined && t - t0 >= killAt * 1000) {
       first.p.child.kill("SIGKILL")
       kill = Date.now()
-      C.log(`recovery: baseline consumer SIGKILLed at ${C.round((kill - t0) / 1000, 1)} s`)
-      if (restartDelay > 0) await C.sleep(restartDelay * 1000)
+      log(`recovery: baseline consumer SIGKILLed at ${round((kill - t0) / 1000, 1)} s`)
+      if (restartDelay > 0) await sleep(restartDelay * 1000)
       second = start("recovery-baseline-2")
       continue
     }
@@ -304,7 +308,7 @@ const runBaseline = async ({ env, clean, rate, seconds, killAt, coins, restartDe
       drained = Date.now()
       break
     }
-    await C.sleep(100)
+    await sleep(100)
   }
   const published = await publishing
   const topicRecords = await ends.fresh()
@@ -334,7 +338,7 @@ const runBaseline = async ({ env, clean, rate, seconds, killAt, coins, restartDe
   return {
     published,
     topicRecords,
-    killedAtSeconds: C.round((kill - t0) / 1000, 2),
+    killedAtSeconds: round((kill - t0) / 1000, 2),
     steadyLagBeforeKill: tl.steadyLag(kill - 5000, kill),
     ...times,
     checks: {
@@ -350,8 +354,8 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
   const seconds = Number(options.seconds)
   const killAt = Number(options.killAt)
   const restartDelay = Number(options.restartDelay ?? 0)
-  const coins = C.benchSymbols(Number(options.symbols ?? 50), "R")
-  C.log(`recovery: processor, ${rate}/s for ${seconds} s, SIGKILL at ${killAt} s`)
+  const coins = benchSymbols(Number(options.symbols ?? 50), "R")
+  log(`recovery: processor, ${rate}/s for ${seconds} s, SIGKILL at ${killAt} s`)
   const drainTimeout = Number(options.drainTimeout ?? 600)
   const pipeline = await runProcessor({
     env,
@@ -365,7 +369,7 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
     restartDelay,
     drainTimeout
   })
-  C.log(`recovery: baseline consumer, ${rate}/s for ${seconds} s, SIGKILL at ${killAt} s`)
+  log(`recovery: baseline consumer, ${rate}/s for ${seconds} s, SIGKILL at ${killAt} s`)
   const baseline = await runBaseline({ env, clean, rate, seconds, killAt, coins, restartDelay })
   return {
     parameters: {
@@ -384,8 +388,8 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
     },
     figures: { processor: pipeline, baseline },
     ratio: {
-      resumed: C.ratio(pipeline.resumedAfterKillSeconds, baseline.resumedAfterKillSeconds),
-      caughtUp: C.ratio(pipeline.caughtUpAfterKillSeconds, baseline.caughtUpAfterKillSeconds),
+      resumed: ratio(pipeline.resumedAfterKillSeconds, baseline.resumedAfterKillSeconds),
+      caughtUp: ratio(pipeline.caughtUpAfterKillSeconds, baseline.caughtUpAfterKillSeconds),
       definition: "processor seconds ÷ baseline seconds after the kill (lower is better)"
     },
     target: {

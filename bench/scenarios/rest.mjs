@@ -3,7 +3,11 @@
 // one thread, far less CPU per request than a node load generator on a 2-core machine).
 // Baseline, same run, interleaved round by round: bare node:http handlers doing the same Redis and SQL calls.
 import { execFileSync, spawn } from "node:child_process"
-import * as C from "../lib/common.mjs"
+import { lineReader, waitHealthy } from "../../support/lines.mjs"
+import { cpuMeter, freePort, startCli, startNodeScript } from "../../support/processes.mjs"
+import { log } from "../../support/results.mjs"
+import { createDatabase, dropDatabase, query, unique } from "../../support/services.mjs"
+import { ratio, round as roundTo } from "../../support/statistics.mjs"
 
 export const describe =
   "/api/latest and /api/candles (1,440 1m candles) under wrk, vs bare node:http handlers with the same Redis and SQL calls"
@@ -12,7 +16,7 @@ const endpoints = { latest: "/api/latest", candles: "/api/candles/BTC?interval=1
 const seedSymbols = ["BTC", "ETH", "USDT", "BNB", "XRP", "USDC", "ADA", "XLM", "LINK", "LTC"]
 
 const seed = async (db, redisUrl) => {
-  await C.query(
+  await query(
     db,
     `
     INSERT INTO candles (symbol, interval, bucket_start, open, high, low, close, volume, tick_count, vwap,
@@ -83,7 +87,7 @@ const toMs = (v, unit) => Number(v) * ({ us: 0.001, ms: 1, s: 1000, m: 60_000 }[
 const parseWrk = (text) => {
   const lat = {}
   for (const m of text.matchAll(/^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s|m)\s*$/gm))
-    lat[`p${m[1]}`] = C.round(toMs(m[2], m[3]), 2)
+    lat[`p${m[1]}`] = roundTo(toMs(m[2], m[3]), 2)
   const max = text.match(/Latency\s+[\d.]+\w+\s+[\d.]+\w+\s+([\d.]+)(us|ms|s|m)/)
   const requests = Number(text.match(/(\d+) requests in/)?.[1] ?? NaN)
   const non2xx = Number(text.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0)
@@ -91,7 +95,7 @@ const parseWrk = (text) => {
   return {
     requests,
     rps: Number(text.match(/Requests\/sec:\s+([\d.]+)/)?.[1] ?? NaN),
-    latencyMs: { ...lat, max: max ? C.round(toMs(max[1], max[2]), 2) : null },
+    latencyMs: { ...lat, max: max ? roundTo(toMs(max[1], max[2]), 2) : null },
     non2xx,
     socketErrors: errors ? errors.slice(1).reduce((a, b) => a + Number(b), 0) : 0
   }
@@ -102,7 +106,7 @@ const wrk = (url, seconds, connections) =>
     const child = spawn("wrk", ["-t1", `-c${connections}`, `-d${seconds}s`, "--timeout", "10s", "--latency", url], {
       stdio: ["ignore", "pipe", "pipe"]
     })
-    const meter = C.cpuMeter(child.pid)
+    const meter = cpuMeter(child.pid)
     meter.start()
     let out = ""
     child.stdout.on("data", (d) => (out += d))
@@ -132,17 +136,17 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
       throw new Error("wrk is not installed: apt-get install -y wrk")
     }
   })()
-  const dbName = C.unique("bench_rest")
-  const db = await C.createDatabase(env.DATABASE_URL, dbName)
-  clean.add("database", () => C.dropDatabase(env.DATABASE_URL, dbName))
-  const migrate = C.startCli("migrate", { DATABASE_URL: db })
+  const dbName = unique("bench_rest")
+  const db = await createDatabase(env.DATABASE_URL, dbName)
+  clean.add("database", () => dropDatabase(env.DATABASE_URL, dbName))
+  const migrate = startCli("migrate", { DATABASE_URL: db })
   if ((await migrate.exited).code !== 0) throw new Error(`migrate failed: ${migrate.output()}`)
   await seed(db, redis.url)
 
-  const apiPort = await C.freePort()
+  const apiPort = await freePort()
   // All the load comes from 127.0.0.1: the per-address rate limit (default 50/s, burst 100) is lifted out of the way,
   // so it is measured as the per-request cost it has for many clients, not as 429s.
-  const api = C.startCli(
+  const api = startCli(
     "api",
     {
       REDIS_URL: redis.url,
@@ -154,15 +158,15 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
     { cpuProfileDir: profileDir, name: "rest-api" }
   )
   clean.add("api", () => api.stop("SIGKILL"))
-  const basePort = await C.freePort()
-  const base = C.startNodeScript(
+  const basePort = await freePort()
+  const base = startNodeScript(
     "baseline-rest.mjs",
     ["--port", String(basePort), "--redis", redis.url, "--database", db],
     { name: "rest-baseline" }
   )
   clean.add("baseline", () => base.stop("SIGKILL"))
-  await C.lineReader(base).next((m) => m.ev === "listening", 20_000, "baseline listening")
-  await C.waitHealthy(api, `http://127.0.0.1:${apiPort}/health`)
+  await lineReader(base).next((m) => m.ev === "listening", 20_000, "baseline listening")
+  await waitHealthy(api, `http://127.0.0.1:${apiPort}/health`)
 
   const servers = { api: { port: apiPort, pid: api.pid }, baseline: { port: basePort, pid: base.pid } }
 
@@ -184,7 +188,7 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
     }
   }
   const sameAnswers = Object.keys(endpoints).map((endpoint) => sameBody(endpoint, shapes, bodies))
-  for (const same of sameAnswers) if (!same.ok) C.log(`rest: answers differ: ${same.why}`)
+  for (const same of sameAnswers) if (!same.ok) log(`rest: answers differ: ${same.why}`)
   const runs = []
   for (let round = 1; round <= rounds; round++) {
     for (const [endpoint, path] of Object.entries(endpoints)) {
@@ -193,7 +197,7 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
         const url = `http://127.0.0.1:${servers[server].port}${path}`
         const conns = endpoint === "candles" ? candleConnections : connections
         await wrk(url, 2, conns) // warm-up, discarded
-        const cpu = C.cpuMeter(servers[server].pid)
+        const cpu = cpuMeter(servers[server].pid)
         cpu.start()
         const r = await wrk(url, seconds, conns)
         const usage = cpu.stop()
@@ -206,7 +210,7 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
           serverCpuPercent: usage.cpuPercent,
           serverRssMiB: usage.rssMiB
         })
-        C.log(
+        log(
           `rest: round ${round} ${endpoint} ${server}: ${r.rps} req/s, p99 ${r.latencyMs.p99} ms (wrk ` +
             `${r.wrkCpuPercent}% CPU, server ${usage.cpuPercent}%)`
         )
@@ -220,16 +224,16 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
     for (const server of Object.keys(servers)) {
       const rs = runs.filter((r) => r.endpoint === endpoint && r.server === server)
       summary[endpoint][server] = {
-        rps: C.round(rs.reduce((a, r) => a + r.rps, 0) / rs.length, 0),
-        p50Ms: C.round(rs.reduce((a, r) => a + r.latencyMs.p50, 0) / rs.length, 2),
-        p99Ms: C.round(Math.max(...rs.map((r) => r.latencyMs.p99)), 2),
+        rps: roundTo(rs.reduce((a, r) => a + r.rps, 0) / rs.length, 0),
+        p50Ms: roundTo(rs.reduce((a, r) => a + r.latencyMs.p50, 0) / rs.length, 2),
+        p99Ms: roundTo(Math.max(...rs.map((r) => r.latencyMs.p99)), 2),
         non2xx: rs.reduce((a, r) => a + r.non2xx, 0),
         socketErrors: rs.reduce((a, r) => a + r.socketErrors, 0),
-        serverCpuPercent: C.round(rs.reduce((a, r) => a + r.serverCpuPercent, 0) / rs.length, 0),
+        serverCpuPercent: roundTo(rs.reduce((a, r) => a + r.serverCpuPercent, 0) / rs.length, 0),
         responseBytes: shapes[`${server} ${endpoint}`].bytes
       }
     }
-    summary[endpoint].ratio = C.ratio(summary[endpoint].api.rps, summary[endpoint].baseline.rps)
+    summary[endpoint].ratio = ratio(summary[endpoint].api.rps, summary[endpoint].baseline.rps)
   }
   const stopped = await api.stop("SIGTERM")
   return {

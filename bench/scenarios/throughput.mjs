@@ -7,13 +7,20 @@ import { rm } from "node:fs/promises"
 import os from "node:os"
 import { join } from "node:path"
 import pg from "pg"
-import * as C from "../lib/common.mjs"
+import { createTopic, deleteTopics, endOffsets, kafka, producer as kafkaProducer } from "../../support/kafka.mjs"
+import { jsonLines } from "../../support/lines.mjs"
+import { cpuMeter, procStat, startCli, startNodeScript } from "../../support/processes.mjs"
+import { log } from "../../support/results.mjs"
+import { createDatabase, dropDatabase, query, unique } from "../../support/services.mjs"
+import { ratio, round } from "../../support/statistics.mjs"
+import { benchSymbols } from "../../support/ticks.mjs"
+import { eventually, sleep } from "../../support/waiting.mjs"
 
 export const describe =
   "N ticks over 50 symbols: Kafka → processor → Postgres + Redis, vs a bare kafkajs eachBatch JSON.parse consumer"
 
 const writeReplayFile = async (file, n, symbols, spacing) => {
-  const coins = C.benchSymbols(symbols)
+  const coins = benchSymbols(symbols)
   const perSymbol = Math.ceil(n / symbols)
   // By default one tick per symbol per second (`spacing` ms of event time), ending a minute ago: hours of history
   // at 1M ticks, every candle interval used.
@@ -25,10 +32,10 @@ const writeReplayFile = async (file, n, symbols, spacing) => {
   for (let i = 0; i < n; i++) {
     const s = i % symbols
     const k = Math.floor(i / symbols)
-    prices[s] = C.round(prices[s] * Math.exp((Math.random() - 0.5) * 0.004), 6)
+    prices[s] = round(prices[s] * Math.exp((Math.random() - 0.5) * 0.004), 6)
     const c = coins[s]
     lastEventTime.set(c.symbol, t0 + k * spacing + s)
-    const volume = C.round(0.5 + Math.random() * 3, 4)
+    const volume = round(0.5 + Math.random() * 3, 4)
     chunk += `{"symbol":"${c.symbol}","coinId":"${c.coinId}","price":${prices[s]},"volume":${volume},"eventTime":${t0 + k * spacing + s}}\n`
     if (chunk.length > 1 << 20) {
       if (!stream.write(chunk)) await new Promise((r) => stream.once("drain", r))
@@ -42,22 +49,22 @@ const writeReplayFile = async (file, n, symbols, spacing) => {
 }
 
 const seedWithProducer = async (env, topic, file, n) => {
-  const admin = C.kafka(env.KAFKA_BROKERS).admin()
+  const admin = kafka(env.KAFKA_BROKERS).admin()
   await admin.connect()
   const t0 = performance.now()
-  const producer = C.startCli("producer", {
+  const producer = startCli("producer", {
     KAFKA_BROKERS: env.KAFKA_BROKERS,
     KAFKA_TOPIC: topic,
     SOURCE: `replay:${file}`,
     REPLAY_SPEED: "max"
   })
-  const cpu = C.cpuMeter(producer.pid)
+  const cpu = cpuMeter(producer.pid)
   cpu.start()
   let total = 0
   try {
-    await C.eventually(
+    await eventually(
       async () => {
-        total = [...(await C.endOffsets(admin, topic)).values()].reduce((a, b) => a + b, 0)
+        total = [...(await endOffsets(admin, topic)).values()].reduce((a, b) => a + b, 0)
         if (total >= n) return true
         if (!producer.alive())
           throw new Error(
@@ -75,12 +82,12 @@ const seedWithProducer = async (env, topic, file, n) => {
   const seconds = (performance.now() - t0) / 1000
   const usage = cpu.stop()
   // It stops by itself at the end of the file; SIGTERM only if it lingers.
-  const exit = await Promise.race([producer.exited, C.sleep(10_000).then(() => producer.stop("SIGTERM"))])
+  const exit = await Promise.race([producer.exited, sleep(10_000).then(() => producer.stop("SIGTERM"))])
   return {
     by: "producer (SOURCE=replay, REPLAY_SPEED=max)",
     records: total,
-    seconds: C.round(seconds, 2),
-    rate: C.round(total / seconds, 0),
+    seconds: round(seconds, 2),
+    rate: round(total / seconds, 0),
     producerCpuPercent: usage.cpuPercent,
     exit
   }
@@ -89,7 +96,7 @@ const seedWithProducer = async (env, topic, file, n) => {
 const seedWithKafkajs = async (env, topic, file, n) => {
   const { readFile } = await import("node:fs/promises")
   const lines = (await readFile(file, "utf8")).split("\n").filter((l) => l.length > 0)
-  const prod = await C.producer(env.KAFKA_BROKERS)
+  const prod = await kafkaProducer(env.KAFKA_BROKERS)
   const t0 = performance.now()
   for (let i = 0; i < lines.length; i += 5000) {
     const messages = lines.slice(i, i + 5000).map((value) => {
@@ -100,25 +107,25 @@ const seedWithKafkajs = async (env, topic, file, n) => {
   }
   await prod.disconnect()
   const seconds = (performance.now() - t0) / 1000
-  return { by: "kafkajs, 5,000 per send", records: n, seconds: C.round(seconds, 2), rate: C.round(n / seconds, 0) }
+  return { by: "kafkajs, 5,000 per send", records: n, seconds: round(seconds, 2), rate: round(n / seconds, 0) }
 }
 
 const runBaseline = async (env, topic, label) => {
   const spawned = Date.now()
-  const proc = C.startNodeScript(
+  const proc = startNodeScript(
     "baseline-consumer.mjs",
-    ["--brokers", env.KAFKA_BROKERS, "--topic", topic, "--group", C.unique("bench_base"), "--mode", "drain"],
+    ["--brokers", env.KAFKA_BROKERS, "--topic", topic, "--group", unique("bench_base"), "--mode", "drain"],
     { name: `baseline-${label}` }
   )
-  const cpu = C.cpuMeter(proc.pid)
+  const cpu = cpuMeter(proc.pid)
   cpu.start()
   const marks = {}
-  C.jsonLines(proc, (m) => {
+  jsonLines(proc, (m) => {
     if (m.ev === "joined" && marks.joined === undefined) marks.joined = m.t
     if (m.ev === "first") marks.first = m.t
     if (m.ev === "done") Object.assign(marks, { done: m.t, records: m.records, parsed: m.parsed })
   })
-  const exit = await Promise.race([proc.exited, C.sleep(600_000).then(() => proc.stop("SIGKILL"))])
+  const exit = await Promise.race([proc.exited, sleep(600_000).then(() => proc.stop("SIGKILL"))])
   const usage = cpu.stop()
   if (marks.done === undefined)
     throw new Error(`baseline consumer did not finish (${JSON.stringify(exit)}):\n${proc.output().slice(-3000)}`)
@@ -126,11 +133,11 @@ const runBaseline = async (env, topic, label) => {
   return {
     label,
     records: marks.records,
-    startupSeconds: C.round((marks.joined - spawned) / 1000, 2),
-    consumeSeconds: C.round(consumeSeconds, 3),
-    rate: C.round(marks.records / consumeSeconds, 0),
-    wallSeconds: C.round((marks.done - spawned) / 1000, 2),
-    wallRate: C.round(marks.records / ((marks.done - spawned) / 1000), 0),
+    startupSeconds: round((marks.joined - spawned) / 1000, 2),
+    consumeSeconds: round(consumeSeconds, 3),
+    rate: round(marks.records / consumeSeconds, 0),
+    wallSeconds: round((marks.done - spawned) / 1000, 2),
+    wallRate: round(marks.records / ((marks.done - spawned) / 1000), 0),
     cpuPercent: usage.cpuPercent,
     rssMiB: usage.rssMiB
   }
@@ -142,34 +149,34 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
   const spacing = Number(options.spacingMs ?? 1000)
   if (!(spacing >= symbols))
     throw new Error("--spacing-ms must be at least --symbols (event times are spacing × k + symbol index)")
-  const topic = C.unique("bench_tp")
-  const dbName = C.unique("bench_tp")
+  const topic = unique("bench_tp")
+  const dbName = unique("bench_tp")
   const file = join(os.tmpdir(), `${topic}.ndjson`)
   clean.add("replay file", () => rm(file, { force: true }))
-  await C.createTopic(env.KAFKA_BROKERS, topic, 3)
-  clean.add("topics", () => C.deleteTopics(env.KAFKA_BROKERS, [topic, `${topic}.dlq`]))
-  const db = await C.createDatabase(env.DATABASE_URL, dbName)
-  clean.add("database", () => C.dropDatabase(env.DATABASE_URL, dbName))
+  await createTopic(env.KAFKA_BROKERS, topic, 3)
+  clean.add("topics", () => deleteTopics(env.KAFKA_BROKERS, [topic, `${topic}.dlq`]))
+  const db = await createDatabase(env.DATABASE_URL, dbName)
+  clean.add("database", () => dropDatabase(env.DATABASE_URL, dbName))
 
-  C.log(`throughput: writing ${n} ticks over ${symbols} symbols to ${file}`)
+  log(`throughput: writing ${n} ticks over ${symbols} symbols to ${file}`)
   const lastEventTimes = await writeReplayFile(file, n, symbols, spacing)
-  C.log(`throughput: publishing them to ${topic}`)
+  log(`throughput: publishing them to ${topic}`)
   const seed =
     options.seed === "kafkajs"
       ? await seedWithKafkajs(env, topic, file, n)
       : await seedWithProducer(env, topic, file, n)
-  C.log(`throughput: published ${seed.records} in ${seed.seconds} s (${seed.rate}/s)`)
+  log(`throughput: published ${seed.records} in ${seed.seconds} s (${seed.rate}/s)`)
   if (seed.records !== n) throw new Error(`the topic holds ${seed.records} records, expected ${n}`)
 
-  const migrate = C.startCli("migrate", { DATABASE_URL: db })
+  const migrate = startCli("migrate", { DATABASE_URL: db })
   const migrated = await migrate.exited
   if (migrated.code !== 0) throw new Error(`migrate failed: ${migrate.output()}`)
 
-  C.log("throughput: baseline (before)")
+  log("throughput: baseline (before)")
   const before = await runBaseline(env, topic, "before")
-  C.log(`throughput: baseline ${before.rate}/s`)
+  log(`throughput: baseline ${before.rate}/s`)
 
-  C.log("throughput: processor")
+  log("throughput: processor")
   const passthrough = {}
   if (options.batchSize !== undefined) passthrough.BATCH_SIZE = String(options.batchSize)
   if (options.checkpointInterval !== undefined) passthrough.CHECKPOINT_INTERVAL = String(options.checkpointInterval)
@@ -181,20 +188,20 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
   const lastKeys = [...lastEventTimes.keys()].map((s) => `latest:${s}`)
   const wantLast = [...lastEventTimes.values()]
   const spawned = Date.now()
-  const processor = C.startCli(
+  const processor = startCli(
     "processor",
     {
       KAFKA_BROKERS: env.KAFKA_BROKERS,
       REDIS_URL: redis.url,
       DATABASE_URL: db,
       KAFKA_TOPIC: topic,
-      KAFKA_GROUP_ID: C.unique("bench_proc"),
+      KAFKA_GROUP_ID: unique("bench_proc"),
       ...passthrough
     },
     { cpuProfileDir: profileDir, name: "throughput-processor" }
   )
   clean.add("processor", () => processor.stop("SIGKILL"))
-  const cpu = C.cpuMeter(processor.pid)
+  const cpu = cpuMeter(processor.pid)
   cpu.start()
   let claimed
   let firstCheckpoint
@@ -205,7 +212,7 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
   let peakRss = 0
   const timeline = []
   try {
-    await C.eventually(
+    await eventually(
       async () => {
         if (!processor.alive()) throw new Error(`processor exited:\n${processor.output().slice(-3000)}`)
         const rows = (
@@ -214,7 +221,7 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
           ])
         ).rows
         const t = Date.now()
-        peakRss = Math.max(peakRss, C.procStat(processor.pid)?.rss ?? 0)
+        peakRss = Math.max(peakRss, procStat(processor.pid)?.rss ?? 0)
         if (processed === undefined && rows.length > 0) {
           const values = await cacheReader.mget(...lastKeys)
           if (values.every((v, i) => v !== null && Number(v.match(/"eventTime":(\d+)/)?.[1]) === wantLast[i]))
@@ -251,44 +258,41 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
   const s10 = at(0.1)
   const s90 = at(0.9)
   const steadyRate =
-    s10 && s90 && s90.t > s10.t ? C.round((s90.records - s10.records) / ((s90.t - s10.t) / 1000), 0) : null
+    s10 && s90 && s90.t > s10.t ? round((s90.records - s10.records) / ((s90.t - s10.t) / 1000), 0) : null
   const processedSeconds = (processed - claimed) / 1000
   const pipeline = {
     records: n,
-    startupSeconds: C.round((claimed - spawned) / 1000, 2),
-    consumeSeconds: C.round(consumeSeconds, 3),
-    rate: C.round(n / consumeSeconds, 0),
-    processedSeconds: C.round(processedSeconds, 3),
-    processedRate: C.round(n / processedSeconds, 0),
+    startupSeconds: round((claimed - spawned) / 1000, 2),
+    consumeSeconds: round(consumeSeconds, 3),
+    rate: round(n / consumeSeconds, 0),
+    processedSeconds: round(processedSeconds, 3),
+    processedRate: round(n / processedSeconds, 0),
     steadyRate10to90: steadyRate,
-    wallSeconds: C.round((done - spawned) / 1000, 2),
-    wallRate: C.round(n / ((done - spawned) / 1000), 0),
-    firstCheckpointAfterClaimSeconds: C.round((firstCheckpoint - claimed) / 1000, 2),
+    wallSeconds: round((done - spawned) / 1000, 2),
+    wallRate: round(n / ((done - spawned) / 1000), 0),
+    firstCheckpointAfterClaimSeconds: round((firstCheckpoint - claimed) / 1000, 2),
     checkpointAdvancesSeen: checkpointsSeen,
     cpuPercent: usage.cpuPercent,
-    peakRssMiB: C.round(peakRss / 2 ** 20, 1)
+    peakRssMiB: round(peakRss / 2 ** 20, 1)
   }
-  C.log(`throughput: processor ${pipeline.rate}/s`)
+  log(`throughput: processor ${pipeline.rate}/s`)
 
   // Correctness of what was measured: every tick once, every candle counts each tick once, the cache has them all.
-  const [ticks] = await C.query(db, "SELECT count(*)::int AS n, count(DISTINCT symbol)::int AS symbols FROM ticks")
-  const candleCounts = await C.query(
+  const [ticks] = await query(db, "SELECT count(*)::int AS n, count(DISTINCT symbol)::int AS symbols FROM ticks")
+  const candleCounts = await query(
     db,
     "SELECT interval, sum(tick_count)::bigint AS n, count(*)::int AS rows FROM candles GROUP BY interval ORDER BY interval"
   )
   const r = new Redis(redis.url)
   const latestKeys = (await r.keys("latest:*")).filter((k) => k !== "latest:symbols").length
   await r.quit()
-  const admin = C.kafka(env.KAFKA_BROKERS).admin()
+  const admin = kafka(env.KAFKA_BROKERS).admin()
   await admin.connect()
-  const dlq = [...(await C.endOffsets(admin, `${topic}.dlq`).catch(() => new Map())).values()].reduce(
-    (a, b) => a + b,
-    0
-  )
+  const dlq = [...(await endOffsets(admin, `${topic}.dlq`).catch(() => new Map())).values()].reduce((a, b) => a + b, 0)
   await admin.disconnect()
 
   const stopped = await processor.stop("SIGTERM")
-  C.log("throughput: baseline (after)")
+  log("throughput: baseline (after)")
   const after = await runBaseline(env, topic, "after")
   const baselineRate = Math.round((before.rate + after.rate) / 2)
   const baselineWallRate = Math.round((before.wallRate + after.wallRate) / 2)
@@ -311,15 +315,15 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
       processorExit: stopped
     },
     ratio: {
-      consumeRate: C.ratio(pipeline.rate, baselineRate),
-      processedRate: C.ratio(pipeline.processedRate, baselineRate),
-      wallRate: C.ratio(pipeline.wallRate, baselineWallRate),
+      consumeRate: ratio(pipeline.rate, baselineRate),
+      processedRate: ratio(pipeline.processedRate, baselineRate),
+      wallRate: ratio(pipeline.wallRate, baselineWallRate),
       definition:
         "pipeline records/s ÷ baseline records/s. consumeRate: from partition assignment (claim / group join) " +
         "to the checkpoint covering the last record (durable in Postgres); processedRate: to the moment the " +
         "cache holds every symbol's last tick (processed, not yet durable); wallRate: from process start"
     },
-    target: { consumeRateRatio: 0.8, met: C.ratio(pipeline.rate, baselineRate) >= 0.8 },
+    target: { consumeRateRatio: 0.8, met: ratio(pipeline.rate, baselineRate) >= 0.8 },
     correctness: [
       { check: "every tick in Postgres once", ok: ticks.n === n },
       {

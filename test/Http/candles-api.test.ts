@@ -3,7 +3,8 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { bollinger, ema, rsi, sma } from "../../src/Domain/Indicators.js"
-import { eventually, type Running, startCli } from "../e2e/support.js"
+import { eventually } from "../../support/waiting.mjs"
+import { type Running, startCli } from "../e2e/support.js"
 
 // GET /api/candles/:symbol with fill=true and indicators=true, against the built `node dist/main.js service` fed a replay
 // file with known gaps: BTC trades in minutes 0–39 of a window that ended 20 minutes ago, except minutes 12, 13 and 25–27.

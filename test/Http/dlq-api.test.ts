@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { eventually, type Running, startCli } from "../e2e/support.js"
+import { eventually } from "../../support/waiting.mjs"
+import { type Running, startCli } from "../e2e/support.js"
 
 // GET /api/admin/dlq against the built service fed a replay with 30 good BTC ticks, then one 10 minutes behind the
 // newest (late: ALLOWED_LATENESS is 2 minutes) and one an hour ahead of now (future: MAX_FUTURE_SKEW is 5 minutes).

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { eventually, type Running, startCli } from "../e2e/support.js"
+import { eventually } from "../../support/waiting.mjs"
+import { type Running, startCli } from "../e2e/support.js"
 
 const up = async (svc: Running) => {
   await eventually(async () => (await fetch(`${svc.url}/health`)).ok || undefined, 60_000, "/health")

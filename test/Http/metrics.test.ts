@@ -1,7 +1,8 @@
 import { execFileSync } from "node:child_process"
 import { existsSync } from "node:fs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { eventually, type Running, startCli } from "../e2e/support.js"
+import { eventually } from "../../support/waiting.mjs"
+import { type Running, startCli } from "../e2e/support.js"
 
 interface Family {
   readonly name: string

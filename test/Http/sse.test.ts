@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { eventually, type Running, startCli } from "../e2e/support.js"
+import { eventually } from "../../support/waiting.mjs"
+import { type Running, startCli } from "../e2e/support.js"
 import { openSse, type SseConnection } from "./sse-client.js"
 
 // GET /api/events against the built `node dist/main.js service` (embedded adapters, simulator): connection caps,

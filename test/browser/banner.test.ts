@@ -3,7 +3,9 @@ import { existsSync, mkdirSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { type Browser, chromium } from "playwright-core"
 import { afterAll, describe, expect, it } from "vitest"
-import { eventually, freePort, type Running, startCli } from "../e2e/support.js"
+import { freePort } from "../../support/processes.mjs"
+import { eventually } from "../../support/waiting.mjs"
+import { type Running, startCli } from "../e2e/support.js"
 
 // A real Redis goes away under the dashboard and comes back: the banner shows and clears. The test runs its own
 // redis-server on a free port (from Debian's package; scripts/services.sh installs it), so stopping it disturbs no other suite.

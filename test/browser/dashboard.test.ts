@@ -4,7 +4,8 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { type Browser, type ConsoleMessage, chromium, type Page, type Request } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { eventually, type Running, startCli } from "../e2e/support.js"
+import { eventually } from "../../support/waiting.mjs"
+import { type Running, startCli } from "../e2e/support.js"
 import { writeHistory } from "./history.js"
 
 // The dashboard in a real browser: Debian's Chromium (scripts/install-test-tools.sh installs it), driven by playwright-core,

@@ -1,5 +1,6 @@
 import { writeFileSync } from "node:fs"
 import { knownCoins } from "../../src/Sources/Coins.js"
+import { mulberry32 } from "../../support/random.mjs"
 
 /**
  * A replay file that gives the dashboard both history and a live feed, in one `service` process on embedded adapters,
@@ -28,20 +29,8 @@ export interface HistoryOptions {
 
 const yearMs = 365.25 * 24 * 3600 * 1000
 
-/** mulberry32: small, seeded, good enough for test data. */
-const rng = (seed: number) => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 export const writeHistory = (o: HistoryOptions): { readonly lines: number } => {
-  const random = rng(o.seed)
+  const random = mulberry32(o.seed)
   const gaussian = () =>
     Math.sqrt(-2 * Math.log(Math.max(random(), Number.MIN_VALUE))) * Math.cos(2 * Math.PI * random())
   type Line = { readonly t: number; readonly json: string }

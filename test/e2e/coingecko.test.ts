@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs"
 import { createServer, type Server } from "node:http"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { eventually, type Running, startCli } from "./support.js"
+import { eventually } from "../../support/waiting.mjs"
+import { type Running, startCli } from "./support.js"
 
 // The whole pipeline fed by the CoinGecko source: the built service with SOURCE=coingecko against a fake CoinGecko on
 // loopback that serves the recorded answers (test/fixtures/coingecko), each poll a little later and a little moved.

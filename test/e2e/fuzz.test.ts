@@ -1,6 +1,7 @@
 import { FastCheck as fc } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { eventually, type Running, startCli } from "./support.js"
+import { eventually } from "../../support/waiting.mjs"
+import { type Running, startCli } from "./support.js"
 
 // Every HTTP parameter fuzzed against the built service: a bad one is a 4xx with a JSON { error } body, never a 5xx.
 const seed = process.env["PROPERTY_SEED"] ? Number(process.env["PROPERTY_SEED"]) : Date.now()

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { eventually, type Running, readEvents, startCli } from "./support.js"
+import { eventually } from "../../support/waiting.mjs"
+import { type Running, readEvents, startCli } from "./support.js"
 
 // The built CLI on embedded adapters, exactly as `npm start` runs it.
 describe("service (embedded, built dist/main.js)", () => {

@@ -1,16 +1,5 @@
-import { type ChildProcess, spawn } from "node:child_process"
-import { createServer } from "node:net"
-
-export const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const srv = createServer()
-    srv.listen(0, "127.0.0.1", () => {
-      const address = srv.address()
-      srv.close(() =>
-        typeof address === "object" && address !== null ? resolve(address.port) : reject(new Error("no port"))
-      )
-    })
-  })
+import type { ChildProcess } from "node:child_process"
+import { freePort, startCli as startBuiltCli } from "../../support/processes.mjs"
 
 export interface Running {
   readonly child: ChildProcess
@@ -20,68 +9,35 @@ export interface Running {
   readonly stop: (signal?: NodeJS.Signals) => Promise<{ code: number | null; millis: number }>
 }
 
-/** Starts `node dist/main.js <args>` (the built CLI, as users run it). */
+/** Starts `node dist/main.js <args>` (the built CLI, as users run it) on a free port, without services unless given. */
 export const startCli = async (
   args: ReadonlyArray<string>,
   env: Record<string, string | undefined>
 ): Promise<Running> => {
   const port = await freePort()
-  const child = spawn(process.execPath, ["dist/main.js", ...args], {
+  const proc = startBuiltCli(args, {
     // SOURCE=simulator unless a test says otherwise: `auto` would poll the real CoinGecko on a machine with internet.
     // The request rate limit is lifted for tests that poll; test/Http/limits.test.ts sets its own.
-    env: {
-      ...process.env,
-      KAFKA_BROKERS: "",
-      REDIS_URL: "",
-      DATABASE_URL: "",
-      PORT: String(port),
-      LOG_LEVEL: "warning",
-      SOURCE: "simulator",
-      RATE_LIMIT: "100000",
-      RATE_LIMIT_BURST: "100000",
-      ...env
-    },
-    stdio: ["ignore", "pipe", "pipe"]
+    KAFKA_BROKERS: "",
+    REDIS_URL: "",
+    DATABASE_URL: "",
+    PORT: String(port),
+    LOG_LEVEL: "warning",
+    SOURCE: "simulator",
+    RATE_LIMIT: "100000",
+    RATE_LIMIT_BURST: "100000",
+    ...env
   })
-  let output = ""
-  child.stdout?.on("data", (d: Buffer) => (output += d.toString()))
-  child.stderr?.on("data", (d: Buffer) => (output += d.toString()))
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
   return {
-    child,
+    child: proc.child,
     url: `http://127.0.0.1:${port}`,
-    output: () => output,
+    output: proc.output,
     stop: async (signal = "SIGTERM") => {
-      const start = Date.now()
-      if (child.exitCode === null) child.kill(signal)
-      const code = await Promise.race([exited, new Promise<"timeout">((r) => setTimeout(() => r("timeout"), 15_000))])
-      if (code === "timeout") {
-        child.kill("SIGKILL")
-        throw new Error(`process did not exit within 15 s of ${signal}\n${output}`)
-      }
-      return { code, millis: Date.now() - start }
+      const stopped = await proc.stop(signal, 15_000)
+      if (stopped.timedOut) throw new Error(`process did not exit within 15 s of ${signal}\n${proc.output()}`)
+      return { code: stopped.code, millis: stopped.millis }
     }
   }
-}
-
-/** Polls `probe` until it returns a value, or fails after `timeoutMs` (a bound on waiting, not a timing assertion). */
-export const eventually = async <A>(
-  probe: () => Promise<A | undefined>,
-  timeoutMs: number,
-  what: string
-): Promise<A> => {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe()
-      if (value !== undefined) return value
-    } catch (e) {
-      last = e
-    }
-    await new Promise((r) => setTimeout(r, 200))
-  }
-  throw new Error(`timed out waiting for ${what}${last === undefined ? "" : `: ${String(last)}`}`)
 }
 
 /** Reads an SSE response until `count` events named `name` arrived; returns their parsed data and ids. */

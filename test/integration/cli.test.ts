@@ -1,7 +1,9 @@
 import { writeFileSync } from "node:fs"
 import { afterAll, describe, expect, it } from "vitest"
-import { eventually, type Running, readEvents, startCli } from "../e2e/support.js"
-import { createDatabase, query, services, servicesSh, unique } from "./support.js"
+import { createDatabase, query, unique } from "../../support/services.mjs"
+import { eventually } from "../../support/waiting.mjs"
+import { type Running, readEvents, startCli } from "../e2e/support.js"
+import { services, servicesSh } from "./support.js"
 
 const json = async <A>(url: string): Promise<{ status: number; headers: Headers; body: A }> => {
   const res = await fetch(url)

@@ -1,8 +1,10 @@
 import { afterAll, describe, expect, it } from "vitest"
 import type { Tick } from "../../src/Domain/Tick.js"
-import { eventually } from "../e2e/support.js"
+import { publish } from "../../support/kafka.mjs"
+import { redis } from "../../support/services.mjs"
+import { eventually, sleep } from "../../support/waiting.mjs"
 import { deadLettersConverged, logged, type Poison, poison, type Rig, rig } from "./rig.js"
-import { converged, epoch, feed, messages, publish, redis, servicesSh, sleep } from "./support.js"
+import { converged, epoch, feed, messages, servicesSh } from "./support.js"
 
 const symbols = ["BTC", "ETH", "USDT", "BNB", "XLM", "LINK"]
 const base = epoch + 30 * 86_400_000 // this file's own event times: its Redis values tell its ticks apart

@@ -1,8 +1,10 @@
 import { afterAll, describe, expect, it } from "vitest"
 import type { Tick } from "../../src/Domain/Tick.js"
-import { eventually } from "../e2e/support.js"
+import { publish } from "../../support/kafka.mjs"
+import { query, redis } from "../../support/services.mjs"
+import { eventually } from "../../support/waiting.mjs"
 import { logged, occurrences, type Rig, rig } from "./rig.js"
-import { converged, epoch, feed, messages, publish, query, redis } from "./support.js"
+import { converged, epoch, feed, messages } from "./support.js"
 
 const symbols = ["BTC", "ETH", "USDT", "BNB", "XLM", "LINK"] // murmur2 spreads these over partitions 0, 1 and 2
 

@@ -3,18 +3,11 @@ import { createServer } from "node:http"
 import { FastCheck as fc, Schema } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
 import { Tick, TickJson } from "../../src/Domain/Tick.js"
-import { eventually, type Running, startCli } from "../e2e/support.js"
-import {
-  createDatabase,
-  createTopic,
-  encode,
-  kafka,
-  query,
-  readTopic,
-  recordDifferences,
-  services,
-  unique
-} from "./support.js"
+import { createTopic, kafka, readTopic } from "../../support/kafka.mjs"
+import { createDatabase, query, unique } from "../../support/services.mjs"
+import { eventually } from "../../support/waiting.mjs"
+import { type Running, startCli } from "../e2e/support.js"
+import { encode, recordDifferences, services } from "./support.js"
 
 /** 60 records of good ticks and junk (from `seed`), then a tick from the far future and a late one. */
 const fuzzInput = (seed: number, now: number) => {

@@ -1,9 +1,13 @@
 import pg from "pg"
 import { afterAll, describe, expect, it } from "vitest"
 import type { Tick } from "../../src/Domain/Tick.js"
+import { publish } from "../../support/kafka.mjs"
+import { mulberry32 } from "../../support/random.mjs"
+import { query, unique } from "../../support/services.mjs"
+import { sleep } from "../../support/waiting.mjs"
 import type { Running } from "../e2e/support.js"
 import { deadLettersConverged, logged, type Poison, poison, type Rig, rig } from "./rig.js"
-import { converged, feed, messages, publish, query, random, sleep, unique } from "./support.js"
+import { converged, feed, messages } from "./support.js"
 
 const symbols = ["BTC", "ETH", "USDT", "BNB", "XLM", "LINK"] // murmur2 spreads these over partitions 0, 1 and 2
 /** SIGKILLs at random points per run (REAL_KILLS=<n> for more), and KILL_SEED=<seed> to replay a run's points. */
@@ -69,7 +73,7 @@ describe("processor SIGKILLs on real services", () => {
 
   it(`SIGKILL at ${kills} random points and in a checkpoint transaction: each tick once, candles and DLQ as the reference`, async () => {
     console.log(`kill seed ${seed} (KILL_SEED=${seed} replays these kill points; REAL_KILLS=${kills})`)
-    const next = random(seed)
+    const next = mulberry32(seed)
     const t = await rig("kills", 3, { BATCH_SIZE: "200", LOG_LEVEL: "info" })
     rigs.push(t)
     const input: Array<Tick> = []

@@ -2,7 +2,8 @@ import { Effect, Redacted } from "effect"
 import { describe, expect, it } from "vitest"
 import * as SqlClient from "../../src/Sql/Client.js"
 import { loader, migrate } from "../../src/Sql/Migrations.js"
-import { createDatabase, query, services, unique } from "./support.js"
+import { createDatabase, query, unique } from "../../support/services.mjs"
+import { services } from "./support.js"
 
 // Several processors started at once on a fresh database each run the migrations, each on its own pool.
 // (The bare PgMigrator.run fails here: 3 of 5 members in one round when checked by hand, the CREATE of its table races.)

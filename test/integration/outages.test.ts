@@ -1,9 +1,12 @@
 import { Schema } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
 import { TickJson } from "../../src/Domain/Tick.js"
-import { eventually, type Running, startCli } from "../e2e/support.js"
+import { publish, readTopic } from "../../support/kafka.mjs"
+import { redis } from "../../support/services.mjs"
+import { eventually } from "../../support/waiting.mjs"
+import { type Running, startCli } from "../e2e/support.js"
 import { type Rig, rig } from "./rig.js"
-import { converged, feed, messages, publish, readTopic, redis, services, servicesSh } from "./support.js"
+import { converged, feed, messages, services, servicesSh } from "./support.js"
 
 // Service outages with a controlled stop (SIGTERM, pg_ctl -m fast); crashes of the services are in crashes.test.ts.
 describe("processor and service outages on real services", () => {

@@ -1,6 +1,8 @@
 import { afterAll, describe, expect, it } from "vitest"
+import { kafka, publish, readTopic } from "../../support/kafka.mjs"
+import { sleep } from "../../support/waiting.mjs"
 import { exited, type Rig, rig } from "./rig.js"
-import { converged, epoch, feed, kafka, messages, publish, readTopic, sleep } from "./support.js"
+import { converged, epoch, feed, messages } from "./support.js"
 
 const symbols = ["BTC", "ETH", "USDT", "BNB", "XLM", "LINK", "SOL", "ADA"]
 const base = epoch + 60 * 86_400_000

@@ -1,18 +1,11 @@
 import { Schema } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Tick, TickJson } from "../../src/Domain/Tick.js"
-import { eventually, type Running, startCli } from "../e2e/support.js"
-import {
-  createDatabase,
-  createTopic,
-  publish,
-  query,
-  readTopic,
-  recordDifferences,
-  redis,
-  services,
-  unique
-} from "./support.js"
+import { createTopic, publish, readTopic } from "../../support/kafka.mjs"
+import { createDatabase, query, redis, unique } from "../../support/services.mjs"
+import { eventually } from "../../support/waiting.mjs"
+import { type Running, startCli } from "../e2e/support.js"
+import { recordDifferences, services } from "./support.js"
 
 const encode = Schema.encodeSync(TickJson)
 const epoch = Date.UTC(2025, 10, 20, 12, 0, 0)

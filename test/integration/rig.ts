@@ -1,6 +1,9 @@
 import { Tick } from "../../src/Domain/Tick.js"
+import { createTopic, readTopic } from "../../support/kafka.mjs"
+import { createDatabase, query, unique } from "../../support/services.mjs"
+import { sleep } from "../../support/waiting.mjs"
 import { type Running, startCli } from "../e2e/support.js"
-import { createDatabase, createTopic, encode, query, readTopic, services, sleep, unique } from "./support.js"
+import { encode, services } from "./support.js"
 
 /** A fresh topic and database, and `node dist/main.js processor` on them (as many as a test starts). */
 export const rig = async (name: string, partitions = 3, extra: Record<string, string> = {}) => {

@@ -2,7 +2,9 @@ import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { Bus } from "../../src/Bus/Bus.js"
 import * as KafkaBus from "../../src/Bus/Kafka.js"
-import { kafka, services, unique } from "./support.js"
+import { kafka } from "../../support/kafka.mjs"
+import { unique } from "../../support/services.mjs"
+import { services } from "./support.js"
 
 // `service` runs the producer and the processor in one process, and each makes sure the topic exists: on a fresh
 // topic they create it at once. On a loaded machine the wait for leaders failed now and then ("This server does not
