@@ -35,6 +35,7 @@ const fairShare: Record<string, number> = {
   "expired holding work": 0.1,
   fenced: 0.1,
   timeout: 0.02,
+  claimTimeout: 0.02,
   hang: 0.05,
   refused: 0.03,
   ambiguousCommit: 0.015,

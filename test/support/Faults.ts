@@ -223,7 +223,15 @@ export const faultyStore = (g: Generation, store: Store["Type"]): Store["Type"] 
         yield* gate(g)
         yield* at(g, "claim")
         if (g.s.databaseDown) return yield* Effect.fail(downError())
-        const claims = yield* store.claim(topic, partitions, owner, partitionCount)
+        // As for commits: while the database hangs the store's bound is short, so a hung claim reaches its timeout.
+        const claims = yield* store.claim(topic, partitions, owner, partitionCount).pipe(
+          Effect.provideService(CommitTimeout, g.s.databaseHang ? hangTimeout : "30 seconds"),
+          Effect.tapError((e) =>
+            Effect.sync(() => {
+              if (e._tag === "SqlError" && e.message.includes("timed out")) count(g.s, "claimTimeout")
+            })
+          )
+        )
         for (const [p, c] of claims) g.s.epochs.set(p, Math.max(c.epoch, g.s.epochs.get(p) ?? 0))
         yield* at(g, "afterClaim")
         if (g.s.ambiguousClaims > 0) {
