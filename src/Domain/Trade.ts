@@ -116,3 +116,8 @@ export const toTrade = (market: Market, trade: VenueTrade, receiptTime: number):
 
 /** Trade ⇄ JSON string, for the bus and recordings. */
 export const TradeJson = Schema.parseJson(Trade)
+
+/** A positive amount from a venue's decimal string. */
+export const PositiveFromString = Schema.compose(DecimalFromString, PositiveDecimal)
+/** A positive amount from a JSON number (Kraken v2). */
+export const PositiveFromNumber = Schema.compose(DecimalFromNumber, PositiveDecimal)
