@@ -14,8 +14,8 @@ const coinbaseBtc = "coinbase:BTC-USD" as Market
 const krakenBtc = "kraken:BTC-USD" as Market
 
 /** A plain client that keeps every frame and can wait for the n-th one, or for the close. */
-const connect = async (url: string) => {
-  const socket = new WebSocket(url)
+const connect = async (url: string, options: { readonly autoPong?: boolean } = {}) => {
+  const socket = new WebSocket(url, options)
   const frames: Array<string> = []
   const waiters: Array<() => void> = []
   socket.on("message", (data) => {
@@ -186,5 +186,37 @@ describe("FakeVenue", () => {
     venue.rateLimit({ status: 429 })
     const answer = await getJson(`${venue.restUrl}/0/public/Trades?pair=XBTUSD`)
     expect([answer.status, answer.body]).toEqual([429, { error: ["EAPI:Rate limit exceeded"] }])
+  })
+
+  it("stalls and resumes frames in order; drops a client that does not answer pings", async () => {
+    const venue = await start({ venue: "kraken", markets: [krakenBtc] })
+    const subscribe = JSON.stringify({
+      method: "subscribe",
+      params: { channel: "trade", symbol: ["BTC/USD"], snapshot: false }
+    })
+    const quiet = await connect(venue.wsUrl, { autoPong: false })
+    const polite = await connect(venue.wsUrl)
+    for (const c of [quiet, polite]) c.socket.send(subscribe)
+    await venue.subscribed(2)
+    await polite.frameCount(2)
+    venue.stall()
+    venue.send(krakenBtc, 2)
+    // The ping is not held back: were the trades sent, they would have arrived before it.
+    const pinged = new Promise<number>((resolve) =>
+      polite.socket.once("ping", () => {
+        resolve(polite.frames.length)
+        polite.socket.send("x")
+      })
+    )
+    venue.ping("are you there")
+    expect(await pinged).toBe(2)
+    // The polite client's pong travels before its "x", so the venue has it once "x" is in.
+    await venue.receivedCount(3)
+    expect(venue.dropUnanswered()).toBe(1)
+    expect(await quiet.closed).toBe(1006)
+    venue.resume()
+    const frames = (await polite.frameCount(5)).map(decodeKrakenFrame)
+    expect(frames.map((f) => f._tag)).toEqual(["Status", "Ack", "Trades", "Trades", "VenueError"])
+    expect(venue.pongs).toEqual(["are you there"])
   })
 })

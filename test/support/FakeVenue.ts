@@ -3,8 +3,10 @@ import type { AddressInfo } from "node:net"
 import { WebSocket, WebSocketServer } from "ws"
 import type { Market } from "../../src/Domain/Market.js"
 import * as F from "./FakeVenue/Formats.js"
+import { type RestLimit, type RestLog, restHandler } from "./FakeVenue/Rest.js"
 
 export type { FakeTrade, FakeVenueName } from "./FakeVenue/Formats.js"
+export type { RestLimit } from "./FakeVenue/Rest.js"
 
 /**
  * A venue of our own on loopback: a WebSocket server and the REST trade-history endpoint of Binance, Coinbase or
@@ -22,19 +24,12 @@ export interface FakeVenueOptions {
   readonly spacingMs?: number
 }
 
-export interface RestLimit {
-  /** 429, or Binance's 418 ban. */
-  readonly status: 429 | 418
-  /** Retry-After, in seconds. */
-  readonly retryAfter?: number
-  /** How many requests are refused (default 1). */
-  readonly times?: number
-}
-
 interface Client {
   readonly socket: WebSocket
   readonly path: string
   readonly markets: Set<Market>
+  /** Pinged, and no pong since. */
+  awaitingPong: boolean
 }
 
 interface MarketState {
@@ -74,6 +69,13 @@ export interface FakeVenue {
   readonly heartbeat: () => void
   /** A WebSocket ping with this payload to every client; their pongs land in `pongs`. */
   readonly ping: (payload?: string) => void
+  /** Drops every client that has not answered the last ping, as Binance does (after a minute). */
+  readonly dropUnanswered: () => number
+  /** Holds every frame back (a stalled connection, for stale timers) until `resume`, which sends them in order. */
+  readonly stall: () => void
+  readonly resume: () => void
+  /** Resolves once clients have sent `n` text frames in all. */
+  readonly receivedCount: (n: number) => Promise<void>
   /** Sends any text (bad frames, unknown kinds) to every client. */
   readonly raw: (text: string) => void
   /** Binance's serverShutdown event. */
@@ -85,7 +87,7 @@ export interface FakeVenue {
   readonly close: () => Promise<void>
 }
 
-const send = (client: Client, frame: string) => {
+const sendNow = (client: Client, frame: string) => {
   if (client.socket.readyState === WebSocket.OPEN) client.socket.send(frame)
 }
 
@@ -99,12 +101,15 @@ export const startFakeVenue = async (options: FakeVenueOptions): Promise<FakeVen
     markets.map((m) => [m, { nextId: options.firstId ?? 1000, made: [], served: [] }])
   )
   const clients = new Set<Client>()
-  const requests: Array<{ url: string; status: number }> = []
+  const requests: Array<RestLog> = []
   const received: Array<string> = []
   const pongs: Array<string> = []
   const sentFrames: Array<{ market: Market; frame: (c: Client) => string }> = []
   const limits: Array<RestLimit> = []
   const waiters: Array<() => void> = []
+  let held: Array<[Client, string]> | undefined
+  const send = (client: Client, frame: string) =>
+    held === undefined ? sendNow(client, frame) : held.push([client, frame])
 
   const stateOf = (market: Market): MarketState => {
     const s = state.get(market)
@@ -171,42 +176,21 @@ export const startFakeVenue = async (options: FakeVenueOptions): Promise<FakeVen
     notify()
   }
 
-  const server = Http.createServer((req, res) => {
-    const url = new URL(req.url ?? "/", "http://fake")
-    const limit = limits[0]
-    let answer: F.RestAnswer | undefined
-    if (limit !== undefined) {
-      if ((limit.times ?? 1) <= 1) limits.shift()
-      else limits[0] = { ...limit, times: (limit.times ?? 1) - 1 }
-      const headers: Record<string, string> =
-        limit.retryAfter === undefined ? {} : { "retry-after": String(limit.retryAfter) }
-      const body =
-        venue === "kraken" ? { error: ["EAPI:Rate limit exceeded"] } : { code: -1003, msg: "Too many requests" }
-      answer = { status: limit.status, headers, body }
-    } else {
-      answer =
-        venue === "binance"
-          ? F.binanceRest(url, book)
-          : venue === "coinbase"
-            ? F.coinbaseRest(url, book)
-            : F.krakenRest(url, book)
-    }
-    answer ??= { status: 404, body: { message: "not found" } }
-    requests.push({ url: `${url.pathname}${url.search}`, status: answer.status })
-    res.writeHead(answer.status, { "content-type": "application/json", ...answer.headers })
-    res.end(JSON.stringify(answer.body))
-  })
+  const server = Http.createServer(restHandler(venue, book, limits, requests))
   const wss = new WebSocketServer({ server })
   wss.on("connection", (socket, req) => {
     const path = req.url ?? "/"
     const streams = new URL(path, "http://fake").searchParams.get("streams")?.split("/") ?? []
     const raw = path.startsWith("/ws/") ? [decodeURIComponent(path.slice(4))] : []
-    const client: Client = { socket, path, markets: new Set() }
+    const client: Client = { socket, path, markets: new Set(), awaitingPong: false }
     if (venue === "binance")
       for (const m of markets) if ([...streams, ...raw].includes(F.binanceStreamName(m))) client.markets.add(m)
     clients.add(client)
     socket.on("message", (data) => onMessage(client, data.toString()))
-    socket.on("pong", (data) => pongs.push(data.toString()))
+    socket.on("pong", (data) => {
+      client.awaitingPong = false
+      pongs.push(data.toString())
+    })
     socket.on("close", () => clients.delete(client))
     if (venue === "kraken") send(client, F.krakenStatus)
     notify()
@@ -249,8 +233,29 @@ export const startFakeVenue = async (options: FakeVenueOptions): Promise<FakeVen
       else for (const m of markets) push(m, () => F.coinbaseHeartbeat(m, book, (sequence += 1), clock), false)
     },
     ping: (payload = "") => {
-      for (const c of clients) c.socket.ping(payload)
+      for (const c of clients) {
+        c.awaitingPong = true
+        c.socket.ping(payload)
+      }
     },
+    dropUnanswered: () => {
+      const silent = [...clients].filter((c) => c.awaitingPong)
+      for (const c of silent) c.socket.terminate()
+      return silent.length
+    },
+    stall: () => {
+      held ??= []
+    },
+    resume: () => {
+      const frames = held ?? []
+      held = undefined
+      for (const [c, frame] of frames) sendNow(c, frame)
+    },
+    receivedCount: (n) =>
+      new Promise<void>((resolve) => {
+        const check = () => (received.length >= n ? resolve() : waiters.push(check))
+        check()
+      }),
     raw: (text) => {
       for (const c of clients) send(c, text)
     },
