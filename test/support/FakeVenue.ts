@@ -91,187 +91,196 @@ const sendNow = (client: Client, frame: string) => {
   if (client.socket.readyState === WebSocket.OPEN) client.socket.send(frame)
 }
 
-/** Starts a fake venue on 127.0.0.1 (a free port); `close` stops it. */
-export const startFakeVenue = async (options: FakeVenueOptions): Promise<FakeVenue> => {
-  const { venue, markets } = options
-  const spacing = options.spacingMs ?? 1
-  let clock = options.startTime ?? Date.UTC(2024, 0, 1)
-  let sequence = 1
-  const state = new Map<Market, MarketState>(
-    markets.map((m) => [m, { nextId: options.firstId ?? 1000, made: [], served: [] }])
-  )
-  const clients = new Set<Client>()
-  const requests: Array<RestLog> = []
-  const received: Array<string> = []
-  const pongs: Array<string> = []
-  const sentFrames: Array<{ market: Market; frame: (c: Client) => string }> = []
-  const limits: Array<RestLimit> = []
-  const waiters: Array<() => void> = []
-  let held: Array<[Client, string]> | undefined
-  const send = (client: Client, frame: string) =>
-    held === undefined ? sendNow(client, frame) : held.push([client, frame])
+/** Resolves when `done()` holds, checked now and after every event the venue sees. */
+const until = (waiters: Array<() => void>, done: () => boolean) =>
+  new Promise<void>((resolve) => {
+    const check = () => (done() ? resolve() : waiters.push(check))
+    check()
+  })
 
-  const stateOf = (market: Market): MarketState => {
-    const s = state.get(market)
-    if (s === undefined) throw new Error(`the fake ${venue} venue has no market ${market}`)
+class Fake implements FakeVenue {
+  wsUrl = ""
+  restUrl = ""
+  readonly requests: Array<RestLog> = []
+  readonly received: Array<string> = []
+  readonly pongs: Array<string> = []
+  private readonly clients = new Set<Client>()
+  private readonly state: Map<Market, MarketState>
+  private readonly sentFrames: Array<{ market: Market; frame: (c: Client) => string }> = []
+  private readonly limits: Array<RestLimit> = []
+  private readonly waiters: Array<() => void> = []
+  private held: Array<[Client, string]> | undefined
+  private clock: number
+  private sequence = 1
+  private readonly firstId: number
+  readonly venue: F.FakeVenueName
+  readonly book: F.Book
+  readonly server: Http.Server
+  private readonly wss: WebSocketServer
+
+  constructor(private readonly options: FakeVenueOptions) {
+    this.venue = options.venue
+    this.firstId = options.firstId ?? 1000
+    this.clock = options.startTime ?? Date.UTC(2024, 0, 1)
+    this.state = new Map(options.markets.map((m) => [m, { nextId: this.firstId, made: [], served: [] }]))
+    this.book = {
+      markets: options.markets,
+      trades: (m) => this.stateOf(m).served,
+      lastId: (m) => (this.stateOf(m).nextId > this.firstId ? this.stateOf(m).nextId - 1 : undefined)
+    }
+    this.server = Http.createServer(restHandler(this.venue, this.book, this.limits, this.requests))
+    this.wss = new WebSocketServer({ server: this.server })
+    this.wss.on("connection", (socket, req) => this.onConnection(socket, req.url ?? "/"))
+  }
+
+  private stateOf(market: Market): MarketState {
+    const s = this.state.get(market)
+    if (s === undefined) throw new Error(`the fake ${this.venue} venue has no market ${market}`)
     return s
   }
-  const book: F.Book = {
-    markets,
-    trades: (m) => stateOf(m).served,
-    lastId: (m) => {
-      const s = stateOf(m)
-      return s.nextId > (options.firstId ?? 1000) ? s.nextId - 1 : undefined
-    }
-  }
-  const make = (market: Market, n: number): Array<F.FakeTrade> => {
-    const s = stateOf(market)
-    const made = Array.from({ length: n }, () => {
+
+  private make(market: Market, n: number): Array<F.FakeTrade> {
+    const s = this.stateOf(market)
+    const made = Array.from({ length: n }, (): F.FakeTrade => {
       const id = s.nextId++
-      clock += spacing
+      this.clock += this.options.spacingMs ?? 1
       const price = (100 + (id % 97) / 8).toFixed(3)
       const size = `0.${String((id * 7919) % 100000).padStart(5, "0")}1`
-      return {
-        market,
-        symbol: F.venueSymbolOf(venue, market),
-        tradeId: id,
-        price,
-        size,
-        side: id % 3 === 0 ? "sell" : "buy",
-        time: clock
-      } as const
+      const symbol = F.venueSymbolOf(this.venue, market)
+      return { market, symbol, tradeId: id, price, size, side: id % 3 === 0 ? "sell" : "buy", time: this.clock }
     })
     s.made.push(...made)
     s.served.push(...made)
     return made
   }
-  const frameOf = (t: F.FakeTrade) => (c: Client) =>
-    venue === "binance"
-      ? F.binanceTrade(t, c.path.startsWith("/stream"))
-      : venue === "coinbase"
-        ? F.coinbaseTrade(t, (sequence += 3))
-        : F.krakenTrades([t], false)
-  const push = (market: Market, frame: (c: Client) => string, remember = true) => {
-    if (remember) sentFrames.push({ market, frame })
-    for (const c of clients) if (c.markets.has(market)) send(c, frame(c))
-  }
-  const notify = () => {
-    for (const w of waiters.splice(0)) w()
-  }
-  const subscribedCount = () => [...clients].filter((c) => c.markets.size > 0).length
 
-  const onMessage = (client: Client, text: string) => {
-    received.push(text)
+  private deliver(client: Client, frame: string) {
+    if (this.held === undefined) sendNow(client, frame)
+    else this.held.push([client, frame])
+  }
+
+  private frameOf = (t: F.FakeTrade) => (c: Client) =>
+    this.venue === "binance"
+      ? F.binanceTrade(t, c.path.startsWith("/stream"))
+      : this.venue === "coinbase"
+        ? F.coinbaseTrade(t, (this.sequence += 3))
+        : F.krakenTrades([t], false)
+
+  private push(market: Market, frame: (c: Client) => string, remember = true) {
+    if (remember) this.sentFrames.push({ market, frame })
+    for (const c of this.clients) if (c.markets.has(market)) this.deliver(c, frame(c))
+  }
+
+  private notify() {
+    for (const w of this.waiters.splice(0)) w()
+  }
+
+  private onMessage(client: Client, text: string) {
+    this.received.push(text)
     const reply =
-      venue === "binance"
-        ? F.binanceReply(text, book)
-        : venue === "coinbase"
-          ? F.coinbaseReply(text, book)
-          : F.krakenReply(text, book, clock)
-    for (const frame of reply.frames) send(client, frame)
+      this.venue === "binance"
+        ? F.binanceReply(text, this.book)
+        : this.venue === "coinbase"
+          ? F.coinbaseReply(text, this.book)
+          : F.krakenReply(text, this.book, this.clock)
+    for (const frame of reply.frames) this.deliver(client, frame)
     for (const m of reply.subscribe) {
       client.markets.add(m)
-      if (reply.snapshot) send(client, F.krakenTrades(stateOf(m).made.slice(-50), true))
+      if (reply.snapshot) this.deliver(client, F.krakenTrades(this.stateOf(m).made.slice(-50), true))
     }
-    notify()
+    this.notify()
   }
 
-  const server = Http.createServer(restHandler(venue, book, limits, requests))
-  const wss = new WebSocketServer({ server })
-  wss.on("connection", (socket, req) => {
-    const path = req.url ?? "/"
-    const streams = new URL(path, "http://fake").searchParams.get("streams")?.split("/") ?? []
-    const raw = path.startsWith("/ws/") ? [decodeURIComponent(path.slice(4))] : []
+  private onConnection(socket: WebSocket, path: string) {
     const client: Client = { socket, path, markets: new Set(), awaitingPong: false }
-    if (venue === "binance")
-      for (const m of markets) if ([...streams, ...raw].includes(F.binanceStreamName(m))) client.markets.add(m)
-    clients.add(client)
-    socket.on("message", (data) => onMessage(client, data.toString()))
+    if (this.venue === "binance") {
+      // Binance subscribes by URL too: /ws/<stream> or /stream?streams=<a>/<b>.
+      const streams = new URL(path, "http://fake").searchParams.get("streams")?.split("/") ?? []
+      if (path.startsWith("/ws/")) streams.push(decodeURIComponent(path.slice(4)))
+      for (const m of this.options.markets) if (streams.includes(F.binanceStreamName(m))) client.markets.add(m)
+    }
+    this.clients.add(client)
+    socket.on("message", (data) => this.onMessage(client, data.toString()))
     socket.on("pong", (data) => {
       client.awaitingPong = false
-      pongs.push(data.toString())
+      this.pongs.push(data.toString())
     })
-    socket.on("close", () => clients.delete(client))
-    if (venue === "kraken") send(client, F.krakenStatus)
-    notify()
-  })
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  const { port } = server.address() as AddressInfo
+    socket.on("close", () => this.clients.delete(client))
+    if (this.venue === "kraken") this.deliver(client, F.krakenStatus)
+    this.notify()
+  }
 
-  return {
-    venue,
-    wsUrl: `ws://127.0.0.1:${port}`,
-    restUrl: `http://127.0.0.1:${port}`,
-    trades: (m) => [...stateOf(m).served],
-    requests,
-    received,
-    pongs,
-    connections: () => clients.size,
-    subscribed: (n = 1) =>
-      new Promise<void>((resolve) => {
-        const check = () => (subscribedCount() >= n ? resolve() : waiters.push(check))
-        check()
-      }),
-    send: (market, n = 1) => {
-      const made = make(market, n)
-      for (const t of made) push(market, frameOf(t))
-      return made
-    },
-    gap: (market, n = 1) => make(market, n),
-    lose: (market, n = 1) => {
-      stateOf(market).nextId += n
-    },
-    duplicate: (n = 1) => {
-      for (const { market, frame } of sentFrames.slice(-n)) push(market, frame, false)
-    },
-    reorder: (n) => {
-      for (const { market, frame } of sentFrames.slice(-n).reverse()) push(market, frame, false)
-    },
-    heartbeat: () => {
-      if (venue === "binance") for (const c of clients) c.socket.ping()
-      else if (venue === "kraken") for (const c of clients) send(c, JSON.stringify({ channel: "heartbeat" }))
-      else for (const m of markets) push(m, () => F.coinbaseHeartbeat(m, book, (sequence += 1), clock), false)
-    },
-    ping: (payload = "") => {
-      for (const c of clients) {
-        c.awaitingPong = true
-        c.socket.ping(payload)
-      }
-    },
-    dropUnanswered: () => {
-      const silent = [...clients].filter((c) => c.awaitingPong)
-      for (const c of silent) c.socket.terminate()
-      return silent.length
-    },
-    stall: () => {
-      held ??= []
-    },
-    resume: () => {
-      const frames = held ?? []
-      held = undefined
-      for (const [c, frame] of frames) sendNow(c, frame)
-    },
-    receivedCount: (n) =>
-      new Promise<void>((resolve) => {
-        const check = () => (received.length >= n ? resolve() : waiters.push(check))
-        check()
-      }),
-    raw: (text) => {
-      for (const c of clients) send(c, text)
-    },
-    shutdown: () => {
-      for (const c of clients) send(c, JSON.stringify({ e: "serverShutdown", E: clock }))
-    },
-    disconnect: (how) => {
-      for (const c of clients) how === undefined ? c.socket.terminate() : c.socket.close(how.code, how.reason)
-    },
-    rateLimit: (limit) => {
-      limits.push(limit)
-    },
-    close: async () => {
-      for (const c of clients) c.socket.terminate()
-      await new Promise<void>((resolve) => wss.close(() => resolve()))
-      await new Promise<void>((resolve, reject) => server.close((e) => (e ? reject(e) : resolve())))
+  trades = (m: Market) => [...this.stateOf(m).served]
+  connections = () => this.clients.size
+  subscribed = (n = 1) => until(this.waiters, () => [...this.clients].filter((c) => c.markets.size > 0).length >= n)
+  receivedCount = (n: number) => until(this.waiters, () => this.received.length >= n)
+  send = (market: Market, n = 1) => {
+    const made = this.make(market, n)
+    for (const t of made) this.push(market, this.frameOf(t))
+    return made
+  }
+  gap = (market: Market, n = 1) => this.make(market, n)
+  lose = (market: Market, n = 1) => {
+    this.stateOf(market).nextId += n
+  }
+  duplicate = (n = 1) => {
+    for (const { market, frame } of this.sentFrames.slice(-n)) this.push(market, frame, false)
+  }
+  reorder = (n: number) => {
+    for (const { market, frame } of this.sentFrames.slice(-n).reverse()) this.push(market, frame, false)
+  }
+  heartbeat = () => {
+    if (this.venue === "binance") for (const c of this.clients) c.socket.ping()
+    else if (this.venue === "kraken")
+      for (const c of this.clients) this.deliver(c, JSON.stringify({ channel: "heartbeat" }))
+    else
+      for (const m of this.options.markets)
+        this.push(m, () => F.coinbaseHeartbeat(m, this.book, (this.sequence += 1), this.clock), false)
+  }
+  ping = (payload = "") => {
+    for (const c of this.clients) {
+      c.awaitingPong = true
+      c.socket.ping(payload)
     }
   }
+  dropUnanswered = () => {
+    const silent = [...this.clients].filter((c) => c.awaitingPong)
+    for (const c of silent) c.socket.terminate()
+    return silent.length
+  }
+  stall = () => {
+    this.held ??= []
+  }
+  resume = () => {
+    const frames = this.held ?? []
+    this.held = undefined
+    for (const [c, frame] of frames) sendNow(c, frame)
+  }
+  raw = (text: string) => {
+    for (const c of this.clients) this.deliver(c, text)
+  }
+  shutdown = () => {
+    for (const c of this.clients) this.deliver(c, JSON.stringify({ e: "serverShutdown", E: this.clock }))
+  }
+  disconnect = (how?: { readonly code: number; readonly reason?: string }) => {
+    for (const c of this.clients) how === undefined ? c.socket.terminate() : c.socket.close(how.code, how.reason)
+  }
+  rateLimit = (limit: RestLimit) => {
+    this.limits.push(limit)
+  }
+  close = async () => {
+    for (const c of this.clients) c.socket.terminate()
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()))
+    await new Promise<void>((resolve, reject) => this.server.close((e) => (e ? reject(e) : resolve())))
+  }
+}
+
+/** Starts a fake venue on 127.0.0.1 (a free port); `close` stops it. */
+export const startFakeVenue = async (options: FakeVenueOptions): Promise<FakeVenue> => {
+  const fake = new Fake(options)
+  await new Promise<void>((resolve) => fake.server.listen(0, "127.0.0.1", resolve))
+  const { port } = fake.server.address() as AddressInfo
+  fake.wsUrl = `ws://127.0.0.1:${port}`
+  fake.restUrl = `http://127.0.0.1:${port}`
+  return fake
 }
