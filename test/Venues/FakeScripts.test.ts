@@ -6,6 +6,7 @@ import { readDecimal, type VenueTrade } from "../../src/Domain/Trade.js"
 import { decodeBinanceFrame } from "../../src/Venues/Binance/Frames.js"
 import { decodeAggTrades } from "../../src/Venues/Binance/Rest.js"
 import { decodeCoinbaseFrame } from "../../src/Venues/Coinbase/Frames.js"
+import { decodeTradesPage as decodeCoinbase } from "../../src/Venues/Coinbase/Rest.js"
 import { decodeKrakenFrame } from "../../src/Venues/Kraken/Frames.js"
 import { decodeTradesPage } from "../../src/Venues/Kraken/Rest.js"
 import { type FakeTrade, type FakeVenueName, startFakeVenue } from "../support/FakeVenue.js"
@@ -63,10 +64,10 @@ const fill = async (venue: FakeVenueName, restUrl: string, from: number, to: num
     const body: unknown = await (await fetch(`${restUrl}/0/public/Trades?pair=XBTUSD&since=${since}`)).json()
     return Either.getOrThrow(decodeTradesPage("BTC/USD", body)).trades.filter((t) => t.tradeId <= to)
   }
-  const body = (await (await fetch(`${restUrl}/products/BTC-USD/trades?after=${to + 1}&limit=1000`)).json()) as Array<{
-    trade_id: number
-  }>
-  return body.filter((r) => r.trade_id >= from).map((r) => ({ tradeId: r.trade_id }))
+  const res = await fetch(`${restUrl}/products/BTC-USD/trades?after=${to + 1}&limit=1000`)
+  return Either.getOrThrow(decodeCoinbase("BTC-USD", await res.json(), res.headers)).trades.filter(
+    (t) => t.tradeId >= from
+  )
 }
 
 const run = async (venue: FakeVenueName, steps: ReadonlyArray<Step>) => {
@@ -101,7 +102,16 @@ const run = async (venue: FakeVenueName, steps: ReadonlyArray<Step>) => {
       }
       let to = id
       while (to < last && !filled.has(to + 1)) to++
-      for (const t of await fill(venue, fake.restUrl, id, to, previous)) filled.add(t.tradeId)
+      for (const t of await fill(venue, fake.restUrl, id, to, previous)) {
+        const made = truth.find((m) => m.tradeId === t.tradeId)
+        expect([t.price.text, t.size.text, t.side, t.eventTime]).toEqual([
+          made?.price,
+          made?.size,
+          made?.side,
+          made?.time
+        ])
+        filled.add(t.tradeId)
+      }
       id = to
     }
     expect([...filled].sort((a, b) => a - b)).toEqual(truth.map((t) => t.tradeId))
