@@ -101,4 +101,43 @@ describe("Coinbase frames", () => {
       )
     )
   })
+
+  it("reads any generated match back exactly", () => {
+    const decimal = fc
+      .tuple(fc.nat({ max: 1_000_000 }), fc.stringMatching(/^\d{1,8}$/))
+      .map(([i, f]) => `${i + 1}.${f}`)
+    fc.assert(
+      fc.property(
+        fc.nat(),
+        decimal,
+        decimal,
+        fc.constantFrom("buy", "sell"),
+        fc.nat({ max: 4e12 }),
+        fc.nat({ max: 999 }),
+        (id, price, size, side, ms, micros) => {
+          const time = `${new Date(ms).toISOString().slice(0, -1)}${String(micros).padStart(3, "0")}Z`
+          const text = JSON.stringify({
+            type: "match",
+            trade_id: id,
+            side,
+            size,
+            price,
+            product_id: "BTC-USD",
+            sequence: 1,
+            time
+          })
+          const frame = decodeCoinbaseFrame(text)
+          expect(
+            frame._tag === "Match" && [
+              frame.trade.tradeId,
+              frame.trade.price.text,
+              frame.trade.size.text,
+              frame.trade.eventTime
+            ]
+          ).toEqual([id, price, size, ms])
+          expect(frame._tag === "Match" && frame.trade.side).toBe(side === "buy" ? "sell" : "buy")
+        }
+      )
+    )
+  })
 })

@@ -120,4 +120,27 @@ describe("Kraken v2 frames", () => {
       )
     )
   })
+
+  it("reads any generated trade message back exactly", () => {
+    const trade = fc.record({
+      symbol: fc.constantFrom("BTC/USD", "ETH/EUR"),
+      side: fc.constantFrom("buy", "sell"),
+      price: fc.double({ min: 1e-8, max: 1e7, noNaN: true }),
+      qty: fc.double({ min: 1e-8, max: 1e7, noNaN: true }),
+      ord_type: fc.constantFrom("limit", "market"),
+      trade_id: fc.nat(),
+      ms: fc.nat({ max: 4e12 })
+    })
+    fc.assert(
+      fc.property(fc.array(trade, { maxLength: 5 }), fc.boolean(), (rows, snapshot) => {
+        const data = rows.map(({ ms, ...t }) => ({ ...t, timestamp: `${new Date(ms).toISOString().slice(0, -1)}123Z` }))
+        const frame = decodeKrakenFrame(trades(snapshot ? "snapshot" : "update", data))
+        expect(frame._tag === "Trades" && frame.snapshot).toBe(snapshot)
+        expect(
+          frame._tag === "Trades" &&
+            frame.trades.map((t) => [t.tradeId, t.price.value, t.size.value, t.side, t.eventTime])
+        ).toEqual(rows.map((t) => [t.trade_id, t.price, t.qty, t.side, t.ms]))
+      })
+    )
+  })
 })
