@@ -1,5 +1,5 @@
-import { Either, ParseResult, Schema } from "effect"
-import { symbolPattern } from "./Tick.js"
+import { type Brand, Either, ParseResult, Schema } from "effect"
+import { symbolPattern } from "./Primitives.js"
 
 /** Where a market's prices come from: a venue's trades, or a sampled source. */
 export const Venue = Schema.Literal("binance", "coinbase", "kraken", "coingecko", "simulator").annotations({
@@ -24,7 +24,16 @@ const marketPattern = /^([a-z]+):([A-Z0-9]{1,15})-([A-Z0-9]{1,15})$/
 export const Market = Schema.String.pipe(
   Schema.filter((s) => Either.match(readMarket(s), { onLeft: (message) => message, onRight: () => true })),
   Schema.brand("Market"),
-  Schema.annotations({ identifier: "Market", description: "venue:BASE-QUOTE, e.g. binance:BTC-USDT" })
+  Schema.annotations({
+    identifier: "Market",
+    description: "venue:BASE-QUOTE, e.g. binance:BTC-USDT",
+    // Random strings almost never pass the filter: property tests draw markets from their parts instead.
+    arbitrary: () => (fc) =>
+      fc
+        .tuple(fc.constantFrom(...venues), fc.stringMatching(/^[A-Z0-9]{1,15}$/), fc.stringMatching(/^[A-Z0-9]{1,15}$/))
+        .filter(([, base, quote]) => base !== quote)
+        .map(([venue, base, quote]) => `${venue}:${base}-${quote}` as string & Brand.Brand<"Market">)
+  })
 )
 export type Market = typeof Market.Type
 
@@ -61,6 +70,17 @@ export const parseMarketInput = (s: string): Either.Either<MarketParts, string> 
   const t = s.trim()
   const colon = t.indexOf(":")
   return readMarket(colon < 0 ? t : `${t.slice(0, colon).toLowerCase()}:${t.slice(colon + 1).toUpperCase()}`)
+}
+
+const validMarkets = new Set<string>()
+
+/** Whether `u` is a market's canonical string; a market seen once is remembered (the bus carries few, often). */
+export const isMarket = (u: unknown): u is Market => {
+  if (typeof u !== "string") return false
+  if (validMarkets.has(u)) return true
+  const ok = Either.isRight(readMarket(u))
+  if (ok && validMarkets.size < 100_000) validMarkets.add(u)
+  return ok
 }
 
 /** The parts of a market already known to be valid (the brand says so). */

@@ -1,10 +1,9 @@
 import { Either, type ParseResult, Schema } from "effect"
+import { formatMarket, isMarket, Market, marketParts } from "./Market.js"
+import { EpochMillis, isEpochMillis, symbolPattern } from "./Primitives.js"
+import { Side, type Trade, TradeId } from "./Trade.js"
 
-// The one place a symbol's form is written: 1 to 15 upper-case letters and digits.
-const symbolForm = "[A-Z0-9]{1,15}"
-export const symbolPattern = new RegExp(`^${symbolForm}$`)
-/** Up to `max` comma-separated symbols in any case, e.g. `btc,ETH` (a query parameter). */
-export const symbolListPattern = (max: number) => new RegExp(`^${symbolForm}(,${symbolForm}){0,${max - 1}}$`, "i")
+export { EpochMillis, isEpochMillis, symbolListPattern, symbolPattern } from "./Primitives.js"
 
 /** Ticker symbol as shown to users: upper-case letters and digits, e.g. BTC. */
 export const Ticker = Schema.String.pipe(
@@ -12,17 +11,12 @@ export const Ticker = Schema.String.pipe(
   Schema.annotations({ identifier: "Symbol", description: "Upper-case ticker symbol, e.g. BTC" })
 )
 
-/** Epoch milliseconds, UTC. */
-export const EpochMillis = Schema.Number.pipe(
-  Schema.int(),
-  Schema.between(0, 8_640_000_000_000_000),
-  Schema.annotations({ identifier: "EpochMillis", description: "Milliseconds since the Unix epoch (UTC)" })
-)
-
 const PositiveFinite = Schema.Number.pipe(Schema.finite(), Schema.positive())
 const NonNegativeFinite = Schema.Number.pipe(Schema.finite(), Schema.nonNegative())
 
-export const Source = Schema.Literal("coingecko", "simulator", "replay").annotations({ identifier: "Source" })
+export const Source = Schema.Literal("coingecko", "simulator", "replay", "binance", "coinbase", "kraken").annotations({
+  identifier: "Source"
+})
 export type Source = typeof Source.Type
 
 /** One price observation. Event time is the source's own timestamp, never the time we saw it. */
@@ -37,15 +31,23 @@ export class Tick extends Schema.Class<Tick>("Tick")({
   change24h: Schema.optional(Schema.Number.pipe(Schema.finite())),
   eventTime: EpochMillis,
   source: Source,
-  ingestTime: EpochMillis
+  ingestTime: EpochMillis,
+  // Markets (docs/markets.md): absent on ticks written before them, whose market is `sampleMarket(source, symbol)`.
+  /** `venue:BASE-QUOTE`; see `marketOf`. */
+  market: Schema.optional(Market),
+  /** The venue's trade id: set on trades, absent on samples. */
+  tradeId: Schema.optional(TradeId),
+  /** The taker's side, on trades. */
+  side: Schema.optional(Side)
 }) {}
 
 /** Tick <-> JSON string, for the bus and for files. */
 export const TickJson = Schema.parseJson(Tick)
 
 const decodeTickJson = Schema.decodeEither(TickJson)
-export const isEpochMillis = (u: unknown): u is number =>
-  typeof u === "number" && Number.isSafeInteger(u) && u >= 0 && u <= 8_640_000_000_000_000
+const isSource = (u: unknown): u is Source =>
+  typeof u === "string" && (Source.literals as ReadonlyArray<string>).includes(u)
+const isTradeId = (u: unknown): u is number => typeof u === "number" && Number.isSafeInteger(u) && u >= 0
 const isPositiveFinite = (u: unknown): u is number => typeof u === "number" && Number.isFinite(u) && u > 0
 const isOptionalNonNegative = (u: unknown): u is number | undefined =>
   u === undefined || (typeof u === "number" && Number.isFinite(u) && u >= 0)
@@ -63,6 +65,7 @@ export const tickFromJson = (u: unknown): Tick | undefined => {
     string,
     unknown
   >
+  const { market, tradeId, side } = u as Record<string, unknown>
   if (
     typeof symbol !== "string" ||
     !symbolPattern.test(symbol) ||
@@ -75,8 +78,11 @@ export const tickFromJson = (u: unknown): Tick | undefined => {
     !isOptionalNonNegative(marketCap) ||
     !isOptionalFinite(change24h) ||
     !isEpochMillis(eventTime) ||
-    (source !== "coingecko" && source !== "simulator" && source !== "replay") ||
-    !isEpochMillis(ingestTime)
+    !isSource(source) ||
+    !isEpochMillis(ingestTime) ||
+    (market !== undefined && !isMarket(market)) ||
+    (tradeId !== undefined && !isTradeId(tradeId)) ||
+    (side !== undefined && side !== "buy" && side !== "sell")
   )
     return undefined
   // In the schema's field order, so the instance encodes to the same JSON; absent optionals stay absent.
@@ -91,7 +97,10 @@ export const tickFromJson = (u: unknown): Tick | undefined => {
       ...(change24h === undefined ? {} : { change24h }),
       eventTime,
       source,
-      ingestTime
+      ingestTime,
+      ...(market === undefined ? {} : { market }),
+      ...(tradeId === undefined ? {} : { tradeId }),
+      ...(side === undefined ? {} : { side })
     },
     true
   )
@@ -107,4 +116,35 @@ export const decodeTick = (text: string): Either.Either<Tick, ParseResult.ParseE
   }
   const tick = tickFromJson(u)
   return tick === undefined ? decodeTickJson(text) : Either.right(tick)
+}
+
+/** The market of a sample written before markets existed (docs/markets.md): the simulator's, or CoinGecko's. */
+export const sampleMarket = (source: Source, symbol: string): Market =>
+  formatMarket({
+    venue: source === "simulator" ? "simulator" : source === "replay" ? "coingecko" : source,
+    base: symbol,
+    quote: "USD"
+  })
+
+/** Every tick's market: its own, or (written before markets) the one its source and symbol mean. */
+export const marketOf = (tick: Tick): Market => tick.market ?? sampleMarket(tick.source, tick.symbol)
+
+/** A trade as the bus carries it: a tick with its market, trade id and side (docs/markets.md). */
+export const tradeToTick = (trade: Trade, coinId: string): Tick => {
+  const { venue, base } = marketParts(trade.market)
+  return new Tick(
+    {
+      symbol: base,
+      coinId,
+      price: trade.price.value,
+      volume: trade.size.value,
+      eventTime: trade.eventTime,
+      source: venue,
+      ingestTime: trade.receiptTime,
+      market: trade.market,
+      tradeId: trade.tradeId,
+      side: trade.side
+    },
+    true
+  )
 }

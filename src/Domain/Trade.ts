@@ -1,6 +1,6 @@
 import { Either, ParseResult, Schema } from "effect"
 import { Market } from "./Market.js"
-import { EpochMillis } from "./Tick.js"
+import { EpochMillis } from "./Primitives.js"
 
 /** A plain decimal as venues write prices and sizes: digits, an optional fraction; no sign, no exponent. */
 const decimalPattern = /^\d+(\.\d+)?$/
