@@ -2,10 +2,20 @@ import { Config, ConfigError, Data, Duration, Effect, Either, Option, Redacted }
 
 import { HttpConfig } from "./Config/Http.js"
 import { LogConfig } from "./Config/Log.js"
+import { DefaultMarketsConfig, SourcesConfig } from "./Config/Sources.js"
 import { isCoinId } from "./Sources/Coins.js"
 
 export { HttpConfig, LimitsConfig, SseConfig } from "./Config/Http.js"
 export { defaultLog, LogConfig } from "./Config/Log.js"
+export {
+  DefaultMarketsConfig,
+  defaultVenueMarkets,
+  type SourceSetting,
+  type TradeVenue,
+  tradeVenues,
+  venuesOf,
+  venueUrlDefaults
+} from "./Config/Sources.js"
 
 /** The command cannot run as configured (exit code 2). */
 export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
@@ -23,26 +33,6 @@ export const defaultCoins = [
   "chainlink",
   "litecoin"
 ] as const
-
-export type SourceSetting =
-  | { readonly _tag: "auto" }
-  | { readonly _tag: "coingecko" }
-  | { readonly _tag: "simulator" }
-  | { readonly _tag: "replay"; readonly file: string }
-
-const parseSource = (raw: string): Either.Either<SourceSetting, string> => {
-  const value = raw.trim()
-  if (value === "auto" || value === "coingecko" || value === "simulator") return Either.right({ _tag: value })
-  if (value.startsWith("replay:") && value.length > "replay:".length) {
-    return Either.right({ _tag: "replay", file: value.slice("replay:".length) })
-  }
-  return Either.left(`expected one of auto, coingecko, simulator, replay:<file>, got "${raw}"`)
-}
-
-const source = Config.string("SOURCE").pipe(
-  Config.withDefault("auto"),
-  Config.mapOrFail((raw) => Either.mapLeft(parseSource(raw), (message) => ConfigError.InvalidData(["SOURCE"], message)))
-)
 
 const coins = Config.string("COINS").pipe(
   Config.withDefault(defaultCoins.join(",")),
@@ -199,8 +189,9 @@ export const ReplayConfig = Config.all({
 })
 export type ReplayConfig = Config.Config.Success<typeof ReplayConfig>
 
+/** SOURCE (a list), MARKETS checked against it, the venues' URLs, RECORD_FRAMES, and each sample source's settings. */
 export const SourceConfig = Config.all({
-  source,
+  selection: SourcesConfig,
   coins,
   pollInterval: positiveDuration("POLL_INTERVAL", "30 seconds"),
   /** Simulator ticks per coin per second. */
@@ -214,7 +205,7 @@ export const SourceConfig = Config.all({
   simulatorSeed: Config.integer("SIMULATOR_SEED").pipe(Config.option),
   coingecko: CoinGeckoConfig,
   replay: ReplayConfig
-})
+}).pipe(Config.map(({ selection, ...rest }) => ({ ...selection, ...rest })))
 export type SourceConfig = Config.Config.Success<typeof SourceConfig>
 
 export const ProcessorConfig = Config.all({
@@ -246,7 +237,8 @@ export const AppConfig = Config.all({
   processor: ProcessorConfig,
   http: HttpConfig,
   producer: ProducerConfig,
-  log: LogConfig
+  log: LogConfig,
+  defaultMarkets: DefaultMarketsConfig
 })
 export type AppConfig = Config.Config.Success<typeof AppConfig>
 

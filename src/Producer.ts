@@ -1,11 +1,9 @@
-import { Chunk, Duration, Effect, Exit, Fiber, Metric, Queue, type Schedule, Schema, Stream } from "effect"
+import { Chunk, Duration, Effect, Exit, Fiber, Metric, Queue, type Schedule, Stream } from "effect"
 import { Bus, type BusError, type BusShape } from "./Bus/Bus.js"
 import { AppConfig } from "./Config.js"
-import { type Tick, TickJson } from "./Domain/Tick.js"
 import * as Schedules from "./Schedules.js"
 import * as Sources from "./Sources/Select.js"
-
-const encodeTick = Schema.encodeSync(TickJson)
+import { encodeRecord, recordKey, type SourceRecord } from "./Sources/Source.js"
 
 // == metrics
 
@@ -25,7 +23,7 @@ export const metrics = {
 
 // == the stage
 
-export interface PublishOptions {
+export interface PublishOptions<A extends SourceRecord = SourceRecord> {
   readonly topic: string
   /** Ticks accepted but not yet acknowledged, at most; when reached the source is not pulled until the bus takes some. */
   readonly bufferSize: number
@@ -36,31 +34,31 @@ export interface PublishOptions {
   /** On interruption, how long the buffered ticks may still take to reach the bus. Default 5 seconds. */
   readonly drainTimeout?: Duration.DurationInput
   /** Called after each acknowledged batch (in publish order), e.g. for progress. */
-  readonly onPublished?: (batch: ReadonlyArray<Tick>) => Effect.Effect<void>
+  readonly onPublished?: (batch: ReadonlyArray<A>) => Effect.Effect<void>
   /** Logged with "buffer full" and "resumed", e.g. "producer". Default "producer". */
   readonly label?: string
 }
 
 /**
- * Ticks → the bus, keyed by symbol, through a bounded buffer.
+ * Ticks (and gap records) → the bus, keyed by market, through a bounded buffer.
  *
  * The source is pulled by one fiber that takes a permit per tick from a semaphore of `bufferSize` permits and
  * enqueues it; one publisher takes up to `maxBatch` queued ticks, publishes them (retrying the same batch, in
  * the same order, until the bus acknowledges it) and only then gives the permits back. So while the bus is down
  * at most `bufferSize` ticks are held (the `producer_buffer_size` gauge), then the source is no longer pulled
  * (a polling source stops polling), nothing accepted is dropped, and everything resumes by itself once a publish
- * succeeds. A single publisher keeps each symbol's ticks in source order.
+ * succeeds. A single publisher keeps each market's records in source order.
  *
  * When the source ends, it completes once every accepted tick is acknowledged; it fails only when a finite `retry`
  * gives up on a batch. When interrupted, the buffered
  * ticks get `drainTimeout` to reach the bus; whatever is still buffered after that is reported (not silently lost).
  *
  * A publish that fails after the bus wrote part of the batch (Kafka: some partitions) is retried whole: those ticks
- * reach the bus twice, in order, and the processor drops the repeats (same symbol, source and event time).
+ * reach the bus twice, in order, and the processor drops the repeats (same market and trade id, or event time).
  */
-export const publishStream = <E, R>(
-  ticks: Stream.Stream<Tick, E, R>,
-  options: PublishOptions
+export const publishStream = <A extends SourceRecord, E, R>(
+  ticks: Stream.Stream<A, E, R>,
+  options: PublishOptions<A>
 ): Effect.Effect<void, E | BusError, R | Bus> =>
   Effect.scoped(
     Effect.gen(function* () {
@@ -70,7 +68,7 @@ export const publishStream = <E, R>(
         yield* Bus,
         capacity,
         yield* Effect.makeSemaphore(capacity),
-        yield* Queue.unbounded<Tick>()
+        yield* Queue.unbounded<A>()
       )
 
       // Every series exists from the start (a 0 is something /metrics can alert on; a missing line is not).
@@ -92,7 +90,7 @@ export const publishStream = <E, R>(
   )
 
 /** What the intake and the publisher share: the ticks held (accepted, not yet acknowledged) and their permits. */
-class Buffer {
+class Buffer<A extends SourceRecord> {
   held = 0
   full = false
   readonly maxBatch: number
@@ -100,11 +98,11 @@ class Buffer {
   readonly label: string
 
   constructor(
-    readonly options: PublishOptions,
+    readonly options: PublishOptions<A>,
     readonly bus: BusShape,
     readonly capacity: number,
     readonly permits: Effect.Semaphore,
-    readonly queue: Queue.Queue<Tick>
+    readonly queue: Queue.Queue<A>
   ) {
     this.maxBatch = Math.max(1, options.maxBatch ?? 500)
     this.retry = options.retry ?? Schedules.publishRetry
@@ -112,15 +110,15 @@ class Buffer {
   }
 }
 
-const addHeld = (b: Buffer, delta: number) =>
+const addHeld = <A extends SourceRecord>(b: Buffer<A>, delta: number) =>
   Effect.suspend(() => {
     b.held += delta
     return Metric.set(metrics.buffered, b.held)
   })
 
-const publishBatch = (b: Buffer, batch: ReadonlyArray<Tick>) => {
+const publishBatch = <A extends SourceRecord>(b: Buffer<A>, batch: ReadonlyArray<A>) => {
   const { label } = b
-  const messages = batch.map((tick) => ({ key: tick.symbol, value: encodeTick(tick) }))
+  const messages = batch.map((record) => ({ key: recordKey(record), value: encodeRecord(record) }))
   let failures = 0
   return b.bus.publish(b.options.topic, messages).pipe(
     Effect.tapError((e) =>
@@ -145,7 +143,7 @@ const publishBatch = (b: Buffer, batch: ReadonlyArray<Tick>) => {
   )
 }
 
-const publisher = (b: Buffer) =>
+const publisher = <A extends SourceRecord>(b: Buffer<A>) =>
   Effect.forever(
     Effect.gen(function* () {
       // Waits for one tick, then takes whatever else is already queued.
@@ -164,7 +162,7 @@ const publisher = (b: Buffer) =>
   )
 
 /** Takes permits for `n` ticks (n ≤ capacity); says so once when it has to wait. */
-const admit = (b: Buffer, n: number) =>
+const admit = <A extends SourceRecord>(b: Buffer<A>, n: number) =>
   Effect.gen(function* () {
     if (b.held + n > b.capacity && !b.full) {
       b.full = true
@@ -177,7 +175,7 @@ const admit = (b: Buffer, n: number) =>
   })
 
 // Once the permits are taken the ticks are accepted: counting and enqueueing them is not interruptible.
-const accept = (b: Buffer, chunk: Chunk.Chunk<Tick>) =>
+const accept = <A extends SourceRecord>(b: Buffer<A>, chunk: Chunk.Chunk<A>) =>
   Effect.gen(function* () {
     const all = Chunk.toReadonlyArray(chunk)
     for (let i = 0; i < all.length; i += b.capacity) {
@@ -192,7 +190,7 @@ const accept = (b: Buffer, chunk: Chunk.Chunk<Tick>) =>
   })
 
 /** On interruption, the buffered ticks get `drainTimeout` to reach the bus; what is left is reported. */
-const drain = (b: Buffer) =>
+const drain = <A extends SourceRecord>(b: Buffer<A>) =>
   // Finalizers run uninterruptibly: the wait itself must be interruptible for the timeout to end it.
   Effect.interruptible(b.permits.take(b.capacity)).pipe(
     Effect.timeout(b.options.drainTimeout ?? Duration.seconds(5)),
@@ -205,17 +203,18 @@ const drain = (b: Buffer) =>
     })
   )
 
-/** Source → bus, keyed by symbol. Runs until interrupted (or until a finite source, like a replay, is published). */
+/** Sources → bus, keyed by market. Runs until interrupted (or until a finite source, like a replay, is published). */
 export const runWith = (config: AppConfig) =>
   Effect.gen(function* () {
     const bus = yield* Bus
     yield* bus.ensureTopic(config.topic.topic, config.topic.partitions)
-    const ticks = yield* Sources.fromConfig(config.source)
+    const records = yield* Sources.fromConfig(config.source)
+    const venues = config.source.markets.length === 0 ? "" : `, ${config.source.markets.length} venue markets`
     yield* Effect.logInfo(
-      `producer: publishing to ${config.topic.topic} on the ${bus.kind} bus ` +
-        `(buffer up to ${config.producer.bufferSize} ticks while it is away)`
+      `producer: publishing ${config.source.sources.map(Sources.describe).join(", ")}${venues} to ${config.topic.topic} ` +
+        `on the ${bus.kind} bus (buffer up to ${config.producer.bufferSize} records while it is away)`
     )
-    yield* publishStream(ticks, { topic: config.topic.topic, bufferSize: config.producer.bufferSize })
+    yield* publishStream(records, { topic: config.topic.topic, bufferSize: config.producer.bufferSize })
   }).pipe(Effect.annotateLogs({ stage: "producer" }))
 
 /** The producer as the environment configures it. */

@@ -1,12 +1,17 @@
-import { Effect, Either, Option, type Stream } from "effect"
-import type { SourceConfig } from "../Config.js"
+import { Effect, Either, Option, Stream } from "effect"
+import type { SourceConfig, SourceSetting } from "../Config.js"
+import type { Market } from "../Domain/Market.js"
 import type { Tick } from "../Domain/Tick.js"
 import * as CoinGecko from "./CoinGecko.js"
 import * as Replay from "./Replay.js"
 import * as Simulator from "./Simulator.js"
-import type { SourceError } from "./Source.js"
+import type { SourceError, SourceRecord } from "./Source.js"
+import * as Venues from "./Venues.js"
 
-/** SOURCE → the stream of ticks: coingecko, simulator, replay:<file>, or auto (CoinGecko when it answers). */
+/**
+ * SOURCE → the stream of bus records: coingecko, simulator, replay:<path> (ticks, or a venue recording), auto (CoinGecko
+ * when it answers), and the venues' trades (binance, coinbase, kraken), each entry its own stream.
+ */
 
 const simulator = (config: SourceConfig): Stream.Stream<Tick> =>
   Simulator.stream({
@@ -36,16 +41,45 @@ const auto = (config: SourceConfig): Effect.Effect<Stream.Stream<Tick, SourceErr
     return simulator(config)
   })
 
-/** The configured source as one stream of ticks. */
-export const fromConfig = (config: SourceConfig): Effect.Effect<Stream.Stream<Tick, SourceError>, SourceError> => {
-  switch (config.source._tag) {
+/** A SOURCE entry as written. */
+export const describe = (setting: SourceSetting): string =>
+  setting._tag === "venue" ? setting.venue : setting._tag === "replay" ? `replay:${setting.file}` : setting._tag
+
+/** One SOURCE entry as its stream. */
+const open = (
+  config: SourceConfig,
+  setting: SourceSetting,
+  lastIds: ReadonlyMap<Market, number>
+): Effect.Effect<Stream.Stream<SourceRecord, SourceError>, SourceError> => {
+  switch (setting._tag) {
     case "simulator":
       return Effect.succeed(simulator(config))
     case "coingecko":
       return Effect.succeed(CoinGecko.stream(CoinGecko.optionsFromConfig(config)))
     case "auto":
       return auto(config)
+    case "venue":
+      return Effect.succeed(Venues.live(Venues.venueOptions(config, setting.venue, lastIds)))
     case "replay":
-      return Replay.open(Replay.optionsFromConfig(config.source.file, config))
+      return Venues.isVenueRecording(setting.file)
+        ? Effect.succeed(Venues.replay(setting.file, config))
+        : Replay.open(Replay.optionsFromConfig(setting.file, config))
   }
 }
+
+/**
+ * The configured sources as one stream of bus records: each SOURCE entry its own stream, merged as they come, so a
+ * slow or silent source never holds back the others (a venue source never fails; it reconnects). `lastIds`: per
+ * market, the last trade id the topic holds, for venue sources to fill from.
+ */
+export const fromConfig = (
+  config: SourceConfig,
+  lastIds: ReadonlyMap<Market, number> = new Map()
+): Effect.Effect<Stream.Stream<SourceRecord, SourceError>, SourceError> =>
+  Effect.forEach(config.sources, (setting) => open(config, setting, lastIds)).pipe(
+    Effect.map((streams) =>
+      streams.length === 1
+        ? (streams[0] as Stream.Stream<SourceRecord, SourceError>)
+        : Stream.mergeAll(streams, { concurrency: "unbounded" })
+    )
+  )

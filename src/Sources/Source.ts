@@ -1,9 +1,10 @@
 import { Data, Schema } from "effect"
-import { Tick } from "../Domain/Tick.js"
+import { type Gap, GapJson } from "../Domain/Gap.js"
+import { marketOf, Tick, TickJson } from "../Domain/Tick.js"
 
 /** A source failed in a way worth retrying or reporting; `reason` is closed so callers can count by kind. */
 export class SourceError extends Data.TaggedError("SourceError")<{
-  readonly source: "coingecko" | "simulator" | "replay"
+  readonly source: "coingecko" | "simulator" | "replay" | "binance" | "coinbase" | "kraken"
   readonly reason:
     | "unavailable" // connection refused or reset, 5xx, a CDN block
     | "rate-limited" // 429
@@ -23,3 +24,20 @@ export class SourceError extends Data.TaggedError("SourceError")<{
  * a source's fields are few). Not `decodeTick` (Domain/Tick.ts), which reads the bus's JSON text fast.
  */
 export const decodeTickFields = Schema.decodeUnknownEither(Tick)
+
+/** What a source gives the bus: a tick (a sample or a trade), or a gap in a market's trade ids (docs/markets.md). */
+export type SourceRecord = Tick | Gap
+
+export const isGap = (record: SourceRecord): record is Gap => (record as Partial<Gap>).type === "gap"
+
+const encodeTickJson = Schema.encodeSync(TickJson)
+const encodeGapJson = Schema.encodeSync(GapJson)
+
+/** The bus key: the record's market, so each market's records keep their order in one partition. */
+export const recordKey = (record: SourceRecord): string => (isGap(record) ? record.market : marketOf(record))
+
+/** The record's JSON on the bus: Tick JSON, or Gap JSON (`"type":"gap"`). */
+export const encodeRecord = (record: SourceRecord): string =>
+  isGap(record) ? encodeGapJson(record) : encodeTickJson(record)
+
+export const isTick = (record: SourceRecord): record is Tick => !isGap(record)

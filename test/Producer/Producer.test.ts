@@ -108,7 +108,7 @@ describe("producer stage: bounded buffer and backpressure", () => {
         yield* Fiber.join(fiber) // a finite source: done once everything is acknowledged
         const records = yield* readAll(flaky.memory)
         expect(records).toHaveLength(300)
-        expect(records.every((r) => r.key === r.tick.symbol)).toBe(true)
+        expect(records.every((r) => r.key === `simulator:${r.tick.symbol}-USD`)).toBe(true)
         expect(bySymbol(records.map((r) => r.tick))).toEqual(bySymbol(source))
         expect(yield* gauge).toBe(0)
         expect((yield* counter(Producer.metrics.published)) - published0).toBe(300)

@@ -32,6 +32,7 @@ import * as Producer from "../../src/Producer.js"
 import * as CoinGecko from "../../src/Sources/CoinGecko.js"
 import { coinInfo } from "../../src/Sources/Coins.js"
 import * as Sources from "../../src/Sources/Select.js"
+import { isTick } from "../../src/Sources/Source.js"
 
 // == fixtures (derived from recorded market_chart answers: see test/fixtures/README.md)
 
@@ -678,7 +679,7 @@ describe("CoinGecko pure parts", () => {
 describe("Sources.fromConfig", () => {
   const run = (source: SourceConfig, n: number) =>
     Sources.fromConfig(source).pipe(
-      Effect.flatMap((s) => s.pipe(Stream.take(n), Stream.runCollect)),
+      Effect.flatMap((s) => s.pipe(Stream.filter(isTick), Stream.take(n), Stream.runCollect)),
       Effect.provide(quiet)
     )
   const config = (env: Record<string, string>) =>
@@ -747,7 +748,7 @@ describe("Sources.fromConfig", () => {
       })
   )
 
-  it.scopedLive("SOURCE=coingecko through the producer: the ticks reach the bus keyed by symbol", () =>
+  it.scopedLive("SOURCE=coingecko through the producer: the ticks reach the bus keyed by market", () =>
     Effect.gen(function* () {
       const fake = yield* fakeCoinGecko
       const bus = yield* MemoryBus.make()
@@ -773,8 +774,8 @@ describe("Sources.fromConfig", () => {
         )
       yield* Fiber.interrupt(producer)
       const ticks = records.map((r) => ({ key: r.key, tick: Schema.decodeSync(TickJson)(r.value) }))
-      expect(ticks.map((t) => t.key).sort()).toEqual(["BTC", "ETH", "USDT"])
-      expect(ticks.every((t) => t.key === t.tick.symbol && t.tick.source === "coingecko")).toBe(true)
+      expect(ticks.map((t) => t.key).sort()).toEqual(["coingecko:BTC-USD", "coingecko:ETH-USD", "coingecko:USDT-USD"])
+      expect(ticks.every((t) => t.key === `coingecko:${t.tick.symbol}-USD` && t.tick.source === "coingecko")).toBe(true)
     })
   )
 
@@ -783,7 +784,7 @@ describe("Sources.fromConfig", () => {
     () =>
       Effect.gen(function* () {
         const defaults = yield* config({})
-        expect(defaults.source._tag).toBe("auto")
+        expect(defaults.sources).toEqual([{ _tag: "auto" }])
         expect(defaults.coingecko).toMatchObject({
           plan: "demo",
           baseUrl: "https://api.coingecko.com/api/v3",

@@ -11,6 +11,7 @@ import { Tick, TickJson } from "../../src/Domain/Tick.js"
 import * as Producer from "../../src/Producer.js"
 import * as Replay from "../../src/Sources/Replay.js"
 import * as Sources from "../../src/Sources/Select.js"
+import { isTick } from "../../src/Sources/Source.js"
 
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/replay/${name}`, import.meta.url))
 
@@ -226,14 +227,17 @@ describe("SOURCE=replay:<file>", () => {
         REPLAY_COIN: "litecoin"
       })
       expect(source.replay.speed).toBe("max")
-      const ticks = yield* Sources.fromConfig(source).pipe(Effect.flatMap(Stream.runCollect), Effect.provide(quiet))
+      const ticks = yield* Sources.fromConfig(source).pipe(
+        Effect.flatMap((s) => Stream.runCollect(Stream.filter(s, isTick))),
+        Effect.provide(quiet)
+      )
       expect(Chunk.toArray(ticks).map((t) => [t.symbol, t.source])).toEqual(
         Array.from({ length: 4 }, () => ["LTC", "replay"])
       )
     })
   )
 
-  it.live("through the producer: every replayed tick reaches the bus keyed by symbol, then the producer ends", () =>
+  it.live("through the producer: every replayed tick reaches the bus keyed by market, then the producer ends", () =>
     Effect.gen(function* () {
       const bus = yield* MemoryBus.make()
       const env = new Map([
@@ -256,8 +260,13 @@ describe("SOURCE=replay:<file>", () => {
           Effect.map(Chunk.toArray)
         )
       const ticks = records.map((r) => [r.key, Schema.decodeSync(TickJson)(r.value)] as const)
-      expect(ticks.every(([key, tick]) => key === tick.symbol && tick.source === "replay")).toBe(true)
-      expect(new Set(ticks.map(([key]) => key))).toEqual(new Set(["BTC", "ETH", "USDT"]))
+      // A replayed sample's market is CoinGecko's (docs/markets.md).
+      expect(ticks.every(([key, tick]) => key === `coingecko:${tick.symbol}-USD` && tick.source === "replay")).toBe(
+        true
+      )
+      expect(new Set(ticks.map(([key]) => key))).toEqual(
+        new Set(["coingecko:BTC-USD", "coingecko:ETH-USD", "coingecko:USDT-USD"])
+      )
     })
   )
 

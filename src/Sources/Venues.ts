@@ -1,0 +1,96 @@
+import * as Fs from "node:fs"
+import * as NodePath from "node:path"
+import { Effect, type Option, Stream } from "effect"
+import { type TradeVenue, tradeVenues } from "../Config/Sources.js"
+import type { SourceConfig } from "../Config.js"
+import type { Gap } from "../Domain/Gap.js"
+import { type Market, marketParts, venueSymbol } from "../Domain/Market.js"
+import { tradeToTick } from "../Domain/Tick.js"
+import type { Trade } from "../Domain/Trade.js"
+import type { SourceRecord } from "./Source.js"
+import * as Status from "./Status.js"
+
+/** What a venue source emits (src/Venues/Source.ts): a market's trades in id order, and gaps where ids are missing. */
+export type VenueEvent = { readonly _tag: "Trade"; readonly trade: Trade } | { readonly _tag: "Gap"; readonly gap: Gap }
+
+/** One venue source as configured: its markets, its URLs, where it left off, where to record its frames. */
+export interface VenueOptions {
+  readonly venue: TradeVenue
+  readonly markets: ReadonlyArray<Market>
+  readonly wsUrl: string
+  readonly restUrl: string
+  /** Per market, the last trade id already on the bus: the source fills from the next one. */
+  readonly lastIds: ReadonlyMap<Market, number>
+  /** RECORD_FRAMES: the directory of `<venue>.jsonl`. */
+  readonly recordDir: Option.Option<string>
+}
+
+export const venueOptions = (
+  config: SourceConfig,
+  venue: TradeVenue,
+  lastIds: ReadonlyMap<Market, number> = new Map()
+): VenueOptions => ({
+  venue,
+  markets: config.markets.filter((m) => marketParts(m).venue === venue),
+  wsUrl: config.venueUrls[venue].ws,
+  restUrl: config.venueUrls[venue].rest,
+  lastIds: new Map([...lastIds].filter(([m]) => marketParts(m).venue === venue)),
+  recordDir: config.recordFrames
+})
+
+/** A venue event as a bus record: a trade as a tick (coinId = the venue's symbol), a gap as itself. */
+export const toRecord = (event: VenueEvent): SourceRecord =>
+  event._tag === "Trade" ? tradeToTick(event.trade, venueSymbol(marketParts(event.trade.market))) : event.gap
+
+/** The venue's events as bus records; every trade also tells the status registry the venue is alive. */
+export const records = (venue: TradeVenue, events: Stream.Stream<VenueEvent>): Stream.Stream<SourceRecord> =>
+  events.pipe(
+    Stream.tap((event) => (event._tag === "Trade" ? Status.traded(venue, event.trade.receiptTime) : Effect.void)),
+    Stream.map(toRecord)
+  )
+
+/**
+ * One venue's live stream. Wired to src/Venues/Source.ts `stream` once that exists; until then it says so and emits
+ * nothing (it never fails: one venue's trouble never stops the other sources).
+ */
+export const live = (options: VenueOptions): Stream.Stream<SourceRecord> =>
+  Stream.unwrap(
+    Effect.gen(function* () {
+      yield* Status.register(options.venue, options.markets.length)
+      yield* Effect.logError(`${options.venue}: the venue source is not built into this version; no trades`)
+      return records(options.venue, Stream.never)
+    })
+  )
+
+const recordingLine = /^\s*\{\s*"at"\s*:\s*\d+/
+
+/**
+ * Whether `replay:<path>` is a venue recording (RECORD_FRAMES' `<venue>.jsonl`, or a directory holding one) rather
+ * than a tick file: by name, else by its first line (`{"at":…,"kind":…}`, where a Tick line starts otherwise).
+ */
+export const isVenueRecording = (path: string): boolean => {
+  try {
+    const info = Fs.statSync(path)
+    if (info.isDirectory()) return tradeVenues.some((v) => Fs.existsSync(NodePath.join(path, `${v}.jsonl`)))
+    const base = NodePath.basename(path).toLowerCase()
+    if (tradeVenues.some((v) => base === `${v}.jsonl`)) return true
+    const fd = Fs.openSync(path, "r")
+    try {
+      const head = Buffer.alloc(256)
+      const n = Fs.readSync(fd, head, 0, head.length, 0)
+      const first = head.subarray(0, n).toString("utf8").split("\n")[0] ?? ""
+      return recordingLine.test(first) && /"kind"\s*:/.test(first)
+    } finally {
+      Fs.closeSync(fd)
+    }
+  } catch {
+    // Unreadable: the tick replay reports it, with its reason.
+    return false
+  }
+}
+
+/** A venue recording replayed (src/Venues/Replay.ts); wired once that exists. */
+export const replay = (path: string, _config: SourceConfig): Stream.Stream<SourceRecord> =>
+  Stream.fromEffect(Effect.logError(`replay:${path}: venue recordings cannot be replayed by this version`)).pipe(
+    Stream.drain
+  )
