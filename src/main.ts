@@ -8,11 +8,21 @@ import { type AppConfig, defaultLog, type LogConfig, UsageError } from "./Config
 import * as Server from "./Http/Server.js"
 import * as Infra from "./Infra.js"
 import * as Processor from "./Processor.js"
+import * as StatusServer from "./Producer/StatusServer.js"
 import * as Producer from "./Producer.js"
 import * as CoinGecko from "./Sources/CoinGecko.js"
 import { isCoinId } from "./Sources/Coins.js"
 
 const version = "0.1.0"
+
+const sourcesHelp =
+  "SOURCE is a comma list of auto, coingecko, simulator, binance, coinbase, kraken and replay:<path> (a tick file or " +
+  "directory, or a RECORD_FRAMES recording), each its own stream, e.g. SOURCE=binance,coinbase,kraken. " +
+  "MARKETS: the venues' markets, e.g. binance:BTC-USDT,coinbase:BTC-USD,kraken:BTC-USD (default: ten per venue source). " +
+  "BINANCE_WS_URL, BINANCE_REST_URL, COINBASE_WS_URL, COINBASE_REST_URL, KRAKEN_WS_URL, KRAKEN_REST_URL: the venues' " +
+  "base URLs (default: their public endpoints). RECORD_FRAMES=<dir> records every venue frame to <dir>/<venue>.jsonl; " +
+  "REPLAY_SPEED paces a replay (1 = as recorded, max = as fast as possible). DEFAULT_MARKETS: the market a bare " +
+  "symbol (BTC) in a URL means first."
 
 /** The configuration, read once before the command line is parsed: each command takes it, or fails with its UsageError. */
 class LoadedConfig extends Context.Tag("app/LoadedConfig")<LoadedConfig, Either.Either<AppConfig, UsageError>>() {}
@@ -40,7 +50,8 @@ const service = Command.make("service", {}, () =>
 ).pipe(
   Command.withDescription(
     "Run the whole pipeline in one process: source → bus → processor → Postgres + cache, and the HTTP API and dashboard. " +
-      "With KAFKA_BROKERS, REDIS_URL and DATABASE_URL unset it runs on embedded adapters."
+      "With KAFKA_BROKERS, REDIS_URL and DATABASE_URL unset it runs on embedded adapters. " +
+      sourcesHelp
   )
 )
 
@@ -48,12 +59,23 @@ const producer = Command.make("producer", {}, () =>
   Effect.gen(function* () {
     const config = yield* loadConfig
     yield* Infra.requireShared(config, "producer", ["KAFKA_BROKERS"])
-    yield* Producer.runWith(config).pipe(Effect.provide(Infra.bus(config)))
+    yield* Effect.gen(function* () {
+      if (Option.isSome(config.producer.statusPort)) {
+        yield* StatusServer.serve({
+          topic: config.topic.topic,
+          port: config.producer.statusPort.value,
+          host: config.http.host
+        })
+      }
+      yield* Producer.runWith(config)
+    }).pipe(Effect.scoped, Effect.provide(Infra.bus(config)))
   })
 ).pipe(
   Command.withDescription(
-    "Poll the configured SOURCE and publish ticks to the Kafka topic (key = symbol). Needs KAFKA_BROKERS. " +
-      "While Kafka is away up to PRODUCER_BUFFER ticks wait in memory; then the source is not polled until Kafka takes them again."
+    "Run the configured SOURCE and publish its records to the Kafka topic (key = market). Needs KAFKA_BROKERS. " +
+      "While Kafka is away up to PRODUCER_BUFFER records wait in memory; then the sources are not pulled until Kafka takes them again. " +
+      sourcesHelp +
+      " STATUS_PORT=<port> serves /health, /ready (the bus and each venue connection) and /metrics."
   )
 )
 

@@ -69,3 +69,23 @@ export const traded = (venue: TradeVenue, at: number) =>
 
 /** Every registered venue, in registration order. */
 export const snapshot = Effect.sync((): ReadonlyArray<VenueStatus> => [...registry.values()])
+
+export interface VenueDependency {
+  readonly kind: string
+  readonly state: "up" | "down"
+  readonly error?: string
+}
+
+const describeState = (s: VenueStatus): VenueDependency =>
+  s.state === "open"
+    ? { kind: "websocket", state: "up" }
+    : {
+        kind: "websocket",
+        state: "down",
+        error: s.state === "connecting" ? "connecting" : `closed: ${s.reason ?? "unknown reason"}`
+      }
+
+/** Each venue connection as a /ready dependency, named `venue:<venue>` (up while its WebSocket is open). */
+export const dependencies = Effect.map(snapshot, (all) =>
+  Object.fromEntries(all.map((s) => [`venue:${s.venue}`, describeState(s)] as const))
+)
