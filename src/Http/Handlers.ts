@@ -4,7 +4,6 @@ import { Clock, Effect, Layer, Metric, Option, Redacted, Schedule, type Schema }
 import { Bus } from "../Bus/Bus.js"
 import { LatestCache } from "../Cache/LatestCache.js"
 import { AppConfig } from "../Config.js"
-import * as VenueStatus from "../Sources/Status.js"
 import { Store } from "../Store/Store.js"
 import {
   AdminAuth,
@@ -64,9 +63,7 @@ export const readiness = (topic: string) =>
         ],
         { concurrency: "unbounded" }
       )
-      // Each venue connection this process runs (none unless SOURCE names a venue): down makes /ready degraded.
-      const venues = yield* VenueStatus.dependencies
-      const dependencies = { database, cache: latest, ...(log === undefined ? {} : { bus: log }), ...venues }
+      const dependencies = { database, cache: latest, ...(log === undefined ? {} : { bus: log }) }
       for (const [name, d] of Object.entries(dependencies)) {
         yield* Metric.set(Metric.tagged(dependencyUp, "dependency", name), d.state === "up" ? 1 : 0)
       }
