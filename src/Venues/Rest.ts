@@ -79,7 +79,12 @@ export const httpTransport = (
           onTimeout: () => new TransportError({ message: `${url}: no answer within ${Duration.format(timeout)}` })
         }),
         Effect.catchTags({
-          RequestError: (e) => Effect.fail(new TransportError({ message: `${url}: ${e.message}` })),
+          RequestError: (e) =>
+            Effect.fail(
+              new TransportError({
+                message: `${url}: ${e.message}${e.cause instanceof Error ? `: ${e.cause.message}` : ""}`
+              })
+            ),
           ResponseError: (e) => Effect.fail(new TransportError({ message: `${url}: ${e.message}` }))
         })
       )
