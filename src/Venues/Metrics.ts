@@ -1,6 +1,35 @@
 import { Metric } from "effect"
 
-// --- Continuity, gap-fill and REST (branch venue-fill) ---
+/** What the venue sources count (the names are public: /metrics). Each is tagged `venue`. */
+
+// ---- The connection layer (Connection.ts) --------------------------------------------------------------------------
+
+export const connectionMetrics = {
+  connections: Metric.counter("venue_connections_total", {
+    description: "WebSocket connections to a venue that opened (tag venue)",
+    incremental: true
+  }),
+  reconnects: Metric.counter("venue_reconnects_total", {
+    description: "Connection attempts to a venue after a connection closed or failed (tag venue)",
+    incremental: true
+  }),
+  frames: Metric.counter("venue_frames_total", {
+    description: "Text frames received from a venue, of every kind (tag venue)",
+    incremental: true
+  }),
+  connected: Metric.gauge("venue_connected", {
+    description: "WebSocket connections to a venue open now (tag venue)"
+  })
+}
+
+export const connectionsCounter = (venue: string) => Metric.tagged(connectionMetrics.connections, "venue", venue)
+export const reconnectsCounter = (venue: string) => Metric.tagged(connectionMetrics.reconnects, "venue", venue)
+export const framesCounter = (venue: string) => Metric.tagged(connectionMetrics.frames, "venue", venue)
+export const connectedGauge = (venue: string) => Metric.tagged(connectionMetrics.connected, "venue", venue)
+
+// ---- End of the connection layer's block ---------------------------------------------------------------------------
+
+// ---- Continuity, gap-fill and REST (GapFill.ts, Rest.ts, Pipeline.ts) -------------------------------------------------
 
 /** What the venue sources count once frames are read (the names are public: /metrics). */
 export const fillMetrics = {
@@ -40,3 +69,5 @@ export const fillMetrics = {
     description: "Event time of the last trade emitted for a market, Unix seconds (tags venue, market)"
   })
 }
+
+// ---- End of the gap-fill block ---------------------------------------------------------------------------------------
