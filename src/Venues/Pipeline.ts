@@ -1,0 +1,189 @@
+import { Effect, Fiber, Metric, Queue, Schedule, Stream } from "effect"
+import { type Market, marketParts, symbolIndex } from "../Domain/Market.js"
+import { toTrade, type VenueTrade } from "../Domain/Trade.js"
+import * as Continuity from "./Continuity.js"
+import { readFrame } from "./Decode.js"
+import { type FillBudget, fill, type VenueEvent } from "./GapFill.js"
+import { fillMetrics } from "./Metrics.js"
+import type { RestClient, TradeVenue } from "./Rest.js"
+
+/**
+ * Frames → each market's trades in id order, gaps filled or recorded. One venue's frames are read in order; each
+ * trade goes to its market's worker, which checks continuity and fills jumps from REST while the market's later
+ * trades wait in its buffer (the other markets go on). A live buffer that overflows drops the newest trades: the
+ * jump they leave is filled from REST like any other. Replay waits instead, so it takes the same path as live.
+ */
+
+/** What the pipeline reads of venue-conn's FrameEvent (Connection.ts). */
+export type FrameInput =
+  | { readonly _tag: "Open"; readonly at: number }
+  | { readonly _tag: "Frame"; readonly at: number; readonly text: string }
+  | { readonly _tag: "Closed"; readonly at: number; readonly reason: string }
+
+export interface PipelineOptions {
+  readonly venue: TradeVenue
+  readonly markets: ReadonlyArray<Market>
+  /** Where each market's stream left off (the bus): trades up to these ids are duplicates, the rest is filled. */
+  readonly lastIds?: ReadonlyMap<Market, Continuity.LastId> | undefined
+  readonly rest: RestClient
+  readonly budget?: FillBudget | undefined
+  /** Trades a market may hold while it fills (default 10,000). */
+  readonly buffer?: number | undefined
+  /** "drop" (live; default) drops trades past the buffer, "wait" (replay) holds the frames back. */
+  readonly overflow?: "drop" | "wait" | undefined
+}
+
+type Item =
+  | { readonly _tag: "Trade"; readonly trade: VenueTrade; readonly at: number }
+  | { readonly _tag: "Heartbeat"; readonly lastTradeId: number; readonly at: number; readonly time: number }
+  | { readonly _tag: "End" }
+
+const end: Item = { _tag: "End" }
+const done = Symbol("done")
+
+interface Worker {
+  readonly queue: Queue.Queue<Item>
+  fiber?: Fiber.RuntimeFiber<void>
+}
+
+const runMarket = (
+  options: PipelineOptions,
+  market: Market,
+  queue: Queue.Queue<Item>,
+  out: Queue.Queue<VenueEvent | typeof done>
+): Effect.Effect<void> =>
+  Effect.gen(function* () {
+    const { venue } = options
+    const trades = Metric.tagged(Metric.tagged(fillMetrics.trades, "venue", venue), "market", market)
+    const lastTime = Metric.tagged(Metric.tagged(fillMetrics.lastTradeTime, "venue", venue), "market", market)
+    const duplicates = Metric.tagged(fillMetrics.duplicates, "venue", venue)
+    const found = Metric.tagged(fillMetrics.gapsFound, "venue", venue)
+    const given = options.lastIds?.get(market)
+    let state = given === undefined ? Continuity.unknown : Continuity.known(given)
+    let hint: number | undefined
+    const emit = (events: ReadonlyArray<VenueEvent>) =>
+      Effect.gen(function* () {
+        for (const e of events) {
+          if (e._tag === "Trade") {
+            yield* Metric.increment(trades)
+            yield* Metric.set(lastTime, e.trade.eventTime / 1000)
+            state = Continuity.deliver(state, { id: e.trade.tradeId, time: e.trade.eventTime })
+          } else {
+            state = Continuity.deliver(state, {
+              id: e.gap.toId,
+              time: Continuity.lastOf(state)?.time ?? e.gap.fromTime
+            })
+          }
+          yield* Queue.offer(out, e)
+        }
+      })
+    const fillTo = (toId: number, afterTime: number, at: number) => {
+      const before = Continuity.lastOf(state)
+      if (before === undefined || toId <= before.id) return Effect.void
+      const request = { market, fromId: before.id + 1, toId, before, afterTime, detectedAt: at }
+      return Effect.zipRight(Metric.increment(found), fill(options.rest, request, emit, options.budget))
+    }
+    while (true) {
+      const item = yield* Queue.take(queue)
+      if (item._tag === "End") return
+      if (item._tag === "Heartbeat") {
+        // Coinbase says which id the product is at: a match missed at the tail is filled now, not at the next one.
+        // Only from the heartbeat before this one: a match and the heartbeat after it may cross on the way.
+        if (hint !== undefined) yield* fillTo(hint, item.time, item.at)
+        hint = item.lastTradeId
+        continue
+      }
+      const verdict = Continuity.classify(state, item.trade.tradeId)
+      if (verdict._tag === "Duplicate") {
+        state = Continuity.dropped(state)
+        yield* Metric.increment(duplicates)
+        continue
+      }
+      if (verdict._tag === "Jump") yield* fillTo(verdict.toId, item.trade.eventTime, item.at)
+      // The fill may have delivered up to here already (a heartbeat raced ahead); classify again.
+      if (Continuity.classify(state, item.trade.tradeId)._tag === "Duplicate") continue
+      yield* emit([{ _tag: "Trade", trade: toTrade(market, item.trade, item.at) }])
+    }
+  })
+
+/** Reads frames and hands each trade to its market's worker; skipped frames are counted and logged once per kind. */
+const router = (options: PipelineOptions, workers: ReadonlyMap<Market, Worker>) => {
+  const index = symbolIndex(options.markets.map(marketParts))
+  const logged = new Set<string>()
+  const skipped = (kind: string) =>
+    Metric.tagged(Metric.tagged(fillMetrics.framesSkipped, "venue", options.venue), "kind", kind)
+  const offer = (market: Market, item: Item) => {
+    const worker = workers.get(market)
+    return worker === undefined ? Effect.void : Queue.offer(worker.queue, item)
+  }
+  const skip = (kind: string, message: string) =>
+    Effect.gen(function* () {
+      yield* Metric.increment(skipped(kind))
+      if (logged.has(kind)) return
+      logged.add(kind)
+      yield* Effect.logWarning(`${options.venue}: skipping frames of kind ${kind} (logged once per kind): ${message}`)
+    })
+  return (event: FrameInput) =>
+    Effect.gen(function* () {
+      if (event._tag !== "Frame") return
+      const read = readFrame(options.venue, event.text)
+      switch (read._tag) {
+        case "Trades":
+          for (const trade of read.trades) {
+            const market = index.get(trade.symbol)
+            if (market === undefined) yield* skip("unsubscribed", `a trade of ${trade.symbol}`)
+            else yield* offer(market, { _tag: "Trade", trade, at: event.at })
+          }
+          return
+        case "Heartbeat": {
+          const market = index.get(read.symbol)
+          if (market !== undefined)
+            yield* offer(market, { _tag: "Heartbeat", lastTradeId: read.lastTradeId, at: event.at, time: read.time })
+          return
+        }
+        case "Skipped":
+          return yield* skip(read.kind, `${read.reason}: ${read.excerpt}`)
+        case "Refused":
+          return yield* Effect.logWarning(`${options.venue} refused: ${read.message}`)
+        default:
+          return
+      }
+    })
+}
+
+/** A venue's frames → its markets' events, each market in id order. Never fails; ends when the frames end. */
+export const fromFrames = <E, R>(
+  frames: Stream.Stream<FrameInput, E, R>,
+  options: PipelineOptions
+): Stream.Stream<VenueEvent, never, R> =>
+  Stream.unwrapScoped(
+    Effect.gen(function* () {
+      const capacity = options.buffer ?? 10_000
+      const out = yield* Queue.bounded<VenueEvent | typeof done>(1024)
+      const workers = new Map<Market, Worker>()
+      for (const market of options.markets) {
+        const queue = yield* options.overflow === "wait"
+          ? Queue.bounded<Item>(capacity)
+          : Queue.dropping<Item>(capacity)
+        const worker: Worker = { queue }
+        worker.fiber = yield* Effect.forkScoped(runMarket(options, market, queue, out))
+        workers.set(market, worker)
+      }
+      const finish = Effect.forEach(workers.values(), (w) =>
+        // A dropping queue refuses while full: wait for room, the end must get through.
+        Effect.repeat(Queue.offer(w.queue, end), { until: (ok) => ok, schedule: Schedule.spaced("10 millis") })
+      ).pipe(
+        Effect.zipRight(
+          Effect.forEach(workers.values(), (w) => (w.fiber === undefined ? Effect.void : Fiber.join(w.fiber)))
+        ),
+        Effect.zipRight(Queue.offer(out, done))
+      )
+      yield* frames.pipe(
+        Stream.runForEach(router(options, workers)),
+        Effect.catchAllCause((cause) => Effect.logError(`${options.venue}: the frames stream failed`, cause)),
+        Effect.zipRight(finish),
+        Effect.forkScoped
+      )
+      return Stream.fromQueue(out).pipe(Stream.takeWhile((e): e is VenueEvent => e !== done))
+    })
+  )
