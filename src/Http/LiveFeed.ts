@@ -110,7 +110,8 @@ export const make = (options: { readonly replay?: number; readonly heartbeat?: D
           for (const u of updates) {
             if (u._tag === "tick") feed.emit("tick", u.tick.symbol, JSON.stringify(u.tick))
             // The candle's fields as before, and its indicator values beside them.
-            else feed.emit("candle", u.candle.symbol, JSON.stringify({ ...u.candle, indicators: u.indicators }))
+            else if (u._tag === "candle")
+              feed.emit("candle", u.candle.symbol, JSON.stringify({ ...u.candle, indicators: u.indicators }))
           }
         })
       )

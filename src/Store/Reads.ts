@@ -3,11 +3,13 @@ import { SqlSchema } from "@effect/sql"
 import { Array as Arr, Effect, Schema } from "effect"
 import { Candle } from "../Domain/Candle.js"
 import { Interval } from "../Domain/Interval.js"
+import type { Market } from "../Domain/Market.js"
 import { type CandleQuery, type CandleRow, type DeadLetterQuery, timedOut } from "./Model.js"
 
 // The read paths: what the API asks of the record.
 
 const CandleRecord = Schema.Struct({
+  market: Schema.String, // our own rows, written from Markets: not checked again per row
   symbol: Schema.String,
   interval: Interval,
   bucketStart: Schema.Number, // epoch ms, computed by the query: no Date per row
@@ -32,6 +34,7 @@ type CandleRecord = typeof CandleRecord.Type
 const toCandleRow = (r: CandleRecord): CandleRow => ({
   candle: new Candle(
     {
+      market: r.market as Market,
       symbol: r.symbol,
       interval: r.interval,
       bucketStart: r.bucketStart,
@@ -69,7 +72,7 @@ export const candles = (sql: SqlClient.SqlClient) => (q: CandleQuery) =>
     // Columns named as the record wants them and the client's snake→camel pass skipped: 1,440 rows is the API's
     // biggest answer, and renaming each row's keys was a twentieth of its time.
     execute: () =>
-      sql`SELECT symbol, interval, round(extract(epoch FROM bucket_start) * 1000)::float8 AS "bucketStart",
+      sql`SELECT market, symbol, interval, round(extract(epoch FROM bucket_start) * 1000)::float8 AS "bucketStart",
         open, high, low, close, volume, tick_count AS "tickCount", vwap, sma20, sma50, ema12, ema26, rsi14,
         bb_upper AS "bbUpper", bb_middle AS "bbMiddle", bb_lower AS "bbLower"
       FROM (

@@ -3,7 +3,8 @@ import { FastCheck as fc, Schema } from "effect"
 import { applyTick, CandleState, candleKey, foldCandles, toCandle } from "../../src/Domain/Aggregate.js"
 import type { Candle } from "../../src/Domain/Candle.js"
 import { bucketStart, type Interval, intervalMillis, intervals } from "../../src/Domain/Interval.js"
-import { Tick } from "../../src/Domain/Tick.js"
+import type { Market } from "../../src/Domain/Market.js"
+import { marketOf, Tick } from "../../src/Domain/Tick.js"
 
 // Failures also print fast-check's own seed and path; PROPERTY_SEED=<n> replays a run.
 const seed = process.env["PROPERTY_SEED"] ? Number(process.env["PROPERTY_SEED"]) : Date.now()
@@ -50,14 +51,15 @@ const withShuffle = <A>(arb: fc.Arbitrary<ReadonlyArray<A>>) =>
   )
 
 const foldIncrementally = (ticks: Iterable<Tick>, ivs: ReadonlyArray<Interval>): Map<string, Candle> => {
-  const states = new Map<string, CandleState>()
+  const states = new Map<string, { market: Market; state: CandleState }>()
   for (const tick of ticks) {
+    const market = marketOf(tick)
     for (const interval of ivs) {
-      const key = candleKey(tick.symbol, interval, bucketStart(interval, tick.eventTime))
-      states.set(key, applyTick(states.get(key), tick, interval))
+      const key = candleKey(market, interval, bucketStart(interval, tick.eventTime))
+      states.set(key, { market, state: applyTick(states.get(key)?.state, tick, interval) })
     }
   }
-  return new Map([...states].map(([key, state]) => [key, toCandle(state)]))
+  return new Map([...states].map(([key, { market, state }]) => [key, toCandle(state, market)]))
 }
 
 const close = (a: number, b: number) => a === b || Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b))
