@@ -53,7 +53,7 @@ export const applyTick = (state: CandleState | undefined, tick: Tick, interval: 
     state.bucketStart !== bucketStart(interval, tick.eventTime)
   ) {
     throw new Error(
-      `applyTick: tick ${tick.symbol}@${tick.eventTime} is not in the candle of ${candleKey(
+      `applyTick: tick ${tick.symbol}@${tick.eventTime} is not in candle ${candleKey(
         state.symbol,
         state.interval,
         state.bucketStart

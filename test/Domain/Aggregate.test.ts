@@ -92,7 +92,7 @@ describe("Aggregate", () => {
         ingestTime: eventTime
       })
     const ticks = [t(epoch + 30_000, 12, 1), t(epoch + 1_000, 10, 3), t(epoch + 59_000, 11), t(epoch + 1_000, 9)]
-    const candle = foldCandles(ticks, ["1m"]).get(candleKey("BTC", "1m", epoch))
+    const candle = foldCandles(ticks, ["1m"]).get(candleKey("simulator:BTC-USD", "1m", epoch))
     expect(candle).toMatchObject({
       bucketStart: epoch,
       open: 9, // same event time as 10: the lower price opens
@@ -103,9 +103,9 @@ describe("Aggregate", () => {
       tickCount: 4,
       vwap: (12 * 1 + 10 * 3) / 4
     })
-    expect(foldIncrementally(ticks, ["1m"]).get(candleKey("BTC", "1m", epoch))).toEqual(candle)
+    expect(foldIncrementally(ticks, ["1m"]).get(candleKey("simulator:BTC-USD", "1m", epoch))).toEqual(candle)
     // No tick with a volume: VWAP is the plain mean.
-    expect(foldCandles([t(epoch, 1), t(epoch + 1, 2)], ["1m"]).get(candleKey("BTC", "1m", epoch))?.vwap).toBe(1.5)
+    expect(foldCandles([t(epoch, 1), t(epoch + 1, 2)], ["1m"]).get(candleKey("simulator:BTC-USD", "1m", epoch))?.vwap).toBe(1.5)
   })
 
   it("rejects a tick from another bucket", () => {
@@ -132,7 +132,7 @@ describe("Aggregate", () => {
       const candles = foldCandles(ticks, intervals)
       for (const candle of candles.values()) {
         const members = ticks
-          .filter((t) => t.symbol === candle.symbol && bucketStart(candle.interval, t.eventTime) === candle.bucketStart)
+          .filter((t) => marketOf(t) === candle.market && bucketStart(candle.interval, t.eventTime) === candle.bucketStart)
           .sort(byEventTimeThenPrice)
         expect(candle.open).toBe(members[0]?.price)
         expect(candle.close).toBe(members.at(-1)?.price)
@@ -156,7 +156,7 @@ describe("Aggregate", () => {
         expect(ofInterval.reduce((n, c) => n + c.tickCount, 0)).toBe(ticks.length)
         for (const c of ofInterval) {
           expect(c.bucketStart % intervalMillis[interval]).toBe(0)
-          expect(candleKey(c.symbol, c.interval, c.bucketStart)).toMatch(/^[A-Z]+\|(1m|5m|15m|1h|1d)\|\d+$/)
+          expect(candleKey(c.market, c.interval, c.bucketStart)).toMatch(/^[a-z]+:[A-Z]+-USD\|(1m|5m|15m|1h|1d)\|\d+$/)
         }
       }
     },
@@ -171,7 +171,7 @@ describe("Aggregate", () => {
       for (const daily of candles.filter((c) => c.interval === "1d")) {
         const minutes = candles.filter(
           (c) =>
-            c.interval === "1m" && c.symbol === daily.symbol && bucketStart("1d", c.bucketStart) === daily.bucketStart
+            c.interval === "1m" && c.market === daily.market && bucketStart("1d", c.bucketStart) === daily.bucketStart
         )
         const sum = minutes.reduce((v, c) => v + c.volume, 0)
         expect(close(daily.volume, sum), `${daily.volume} vs ${sum}`).toBe(true)
@@ -186,7 +186,7 @@ describe("Aggregate", () => {
     [tickArb],
     ([tick]) => {
       const candle = foldIncrementally([tick, tick], ["1m"]).get(
-        candleKey(tick.symbol, "1m", bucketStart("1m", tick.eventTime))
+        candleKey(marketOf(tick), "1m", bucketStart("1m", tick.eventTime))
       )
       expect(candle?.tickCount).toBe(2)
       expect(candle?.volume).toBe(2 * (tick.volume ?? 0))
