@@ -1,12 +1,9 @@
 import { type Chunk, Context, Deferred, Duration, Effect, Layer, Stream } from "effect"
 import { LatestCache, withMarket } from "../Cache/LatestCache.js"
+import { marketParts } from "../Domain/Market.js"
 import type { Update } from "../Domain/Update.js"
 import * as Schedules from "../Schedules.js"
 import { passes } from "./Markets.js"
-
-// Until Candle carries its market (proc-markets), a candle's market is read if present.
-const candleMarket = (c: object): string | undefined =>
-  "market" in c && typeof c.market === "string" ? c.market : undefined
 
 /**
  * One server-sent event as the feed keeps it: an increasing id (0: none), a name, the market and symbol it is about
@@ -92,19 +89,24 @@ class Broadcast {
   }
 }
 
-/** An update as its event: a tick (a trade too: with tradeId and side) and a candle, each with its market. */
+/** An update as its event, with its market: a tick (a trade too: with tradeId and side), a candle, a gap. */
 const emitUpdate = (feed: Broadcast, u: Update) => {
-  if (u._tag === "tick") {
-    const tick = withMarket(u.tick)
-    feed.emit("tick", tick.market, tick.symbol, JSON.stringify(tick))
-  } else {
-    // The candle's fields as before, and its indicator values beside them.
-    feed.emit(
-      "candle",
-      candleMarket(u.candle),
-      u.candle.symbol,
-      JSON.stringify({ ...u.candle, indicators: u.indicators })
-    )
+  switch (u._tag) {
+    case "tick": {
+      const tick = withMarket(u.tick)
+      return feed.emit("tick", tick.market, tick.symbol, JSON.stringify(tick))
+    }
+    case "candle":
+      // The candle's fields as before, and its indicator values beside them.
+      return feed.emit(
+        "candle",
+        u.candle.market,
+        u.candle.symbol,
+        JSON.stringify({ ...u.candle, indicators: u.indicators })
+      )
+    case "gap":
+      // The Gap record as the bus carries it (docs/markets.md).
+      return feed.emit("gap", u.gap.market, marketParts(u.gap.market).base, JSON.stringify(u.gap))
   }
 }
 

@@ -10,7 +10,7 @@ import { type CandleQuery, type CandleRow, type DeadLetterQuery, timedOut } from
 // The read paths: what the API asks of the record.
 
 const CandleRecord = Schema.Struct({
-  market: Schema.String,
+  market: Schema.String, // our own rows, written from Markets: not checked again per row
   symbol: Schema.String,
   interval: Interval,
   bucketStart: Schema.Number, // epoch ms, computed by the query: no Date per row
