@@ -62,13 +62,20 @@ export const HealthStatus = Schema.Struct({ status: Schema.Literal("ok") })
 const Dependency = Schema.Struct({
   kind: Schema.String,
   state: Schema.Literal("up", "down"),
-  error: Schema.optional(Schema.String)
+  error: Schema.optional(Schema.String),
+  // A venue connection's (`venue:<name>`, kind websocket): since its state changed, its markets, its last trade.
+  since: Schema.optional(EpochMillis),
+  markets: Schema.optional(Schema.Number),
+  lastTradeAt: Schema.optional(EpochMillis)
 })
 const readinessFields = {
   status: Schema.Literal("ready", "degraded", "unavailable"),
   dependencies: Schema.Record({ key: Schema.String, value: Dependency })
 }
-/** Ready: the database (the record) answers; degraded: something else (the cache, the bus) does not. */
+/**
+ * Ready: the database (the record) answers; degraded: something else (the cache, the bus, a venue connection:
+ * `venue:<name>`, where this process runs venue sources) does not.
+ */
 export const Readiness = Schema.Struct(readinessFields).annotations({ identifier: "Readiness" })
 export class NotReady extends Schema.TaggedError<NotReady>()(
   "NotReady",
@@ -86,7 +93,8 @@ export class SystemApi extends HttpApiGroup.make("system")
       .addError(NotReady)
       .annotate(
         OpenApi.Description,
-        "Each dependency's state. 200 while the database answers (status degraded if the cache or bus does not), 503 otherwise."
+        "Each dependency's state, and each venue connection's (`venue:binance`…) where this process runs venue sources. " +
+          "200 while the database answers (status degraded if the cache, the bus or a venue connection is not up), 503 otherwise."
       )
   )
   .annotate(OpenApi.Title, "System") {}

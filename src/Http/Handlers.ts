@@ -13,6 +13,7 @@ import { fillGaps, fillRange, needsPrevious } from "./GapFill.js"
 import * as Markets from "./Markets.js"
 import { filterKeys, type MarketRef, MarketResolver, passes, symbolOf } from "./Markets.js"
 import { MarketsLive } from "./MarketsHandlers.js"
+import { venueDependencies } from "./Venues.js"
 
 const cacheDown = () => new Unavailable({ error: "the latest-price cache (Redis) is unavailable; retry shortly" })
 
@@ -58,11 +59,12 @@ export const readiness = (topic: string) =>
         ],
         { concurrency: "unbounded" }
       )
-      const dependencies = { database, cache: latest, ...(log === undefined ? {} : { bus: log }) }
-      for (const [name, d] of Object.entries(dependencies)) {
+      const services = { database, cache: latest, ...(log === undefined ? {} : { bus: log }) }
+      // Venue connections have their own gauge (venue_connection_up).
+      for (const [name, d] of Object.entries(services)) {
         yield* Metric.set(Metric.tagged(dependencyUp, "dependency", name), d.state === "up" ? 1 : 0)
       }
-      return dependencies
+      return { ...services, ...(yield* venueDependencies) }
     })
   })
 

@@ -55,7 +55,11 @@ export const MarketListParam = Schema.transformOrFail(
       message: () =>
         `expected a comma-separated list of up to ${maxListed} markets (venue:BASE-QUOTE) or symbols, e.g. BTC,binance:ETH-USDT`
     })
-  ),
+  ).annotations({
+    description:
+      `Up to ${maxListed} markets (venue:BASE-QUOTE, any case) and bare symbols, comma-separated: only the events of ` +
+      "these markets, and of every market of each bare symbol (e.g. BTC,binance:ETH-USDT)"
+  }),
   Schema.Array(Schema.typeSchema(MarketRef)),
   {
     strict: true,
