@@ -3,7 +3,8 @@ import { applyTick, CandleState, candleKey, toCandle } from "./Aggregate.js"
 import type { Candle } from "./Candle.js"
 import { emptyIndicatorState, IndicatorState, type IndicatorValues, indicatorValues, pushClose } from "./Indicators.js"
 import { bucketStart, Interval, intervalMillis, intervals } from "./Interval.js"
-import type { Tick } from "./Tick.js"
+import type { Market } from "./Market.js"
+import { marketOf, type Tick } from "./Tick.js"
 
 /**
  * The processor's per-partition operator: dedupe, per-symbol event-time watermark, candles for every
@@ -163,7 +164,8 @@ const openOf = (s: SymbolState, interval: Interval): Array<CandleState> =>
  * `lateness` is the allowed lateness in ms.
  */
 export const accept = (state: OperatorState, tick: Tick, lateness: number, changes: Changes): Verdict => {
-  const s = (state.symbols[tick.symbol] ??= newSymbol())
+  const market = marketOf(tick)
+  const s = (state.symbols[market] ??= newSymbol())
   const watermark = s.maxEventTime - lateness
   if (tick.eventTime < watermark) return { _tag: "Late", watermark }
   let times = s.seen.get(tick.source)
@@ -171,15 +173,15 @@ export const accept = (state: OperatorState, tick: Tick, lateness: number, chang
   if (times.has(tick.eventTime)) return duplicate
   times.add(tick.eventTime)
 
-  let touched = changes.touched.get(tick.symbol)
-  if (touched === undefined) changes.touched.set(tick.symbol, (touched = intervals.map(() => Infinity)))
+  let touched = changes.touched.get(market)
+  if (touched === undefined) changes.touched.set(market, (touched = intervals.map(() => Infinity)))
   const d = derived(s)
   for (let i = 0; i < intervals.length; i++) {
     const interval = intervals[i]!
     const start = bucketStart(interval, tick.eventTime)
     let key = d.lastKey[i]!
     if (d.lastStart[i] !== start) {
-      key = d.lastKey[i] = candleKey(tick.symbol, interval, start)
+      key = d.lastKey[i] = candleKey(market, interval, start)
       d.lastStart[i] = start
     }
     const candle = s.open[key]
@@ -190,7 +192,7 @@ export const accept = (state: OperatorState, tick: Tick, lateness: number, chang
 
   if (tick.eventTime > s.maxEventTime) {
     s.maxEventTime = tick.eventTime
-    advanceWatermark(s, s.maxEventTime - lateness, lateness, changes.closed)
+    advanceWatermark(s, market, s.maxEventTime - lateness, lateness, changes.closed)
   }
   return accepted
 }
@@ -201,8 +203,8 @@ export const accept = (state: OperatorState, tick: Tick, lateness: number, chang
  */
 export const collect = (state: OperatorState, changes: Changes): Array<CandleUpdate> => {
   const updates = changes.closed.splice(0)
-  for (const [symbol, touched] of changes.touched) {
-    const s = state.symbols[symbol]
+  for (const [market, touched] of changes.touched) {
+    const s = state.symbols[market]
     if (s === undefined) continue
     for (let i = 0; i < intervals.length; i++) {
       const from = touched[i]!
@@ -213,8 +215,8 @@ export const collect = (state: OperatorState, changes: Changes): Array<CandleUpd
       for (const c of open) {
         if (c.bucketStart >= from) {
           updates.push({
-            key: candleKey(symbol, interval, c.bucketStart),
-            candle: toCandle(c),
+            key: candleKey(market, interval, c.bucketStart),
+            candle: toCandle(c, market as Market),
             indicators: indicatorValues(indicators, c.close),
             closed: false
           })
@@ -241,6 +243,7 @@ export const step = (state: OperatorState, tick: Tick, lateness: number): StepRe
  */
 const advanceWatermark = (
   s: { -readonly [K in keyof SymbolState]: SymbolState[K] },
+  market: Market,
   watermark: number,
   lateness: number,
   closed: Array<CandleUpdate>
@@ -250,10 +253,10 @@ const advanceWatermark = (
     for (const interval of intervals) {
       for (const c of openOf(s, interval)) {
         if (c.bucketStart + intervalMillis[interval] > watermark) break
-        const key = candleKey(c.symbol, interval, c.bucketStart)
+        const key = candleKey(market, interval, c.bucketStart)
         closed.push({
           key,
-          candle: toCandle(c),
+          candle: toCandle(c, market),
           indicators: indicatorValues(s.indicators[interval], c.close),
           closed: true
         })

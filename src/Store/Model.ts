@@ -4,6 +4,7 @@ import type { Candle } from "../Domain/Candle.js"
 import type { DeadLetterReason } from "../Domain/DeadLetter.js"
 import type { IndicatorValues } from "../Domain/Indicators.js"
 import type { Interval } from "../Domain/Interval.js"
+import type { Market } from "../Domain/Market.js"
 import type { Tick } from "../Domain/Tick.js"
 
 export interface CandleRow {
@@ -56,7 +57,8 @@ export interface Claim {
 export class Fenced extends Data.TaggedError("Fenced")<{ readonly partitions: ReadonlyArray<number> }> {}
 
 export interface CandleQuery {
-  readonly symbol: string
+  /** `venue:BASE-QUOTE` (docs/markets.md). */
+  readonly market: Market
   readonly interval: Interval
   readonly from?: number | undefined
   readonly to?: number | undefined

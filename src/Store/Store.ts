@@ -1,7 +1,7 @@
 import { SqlClient } from "@effect/sql"
 import { Context, Effect, Layer } from "effect"
 import { claim, commit } from "./Checkpoints.js"
-import { candles, checkpoints, deadLetters, ping, symbols } from "./Reads.js"
+import { candles, checkpoints, deadLetters, gaps, markets, ping, symbols } from "./Reads.js"
 
 export type {
   CandleQuery,
@@ -14,6 +14,7 @@ export type {
 } from "./Model.js"
 export { CommitTimeout, Fenced } from "./Model.js"
 export { PartitionsChanged } from "./PartitionCheck.js"
+export type { GapQuery, MarketRow } from "./Reads.js"
 
 /** The durable record in Postgres: ticks, candles and the processor's checkpoints. */
 export const make = Effect.map(
@@ -24,6 +25,8 @@ export const make = Effect.map(
       claim: claim(sql),
       candles: candles(sql),
       symbols: symbols(sql),
+      markets: markets(sql),
+      gaps: gaps(sql),
       ping: ping(sql),
       checkpoints: checkpoints(sql),
       deadLetters: deadLetters(sql)

@@ -22,6 +22,8 @@ const acceptingStore: Store["Type"] = {
     Effect.succeed(new Map(partitions.map((p) => [p, { epoch: 1, nextOffset: 0, state: null }] as const))),
   candles: () => Effect.succeed([]),
   symbols: Effect.succeed([]),
+  markets: Effect.succeed([]),
+  gaps: () => Effect.succeed([]),
   ping: Effect.void,
   checkpoints: Effect.succeed([]),
   deadLetters: () => Effect.succeed([])
