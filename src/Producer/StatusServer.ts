@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import { Effect, Metric, Runtime } from "effect"
 import { Bus } from "../Bus/Bus.js"
 import { render } from "../Http/Metrics.js"
+import { dependencyOf } from "../Http/Venues.js"
 import * as Status from "../Sources/Status.js"
 
 /**
@@ -24,7 +25,8 @@ const busState = (topic: string) =>
 export const readiness = (topic: string) =>
   Effect.gen(function* () {
     const bus = yield* busState(topic)
-    const dependencies = { bus, ...(yield* Status.dependencies) }
+    const venues = yield* Status.snapshot
+    const dependencies = { bus, ...Object.fromEntries(venues.map((v) => [`venue:${v.venue}`, dependencyOf(v)])) }
     const status =
       bus.state === "down"
         ? "unavailable"

@@ -2,6 +2,7 @@ import { Effect, Either, Option, Stream } from "effect"
 import type { SourceConfig, SourceSetting } from "../Config.js"
 import type { Market } from "../Domain/Market.js"
 import type { Tick } from "../Domain/Tick.js"
+import type { LastId } from "../Venues/Continuity.js"
 import * as CoinGecko from "./CoinGecko.js"
 import * as Replay from "./Replay.js"
 import * as Simulator from "./Simulator.js"
@@ -49,7 +50,7 @@ export const describe = (setting: SourceSetting): string =>
 const open = (
   config: SourceConfig,
   setting: SourceSetting,
-  lastIds: ReadonlyMap<Market, number>
+  lastIds: ReadonlyMap<Market, LastId>
 ): Effect.Effect<Stream.Stream<SourceRecord, SourceError>, SourceError> => {
   switch (setting._tag) {
     case "simulator":
@@ -62,7 +63,7 @@ const open = (
       return Effect.succeed(Venues.live(Venues.venueOptions(config, setting.venue, lastIds)))
     case "replay":
       return Venues.isVenueRecording(setting.file)
-        ? Effect.succeed(Venues.replay(setting.file, config))
+        ? Effect.succeed(Venues.replay(setting.file, config, lastIds))
         : Replay.open(Replay.optionsFromConfig(setting.file, config))
   }
 }
@@ -74,7 +75,7 @@ const open = (
  */
 export const fromConfig = (
   config: SourceConfig,
-  lastIds: ReadonlyMap<Market, number> = new Map()
+  lastIds: ReadonlyMap<Market, LastId> = new Map()
 ): Effect.Effect<Stream.Stream<SourceRecord, SourceError>, SourceError> =>
   Effect.forEach(config.sources, (setting) => open(config, setting, lastIds)).pipe(
     Effect.map((streams) =>

@@ -7,7 +7,9 @@ import type { Gap } from "../Domain/Gap.js"
 import { type Market, marketParts, venueSymbol } from "../Domain/Market.js"
 import { tradeToTick } from "../Domain/Tick.js"
 import type { Trade } from "../Domain/Trade.js"
-import type { SourceRecord } from "./Source.js"
+import type { LastId } from "../Venues/Continuity.js"
+import * as VenueReplay from "../Venues/Replay.js"
+import { SourceError, type SourceRecord } from "./Source.js"
 import * as Status from "./Status.js"
 
 /** What a venue source emits (src/Venues/Source.ts): a market's trades in id order, and gaps where ids are missing. */
@@ -20,7 +22,7 @@ export interface VenueOptions {
   readonly wsUrl: string
   readonly restUrl: string
   /** Per market, the last trade id already on the bus: the source fills from the next one. */
-  readonly lastIds: ReadonlyMap<Market, number>
+  readonly lastIds: ReadonlyMap<Market, LastId>
   /** RECORD_FRAMES: the directory of `<venue>.jsonl`. */
   readonly recordDir: Option.Option<string>
 }
@@ -28,7 +30,7 @@ export interface VenueOptions {
 export const venueOptions = (
   config: SourceConfig,
   venue: TradeVenue,
-  lastIds: ReadonlyMap<Market, number> = new Map()
+  lastIds: ReadonlyMap<Market, LastId> = new Map()
 ): VenueOptions => ({
   venue,
   markets: config.markets.filter((m) => marketParts(m).venue === venue),
@@ -89,8 +91,20 @@ export const isVenueRecording = (path: string): boolean => {
   }
 }
 
-/** A venue recording replayed (src/Venues/Replay.ts); wired once that exists. */
-export const replay = (path: string, _config: SourceConfig): Stream.Stream<SourceRecord> =>
-  Stream.fromEffect(Effect.logError(`replay:${path}: venue recordings cannot be replayed by this version`)).pipe(
-    Stream.drain
+/** A venue recording replayed through the live path (src/Venues/Replay.ts), at REPLAY_SPEED; MARKETS names its markets. */
+export const replay = (
+  path: string,
+  config: SourceConfig,
+  lastIds: ReadonlyMap<Market, LastId>
+): Stream.Stream<SourceRecord, SourceError> =>
+  VenueReplay.replay({
+    path,
+    markets: config.markets,
+    speed: config.replay.speed === "max" ? undefined : config.replay.speed,
+    lastIds
+  }).pipe(
+    Stream.map(toRecord),
+    Stream.mapError(
+      (e) => new SourceError({ source: "replay", reason: "bad-input", message: `replay: ${e.message}`, cause: e })
+    )
   )
