@@ -96,7 +96,7 @@ const isRateLimited = (venue: TradeVenue, answer: RestAnswer) =>
 export interface ClientOptions {
   readonly venue: TradeVenue
   readonly transport: Transport
-  readonly limits?: Partial<RestLimits>
+  readonly limits?: Partial<RestLimits> | undefined
   /** Every answer, as it came (a recording's `rest` lines). */
   readonly record?: (answer: RestAnswer) => Effect.Effect<void>
 }
