@@ -105,7 +105,9 @@ describe("Aggregate", () => {
     })
     expect(foldIncrementally(ticks, ["1m"]).get(candleKey("simulator:BTC-USD", "1m", epoch))).toEqual(candle)
     // No tick with a volume: VWAP is the plain mean.
-    expect(foldCandles([t(epoch, 1), t(epoch + 1, 2)], ["1m"]).get(candleKey("simulator:BTC-USD", "1m", epoch))?.vwap).toBe(1.5)
+    expect(
+      foldCandles([t(epoch, 1), t(epoch + 1, 2)], ["1m"]).get(candleKey("simulator:BTC-USD", "1m", epoch))?.vwap
+    ).toBe(1.5)
   })
 
   it("rejects a tick from another bucket", () => {
@@ -132,7 +134,9 @@ describe("Aggregate", () => {
       const candles = foldCandles(ticks, intervals)
       for (const candle of candles.values()) {
         const members = ticks
-          .filter((t) => marketOf(t) === candle.market && bucketStart(candle.interval, t.eventTime) === candle.bucketStart)
+          .filter(
+            (t) => marketOf(t) === candle.market && bucketStart(candle.interval, t.eventTime) === candle.bucketStart
+          )
           .sort(byEventTimeThenPrice)
         expect(candle.open).toBe(members[0]?.price)
         expect(candle.close).toBe(members.at(-1)?.price)
