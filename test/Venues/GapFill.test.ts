@@ -106,6 +106,25 @@ describe.each(["binance", "coinbase", "kraken"] as const)("GapFill %s", (venue) 
     })
   )
 
+  it.live.runIf(venue === "coinbase")("a heartbeat past the last trade shows a tail gap without another trade", () =>
+    Effect.gen(function* () {
+      const fake = yield* start(venue)
+      const run = yield* startRun(fake, [a])
+      yield* Effect.promise(() => fake.subscribed())
+      fake.send(a, 2)
+      fake.gap(a, 2)
+      fake.lose(a, 2)
+      yield* run.until((es) => tradeIds(es, a).length === 2, "the first trades")
+      // The first heartbeat is only noted (a match may cross it on the way); the second one fills.
+      fake.heartbeat()
+      fake.heartbeat()
+      yield* run.until((es) => gapRanges(es, a).length === 1, "the tail gap")
+      yield* run.stop
+      expect(tradeIds(run.events, a)).toEqual([1000, 1001, 1002, 1003])
+      expect(gapRanges(run.events, a)).toEqual([[1004, 1005, "not-served"]])
+    })
+  )
+
   it.live("fills from where the bus left off (lastIds) on start", () =>
     Effect.gen(function* () {
       const fake = yield* start(venue)
