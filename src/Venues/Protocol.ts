@@ -20,6 +20,7 @@ export const tradeVenues: ReadonlyArray<TradeVenue> = ["binance", "coinbase", "k
 export interface VenuePlan extends ConnectionOptions {
   readonly venue: TradeVenue
   readonly markets: ReadonlyArray<MarketParts>
+  readonly subscribe: ReadonlyArray<string>
 }
 
 /** The venues' public endpoints (overridden by BINANCE_WS_URL, COINBASE_WS_URL, KRAKEN_WS_URL). */

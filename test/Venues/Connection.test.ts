@@ -3,9 +3,9 @@ import { Effect, Metric, Stream, TestClock } from "effect"
 import { marketParts } from "../../src/Domain/Market.js"
 import { decodeBinanceFrame } from "../../src/Venues/Binance/Frames.js"
 import { decodeCoinbaseFrame } from "../../src/Venues/Coinbase/Frames.js"
-import { frames } from "../../src/Venues/Connection.js"
+import { backoffDelay, frames } from "../../src/Venues/Connection.js"
 import { decodeKrakenFrame } from "../../src/Venues/Kraken/Frames.js"
-import { connectedGauge, connectionsCounter, reconnectsCounter } from "../../src/Venues/Metrics.js"
+import { connectedGauge, connectionsCounter, pausedCounter, reconnectsCounter } from "../../src/Venues/Metrics.js"
 import { plans } from "../../src/Venues/Protocol.js"
 import { startFakeVenue } from "../support/FakeVenue.js"
 import {
@@ -221,6 +221,7 @@ describe("Connection", () => {
         yield* liveSleep("1 millis")
       }
       expect(ids).toEqual(sent.map((t) => t.tradeId))
+      expect(yield* counter(pausedCounter("t-slow"))).toBeGreaterThan(0)
       expect(conn.all.filter((e) => e._tag !== "Frame").map((e) => e._tag)).toEqual(["Open"])
     })
   )
@@ -234,4 +235,27 @@ describe("Connection", () => {
       expect(yield* gauge(connectedGauge(venue))).toBe(0)
     })
   )
+
+  it.scopedLive("an application-level request the venue expects an answer to is answered (reply)", () =>
+    Effect.gen(function* () {
+      const fake = yield* fakeVenue({ venue: "kraken", markets: [krakenBtc] })
+      const reply = (text: string) => (text.includes('"ping"') ? text.replace('"ping"', '"pong"') : undefined)
+      const conn = yield* connect({ ...planFor("kraken", [krakenBtc], fake.wsUrl), venue: "t-reply", reply })
+      yield* awaitFake(() => fake.subscribed(), "subscription")
+      fake.raw('{"method":"ping","req_id":7}')
+      yield* awaitFake(() => fake.receivedCount(2), "the answer")
+      expect(fake.received[1]).toBe('{"method":"pong","req_id":7}')
+      expect(yield* conn.texts(4)).toContain('{"method":"ping","req_id":7}')
+    })
+  )
+
+  it("backoffDelay: base doubling per attempt up to the cap, of which at least half", () => {
+    const full = [500, 1000, 2000, 4000, 8000, 16000, 30000, 30000]
+    full.forEach((d, attempt) => {
+      expect(backoffDelay(attempt, 500, 30_000, 0)).toBe(d / 2)
+      expect(backoffDelay(attempt, 500, 30_000, 0.999999)).toBe(d)
+      expect(backoffDelay(attempt, 500, 30_000, 0.5)).toBe(d * 0.75)
+    })
+    expect(backoffDelay(10_000, 500, 30_000, 0.5)).toBe(22_500)
+  })
 })
