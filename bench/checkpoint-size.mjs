@@ -38,7 +38,9 @@ const send = (market, id, time, price) => {
 
 const nextId = names.map(() => 1)
 for (let t = start; t < historyEnd; t += 600_000) {
-  names.forEach((m, i) => send(m, nextId[i]++, t, 100 + Math.sin(t / 3.6e6)))
+  names.forEach((m, i) => {
+    send(m, nextId[i]++, t, 100 + Math.sin(t / 3.6e6))
+  })
   collect(state, changes)
 }
 
