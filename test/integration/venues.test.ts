@@ -11,6 +11,7 @@ import { services } from "./support.js"
 // fake venues) and `processor` as two built-CLI processes. After the seeded schedule of disconnects and gaps: each
 // market's stored trade ids are exactly the fakes' (each once), every 1m candle is the reference fold over the fakes'
 // trades, every range of ids no one has is a row of `gaps`, and the producer's /ready shows each venue connection up.
+// Halfway, the producer is killed and restarted: it goes on where the topic left off, filling what it missed.
 
 const seed = process.env["PROPERTY_SEED"] ? Number(process.env["PROPERTY_SEED"]) : Date.now()
 console.log("property seed", seed)
@@ -55,15 +56,24 @@ describe("SOURCE=binance,coinbase,kraken on real services (producer and processo
     expect(migrate.child.exitCode, migrate.output()).toBe(0)
     const processor = await startCli(["processor"], shared)
     const statusPort = String(await freePort())
-    const producer = await startCli(["producer"], { ...shared, ...S.venueEnv(fakes), STATUS_PORT: statusPort })
-    running.push(processor, producer)
+    const producerEnv = { ...shared, ...S.venueEnv(fakes), STATUS_PORT: statusPort }
+    const first = await startCli(["producer"], producerEnv)
+    running.push(processor, first)
+    let producer = first
 
     await S.warmUp(fakes).catch((e: unknown) => {
       throw new Error(`${String(e)}\nproducer (exit ${producer.child.exitCode}):\n${producer.output().slice(-3000)}`)
     })
     const steps = S.schedule(seed, fakes, 80)
     console.log(`schedule: ${S.describeSchedule(steps)}`)
-    await S.play(fakes, steps)
+    await S.play(fakes, steps.slice(0, steps.length / 2))
+    // Killed mid-run: the trades made while it is away are on REST only. Restarted, it reads where the topic left off
+    // and fills them (without that, they would be missing below).
+    await first.stop("SIGKILL")
+    for (const m of fakes.markets) fakes.venues.get(m.split(":")[0] as "binance")?.send(m, 5)
+    producer = await startCli(["producer"], producerEnv)
+    running.push(producer)
+    await S.play(fakes, steps.slice(steps.length / 2))
     await S.finish(fakes)
 
     const problems = async () => {
@@ -87,6 +97,11 @@ describe("SOURCE=binance,coinbase,kraken on real services (producer and processo
           `${String(e)}\n${(await problems()).slice(0, 20).join("\n")}\n${producer.output().slice(-3000)}`
         )
       }
+    )
+    const trades = fakes.markets.reduce((n, m) => n + S.tradeIdsOf(fakes, m).length, 0)
+    const lost = fakes.markets.reduce((n, m) => n + S.lostRanges(fakes, m).length, 0)
+    console.log(
+      `${trades} trades, ${lost} unfillable gaps, a producer killed and restarted: all stored as the fakes made them`
     )
     for (const m of fakes.markets) {
       const gaps = await query<{ from_id: string; to_id: string }>(
