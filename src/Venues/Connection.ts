@@ -115,7 +115,11 @@ const listen = (
   socket.on("message", (data: Buffer | ArrayBuffer | Array<Buffer>) => {
     const at = now()
     live.lastAt = at
-    const text = Array.isArray(data) ? Buffer.concat(data).toString() : Buffer.from(data as Buffer).toString()
+    const text = Buffer.isBuffer(data)
+      ? data.toString()
+      : Array.isArray(data)
+        ? Buffer.concat(data).toString()
+        : Buffer.from(data).toString()
     push({ _tag: "Frame", at, text })
     const answer = s.reply(text)
     if (answer !== undefined) sendText(socket, answer)

@@ -1,9 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect } from "effect"
-import { formatMarket, type MarketParts } from "../../src/Domain/Market.js"
+import { Duration, Effect, Metric, Stream } from "effect"
+import { formatMarket, type MarketParts, marketParts } from "../../src/Domain/Market.js"
 import { decodeBinanceFrame } from "../../src/Venues/Binance/Frames.js"
-import { binanceClosing, krakenPing, plans } from "../../src/Venues/Protocol.js"
-import { awaitFake, connect, fakeVenue } from "./ConnectionSupport.js"
+import { connectionsCounter } from "../../src/Venues/Metrics.js"
+import { binanceClosing, krakenPing, plans, venueConnections } from "../../src/Venues/Protocol.js"
+import { awaitFake, coinbaseBtc, connect, fakeVenue } from "./ConnectionSupport.js"
 
 // What each venue is sent: written out by hand from research/venues.md, not from the code.
 
@@ -95,6 +96,19 @@ describe("Protocol", () => {
       const sent = [fake.send(markets[0]!, 1), fake.send(markets[249]!, 1)].flat()
       const got = (yield* conn.texts(2)).map(decodeBinanceFrame)
       expect(got.map((f) => (f._tag === "AggTrade" ? f.trade.symbol : f._tag))).toEqual(sent.map((t) => t.symbol))
+    })
+  )
+
+  it.scopedLive("venueConnections: each plan with its events, the overrides applied", () =>
+    Effect.gen(function* () {
+      const fake = yield* fakeVenue({ venue: "coinbase", markets: [coinbaseBtc] })
+      const parts = [marketParts(coinbaseBtc), { venue: "binance", base: "BTC", quote: "USDT" } as const]
+      const [conn, ...more] = venueConnections("coinbase", parts, fake.wsUrl, { venue: "t-vc", buffer: 8 })
+      expect(more).toEqual([])
+      expect(conn?.plan.markets).toEqual([marketParts(coinbaseBtc)])
+      const events = yield* Stream.runCollect(Stream.take(conn?.events ?? Stream.empty, 2))
+      expect([...events].map((e) => e._tag)).toEqual(["Open", "Frame"])
+      expect(yield* Metric.value(connectionsCounter("t-vc"))).toEqual(expect.objectContaining({ count: 1 }))
     })
   )
 })
