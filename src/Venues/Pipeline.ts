@@ -175,7 +175,12 @@ export const fromFrames = <E, R>(
           ? Queue.bounded<Item>(capacity)
           : Queue.dropping<Item>(capacity)
         const worker: Worker = { queue }
-        worker.fiber = yield* Effect.forkScoped(runMarket(options, market, queue, out))
+        worker.fiber = yield* Effect.forkScoped(
+          runMarket(options, market, queue, out).pipe(
+            // Only a defect gets here (the worker's effects do not fail): say so loudly; the other markets go on.
+            Effect.catchAllCause((cause) => Effect.logError(`${market}: the market's worker stopped`, cause))
+          )
+        )
         workers.set(market, worker)
       }
       const finish = Effect.forEach(workers.values(), (w) =>

@@ -2,11 +2,11 @@ import type { HttpClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { type Duration, Effect, Stream } from "effect"
 import { formatMarket, type Market, marketParts } from "../Domain/Market.js"
-import { type ConnectionOptions, frames } from "./Connection.js"
+import type { ConnectionOptions } from "./Connection.js"
 import type { LastId } from "./Continuity.js"
 import type { FillBudget, VenueEvent } from "./GapFill.js"
 import { fromFrames } from "./Pipeline.js"
-import { plans } from "./Protocol.js"
+import { venueConnections } from "./Protocol.js"
 import { recordFrames, recordRest } from "./Recording.js"
 import { httpTransport, makeClient, type RestLimits, type TradeVenue } from "./Rest.js"
 
@@ -66,8 +66,9 @@ export const streamWith = (options: SourceOptions): Stream.Stream<VenueEvent, ne
         record: (a) => recordRest(venue, a.url, a.status, a.text, a.at)
       })
       // One connection per plan (Binance: per 1024 markets), one REST client (and its limits) for them all.
-      const streams = plans(venue, markets.map(marketParts), options.wsUrl).map((plan) =>
-        fromFrames(frames({ ...plan, ...options.connection }).pipe(recordFrames(venue)), {
+      const connections = venueConnections(venue, markets.map(marketParts), options.wsUrl, options.connection)
+      const streams = connections.map(({ plan, events }) =>
+        fromFrames(events.pipe(recordFrames(venue)), {
           venue,
           markets: plan.markets.map(formatMarket),
           lastIds: options.lastIds,

@@ -160,6 +160,54 @@ describe("Connection", () => {
     })
   )
 
+  it.scoped("the backoff doubles per failed attempt and starts over after a connection that lived (test clock)", () =>
+    Effect.gen(function* () {
+      const fake = yield* fakeVenue({ venue: "coinbase", markets: [coinbaseBtc] })
+      const plan = planFor("coinbase", [coinbaseBtc], fake.wsUrl)
+      const options = { backoff: { base: "10 seconds", cap: "80 seconds" }, resetAfter: "60 seconds" } as const
+      const conn = yield* connect({ ...plan, ...options, venue: "t-backoff", staleAfter: "1 hour" })
+      yield* conn.next("Open")
+      /**
+       * Drops the connection; returns the wait the stream then sleeps: the one sleep that appears while no connection
+       * exists (the test clock keeps the sleeps of interrupted fibers in its list, so it is found as the new one).
+       */
+      const drop = Effect.gen(function* () {
+        const before = [...(yield* TestClock.sleeps())]
+        fake.disconnect()
+        yield* conn.next("Closed")
+        const added = (now: ReadonlyArray<number>) => {
+          const rest = [...before]
+          return now.filter((t) => {
+            const i = rest.indexOf(t)
+            if (i < 0) return true
+            rest.splice(i, 1)
+            return false
+          })
+        }
+        let fresh = added([...(yield* TestClock.sleeps())])
+        for (let i = 0; fresh.length === 0; i++) {
+          if (i > 2000) throw new Error("the backoff never slept")
+          yield* liveSleep("5 millis")
+          fresh = added([...(yield* TestClock.sleeps())])
+        }
+        expect(fresh.length).toBe(1)
+        const delay = (fresh[0] ?? 0) - (yield* TestClock.currentTimeMillis)
+        yield* TestClock.adjust(delay)
+        yield* conn.next("Open")
+        return delay
+      })
+      const first = yield* drop
+      const second = yield* drop
+      yield* TestClock.adjust("61 seconds")
+      const afterLiving = yield* drop
+      expect([first, second, afterLiving].map((d) => [d >= 5_000 && d <= 10_000, d >= 10_000 && d <= 20_000])).toEqual([
+        [true, first === 10_000],
+        [second === 10_000, true],
+        [true, afterLiving === 10_000]
+      ])
+    })
+  )
+
   it.scoped("a frame keeps the connection fresh; the maximum age replaces it without a backoff (test clock)", () =>
     Effect.gen(function* () {
       const fake = yield* fakeVenue({ venue: "kraken", markets: [krakenBtc] })

@@ -90,12 +90,17 @@ const byMarket = (events: ReadonlyArray<VenueEvent>) => {
   return out
 }
 
-describe.each(["binance", "coinbase", "kraken"] as const)("Source %s under a random schedule", (venue) => {
+const runs = (["binance", "coinbase", "kraken"] as const).flatMap((venue) => [0, 1, 2].map((k) => [venue, k] as const))
+
+describe.each(runs)("Source %s under random schedule %i", (venue, k) => {
   const markets = marketsOf[venue]
   it.live("every trade once in id order, gaps exactly where ids were lost, and the recording replays the same", () =>
     Effect.gen(function* () {
       const ops =
-        fc.sample(fc.array(opArb, { minLength: 10, maxLength: 30 }), { seed: seed + venue.length, numRuns: 1 })[0] ?? []
+        fc.sample(fc.array(opArb, { minLength: 10, maxLength: 30 }), {
+          seed: seed + 7 * k + venue.length,
+          numRuns: 1
+        })[0] ?? []
       const fake = yield* Effect.promise(() => startFakeVenue({ venue, markets }))
       fakes.push(fake)
       const dir = yield* Effect.promise(() => Fs.mkdtemp(Path.join(Os.tmpdir(), "schedule-")))
