@@ -85,9 +85,14 @@ export const checkRecord = (
     expect(reasons.filter((r) => r === "late").length, "late records in the DLQ").toBe(input.late)
     expect(reasons.length, "DLQ reasons").toBe(input.malformed + input.late)
     // … and recorded in Postgres exactly once, by the checkpoint that moved past them (the key is the record's offset).
-    const recorded = yield* sql<{ reason: string; partition: number; offset: string }>`
-      SELECT reason, partition, "offset" FROM dead_letters WHERE topic = ${topic}`
+    const recorded = yield* sql<{ reason: string; partition: number; offset: string; market: string | null }>`
+      SELECT reason, partition, "offset", market FROM dead_letters WHERE topic = ${topic}`
     expect(new Map(recorded.map((r) => [`${r.partition}/${r.offset}`, r.reason])), "dead_letters").toEqual(dead)
+    // A late tick's letter names its market; an undecodable record has none.
+    expect(
+      recorded.filter((r) => (r.reason === "late" ? !markets.includes(r.market ?? "") : r.market !== null)),
+      "dead letters' markets"
+    ).toEqual([])
   })
 
 /** Every gap once (a replay after a crash stores none again), and each market's first and last event times. */
