@@ -1,6 +1,6 @@
 import { Effect, Metric, Queue } from "effect"
 import { LatestCache } from "../Cache/LatestCache.js"
-import type { Gap } from "../Domain/Gap.js"
+import { Gap } from "../Domain/Gap.js"
 import type { Market } from "../Domain/Market.js"
 import type { Tick } from "../Domain/Tick.js"
 import { tickMarket } from "../Domain/TickMarket.js"
@@ -9,15 +9,11 @@ import type { CandleRow } from "../Store/Store.js"
 import { cacheUpdatesDropped } from "./Metrics.js"
 
 /**
- * The fast path's intake: hands accepted ticks, the candles they changed and the gaps read to the writer; never waits
- * for the cache.
+ * The fast path's intake: hands accepted ticks and gaps (in record order) and the candles they changed to the writer;
+ * never waits for the cache.
  */
 export interface CacheWriter {
-  readonly offer: (
-    ticks: ReadonlyArray<Tick>,
-    candles: ReadonlyMap<string, CandleRow>,
-    gaps?: ReadonlyArray<Gap>
-  ) => Effect.Effect<void>
+  readonly offer: (records: ReadonlyArray<Tick | Gap>, candles: ReadonlyMap<string, CandleRow>) => Effect.Effect<void>
 }
 
 const maxPendingUpdates = 20_000
@@ -35,13 +31,15 @@ export const make = Effect.gen(function* () {
   let pendingTickUpdates: Array<Update> = []
   let pendingCandles = new Map<string, Update>()
   const wake = yield* Queue.sliding<true>(1)
-  const offer = (ticks: ReadonlyArray<Tick>, candles: ReadonlyMap<string, CandleRow>, gaps: ReadonlyArray<Gap> = []) =>
+  const offer = (records: ReadonlyArray<Tick | Gap>, candles: ReadonlyMap<string, CandleRow>) =>
     Effect.suspend(() => {
-      for (const tick of ticks) {
-        pendingLatest.set(tickMarket(tick), tick)
-        pendingTickUpdates.push({ _tag: "tick", tick })
+      for (const r of records) {
+        if (r instanceof Gap) pendingTickUpdates.push({ _tag: "gap", gap: r })
+        else {
+          pendingLatest.set(tickMarket(r), r)
+          pendingTickUpdates.push({ _tag: "tick", tick: r })
+        }
       }
-      for (const gap of gaps) pendingTickUpdates.push({ _tag: "gap", gap })
       for (const [key, row] of candles)
         pendingCandles.set(key, { _tag: "candle", candle: row.candle, indicators: row.indicators })
       const over = pendingTickUpdates.length - maxPendingUpdates

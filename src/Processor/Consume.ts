@@ -81,6 +81,8 @@ const handleRecords = (s: Consumption, partition: number, records: ReadonlyArray
     const { lateness, maxFutureSkew } = s.settings
     const accepted: Array<Tick> = []
     const gaps: Array<Gap> = []
+    // Ticks and gaps in record order, for the live channel: only built once a batch has a gap (most have none).
+    let live: Array<Tick | Gap> | undefined
     let duplicates = 0
     const deadBefore = p.work.dead.length
     for (const record of records) {
@@ -93,6 +95,7 @@ const handleRecords = (s: Consumption, partition: number, records: ReadonlyArray
       }
       if (isGap(decoded.right)) {
         gaps.push(decoded.right)
+        ;(live ??= accepted.slice()).push(decoded.right)
         continue
       }
       const tick = decoded.right
@@ -122,6 +125,7 @@ const handleRecords = (s: Consumption, partition: number, records: ReadonlyArray
           break
         case "Accepted":
           accepted.push(tick)
+          live?.push(tick)
       }
     }
     // The changed candles once per batch, with their values after its last tick.
@@ -138,7 +142,7 @@ const handleRecords = (s: Consumption, partition: number, records: ReadonlyArray
         Metric.incrementBy(ticksProcessed, accepted.length),
         Metric.incrementBy(ticksDeduped, duplicates),
         Effect.forEach(gaps, (g) => Metric.increment(Metric.tagged(gapsTotal, "market", g.market)), { discard: true }),
-        accepted.length > 0 || gaps.length > 0 ? s.cache.offer(accepted, touched, gaps) : Effect.void
+        accepted.length > 0 || gaps.length > 0 ? s.cache.offer(live ?? accepted, touched) : Effect.void
       ],
       { discard: true }
     )
