@@ -122,6 +122,8 @@ const knownMarkets = Effect.gen(function* () {
   return Effect.gen(function* () {
     const table = yield* store.markets.pipe(
       Effect.map((rows) => rows.map((r) => r.market)),
+      // A slow database must not hold up what only needs the cache (/api/latest/BTC): the last list stands in.
+      Effect.timeout("1 second"),
       Effect.orElseSucceed(() => last.table)
     )
     const latest = yield* cache.getAll.pipe(
