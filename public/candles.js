@@ -115,5 +115,12 @@ export const applyCandle = (c) => {
     }
     return
   }
-  if (mergeCandle(cur, c)) renderChart(false)
+  if (mergeCandle(cur, c) && !drawFrame) drawFrame = requestAnimationFrame(drawLive)
+}
+
+// Live candles of a market with many trades come many a second: the chart is drawn once per animation frame.
+let drawFrame = 0
+const drawLive = () => {
+  drawFrame = 0
+  renderChart(false)
 }

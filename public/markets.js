@@ -172,18 +172,35 @@ export const applyMarketInfo = (info) => {
   if (info.market === state.market) updateChartPrice()
 }
 
-/** Shows a tick in its market's row (made on first sight); animate: flash the price (live ticks, not snapshots). */
+/**
+ * Shows a tick in its market's row (made on first sight); animate: flash the price (live ticks, not snapshots). A
+ * venue's trades come many a second: the row takes the newest and is drawn once per animation frame.
+ */
 export const applyTick = (t, animate) => {
   const market = marketOf(t)
   const row = rowOf(market)
-  const prev = row.tick
-  if (prev && t.eventTime < prev.eventTime) return // an older snapshot never overwrites a newer tick
+  if (row.tick && t.eventTime < row.tick.eventTime) return // an older snapshot never overwrites a newer tick
   row.tick = t
   if (isNum(t.marketCap) && state.caps.get(t.symbol) !== t.marketCap) {
     if (!state.caps.has(t.symbol)) scheduleLayout()
     state.caps.set(t.symbol, t.marketCap)
   }
+  dirty.set(market, dirty.get(market) || animate)
+  if (!renderFrame) renderFrame = requestAnimationFrame(renderRows)
+}
 
+const dirty = new Map() // market -> whether to flash its price
+let renderFrame = 0
+
+const renderRows = () => {
+  renderFrame = 0
+  const now = Date.now()
+  for (const [market, animate] of dirty) renderRow(market, state.rows.get(market), animate, now)
+  dirty.clear()
+}
+
+const renderRow = (market, row, animate, now) => {
+  const t = row.tick
   const c = row.cells
   c.sym.title = typeof t.coinId === "string" ? `${market} (${t.coinId})` : market
   c.price.textContent = fmtPrice(t.price)
@@ -192,11 +209,12 @@ export const applyTick = (t, animate) => {
   c.change.classList.remove("up", "down", "flat")
   c.change.classList.add(isNum(t.change24h) ? changeDir(t.change24h) : "flat")
   c.volume.textContent = fmtCompact(t.volume24h)
-  updateAge(row, Date.now())
-
-  if (animate && prev) {
-    flash(c.price, t.price > prev.price ? "flash-up" : t.price < prev.price ? "flash-down" : "flash-same")
+  updateAge(row, now)
+  const prev = row.shownPrice
+  if (animate && isNum(prev)) {
+    flash(c.price, t.price > prev ? "flash-up" : t.price < prev ? "flash-down" : "flash-same")
   }
+  row.shownPrice = t.price
   if (market === state.market) updateChartPrice()
 }
 
