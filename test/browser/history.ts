@@ -17,8 +17,8 @@ import { mulberry32 } from "../../support/random.mjs"
  * (walked backwards for the history), with a random trade size per tick, as the simulator makes them.
  *
  * `trades` adds venue markets: trades (a tick with `market`, `tradeId`, `side`, docs/markets.md) with consecutive ids,
- * one per `historyStepMs` before `start` and `tradesPerLiveStep` per `liveStepMs` after it, 137 ms off the samples'
- * grid (no trade shares a sample's event time).
+ * one per `historyStepMs` before `start` and `perLiveStep` per `liveStepMs` after it, those within `burstMs` of each
+ * other (many in one animation frame), 137 ms off the samples' grid (no trade shares a sample's event time).
  */
 export interface HistoryOptions {
   readonly path: string
@@ -30,7 +30,6 @@ export interface HistoryOptions {
   readonly seed: number
   readonly markerCoin: string
   readonly trades?: ReadonlyArray<TradeMarket>
-  readonly tradesPerLiveStep?: number
 }
 
 export interface TradeMarket {
@@ -40,6 +39,9 @@ export interface TradeMarket {
   readonly venueSymbol: string
   /** The first trade id. */
   readonly firstId: number
+  /** Trades per live step (default 1), spread over burstMs (default: the whole step). */
+  readonly perLiveStep?: number
+  readonly burstMs?: number
 }
 
 const yearMs = 365.25 * 24 * 3600 * 1000
@@ -112,9 +114,10 @@ const tradeLines = (
   const times: Array<number> = []
   for (let t = o.start - o.historyHours * 3600_000 + o.historyStepMs; t < o.start; t += o.historyStepMs)
     times.push(t + 137)
-  const perStep = o.tradesPerLiveStep ?? 1
+  const perStep = tm.perLiveStep ?? 1
+  const spread = tm.burstMs ?? o.liveStepMs
   for (let t = o.start; t < o.start + o.liveMinutes * 60_000; t += o.liveStepMs) {
-    for (let k = 0; k < perStep; k++) times.push(t + 137 + Math.floor((k * o.liveStepMs) / perStep))
+    for (let k = 0; k < perStep; k++) times.push(t + 137 + Math.floor((k * spread) / perStep))
   }
   let walk = 0
   return times.map((t, i) => {

@@ -35,7 +35,11 @@ export interface Dashboard {
   readonly browser: Browser
   readonly dir: string
   /** A page that records its page errors and console errors in `problems`. */
-  readonly newPage: (viewport?: { width: number; height: number }) => Promise<Page>
+  /** allowed: console errors a test provokes on purpose. */
+  readonly newPage: (
+    viewport?: { width: number; height: number },
+    allowed?: (m: ConsoleMessage) => boolean
+  ) => Promise<Page>
   readonly problems: Array<string>
   readonly close: () => Promise<void>
 }
@@ -71,11 +75,12 @@ export const startDashboard = async (
     ]
   })
   const problems: Array<string> = []
-  const newPage = async (viewport = { width: 1280, height: 900 }) => {
+  const newPage = async (viewport = { width: 1280, height: 900 }, allowed = benign) => {
     const page = await browser.newPage({ viewport })
     page.on("pageerror", (e) => problems.push(`pageerror: ${e.stack ?? e.message}`))
     page.on("console", (m) => {
-      if (m.type() === "error" && !benign(m)) problems.push(`console.error: ${m.text()} (${m.location().url})`)
+      if (m.type() === "error" && !benign(m) && !allowed(m))
+        problems.push(`console.error: ${m.text()} (${m.location().url})`)
     })
     return page
   }
