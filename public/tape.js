@@ -107,6 +107,8 @@ export const resetTape = () => {
   els.tapeTitle.textContent = trades ? "Trades" : "Ticks"
   els.tapeHint.textContent = market ? `${market} · live` : "Select a market"
   const waiting = trades ? "Waiting for trades…" : "Waiting for ticks (sampled prices: no side)…"
-  els.tapeBody.replaceChildren(emptyRow(market ? waiting : "No market selected"))
+  // a bare symbol: its market is the one the server names in the candles' answer
+  const none = state.market ? `Waiting for the server to name ${state.market}'s market…` : "No market selected"
+  els.tapeBody.replaceChildren(emptyRow(market ? waiting : none))
   describe()
 }
