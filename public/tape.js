@@ -7,7 +7,7 @@ import { els, state } from "./state.js"
 
 export const MAX_ROWS = 50
 
-const tape = { market: null, pending: [], frame: 0, fmt: null, rows: 0, trades: 0 }
+const tape = { sel: null, market: null, pending: [], frame: 0, fmt: null, rows: 0, trades: 0 }
 
 const cell = (cls, text) => {
   const td = document.createElement("td")
@@ -98,10 +98,10 @@ export const tapeGap = (g) => {
 
 /** The selection changed (or its market became known): a fresh tape for it. */
 export const resetTape = () => {
+  if (state.market === tape.sel) return
   const market = isMarket(state.market) ? state.market : null
-  if (market === tape.market) return
   if (tape.frame) cancelAnimationFrame(tape.frame)
-  Object.assign(tape, { market, pending: [], frame: 0, fmt: null, rows: 0, trades: 0 })
+  Object.assign(tape, { sel: state.market, market, pending: [], frame: 0, fmt: null, rows: 0, trades: 0 })
   const parts = marketParts(market)
   const trades = parts && ["binance", "coinbase", "kraken"].includes(parts.venue)
   els.tapeTitle.textContent = trades ? "Trades" : "Ticks"
