@@ -1,7 +1,7 @@
 import { Chunk, Duration, Effect, Exit, Fiber, Metric, Queue, type Schedule, Schema, Stream } from "effect"
 import { Bus, type BusError, type BusShape } from "./Bus/Bus.js"
 import { AppConfig } from "./Config.js"
-import { type Tick, TickJson } from "./Domain/Tick.js"
+import { marketOf, type Tick, TickJson } from "./Domain/Tick.js"
 import * as Schedules from "./Schedules.js"
 import * as Sources from "./Sources/Select.js"
 
@@ -120,7 +120,7 @@ const addHeld = (b: Buffer, delta: number) =>
 
 const publishBatch = (b: Buffer, batch: ReadonlyArray<Tick>) => {
   const { label } = b
-  const messages = batch.map((tick) => ({ key: tick.symbol, value: encodeTick(tick) }))
+  const messages = batch.map((tick) => ({ key: marketOf(tick), value: encodeTick(tick) }))
   let failures = 0
   return b.bus.publish(b.options.topic, messages).pipe(
     Effect.tapError((e) =>

@@ -1,8 +1,9 @@
 import { Chunk, Effect, Either, Layer, Option, Redacted, Stream } from "effect"
 import { Redis as IORedis, type RedisOptions } from "ioredis"
-import { decodeTick, type Tick } from "../Domain/Tick.js"
+import { isMarket, type Market } from "../Domain/Market.js"
+import { decodeTick, marketOf, type Tick } from "../Domain/Tick.js"
 import { decodeUpdate, type Update } from "../Domain/Update.js"
-import { CacheUnavailable, channel, LatestCache, latestKey } from "./LatestCache.js"
+import { byMarket, CacheUnavailable, channel, LatestCache, latestKey, marketsKey, withMarket } from "./LatestCache.js"
 
 const unavailable = (cause: unknown) =>
   new CacheUnavailable({ message: `Redis: ${cause instanceof Error ? cause.message : String(cause)}`, cause })
@@ -24,8 +25,6 @@ const subscriberOptions: RedisOptions = {
   retryStrategy: (times) => Math.min(times * 100, 2_000),
   lazyConnect: true
 }
-
-const symbolsKey = "latest:symbols"
 
 // PUBLISH of each message in order, in one command: a PUBLISH per update cost the processor a few µs each in
 // ioredis alone (a command object and a timeout timer), and the server a command parse each. Redis caches the script.
@@ -50,50 +49,57 @@ const connect = (url: Redacted.Redacted, options: RedisOptions, name: string) =>
       )
   )
 
+type Use = <A>(f: (c: IORedis) => Promise<A>) => Effect.Effect<A, CacheUnavailable>
+
+/** One pipelined write: SETEX each tick's latest, SADD their markets, PUBLISH the updates. */
+const writer = (use: Use, ttlSeconds: number) => (ticks: ReadonlyArray<Tick>, updates: ReadonlyArray<Update>) =>
+  use(async (c) => {
+    const pipeline = c.pipeline()
+    // JSON.stringify is the schemas' encoding here (Tick and Candle are plain fields in schema order, Update a
+    // tagged struct), without re-checking values the processor built from decoded ticks: this runs per update.
+    const markets = new Set(ticks.map(marketOf))
+    for (const t of ticks) pipeline.setex(latestKey(marketOf(t)), ttlSeconds, JSON.stringify(t))
+    if (markets.size > 0) pipeline.sadd(marketsKey, ...markets)
+    const messages = updates.map((u) => JSON.stringify(u))
+    for (let i = 0; i < messages.length; i += publishChunk) {
+      pipeline.eval(publishAll, 1, channel, ...messages.slice(i, i + publishChunk))
+    }
+    const results = await pipeline.exec()
+    const failed = results?.find(([error]) => error !== null)
+    if (failed) throw failed[0]
+  })
+
 /**
- * The cache on Redis: SETEX latest:{SYMBOL} per tick and PUBLISH crypto:updates, pipelined per batch;
+ * The cache on Redis: SETEX latest:<market> per tick, SADD latest:markets, and PUBLISH crypto:updates, pipelined per batch;
  * reads fail fast while Redis is away; the subscription runs on its own connection.
  */
 export const make = (url: Redacted.Redacted, ttlSeconds: number) =>
   Effect.gen(function* () {
     const client = yield* connect(url, failFast, "crypto-pipeline")
     // Subscriber connections cannot run other commands; one per subscription stream, made on demand.
-    const use = <A>(f: (c: IORedis) => Promise<A>) =>
+    const use: Use = (f) =>
       client.status === "ready"
         ? Effect.tryPromise({ try: () => f(client), catch: unavailable })
         : Effect.fail(new CacheUnavailable({ message: `Redis is ${client.status}` }))
 
-    const write = (ticks: ReadonlyArray<Tick>, updates: ReadonlyArray<Update>) =>
-      use(async (c) => {
-        const pipeline = c.pipeline()
-        // JSON.stringify is the schemas' encoding here (Tick and Candle are plain fields in schema order, Update a
-        // tagged struct), without re-checking values the processor built from decoded ticks: this runs per update.
-        for (const t of ticks) pipeline.setex(latestKey(t.symbol), ttlSeconds, JSON.stringify(t))
-        if (ticks.length > 0) pipeline.sadd(symbolsKey, ...new Set(ticks.map((t) => t.symbol)))
-        const messages = updates.map((u) => JSON.stringify(u))
-        for (let i = 0; i < messages.length; i += publishChunk) {
-          pipeline.eval(publishAll, 1, channel, ...messages.slice(i, i + publishChunk))
-        }
-        const results = await pipeline.exec()
-        const failed = results?.find(([error]) => error !== null)
-        if (failed) throw failed[0]
-      })
+    const write = writer(use, ttlSeconds)
 
     const getAll = Effect.gen(function* () {
-      // The symbol set instead of KEYS, which scans the whole keyspace; expired symbols read as null.
-      const symbols = yield* use((c) => c.smembers(symbolsKey))
-      if (symbols.length === 0) return []
-      const values = yield* use((c) => c.mget(...symbols.map(latestKey)))
+      // The market set instead of KEYS, which scans the whole keyspace; expired markets read as null.
+      const markets = (yield* use((c) => c.smembers(marketsKey))).filter(isMarket)
+      if (markets.length === 0) return []
+      const values = yield* use((c) => c.mget(...markets.map(latestKey)))
       // Decoded like any outside input: a foreign or corrupt value is skipped, never served.
       return values
         .flatMap((v) => (v === null ? [] : Option.toArray(Either.getRight(decodeTick(v)))))
-        .sort((a, b) => a.symbol.localeCompare(b.symbol))
+        .map(withMarket)
+        .sort(byMarket)
     })
 
-    const get = (symbol: string) =>
+    const get = (market: Market) =>
       Effect.map(
-        use((c) => c.get(latestKey(symbol))),
-        (v) => (v === null ? Option.none<Tick>() : Either.getRight(decodeTick(v)))
+        use((c) => c.get(latestKey(market))),
+        (v) => (v === null ? Option.none<Tick>() : Option.map(Either.getRight(decodeTick(v)), withMarket))
       )
 
     const updates = Stream.unwrapScoped(

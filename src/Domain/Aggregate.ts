@@ -1,11 +1,13 @@
 import { Schema } from "effect"
 import { Candle, ohlcvFields } from "./Candle.js"
 import { bucketStart, type Interval } from "./Interval.js"
-import { EpochMillis, type Tick } from "./Tick.js"
+import type { Market } from "./Market.js"
+import { EpochMillis, marketOf, type Tick } from "./Tick.js"
 
 /**
  * A candle being built. Plain data (checkpointed as operator state), so the running sums
- * for VWAP and the event times that set open and close are kept instead of derived values.
+ * for VWAP and the event times that set open and close are kept instead of derived values. Its market is the key it
+ * is kept under (Operator), not a field: checkpoints written before markets decode as they are.
  */
 export const CandleState = Schema.Struct({
   ...ohlcvFields,
@@ -17,9 +19,9 @@ export const CandleState = Schema.Struct({
 }).annotations({ identifier: "CandleState" })
 export interface CandleState extends Schema.Schema.Type<typeof CandleState> {}
 
-/** "BTC|1m|1700000000000" */
-export const candleKey = (symbol: string, interval: Interval, bucketStart: number): string =>
-  `${symbol}|${interval}|${bucketStart}`
+/** "binance:BTC-USDT|1m|1700000000000" */
+export const candleKey = (market: string, interval: Interval, bucketStart: number): string =>
+  `${market}|${interval}|${bucketStart}`
 
 // (eventTime, price) order; the price tie-break makes open/close independent of arrival order.
 const before = (time: number, price: number, otherTime: number, otherPrice: number): boolean =>
@@ -85,9 +87,10 @@ const vwapOf = (pvSum: number, vSum: number, pSum: number, count: number, low: n
   Math.min(high, Math.max(low, vSum > 0 ? pvSum / vSum : pSum / count))
 
 // Not validated again: every field comes from ticks that were (a hot path, once per changed candle and batch).
-export const toCandle = (state: CandleState): Candle =>
+export const toCandle = (state: CandleState, market: Market): Candle =>
   new Candle(
     {
+      market,
       symbol: state.symbol,
       interval: state.interval,
       bucketStart: state.bucketStart,
@@ -102,19 +105,20 @@ export const toCandle = (state: CandleState): Candle =>
     true
   )
 
-/** Reference: group ticks by (symbol, interval bucket), computed from each full group at once. */
+/** Reference: group ticks by (market, interval bucket), computed from each full group at once. */
 export const foldCandles = (ticks: Iterable<Tick>, intervals: ReadonlyArray<Interval>): Map<string, Candle> => {
-  const groups = new Map<string, { interval: Interval; ticks: Array<Tick> }>()
+  const groups = new Map<string, { market: Market; interval: Interval; ticks: Array<Tick> }>()
   for (const tick of ticks) {
+    const market = marketOf(tick)
     for (const interval of intervals) {
-      const key = candleKey(tick.symbol, interval, bucketStart(interval, tick.eventTime))
+      const key = candleKey(market, interval, bucketStart(interval, tick.eventTime))
       const group = groups.get(key)
       if (group) group.ticks.push(tick)
-      else groups.set(key, { interval, ticks: [tick] })
+      else groups.set(key, { market, interval, ticks: [tick] })
     }
   }
   const candles = new Map<string, Candle>()
-  for (const [key, { interval, ticks: group }] of groups) {
+  for (const [key, { market, interval, ticks: group }] of groups) {
     // Sorted, so the sums are also independent of input order.
     const sorted = [...group].sort((a, b) => a.eventTime - b.eventTime || a.price - b.price)
     const first = sorted[0]
@@ -135,6 +139,7 @@ export const foldCandles = (ticks: Iterable<Tick>, intervals: ReadonlyArray<Inte
     candles.set(
       key,
       new Candle({
+        market,
         symbol: first.symbol,
         interval,
         bucketStart: bucketStart(interval, first.eventTime),

@@ -1,84 +1,47 @@
-import { Schema } from "effect"
+import { Effect, type ParseResult, Schema } from "effect"
 import { applyTick, CandleState, candleKey, toCandle } from "./Aggregate.js"
 import type { Candle } from "./Candle.js"
+import { admitSample, admitTrade, RangesSchema, SeenSchema, seenToJson, sweepRanges, sweepSeen } from "./Dedupe.js"
 import { emptyIndicatorState, IndicatorState, type IndicatorValues, indicatorValues, pushClose } from "./Indicators.js"
 import { bucketStart, Interval, intervalMillis, intervals } from "./Interval.js"
+import type { Market } from "./Market.js"
+import { fromLegacy } from "./OperatorLegacy.js"
 import type { Tick } from "./Tick.js"
+import { tickMarket } from "./TickMarket.js"
 
 /**
- * The processor's per-partition operator: dedupe, per-symbol event-time watermark, candles for every
+ * The processor's per-partition operator: dedupe, per-market event-time watermark, candles for every
  * interval and incremental indicators. Pure: no I/O and no clock; the state is plain data (checkpointed as JSON
  * in Postgres with the partition's offset, see `encodeState`), mutated in place for speed by `accept` only.
  */
 
-type Seen = Map<string, Set<number>>
-
-const seenFromJson = (encoded: Readonly<Record<string, number | ReadonlyArray<number>>>): Seen => {
-  const seen: Seen = new Map()
-  const add = (source: string, time: number) => {
-    let times = seen.get(source)
-    if (times === undefined) seen.set(source, (times = new Set()))
-    times.add(time)
-  }
-  for (const [key, value] of Object.entries(encoded)) {
-    if (typeof value === "number") add(key.slice(0, key.lastIndexOf("|")), value)
-    else {
-      let time = 0
-      for (const delta of value) add(key, (time += delta))
-    }
-  }
-  return seen
-}
-
-const seenToJson = (seen: Seen): Record<string, Array<number>> => {
-  const encoded: Record<string, Array<number>> = {}
-  for (const [source, times] of seen) {
-    const deltas: Array<number> = []
-    let previous = 0
-    for (const time of times) {
-      deltas.push(time - previous)
-      previous = time
-    }
-    encoded[source] = deltas
-  }
-  return encoded
-}
-
-/**
- * The dedupe set: per source, the event times of accepted ticks not yet behind the watermark (older ones are rejected
- * as late anyway), as Sets of numbers in memory, so a tick costs no string. In checkpoints, per source the times in
- * arrival order, each as its difference from the one before: the set grows with rate × lateness and goes into every
- * checkpoint, and these short numbers take about a tenth of the JSON of the format before, which still decodes.
- */
-const Seen = Schema.transform(
-  Schema.Union(
-    Schema.Record({ key: Schema.String, value: Schema.Array(Schema.Number) }),
-    // Checkpoints written before: "source|eventTime" → eventTime.
-    Schema.Record({ key: Schema.String, value: Schema.Number })
-  ),
-  Schema.declare((u): u is Seen => u instanceof Map, { identifier: "Seen" }),
-  { strict: true, decode: seenFromJson, encode: seenToJson }
-)
-
-const SymbolState = Schema.Struct({
+const MarketState = Schema.Struct({
   /** Largest event time accepted; the watermark is this minus the allowed lateness. */
   maxEventTime: Schema.Number,
-  seen: Seen,
-  /** The watermark at the last sweep of `seen` (sweeping on every tick would cost the whole window each time). */
+  /** Samples accepted, by source and event time. */
+  seen: SeenSchema,
+  /** Trades accepted, as id ranges (absent in checkpoints written before markets). */
+  trades: Schema.optionalWith(RangesSchema, { default: () => [] }),
+  /** The watermark at the last sweep of the dedupe sets (sweeping on every tick would cost the whole window each time). */
   sweptAt: Schema.optionalWith(Schema.Number, { default: () => 0 }),
   /** Candles whose bucket has not closed yet, by candleKey. */
   open: Schema.mutable(Schema.Record({ key: Schema.String, value: CandleState })),
   /** Indicator state over closed candles, per interval. */
   indicators: Schema.mutable(Schema.Record({ key: Interval, value: IndicatorState }))
 })
-type SymbolState = typeof SymbolState.Type
+export type MarketState = typeof MarketState.Type
 
 export const OperatorState = Schema.Struct({
-  symbols: Schema.mutable(Schema.Record({ key: Schema.String, value: Schema.mutable(SymbolState) }))
+  markets: Schema.mutable(Schema.Record({ key: Schema.String, value: Schema.mutable(MarketState) }))
 }).annotations({ identifier: "OperatorState" })
 export type OperatorState = typeof OperatorState.Type
 
-export const emptyState = (): OperatorState => ({ symbols: {} })
+/** A checkpoint written before markets: the same state per symbol (the candle keys begin with the symbol). */
+const LegacyState = Schema.Struct({
+  symbols: Schema.Record({ key: Schema.String, value: Schema.mutable(MarketState) })
+})
+
+export const emptyState = (): OperatorState => ({ markets: {} })
 
 export interface CandleUpdate {
   readonly key: string
@@ -100,18 +63,18 @@ export type Verdict =
 
 /**
  * Candles changed by `accept` since the last `collect`. A tick changes its candle and the provisional indicators of
- * every later open candle of the interval, so only the earliest touched bucket per symbol and interval is kept, and
+ * every later open candle of the interval, so only the earliest touched bucket per market and interval is kept, and
  * the candles are built once per batch of records instead of once per tick. Closed candles are kept as they closed.
  */
 export interface Changes {
-  /** Symbol → the earliest touched bucket start per interval (in `intervals` order; Infinity when untouched). */
-  readonly touched: Map<string, Array<number>>
+  /** Market → the earliest touched bucket start per interval (in `intervals` order; Infinity when untouched). */
+  readonly touched: Map<Market, Array<number>>
   readonly closed: Array<CandleUpdate>
 }
 
 export const emptyChanges = (): Changes => ({ touched: new Map(), closed: [] })
 
-/** Derived from a symbol's state for speed, never serialised: rebuilt whenever missing (as after a checkpoint decode). */
+/** Derived from a market's state for speed, never serialised: rebuilt whenever missing (as after a checkpoint decode). */
 interface Derived {
   /** The earliest end of an open candle (Infinity when none): most ticks close nothing, and this says so at once. */
   nextClose: number
@@ -119,15 +82,15 @@ interface Derived {
   readonly lastStart: Array<number>
   readonly lastKey: Array<string>
 }
-const derivedOf = new WeakMap<SymbolState, Derived>()
+const derivedOf = new WeakMap<MarketState, Derived>()
 
-const earliestEnd = (s: SymbolState): number => {
+const earliestEnd = (s: MarketState): number => {
   let end = Infinity
   for (const c of Object.values(s.open)) end = Math.min(end, c.bucketStart + intervalMillis[c.interval])
   return end
 }
 
-const derived = (s: SymbolState): Derived => {
+const derived = (s: MarketState): Derived => {
   let d = derivedOf.get(s)
   if (d === undefined) {
     d = { nextClose: earliestEnd(s), lastStart: intervals.map(() => NaN), lastKey: intervals.map(() => "") }
@@ -139,9 +102,10 @@ const derived = (s: SymbolState): Derived => {
 const accepted: Verdict = { _tag: "Accepted" }
 const duplicate: Verdict = { _tag: "Duplicate" }
 
-const newSymbol = (): SymbolState => ({
+const newMarket = (): MarketState => ({
   maxEventTime: 0, // (not -Infinity: the state round-trips through JSON)
   seen: new Map(),
+  trades: [],
   sweptAt: 0,
   open: {},
   indicators: {
@@ -153,7 +117,7 @@ const newSymbol = (): SymbolState => ({
   }
 })
 
-const openOf = (s: SymbolState, interval: Interval): Array<CandleState> =>
+const openOf = (s: MarketState, interval: Interval): Array<CandleState> =>
   Object.values(s.open)
     .filter((c) => c.interval === interval)
     .sort((a, b) => a.bucketStart - b.bucketStart)
@@ -163,23 +127,25 @@ const openOf = (s: SymbolState, interval: Interval): Array<CandleState> =>
  * `lateness` is the allowed lateness in ms.
  */
 export const accept = (state: OperatorState, tick: Tick, lateness: number, changes: Changes): Verdict => {
-  const s = (state.symbols[tick.symbol] ??= newSymbol())
+  const market = tickMarket(tick)
+  const s = (state.markets[market] ??= newMarket())
   const watermark = s.maxEventTime - lateness
   if (tick.eventTime < watermark) return { _tag: "Late", watermark }
-  let times = s.seen.get(tick.source)
-  if (times === undefined) s.seen.set(tick.source, (times = new Set()))
-  if (times.has(tick.eventTime)) return duplicate
-  times.add(tick.eventTime)
+  const fresh =
+    tick.tradeId === undefined
+      ? admitSample(s.seen, tick.source, tick.eventTime)
+      : admitTrade(s.trades, tick.tradeId, tick.eventTime)
+  if (!fresh) return duplicate
 
-  let touched = changes.touched.get(tick.symbol)
-  if (touched === undefined) changes.touched.set(tick.symbol, (touched = intervals.map(() => Infinity)))
+  let touched = changes.touched.get(market)
+  if (touched === undefined) changes.touched.set(market, (touched = intervals.map(() => Infinity)))
   const d = derived(s)
   for (let i = 0; i < intervals.length; i++) {
     const interval = intervals[i]!
     const start = bucketStart(interval, tick.eventTime)
     let key = d.lastKey[i]!
     if (d.lastStart[i] !== start) {
-      key = d.lastKey[i] = candleKey(tick.symbol, interval, start)
+      key = d.lastKey[i] = candleKey(market, interval, start)
       d.lastStart[i] = start
     }
     const candle = s.open[key]
@@ -190,7 +156,7 @@ export const accept = (state: OperatorState, tick: Tick, lateness: number, chang
 
   if (tick.eventTime > s.maxEventTime) {
     s.maxEventTime = tick.eventTime
-    advanceWatermark(s, s.maxEventTime - lateness, lateness, changes.closed)
+    advanceWatermark(s, market, s.maxEventTime - lateness, lateness, changes.closed)
   }
   return accepted
 }
@@ -201,8 +167,8 @@ export const accept = (state: OperatorState, tick: Tick, lateness: number, chang
  */
 export const collect = (state: OperatorState, changes: Changes): Array<CandleUpdate> => {
   const updates = changes.closed.splice(0)
-  for (const [symbol, touched] of changes.touched) {
-    const s = state.symbols[symbol]
+  for (const [market, touched] of changes.touched) {
+    const s = state.markets[market]
     if (s === undefined) continue
     for (let i = 0; i < intervals.length; i++) {
       const from = touched[i]!
@@ -213,8 +179,8 @@ export const collect = (state: OperatorState, changes: Changes): Array<CandleUpd
       for (const c of open) {
         if (c.bucketStart >= from) {
           updates.push({
-            key: candleKey(symbol, interval, c.bucketStart),
-            candle: toCandle(c),
+            key: candleKey(market, interval, c.bucketStart),
+            candle: toCandle(c, market),
             indicators: indicatorValues(indicators, c.close),
             closed: false
           })
@@ -240,7 +206,8 @@ export const step = (state: OperatorState, tick: Tick, lateness: number): StepRe
  * holds at most 1.25 × the lateness worth of ticks (keys behind the watermark are never consulted: those ticks are late).
  */
 const advanceWatermark = (
-  s: { -readonly [K in keyof SymbolState]: SymbolState[K] },
+  s: { -readonly [K in keyof MarketState]: MarketState[K] },
+  market: Market,
   watermark: number,
   lateness: number,
   closed: Array<CandleUpdate>
@@ -250,10 +217,10 @@ const advanceWatermark = (
     for (const interval of intervals) {
       for (const c of openOf(s, interval)) {
         if (c.bucketStart + intervalMillis[interval] > watermark) break
-        const key = candleKey(c.symbol, interval, c.bucketStart)
+        const key = candleKey(market, interval, c.bucketStart)
         closed.push({
           key,
-          candle: toCandle(c),
+          candle: toCandle(c, market),
           indicators: indicatorValues(s.indicators[interval], c.close),
           closed: true
         })
@@ -265,12 +232,25 @@ const advanceWatermark = (
   }
   if (watermark - s.sweptAt < lateness / 4) return
   s.sweptAt = watermark
-  for (const times of s.seen.values()) {
-    for (const time of times) if (time < watermark) times.delete(time)
-  }
+  sweepSeen(s.seen, watermark)
+  sweepRanges(s.trades, watermark)
 }
 
-export const decodeState = Schema.decodeUnknown(OperatorState)
+/**
+ * A checkpoint's state. One written before markets (`symbols`) loads too: each symbol's state becomes its market in
+ * `legacy` (market_legacy, written by migration 0004), else the sample market of the source with most entries in its
+ * dedupe set (docs/markets.md).
+ */
+export const decodeState = (
+  u: unknown,
+  legacy: ReadonlyMap<string, Market> = new Map()
+): Effect.Effect<OperatorState, ParseResult.ParseError> =>
+  typeof u === "object" && u !== null && "symbols" in u && !("markets" in u)
+    ? Effect.map(decodeLegacy(u), (old) => fromLegacy(old.symbols, legacy))
+    : decodeCurrent(u)
+
+const decodeCurrent = Schema.decodeUnknown(OperatorState)
+const decodeLegacy = Schema.decodeUnknown(LegacyState)
 
 /**
  * The state as checkpoint JSON, as `OperatorState`'s encoding gives it, written by hand: it runs at every checkpoint,
@@ -278,7 +258,7 @@ export const decodeState = Schema.decodeUnknown(OperatorState)
  * function would be called for each of them).
  */
 export const encodeState = (state: OperatorState): string => {
-  const symbols: Record<string, unknown> = {}
-  for (const [symbol, s] of Object.entries(state.symbols)) symbols[symbol] = { ...s, seen: seenToJson(s.seen) }
-  return JSON.stringify({ symbols })
+  const markets: Record<string, unknown> = {}
+  for (const [market, s] of Object.entries(state.markets)) markets[market] = { ...s, seen: seenToJson(s.seen) }
+  return JSON.stringify({ markets })
 }

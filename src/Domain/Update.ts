@@ -1,16 +1,20 @@
 import { Option, Predicate, Schema } from "effect"
 import { Candle } from "./Candle.js"
+import { Gap } from "./Gap.js"
 import { type BollingerBands, type IndicatorValues, IndicatorValuesSchema } from "./Indicators.js"
 import { type Interval, intervals } from "./Interval.js"
+import { isMarket } from "./Market.js"
 import { isEpochMillis, symbolPattern, Tick, tickFromJson } from "./Tick.js"
 
 /**
  * What the processor announces on the live channel (Redis PUBLISH crypto:updates) and SSE relays. A candle goes with
- * its indicator values (provisional while it is open), so no subscriber computes them again.
+ * its indicator values (provisional while it is open), so no subscriber computes them again. A gap is a market's
+ * trade ids the source could not deliver (docs/markets.md).
  */
 export const Update = Schema.Union(
   Schema.TaggedStruct("tick", { tick: Tick }),
-  Schema.TaggedStruct("candle", { candle: Candle, indicators: IndicatorValuesSchema })
+  Schema.TaggedStruct("candle", { candle: Candle, indicators: IndicatorValuesSchema }),
+  Schema.TaggedStruct("gap", { gap: Gap })
 )
 export type Update = typeof Update.Type
 
@@ -23,11 +27,12 @@ const isInterval = (u: unknown): u is Interval => intervals.some((i) => i === u)
 /** The Candle in a parsed JSON value, checked by hand with the schema's rules (see `tickFromJson`); undefined if not. */
 const candleFromJson = (u: unknown): Candle | undefined => {
   if (typeof u !== "object" || u === null || Array.isArray(u)) return undefined
-  const { symbol, interval, bucketStart, open, high, low, close, volume, tickCount, vwap } = u as Record<
+  const { market, symbol, interval, bucketStart, open, high, low, close, volume, tickCount, vwap } = u as Record<
     string,
     unknown
   >
   if (
+    !isMarket(market) ||
     typeof symbol !== "string" ||
     !symbolPattern.test(symbol) ||
     !isInterval(interval) ||
@@ -42,7 +47,7 @@ const candleFromJson = (u: unknown): Candle | undefined => {
     !isNumber(vwap)
   )
     return undefined
-  return new Candle({ symbol, interval, bucketStart, open, high, low, close, volume, tickCount, vwap }, true)
+  return new Candle({ market, symbol, interval, bucketStart, open, high, low, close, volume, tickCount, vwap }, true)
 }
 
 const isNullOrNumber = (u: unknown): u is number | null => u === null || isNumber(u)
@@ -73,7 +78,8 @@ const indicatorsFromJson = (u: unknown): IndicatorValues | undefined => {
 
 /**
  * `Schema.decodeUnknownOption(UpdateJson)`, checked by hand first: the live channel carries every tick and candle
- * update, and each subscriber decodes each one. Anything the hand checks do not accept goes through the schema.
+ * update, and each subscriber decodes each one. Anything the hand checks do not accept goes through the schema
+ * (as gaps always do: they are rare).
  */
 export const decodeUpdate = (text: string): Option.Option<Update> => {
   let u: unknown

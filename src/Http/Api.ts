@@ -12,72 +12,21 @@ import { Candle } from "../Domain/Candle.js"
 import { DeadLetterReason } from "../Domain/DeadLetter.js"
 import { IndicatorValuesSchema } from "../Domain/Indicators.js"
 import { Interval } from "../Domain/Interval.js"
+import { Market } from "../Domain/Market.js"
 import { EpochMillis, Source, Tick, Ticker } from "../Domain/Tick.js"
+import { BadRequest, NotFound, Unauthorized, Unavailable } from "./Errors.js"
+import { MarketListParam, MarketParam } from "./Markets.js"
+import { MarketsApi } from "./MarketsApi.js"
+import { Flag, Limit, TimeParam } from "./Params.js"
 
-// == errors: JSON { error, details } with their status
-
-export class BadRequest extends Schema.TaggedError<BadRequest>()(
-  "BadRequest",
-  {
-    error: Schema.String,
-    details: Schema.optional(Schema.Unknown)
-  },
-  HttpApiSchema.annotations({ status: 400 })
-) {}
-
-export class NotFound extends Schema.TaggedError<NotFound>()(
-  "NotFound",
-  {
-    error: Schema.String,
-    details: Schema.optional(Schema.Unknown)
-  },
-  HttpApiSchema.annotations({ status: 404 })
-) {}
-
-/** A dependency is down; the response also carries Retry-After. */
-export class Unavailable extends Schema.TaggedError<Unavailable>()(
-  "Unavailable",
-  {
-    error: Schema.String,
-    details: Schema.optional(Schema.Unknown)
-  },
-  HttpApiSchema.annotations({ status: 503 })
-) {}
-
-export class Unauthorized extends Schema.TaggedError<Unauthorized>()(
-  "Unauthorized",
-  {
-    error: Schema.String,
-    details: Schema.optional(Schema.Unknown)
-  },
-  HttpApiSchema.annotations({ status: 401 })
-) {}
+export { BadRequest, NotFound, Unauthorized, Unavailable } from "./Errors.js"
+export { Flag, Limit, TimeParam } from "./Params.js"
 
 /** Admin endpoints: `Authorization: Bearer $ADMIN_API_KEY`; without a configured key they are off (404). */
 export class AdminAuth extends HttpApiMiddleware.Tag<AdminAuth>()("AdminAuth", {
   failure: Schema.Union(Unauthorized, NotFound),
   security: { bearer: HttpApiSecurity.bearer }
 }) {}
-
-// == parameters
-
-/** Symbols are matched case-insensitively: /api/latest/btc is BTC. */
-export const SymbolParam = Schema.compose(Schema.Uppercase, Ticker)
-
-/** Epoch milliseconds, or an ISO 8601 date-time. */
-export const TimeParam = Schema.Union(
-  Schema.NumberFromString.pipe(Schema.compose(EpochMillis)),
-  Schema.transform(Schema.DateFromString.pipe(Schema.validDate()), EpochMillis, {
-    strict: true,
-    decode: (d) => d.getTime(),
-    encode: (ms) => new Date(ms)
-  })
-).annotations({ description: "epoch milliseconds or an ISO 8601 date-time" })
-
-export const Limit = Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 5000))
-
-/** A yes/no query parameter: exactly "true" or "false". */
-export const Flag = Schema.BooleanFromString.annotations({ description: '"true" or "false"' })
 
 // == responses
 
@@ -87,7 +36,9 @@ export const LatestPrices = Schema.Struct({
 }).annotations({ identifier: "LatestPrices" })
 
 export const CandleSeries = Schema.Struct({
+  /** The base asset of `market`. */
   symbol: Ticker,
+  market: Market,
   interval: Interval,
   candles: Schema.Array(Candle),
   /** With ?indicators=true: the indicator values as of each candle, index for index. */
@@ -96,6 +47,7 @@ export const CandleSeries = Schema.Struct({
 
 export const IndicatorsResponse = Schema.Struct({
   symbol: Ticker,
+  market: Market,
   interval: Interval,
   bucketStart: Schema.NullOr(EpochMillis),
   values: IndicatorValuesSchema
@@ -110,13 +62,20 @@ export const HealthStatus = Schema.Struct({ status: Schema.Literal("ok") })
 const Dependency = Schema.Struct({
   kind: Schema.String,
   state: Schema.Literal("up", "down"),
-  error: Schema.optional(Schema.String)
+  error: Schema.optional(Schema.String),
+  // A venue connection's (`venue:<name>`, kind websocket): since its state changed, its markets, its last trade.
+  since: Schema.optional(EpochMillis),
+  markets: Schema.optional(Schema.Number),
+  lastTradeAt: Schema.optional(EpochMillis)
 })
 const readinessFields = {
   status: Schema.Literal("ready", "degraded", "unavailable"),
   dependencies: Schema.Record({ key: Schema.String, value: Dependency })
 }
-/** Ready: the database (the record) answers; degraded: something else (the cache, the bus) does not. */
+/**
+ * Ready: the database (the record) answers; degraded: something else (the cache, the bus, a venue connection:
+ * `venue:<name>`, where this process runs venue sources) does not.
+ */
 export const Readiness = Schema.Struct(readinessFields).annotations({ identifier: "Readiness" })
 export class NotReady extends Schema.TaggedError<NotReady>()(
   "NotReady",
@@ -134,7 +93,8 @@ export class SystemApi extends HttpApiGroup.make("system")
       .addError(NotReady)
       .annotate(
         OpenApi.Description,
-        "Each dependency's state. 200 while the database answers (status degraded if the cache or bus does not), 503 otherwise."
+        "Each dependency's state, and each venue connection's (`venue:binance`…) where this process runs venue sources. " +
+          "200 while the database answers (status degraded if the cache, the bus or a venue connection is not up), 503 otherwise."
       )
   )
   .annotate(OpenApi.Title, "System") {}
@@ -142,19 +102,26 @@ export class SystemApi extends HttpApiGroup.make("system")
 export class PricesApi extends HttpApiGroup.make("prices")
   .add(
     HttpApiEndpoint.get("latest", "/api/latest")
+      .setUrlParams(Schema.Struct({ symbols: Schema.optional(MarketListParam) }))
       .addSuccess(LatestPrices)
+      .addError(BadRequest)
       .addError(Unavailable)
       .annotate(
         OpenApi.Description,
-        "Latest tick of every symbol, from the cache (Redis). 503 with Retry-After while the cache is down."
+        "Latest tick of every market (each with its `market`), from the cache (Redis), by market. `symbols`: only " +
+          "these markets, and every market of each bare symbol. 503 with Retry-After while the cache is down."
       )
   )
   .add(
     HttpApiEndpoint.get("latestOne", "/api/latest/:symbol")
-      .setPath(Schema.Struct({ symbol: SymbolParam }))
+      .setPath(Schema.Struct({ symbol: MarketParam }))
       .addSuccess(Tick)
       .addError(NotFound)
       .addError(Unavailable)
+      .annotate(
+        OpenApi.Description,
+        "The latest tick of a market (a bare symbol: its default market), with its `market`."
+      )
   )
   .add(HttpApiEndpoint.get("symbols", "/api/symbols").addSuccess(SymbolList).addError(Unavailable))
   .annotate(OpenApi.Title, "Prices") {}
@@ -162,7 +129,7 @@ export class PricesApi extends HttpApiGroup.make("prices")
 export class HistoryApi extends HttpApiGroup.make("history")
   .add(
     HttpApiEndpoint.get("candles", "/api/candles/:symbol")
-      .setPath(Schema.Struct({ symbol: SymbolParam }))
+      .setPath(Schema.Struct({ symbol: MarketParam }))
       .setUrlParams(
         Schema.Struct({
           interval: Schema.optionalWith(Interval, { default: () => "1m" as const }),
@@ -183,7 +150,7 @@ export class HistoryApi extends HttpApiGroup.make("history")
       .addError(Unavailable)
       .annotate(
         OpenApi.Description,
-        "Candles from Postgres, oldest first: the newest `limit` buckets in [from, to). " +
+        "A market's candles (a bare symbol: its default market) from Postgres, oldest first: the newest `limit` buckets in [from, to). " +
           "`fill=true` fills empty buckets with the last close carried forward (volume 0, tickCount 0), from `from` " +
           "(else the oldest candle) to the last bucket before `to` but never past now (else the newest candle); a filled " +
           "bucket repeats the indicator values of the last real candle. `indicators=true` adds an `indicators` array " +
@@ -193,7 +160,7 @@ export class HistoryApi extends HttpApiGroup.make("history")
   )
   .add(
     HttpApiEndpoint.get("indicators", "/api/indicators/:symbol")
-      .setPath(Schema.Struct({ symbol: SymbolParam }))
+      .setPath(Schema.Struct({ symbol: MarketParam }))
       .setUrlParams(Schema.Struct({ interval: Schema.optionalWith(Interval, { default: () => "1m" as const }) }))
       .addSuccess(IndicatorsResponse)
       .addError(NotFound)
@@ -265,5 +232,6 @@ export class Api extends HttpApi.make("crypto-pipeline")
   .add(SystemApi)
   .add(PricesApi)
   .add(HistoryApi)
+  .add(MarketsApi)
   .add(AdminApi)
   .annotate(OpenApi.Title, "Crypto price pipeline") {}

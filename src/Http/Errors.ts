@@ -1,3 +1,45 @@
+import { HttpApiSchema } from "@effect/platform"
+import { Effect, Schema } from "effect"
+
+// == errors: JSON { error, details } with their status
+
+export class BadRequest extends Schema.TaggedError<BadRequest>()(
+  "BadRequest",
+  {
+    error: Schema.String,
+    details: Schema.optional(Schema.Unknown)
+  },
+  HttpApiSchema.annotations({ status: 400 })
+) {}
+
+export class NotFound extends Schema.TaggedError<NotFound>()(
+  "NotFound",
+  {
+    error: Schema.String,
+    details: Schema.optional(Schema.Unknown)
+  },
+  HttpApiSchema.annotations({ status: 404 })
+) {}
+
+/** A dependency is down; the response also carries Retry-After. */
+export class Unavailable extends Schema.TaggedError<Unavailable>()(
+  "Unavailable",
+  {
+    error: Schema.String,
+    details: Schema.optional(Schema.Unknown)
+  },
+  HttpApiSchema.annotations({ status: 503 })
+) {}
+
+export class Unauthorized extends Schema.TaggedError<Unauthorized>()(
+  "Unauthorized",
+  {
+    error: Schema.String,
+    details: Schema.optional(Schema.Unknown)
+  },
+  HttpApiSchema.annotations({ status: 401 })
+) {}
+
 /** "invalid interval: expected "1m" | "5m" | …, got "2m"": one phrase per parameter, from Schema's issues. */
 export const describeIssues = (issues: ReadonlyArray<unknown>): string => {
   const byParam = new Map<string, { expected: Set<string>; actual: string | undefined; other: Array<string> }>()
@@ -20,3 +62,16 @@ export const describeIssues = (issues: ReadonlyArray<unknown>): string => {
   })
   return parts.length === 0 ? "invalid request" : `invalid ${parts.join("; ")}`
 }
+
+export const databaseDown = () => new Unavailable({ error: "the database is unavailable; retry shortly" })
+
+/** 400 unless `from` is before `to` (when both are given). */
+export const fromBeforeTo = (q: { readonly from?: number | undefined; readonly to?: number | undefined }) =>
+  q.from !== undefined && q.to !== undefined && q.from >= q.to
+    ? Effect.fail(
+        new BadRequest({
+          error: `invalid from: must be before to (from ${q.from}, to ${q.to})`,
+          details: [{ path: ["from"], message: "from must be before to" }]
+        })
+      )
+    : Effect.void

@@ -62,6 +62,7 @@ const filledRow = (from: CandleRow, bucket: number): CandleRow => {
   return {
     candle: new Candle(
       {
+        market: from.candle.market,
         symbol: from.candle.symbol,
         interval: from.candle.interval,
         bucketStart: bucket,

@@ -4,22 +4,18 @@ import { Clock, Effect, Layer, Metric, Option, Redacted, Schedule, type Schema }
 import { Bus } from "../Bus/Bus.js"
 import { LatestCache } from "../Cache/LatestCache.js"
 import { AppConfig } from "../Config.js"
+import type { Market } from "../Domain/Market.js"
+import { marketOf, type Tick } from "../Domain/Tick.js"
 import { Store } from "../Store/Store.js"
-import {
-  AdminAuth,
-  Api,
-  BadRequest,
-  CandleSeries,
-  LatestPrices,
-  NotFound,
-  NotReady,
-  Unauthorized,
-  Unavailable
-} from "./Api.js"
+import { AdminAuth, Api, CandleSeries, LatestPrices, NotFound, NotReady, Unauthorized, Unavailable } from "./Api.js"
+import { databaseDown, fromBeforeTo } from "./Errors.js"
 import { fillGaps, fillRange, needsPrevious } from "./GapFill.js"
+import * as Markets from "./Markets.js"
+import { filterKeys, type MarketRef, MarketResolver, passes, symbolOf } from "./Markets.js"
+import { MarketsLive } from "./MarketsHandlers.js"
+import { venueDependencies } from "./Venues.js"
 
 const cacheDown = () => new Unavailable({ error: "the latest-price cache (Redis) is unavailable; retry shortly" })
-const databaseDown = () => new Unavailable({ error: "the database is unavailable; retry shortly" })
 
 /**
  * The value as the JSON body, without running the response schema's encoder over it. For the hot read endpoints only:
@@ -63,11 +59,12 @@ export const readiness = (topic: string) =>
         ],
         { concurrency: "unbounded" }
       )
-      const dependencies = { database, cache: latest, ...(log === undefined ? {} : { bus: log }) }
-      for (const [name, d] of Object.entries(dependencies)) {
+      const services = { database, cache: latest, ...(log === undefined ? {} : { bus: log }) }
+      // Venue connections have their own gauge (venue_connection_up).
+      for (const [name, d] of Object.entries(services)) {
         yield* Metric.set(Metric.tagged(dependencyUp, "dependency", name), d.state === "up" ? 1 : 0)
       }
-      return dependencies
+      return { ...services, ...(yield* venueDependencies) }
     })
   })
 
@@ -93,25 +90,39 @@ export const system = (topic: string) =>
     })
   )
 
+/** The latest ticks a `symbols` filter asks for (all without one). */
+const filtered = (ticks: ReadonlyArray<Tick>, refs: ReadonlyArray<MarketRef> | undefined) => {
+  if (refs === undefined) return ticks
+  const keys = filterKeys(refs)
+  return ticks.filter((t) => passes(keys, marketOf(t), t.symbol))
+}
+
 export const PricesLive = HttpApiBuilder.group(Api, "prices", (handlers) =>
   Effect.gen(function* () {
     const cache = yield* LatestCache
     const store = yield* Store
+    const resolver = yield* MarketResolver
     return handlers
-      .handle("latest", () =>
+      .handle("latest", ({ urlParams }) =>
         Effect.all({ prices: cache.getAll, asOf: Clock.currentTimeMillis }).pipe(
           Effect.mapError(cacheDown),
-          Effect.map((latest) => asJson(LatestPrices, latest))
+          Effect.map((latest) =>
+            asJson(LatestPrices, { prices: filtered(latest.prices, urlParams.symbols), asOf: latest.asOf })
+          )
         )
       )
       .handle("latestOne", ({ path }) =>
-        cache.get(path.symbol).pipe(
-          Effect.mapError(cacheDown),
-          Effect.flatMap(
-            Option.match({
-              onNone: () => Effect.fail(new NotFound({ error: `no recent price for ${path.symbol}` })),
-              onSome: Effect.succeed
-            })
+        resolver.resolve(path.symbol).pipe(
+          Effect.flatMap((market) =>
+            cache.get(market).pipe(
+              Effect.mapError(cacheDown),
+              Effect.flatMap(
+                Option.match({
+                  onNone: () => Effect.fail(new NotFound({ error: `no recent price for ${market}` })),
+                  onSome: Effect.succeed
+                })
+              )
+            )
           )
         )
       )
@@ -120,7 +131,13 @@ export const PricesLive = HttpApiBuilder.group(Api, "prices", (handlers) =>
           const known = yield* store.symbols.pipe(Effect.mapError(databaseDown))
           // The source comes from the cache when it is up; the list itself is the durable one.
           const latest = yield* cache.getAll.pipe(Effect.orElseSucceed(() => []))
-          const sources = new Map(latest.map((t) => [t.symbol, t.source]))
+          const sources = new Map<string, Tick["source"]>()
+          // A symbol on several markets: the source of its default market's tick, else of the first.
+          for (const t of latest) if (!sources.has(t.symbol)) sources.set(t.symbol, t.source)
+          for (const t of latest) {
+            if (marketOf(t) === (yield* resolver.resolve({ _tag: "Bare", symbol: t.symbol })))
+              sources.set(t.symbol, t.source)
+          }
           const all = new Set([...known, ...sources.keys()])
           return { symbols: [...all].sort().map((symbol) => ({ symbol, source: sources.get(symbol) ?? null })) }
         })
@@ -131,16 +148,13 @@ export const PricesLive = HttpApiBuilder.group(Api, "prices", (handlers) =>
 export const HistoryLive = HttpApiBuilder.group(Api, "history", (handlers) =>
   Effect.gen(function* () {
     const store = yield* Store
+    const resolver = yield* MarketResolver
     return handlers
       .handle("candles", ({ path, urlParams: q }) =>
         Effect.gen(function* () {
-          if (q.from !== undefined && q.to !== undefined && q.from >= q.to) {
-            return yield* new BadRequest({
-              error: `invalid from: must be before to (from ${q.from}, to ${q.to})`,
-              details: [{ path: ["from"], message: "from must be before to" }]
-            })
-          }
-          const query = { symbol: path.symbol, interval: q.interval, from: q.from, to: q.to, limit: q.limit }
+          yield* fromBeforeTo(q)
+          const market = yield* resolver.resolve(path.symbol)
+          const query = { market, interval: q.interval, from: q.from, to: q.to, limit: q.limit }
           let rows = yield* store.candles(query).pipe(Effect.mapError(databaseDown))
           if (q.fill) {
             const range = fillRange(q.interval, q, rows, yield* Clock.currentTimeMillis)
@@ -155,7 +169,8 @@ export const HistoryLive = HttpApiBuilder.group(Api, "history", (handlers) =>
             }
           }
           return asJson(CandleSeries, {
-            symbol: path.symbol,
+            symbol: symbolOf(market),
+            market,
             interval: q.interval,
             candles: rows.map((r) => r.candle),
             ...(q.indicators ? { indicators: rows.map((r) => r.indicators) } : {})
@@ -163,20 +178,22 @@ export const HistoryLive = HttpApiBuilder.group(Api, "history", (handlers) =>
         })
       )
       .handle("indicators", ({ path, urlParams }) =>
-        store.candles({ symbol: path.symbol, interval: urlParams.interval, limit: 1 }).pipe(
-          Effect.mapError(databaseDown),
-          Effect.flatMap((rows) => {
-            const last = rows.at(-1)
-            return last === undefined
-              ? Effect.fail(new NotFound({ error: `no candles for ${path.symbol} at ${urlParams.interval}` }))
-              : Effect.succeed({
-                  symbol: path.symbol,
-                  interval: urlParams.interval,
-                  bucketStart: last.candle.bucketStart,
-                  values: last.indicators
-                })
-          })
-        )
+        Effect.gen(function* () {
+          const market = yield* resolver.resolve(path.symbol)
+          const rows = yield* store
+            .candles({ market, interval: urlParams.interval, limit: 1 })
+            .pipe(Effect.mapError(databaseDown))
+          const last = rows.at(-1)
+          if (last === undefined)
+            return yield* new NotFound({ error: `no candles for ${market} at ${urlParams.interval}` })
+          return {
+            symbol: symbolOf(market),
+            market,
+            interval: urlParams.interval,
+            bucketStart: last.candle.bucketStart,
+            values: last.indicators
+          }
+        })
       )
   })
 )
@@ -218,14 +235,23 @@ export const adminAuth = (key: Option.Option<Redacted.Redacted>) => {
 }
 
 /** Every group's handlers: `topic` is the bus topic /ready probes, `adminApiKey` turns the admin endpoints on. */
-export const layer = (config: { readonly topic: string; readonly adminApiKey: Option.Option<Redacted.Redacted> }) =>
-  Layer.mergeAll(system(config.topic), PricesLive, HistoryLive, AdminLive).pipe(
-    Layer.provide(adminAuth(config.adminApiKey))
+export const layer = (config: {
+  readonly topic: string
+  readonly adminApiKey: Option.Option<Redacted.Redacted>
+  readonly defaultMarkets: ReadonlyArray<Market>
+}) =>
+  Layer.mergeAll(system(config.topic), PricesLive, HistoryLive, MarketsLive, AdminLive).pipe(
+    Layer.provide(adminAuth(config.adminApiKey)),
+    Layer.provide(Markets.layer(config.defaultMarkets))
   )
 
 /** The handlers as the environment configures them (for tests that build the API without the server). */
 export const HandlersLive = Layer.unwrapEffect(
   Effect.map(Effect.orDie(AppConfig), (config) =>
-    layer({ topic: config.topic.topic, adminApiKey: config.http.adminApiKey })
+    layer({
+      topic: config.topic.topic,
+      adminApiKey: config.http.adminApiKey,
+      defaultMarkets: config.http.defaultMarkets
+    })
   )
 )

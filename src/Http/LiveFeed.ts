@@ -1,12 +1,18 @@
 import { type Chunk, Context, Deferred, Duration, Effect, Layer, Stream } from "effect"
-import { LatestCache } from "../Cache/LatestCache.js"
+import { LatestCache, withMarket } from "../Cache/LatestCache.js"
+import { marketParts } from "../Domain/Market.js"
 import type { Update } from "../Domain/Update.js"
 import * as Schedules from "../Schedules.js"
+import { passes } from "./Markets.js"
 
-/** One server-sent event as the feed keeps it: an increasing id (0: none), a name, a JSON payload, its SSE frame. */
+/**
+ * One server-sent event as the feed keeps it: an increasing id (0: none), a name, the market and symbol it is about
+ * (none for a status), a JSON payload, its SSE frame.
+ */
 export interface FeedEvent {
   readonly id: number
-  readonly event: "tick" | "candle" | "status"
+  readonly event: "tick" | "candle" | "gap" | "status"
+  readonly market: string | undefined
   readonly symbol: string | undefined
   readonly data: string
   /** The event as SSE bytes, built once and written as is to every client. */
@@ -15,7 +21,7 @@ export interface FeedEvent {
 
 /** Where one connected client's bytes go. */
 export interface Client {
-  /** The symbols it asked for; undefined means all. */
+  /** The markets (`venue:BASE-QUOTE`) and bare symbols (every market of that base) it asked for; undefined: all. */
   readonly wanted: ReadonlySet<string> | undefined
   /** Sends bytes (whole frames) to the client, or drops them when the client is too far behind. */
   readonly write: (bytes: Uint8Array) => void
@@ -33,7 +39,9 @@ const join = (frames: ReadonlyArray<Uint8Array>): Uint8Array =>
   frames.length === 1 ? frames[0]! : Buffer.concat(frames)
 
 const wants = (client: Client, e: FeedEvent) =>
-  client.wanted === undefined || e.symbol === undefined || client.wanted.has(e.symbol)
+  client.wanted === undefined ||
+  (e.market === undefined && e.symbol === undefined) ||
+  passes(client.wanted, e.market, e.symbol)
 
 /** The feed's state: connected clients, the replay buffer, and the events of the current turn not yet sent. */
 class Broadcast {
@@ -70,14 +78,35 @@ class Broadcast {
     this.broadcast(events)
   }
 
-  emit(event: FeedEvent["event"], symbol: string | undefined, data: string) {
+  emit(event: FeedEvent["event"], market: string | undefined, symbol: string | undefined, data: string) {
     const id = this.nextId++
     if (this.pending.length === 0) setImmediate(this.flush)
-    this.pending.push({ id, event, symbol, data, frame: frameOf(id, event, data) })
+    this.pending.push({ id, event, market, symbol, data, frame: frameOf(id, event, data) })
   }
 
   statusData() {
     return JSON.stringify({ cache: this.cacheUp ? "up" : "down" })
+  }
+}
+
+/** An update as its event, with its market: a tick (a trade too: with tradeId and side), a candle, a gap. */
+const emitUpdate = (feed: Broadcast, u: Update) => {
+  switch (u._tag) {
+    case "tick": {
+      const tick = withMarket(u.tick)
+      return feed.emit("tick", tick.market, tick.symbol, JSON.stringify(tick))
+    }
+    case "candle":
+      // The candle's fields as before, and its indicator values beside them.
+      return feed.emit(
+        "candle",
+        u.candle.market,
+        u.candle.symbol,
+        JSON.stringify({ ...u.candle, indicators: u.indicators })
+      )
+    case "gap":
+      // The Gap record as the bus carries it (docs/markets.md).
+      return feed.emit("gap", u.gap.market, marketParts(u.gap.market).base, JSON.stringify(u.gap))
   }
 }
 
@@ -99,7 +128,7 @@ export const make = (options: { readonly replay?: number; readonly heartbeat?: D
         ? Effect.void
         : Effect.suspend(() => {
             feed.cacheUp = up
-            feed.emit("status", undefined, feed.statusData())
+            feed.emit("status", undefined, undefined, feed.statusData())
             return Effect.logInfo(`live feed: cache subscription ${up ? "restored" : "lost"}`)
           })
 
@@ -107,11 +136,7 @@ export const make = (options: { readonly replay?: number; readonly heartbeat?: D
       Effect.zipRight(
         setCache(true),
         Effect.sync(() => {
-          for (const u of updates) {
-            if (u._tag === "tick") feed.emit("tick", u.tick.symbol, JSON.stringify(u.tick))
-            // The candle's fields as before, and its indicator values beside them.
-            else feed.emit("candle", u.candle.symbol, JSON.stringify({ ...u.candle, indicators: u.indicators }))
-          }
+          for (const u of updates) emitUpdate(feed, u)
         })
       )
 

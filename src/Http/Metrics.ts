@@ -64,11 +64,12 @@ const requestSeconds = Metric.histogram(
   "HTTP request duration by route and status"
 )
 
-/** The route, not the URL: symbols and files become placeholders so the label set stays small. */
+/** The route, not the URL: symbols, markets and files become placeholders so the label set stays small. */
 const route = (url: string): string => {
   const path = url.split("?")[0] ?? "/"
   const m = /^\/api\/(latest|candles|indicators)\/[^/]+$/.exec(path)
   if (m !== null) return `/api/${m[1]}/:symbol`
+  if (/^\/api\/markets\/[^/]+\/gaps$/.test(path)) return "/api/markets/:market/gaps"
   if (path.startsWith("/static/") || path.startsWith("/vendor/")) return path.replace(/\/[^/]+$/, "/:file")
   if (path.startsWith("/docs")) return "/docs"
   return /^\/(api\/[a-z/]+|health|ready|metrics|openapi\.json|favicon\.ico)?$/.test(path) ? path : "other"

@@ -109,9 +109,9 @@ const closeStreams = (server: Server) =>
 export const layer = (config: AppConfig) =>
   Layer.unwrapEffect(
     Effect.gen(function* () {
-      const { port, host, sse, limits, adminApiKey } = config.http
+      const { port, host, sse, limits, adminApiKey, defaultMarkets } = config.http
       const api = HttpApiBuilder.api(Api).pipe(
-        Layer.provide(Handlers.layer({ topic: config.topic.topic, adminApiKey }))
+        Layer.provide(Handlers.layer({ topic: config.topic.topic, adminApiKey, defaultMarkets }))
       )
       const server = createServer()
       const log = accessLog(yield* FiberRef.get(FiberRef.currentMinimumLogLevel))

@@ -3,9 +3,9 @@ import { HttpApiBuilder, HttpServerRequest, HttpServerResponse } from "@effect/p
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Effect, Either, Metric, Option, ParseResult, Schema, Stream } from "effect"
 import type { SseConfig } from "../Config/Http.js"
-import { symbolListPattern } from "../Domain/Tick.js"
 import { describeIssues } from "./Errors.js"
 import { type Client, LiveFeed } from "./LiveFeed.js"
+import { filterKeys, MarketListParam } from "./Markets.js"
 
 // == connection caps
 
@@ -51,16 +51,9 @@ export type Connections = ReturnType<typeof makeConnections>
 
 // == request
 
-const symbolsPattern = symbolListPattern(100)
 const SseQuery = Schema.Struct({
-  /** Comma-separated symbols; absent means all. */
-  symbols: Schema.optional(
-    Schema.String.pipe(
-      Schema.pattern(symbolsPattern, {
-        message: () => "expected a comma-separated list of up to 100 symbols (letters and digits), e.g. BTC,ETH"
-      })
-    )
-  ),
+  /** Comma-separated markets and symbols (a symbol: every market of it); absent means all. */
+  symbols: Schema.optional(MarketListParam),
   /** Same as the Last-Event-ID header, for a page that opens a new EventSource itself (the header wins). */
   lastEventId: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.nonNegative()))
 })
@@ -109,7 +102,8 @@ const clientOf = (res: ServerResponse, wanted: ReadonlySet<string> | undefined):
 })
 
 /**
- * GET /api/events: server-sent events `tick`, `candle` and `status`, each `tick`/`candle` with an id;
+ * GET /api/events: server-sent events `tick` (trades too), `candle`, `gap` and `status`, each but `status` with an id;
+ * `symbols` keeps to markets (`binance:BTC-USDT`) and bare symbols (every market of that base);
  * `Last-Event-ID` (header or `lastEventId` query) resumes from the replay buffer; a comment every 15 s keeps
  * proxies and dead-peer detection honest. Over a connection cap: 503 JSON with Retry-After. The slot is held by the
  * request's scope, which closes when the stream ends for any reason (client gone, server shutting down).
@@ -139,7 +133,7 @@ export const events = (feed: LiveFeed["Type"], connections: Connections, config:
     }
     yield* Metric.set(metrics.clients, connections.total())
 
-    const wanted = query.right.symbols === undefined ? undefined : new Set(query.right.symbols.toUpperCase().split(","))
+    const wanted = query.right.symbols === undefined ? undefined : filterKeys(query.right.symbols)
     const lastEventId = headers.right["last-event-id"] ?? query.right.lastEventId
     // The body carries no data itself: once the server has written the headers it runs this, which attaches the
     // response to the feed (every frame is written to it from there) and lasts until the feed closes or the client

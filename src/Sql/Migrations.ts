@@ -4,12 +4,14 @@ import { Cause, Duration, Effect, Layer, Schedule } from "effect"
 import init from "./migrations/0001_init.js"
 import fencing from "./migrations/0002_fencing.js"
 import deadLetters from "./migrations/0003_dead_letters.js"
+import markets from "./migrations/0004_markets.js"
 
 // Migrations are imported, not read from disk, so dist/ runs from anywhere.
 export const loader = PgMigrator.fromRecord({
   "0001_init": init,
   "0002_fencing": fencing,
-  "0003_dead_letters": deadLetters
+  "0003_dead_letters": deadLetters,
+  "0004_markets": markets
 })
 
 /**

@@ -2,12 +2,15 @@ import type { SqlClient } from "@effect/sql"
 import { SqlSchema } from "@effect/sql"
 import { Array as Arr, Effect, Schema } from "effect"
 import { Candle } from "../Domain/Candle.js"
+import { Gap, GapReason } from "../Domain/Gap.js"
 import { Interval } from "../Domain/Interval.js"
+import { Asset, Market, Venue } from "../Domain/Market.js"
 import { type CandleQuery, type CandleRow, type DeadLetterQuery, timedOut } from "./Model.js"
 
 // The read paths: what the API asks of the record.
 
 const CandleRecord = Schema.Struct({
+  market: Schema.String, // our own rows, written from Markets: not checked again per row
   symbol: Schema.String,
   interval: Interval,
   bucketStart: Schema.Number, // epoch ms, computed by the query: no Date per row
@@ -32,6 +35,7 @@ type CandleRecord = typeof CandleRecord.Type
 const toCandleRow = (r: CandleRecord): CandleRow => ({
   candle: new Candle(
     {
+      market: r.market as Market,
       symbol: r.symbol,
       interval: r.interval,
       bucketStart: r.bucketStart,
@@ -69,12 +73,12 @@ export const candles = (sql: SqlClient.SqlClient) => (q: CandleQuery) =>
     // Columns named as the record wants them and the client's snake→camel pass skipped: 1,440 rows is the API's
     // biggest answer, and renaming each row's keys was a twentieth of its time.
     execute: () =>
-      sql`SELECT symbol, interval, round(extract(epoch FROM bucket_start) * 1000)::float8 AS "bucketStart",
+      sql`SELECT market, symbol, interval, round(extract(epoch FROM bucket_start) * 1000)::float8 AS "bucketStart",
         open, high, low, close, volume, tick_count AS "tickCount", vwap, sma20, sma50, ema12, ema26, rsi14,
         bb_upper AS "bbUpper", bb_middle AS "bbMiddle", bb_lower AS "bbLower"
       FROM (
         SELECT * FROM candles
-        WHERE symbol = ${q.symbol} AND interval = ${q.interval}
+        WHERE market = ${q.market} AND interval = ${q.interval}
           ${q.from === undefined ? sql`` : sql`AND bucket_start >= ${new Date(q.from)}`}
           ${q.to === undefined ? sql`` : sql`AND bucket_start < ${new Date(q.to)}`}
         ORDER BY bucket_start DESC LIMIT ${q.limit}
@@ -129,4 +133,66 @@ export const deadLetters = (sql: SqlClient.SqlClient) => (q: DeadLetterQuery) =>
         letter: JSON.parse(r.letter) as unknown
       }))
     )
+  )
+
+const ms = (column: string) => `round(extract(epoch FROM ${column}) * 1000)::float8`
+
+/** A row of the `markets` table: a market the processor has seen, and when. */
+export const MarketRow = Schema.Struct({
+  market: Market,
+  venue: Venue,
+  base: Asset,
+  quote: Asset,
+  kind: Schema.Literal("trades", "sample"),
+  firstEventTime: Schema.NullOr(Schema.Number),
+  lastEventTime: Schema.NullOr(Schema.Number)
+})
+export type MarketRow = typeof MarketRow.Type
+
+/** Most markets a listing reads: far more than any configuration has, so a runaway table cannot flood a response. */
+export const maxMarkets = 10_000
+
+export const markets = (sql: SqlClient.SqlClient) =>
+  SqlSchema.findAll({
+    Request: Schema.Unknown,
+    Result: MarketRow,
+    execute: () =>
+      sql`SELECT market, venue, base, quote, kind, ${sql.literal(ms("first_event_time"))} AS "firstEventTime",
+        ${sql.literal(ms("last_event_time"))} AS "lastEventTime"
+      FROM markets ORDER BY market LIMIT ${maxMarkets}`.withoutTransform
+  })(undefined).pipe(readTimeout, Effect.catchTag("ParseError", Effect.die))
+
+export interface GapQuery {
+  readonly market: Market
+  readonly from?: number | undefined
+  readonly to?: number | undefined
+  readonly limit: number
+}
+
+const GapRecord = Schema.Struct({
+  market: Market,
+  fromId: Schema.Number,
+  toId: Schema.Number,
+  fromTime: Schema.Number,
+  toTime: Schema.Number,
+  reason: GapReason,
+  detectedAt: Schema.Number
+})
+
+/** A market's gaps overlapping [from, to), newest first (by the time of the trade after the gap). */
+export const gaps = (sql: SqlClient.SqlClient) => (q: GapQuery) =>
+  SqlSchema.findAll({
+    Request: Schema.Unknown,
+    Result: GapRecord,
+    execute: () =>
+      sql`SELECT market, from_id::float8 AS "fromId", to_id::float8 AS "toId", ${sql.literal(ms("from_time"))} AS "fromTime",
+        ${sql.literal(ms("to_time"))} AS "toTime", reason, ${sql.literal(ms("detected_at"))} AS "detectedAt"
+      FROM gaps WHERE market = ${q.market}
+        ${q.from === undefined ? sql`` : sql`AND to_time >= ${new Date(q.from)}`}
+        ${q.to === undefined ? sql`` : sql`AND from_time < ${new Date(q.to)}`}
+      ORDER BY to_time DESC, from_id DESC LIMIT ${q.limit}`.withoutTransform
+  })(undefined).pipe(
+    readTimeout,
+    Effect.map(Arr.map((r) => new Gap({ type: "gap", ...r }))),
+    Effect.catchTag("ParseError", Effect.die)
   )

@@ -3,7 +3,8 @@ import { FastCheck as fc, Schema } from "effect"
 import { applyTick, CandleState, candleKey, foldCandles, toCandle } from "../../src/Domain/Aggregate.js"
 import type { Candle } from "../../src/Domain/Candle.js"
 import { bucketStart, type Interval, intervalMillis, intervals } from "../../src/Domain/Interval.js"
-import { Tick } from "../../src/Domain/Tick.js"
+import type { Market } from "../../src/Domain/Market.js"
+import { marketOf, Tick } from "../../src/Domain/Tick.js"
 
 // Failures also print fast-check's own seed and path; PROPERTY_SEED=<n> replays a run.
 const seed = process.env["PROPERTY_SEED"] ? Number(process.env["PROPERTY_SEED"]) : Date.now()
@@ -50,14 +51,15 @@ const withShuffle = <A>(arb: fc.Arbitrary<ReadonlyArray<A>>) =>
   )
 
 const foldIncrementally = (ticks: Iterable<Tick>, ivs: ReadonlyArray<Interval>): Map<string, Candle> => {
-  const states = new Map<string, CandleState>()
+  const states = new Map<string, { market: Market; state: CandleState }>()
   for (const tick of ticks) {
+    const market = marketOf(tick)
     for (const interval of ivs) {
-      const key = candleKey(tick.symbol, interval, bucketStart(interval, tick.eventTime))
-      states.set(key, applyTick(states.get(key), tick, interval))
+      const key = candleKey(market, interval, bucketStart(interval, tick.eventTime))
+      states.set(key, { market, state: applyTick(states.get(key)?.state, tick, interval) })
     }
   }
-  return new Map([...states].map(([key, state]) => [key, toCandle(state)]))
+  return new Map([...states].map(([key, { market, state }]) => [key, toCandle(state, market)]))
 }
 
 const close = (a: number, b: number) => a === b || Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b))
@@ -90,7 +92,7 @@ describe("Aggregate", () => {
         ingestTime: eventTime
       })
     const ticks = [t(epoch + 30_000, 12, 1), t(epoch + 1_000, 10, 3), t(epoch + 59_000, 11), t(epoch + 1_000, 9)]
-    const candle = foldCandles(ticks, ["1m"]).get(candleKey("BTC", "1m", epoch))
+    const candle = foldCandles(ticks, ["1m"]).get(candleKey("simulator:BTC-USD", "1m", epoch))
     expect(candle).toMatchObject({
       bucketStart: epoch,
       open: 9, // same event time as 10: the lower price opens
@@ -101,9 +103,11 @@ describe("Aggregate", () => {
       tickCount: 4,
       vwap: (12 * 1 + 10 * 3) / 4
     })
-    expect(foldIncrementally(ticks, ["1m"]).get(candleKey("BTC", "1m", epoch))).toEqual(candle)
+    expect(foldIncrementally(ticks, ["1m"]).get(candleKey("simulator:BTC-USD", "1m", epoch))).toEqual(candle)
     // No tick with a volume: VWAP is the plain mean.
-    expect(foldCandles([t(epoch, 1), t(epoch + 1, 2)], ["1m"]).get(candleKey("BTC", "1m", epoch))?.vwap).toBe(1.5)
+    expect(
+      foldCandles([t(epoch, 1), t(epoch + 1, 2)], ["1m"]).get(candleKey("simulator:BTC-USD", "1m", epoch))?.vwap
+    ).toBe(1.5)
   })
 
   it("rejects a tick from another bucket", () => {
@@ -130,7 +134,9 @@ describe("Aggregate", () => {
       const candles = foldCandles(ticks, intervals)
       for (const candle of candles.values()) {
         const members = ticks
-          .filter((t) => t.symbol === candle.symbol && bucketStart(candle.interval, t.eventTime) === candle.bucketStart)
+          .filter(
+            (t) => marketOf(t) === candle.market && bucketStart(candle.interval, t.eventTime) === candle.bucketStart
+          )
           .sort(byEventTimeThenPrice)
         expect(candle.open).toBe(members[0]?.price)
         expect(candle.close).toBe(members.at(-1)?.price)
@@ -154,7 +160,7 @@ describe("Aggregate", () => {
         expect(ofInterval.reduce((n, c) => n + c.tickCount, 0)).toBe(ticks.length)
         for (const c of ofInterval) {
           expect(c.bucketStart % intervalMillis[interval]).toBe(0)
-          expect(candleKey(c.symbol, c.interval, c.bucketStart)).toMatch(/^[A-Z]+\|(1m|5m|15m|1h|1d)\|\d+$/)
+          expect(candleKey(c.market, c.interval, c.bucketStart)).toMatch(/^[a-z]+:[A-Z]+-USD\|(1m|5m|15m|1h|1d)\|\d+$/)
         }
       }
     },
@@ -169,7 +175,7 @@ describe("Aggregate", () => {
       for (const daily of candles.filter((c) => c.interval === "1d")) {
         const minutes = candles.filter(
           (c) =>
-            c.interval === "1m" && c.symbol === daily.symbol && bucketStart("1d", c.bucketStart) === daily.bucketStart
+            c.interval === "1m" && c.market === daily.market && bucketStart("1d", c.bucketStart) === daily.bucketStart
         )
         const sum = minutes.reduce((v, c) => v + c.volume, 0)
         expect(close(daily.volume, sum), `${daily.volume} vs ${sum}`).toBe(true)
@@ -184,7 +190,7 @@ describe("Aggregate", () => {
     [tickArb],
     ([tick]) => {
       const candle = foldIncrementally([tick, tick], ["1m"]).get(
-        candleKey(tick.symbol, "1m", bucketStart("1m", tick.eventTime))
+        candleKey(marketOf(tick), "1m", bucketStart("1m", tick.eventTime))
       )
       expect(candle?.tickCount).toBe(2)
       expect(candle?.volume).toBe(2 * (tick.volume ?? 0))

@@ -122,9 +122,9 @@ describe("Operator", () => {
 
         // Before: the dedupe set as "source|eventTime" → eventTime. It decodes to the same state, which goes on the same.
         const legacy = structuredClone(json) as {
-          symbols: Record<string, { seen: Record<string, Array<number>> | Record<string, number> }>
+          markets: Record<string, { seen: Record<string, Array<number>> | Record<string, number> }>
         }
-        for (const s of Object.values(legacy.symbols)) {
+        for (const s of Object.values(legacy.markets)) {
           const keys: Record<string, number> = {}
           for (const [source, deltas] of Object.entries(s.seen as Record<string, Array<number>>)) {
             let time = 0
@@ -154,7 +154,7 @@ describe("Operator", () => {
     expect(Operator.step(state, tick(epoch + 10 * 60_000), lateness)._tag).toBe("Duplicate")
 
     for (let i = 1; i <= 5_000; i++) Operator.step(state, tick(epoch + 10 * 60_000 + i * 1000, 1 + i / 1000), lateness)
-    const btc = state.symbols["BTC"]!
+    const btc = state.markets["simulator:BTC-USD"]!
     // Only ticks inside the lateness stay in the dedupe set; only unclosed buckets stay open.
     expect([...btc.seen.values()].reduce((n, times) => n + times.size, 0)).toBeLessThanOrEqual(
       (1.25 * lateness) / 1000 + 1

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Arbitrary, Either, FastCheck as fc, Option, Schema } from "effect"
 import { Candle } from "../../src/Domain/Candle.js"
+import { Gap } from "../../src/Domain/Gap.js"
 import { IndicatorValuesSchema } from "../../src/Domain/Indicators.js"
 import { decodeTick, Tick, TickJson } from "../../src/Domain/Tick.js"
 import { decodeUpdate, UpdateJson } from "../../src/Domain/Update.js"
@@ -61,6 +62,7 @@ const tickFields = [
   "ingestTime"
 ] as const
 const candleFields = [
+  "market",
   "symbol",
   "interval",
   "bucketStart",
@@ -91,6 +93,7 @@ const mutated = (valid: fc.Arbitrary<Record<string, unknown>>, fields: ReadonlyA
 
 const validTick = Arbitrary.make(Tick).map((t) => JSON.parse(Schema.encodeSync(TickJson)(t)) as Record<string, unknown>)
 const validCandle = Arbitrary.make(Candle).map((c): Record<string, unknown> => ({ ...c }))
+const validGap = Arbitrary.make(Gap).map((g): Record<string, unknown> => ({ ...g }))
 const validIndicators = Arbitrary.make(IndicatorValuesSchema).map((i): Record<string, unknown> => ({ ...i }))
 const indicatorFields = ["sma20", "sma50", "ema12", "ema26", "rsi14", "bollinger"] as const
 
@@ -135,6 +138,7 @@ describe("fast decoders agree with the schemas", () => {
           fc.oneof(validIndicators, mutated(validIndicators, indicatorFields), anyValue)
         )
         .map(([candle, indicators]) => ({ _tag: "candle", candle, indicators })),
+      fc.oneof(validGap, mutated(validGap, ["type", "market", "fromId", "toId"])).map((gap) => ({ _tag: "gap", gap })),
       fc.record({ _tag: anyValue, tick: anyValue, candle: anyValue, indicators: anyValue })
     )
     .chain(asText)

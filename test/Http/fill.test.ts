@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest"
 import { Candle } from "../../src/Domain/Candle.js"
 import type { IndicatorValues } from "../../src/Domain/Indicators.js"
+import { sampleMarket } from "../../src/Domain/Tick.js"
 import { fillGaps, fillRange, needsPrevious } from "../../src/Http/GapFill.js"
 import type { CandleRow } from "../../src/Store/Store.js"
 
@@ -17,6 +18,7 @@ const ind = (sma20: number): IndicatorValues => ({
 })
 const row = (minute: number, close: number): CandleRow => ({
   candle: new Candle({
+    market: sampleMarket("coingecko", "BTC"),
     symbol: "BTC",
     interval: "1m",
     bucketStart: base + minute * m,

@@ -20,8 +20,11 @@ const acceptingStore: Store["Type"] = {
   commit: () => Effect.void,
   claim: (_topic, partitions) =>
     Effect.succeed(new Map(partitions.map((p) => [p, { epoch: 1, nextOffset: 0, state: null }] as const))),
+  marketLegacy: Effect.succeed(new Map()),
   candles: () => Effect.succeed([]),
   symbols: Effect.succeed([]),
+  markets: Effect.succeed([]),
+  gaps: () => Effect.succeed([]),
   ping: Effect.void,
   checkpoints: Effect.succeed([]),
   deadLetters: () => Effect.succeed([])
@@ -119,6 +122,75 @@ describe("processor fast path", () => {
       const isIndicators = Schema.is(IndicatorValuesSchema)
       for (const u of second!.updates) if (u._tag === "candle") expect(isIndicators(u.indicators)).toBe(true)
       expect((yield* Metric.value(Processor.cacheUpdatesDropped)).count).toBe(dropped)
+    })
+  )
+
+  it.live("publishes a gap record as a gap update in its place among the ticks, and counts it per market", () =>
+    Effect.gen(function* () {
+      const updates: Array<Update> = []
+      const cache = Layer.succeed(LatestCache, {
+        kind: "memory",
+        write: (_ticks, us) => Effect.sync(() => updates.push(...us)),
+        getAll: Effect.succeed([]),
+        get: () => Effect.die("unused"),
+        updates: Stream.empty,
+        isUp: Effect.succeed(true)
+      })
+      const config = ConfigProvider.fromMap(new Map([["KAFKA_TOPIC", "fastgap"]]))
+      const bus = yield* MemoryBus.make({ maxBatch: 7 })
+      yield* bus.ensureTopic("fastgap", 3)
+      const market = "kraken:ETH-USD"
+      const counted = Metric.value(Metric.tagged(Processor.gapsTotal, "market", market)).pipe(
+        Effect.map((c) => c.count)
+      )
+      const gapsBefore = yield* counted
+      const trade = (tradeId: number) =>
+        encode(
+          new Tick({
+            symbol: "ETH",
+            coinId: "ETH/USD",
+            price: 2000 + tradeId,
+            volume: 0.5,
+            eventTime: epoch + tradeId,
+            source: "kraken",
+            ingestTime: epoch + tradeId,
+            market: market as Tick["market"] & string,
+            tradeId,
+            side: "buy"
+          })
+        )
+      const gap = {
+        type: "gap",
+        market,
+        fromId: 2,
+        toId: 4,
+        fromTime: epoch + 1,
+        toTime: epoch + 5,
+        reason: "not-served",
+        detectedAt: epoch + 9
+      }
+      const fiber = yield* Processor.run.pipe(
+        Logger.withMinimumLogLevel(LogLevel.None),
+        Effect.scoped,
+        Effect.provide(Layer.mergeAll(cache, Layer.succeed(Store, acceptingStore), Layer.succeed(Bus, bus))),
+        Effect.withConfigProvider(config),
+        Effect.fork
+      )
+      yield* bus.publish("fastgap", [
+        { key: market, value: trade(1) },
+        { key: market, value: JSON.stringify(gap) },
+        { key: market, value: trade(5) }
+      ])
+      while (updates.filter((u) => u._tag !== "candle").length < 3) yield* Effect.sleep("5 millis")
+      yield* Fiber.interrupt(fiber)
+      const live = updates.filter((u) => u._tag !== "candle")
+      expect(live.map((u) => u._tag)).toEqual(["tick", "gap", "tick"])
+      expect(JSON.parse(JSON.stringify(live[1]))).toEqual({ _tag: "gap", gap })
+      expect((yield* counted) - gapsBefore).toBe(1)
+      // A gap changes no candle: the 1m candle holds the two trades.
+      const candles = updates.flatMap((u) => (u._tag === "candle" && u.candle.interval === "1m" ? [u.candle] : []))
+      expect(candles.at(-1)?.tickCount).toBe(2)
+      expect(candles.at(-1)?.market).toBe(market)
     })
   )
 })

@@ -13,7 +13,8 @@ import { maxBatch, runScenario, scenarioArb } from "./model/run.js"
 // groups, PGlite) under generated fault schedules (model/schedule.ts): kills at every point that matters, with no
 // finalizer writing anything; stalls that let the group move partitions while the old owner holds uncommitted work;
 // database outages, hangs to the timeout path and lost answers; cache outages. The input (model/input.ts) has
-// duplicates, reordering, ticks at the lateness edges, malformed records, several sources and days. After each
+// duplicates, reordering, ticks at the lateness edges, malformed records, several sources and days, and a venue's
+// trades (trade ids, several in one millisecond, repeated) with gap records where ids are missing. After each
 // schedule the record is checked against the tests' own reference (model/checks.ts, test/support/Reference.ts).
 // A failure prints the seed and the shrunk schedule; `PROPERTY_SEED=<n> npx vitest run test/Processor` replays it.
 const seed = process.env["PROPERTY_SEED"] ? Number(process.env["PROPERTY_SEED"]) : Date.now()
@@ -49,7 +50,11 @@ const fairShare: Record<string, number> = {
   "a 1h bucket closed": 0.2,
   "a 1d bucket closed": 0.15,
   "over two days": 0.05,
-  "late tick": 0.2
+  "late tick": 0.2,
+  "trades in one millisecond": 0.2,
+  "trade repeated": 0.05,
+  "gap record": 0.2,
+  "gap record repeated": 0.01
 }
 
 layer(SharedLive, { timeout: "120 seconds", excludeTestServices: true })(

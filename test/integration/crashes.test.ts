@@ -70,7 +70,7 @@ describe("service crashes on real services", () => {
     const cached = async () => {
       for (const s of symbols) {
         const newest = Math.max(...input.filter((x) => x.symbol === s).map((x) => x.eventTime))
-        const latest = JSON.parse((await cache.get(`latest:${s}`).catch(() => null)) ?? "null") as {
+        const latest = JSON.parse((await cache.get(`latest:coingecko:${s}-USD`).catch(() => null)) ?? "null") as {
           eventTime: number
         } | null
         if (latest?.eventTime !== newest) return false

@@ -62,7 +62,9 @@ describe("processor groups on real services", () => {
       async () => {
         for (const s of symbols) {
           const newest = Math.max(...first.filter((x) => x.symbol === s).map((x) => x.eventTime))
-          const latest = JSON.parse((await cache.get(`latest:${s}`)) ?? "null") as { eventTime: number } | null
+          const latest = JSON.parse((await cache.get(`latest:coingecko:${s}-USD`)) ?? "null") as {
+            eventTime: number
+          } | null
           if (latest?.eventTime !== newest) return undefined
         }
         return true

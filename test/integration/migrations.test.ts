@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest"
 import * as SqlClient from "../../src/Sql/Client.js"
 import { loader, migrate } from "../../src/Sql/Migrations.js"
 import { createDatabase, query, unique } from "../../support/services.mjs"
+import { checkMigration0004 } from "../support/Migration0004.js"
 import { services } from "./support.js"
 
 // Several processors started at once on a fresh database each run the migrations, each on its own pool.
@@ -32,5 +33,10 @@ describe("migrations on a real Postgres", () => {
       )
       expect(rows.map((r) => r.migration_id)).toEqual((await Effect.runPromise(loader)).map(([id]) => id))
     }
+  }, 60_000)
+
+  it("0004 (markets) carries today's rows over with their markets, and runs again without changing them", async () => {
+    const url = await createDatabase(env.databaseUrl, unique("mig"))
+    await checkMigration0004(url, SqlClient.server(Redacted.make(url)))
   }, 60_000)
 })

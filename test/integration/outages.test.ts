@@ -84,7 +84,9 @@ describe("processor and service outages on real services", () => {
     const newest = Math.max(...second.filter((x) => x.symbol === "ETH").map((x) => x.eventTime))
     await eventually(
       async () => {
-        const latest = JSON.parse((await client.get("latest:ETH")) ?? "null") as { eventTime: number } | null
+        const latest = JSON.parse((await client.get("latest:coingecko:ETH-USD")) ?? "null") as {
+          eventTime: number
+        } | null
         return latest?.eventTime === newest ? true : undefined
       },
       30_000,

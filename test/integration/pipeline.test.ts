@@ -28,14 +28,14 @@ const makeTicks = () =>
     )
   )
 
-/** Redis holds each symbol's newest tick, with the TTL. */
+/** Redis holds each market's newest tick, with the TTL (replayed samples: coingecko:SYM-USD). */
 const expectNewestInRedis = async (url: string, ticks: ReadonlyArray<Tick>) => {
   const client = redis(url)
   for (const symbol of ["BTC", "ETH", "SOL"]) {
-    const latest = JSON.parse((await client.get(`latest:${symbol}`)) ?? "null") as { eventTime: number }
+    const latest = JSON.parse((await client.get(`latest:coingecko:${symbol}-USD`)) ?? "null") as { eventTime: number }
     const newest = Math.max(...ticks.filter((t) => t.symbol === symbol).map((t) => t.eventTime))
     expect(latest.eventTime).toBe(newest)
-    const ttl = await client.ttl(`latest:${symbol}`)
+    const ttl = await client.ttl(`latest:coingecko:${symbol}-USD`)
     expect(ttl).toBeGreaterThan(0)
     expect(ttl).toBeLessThanOrEqual(45)
   }

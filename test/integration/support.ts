@@ -58,7 +58,7 @@ export const servicesSh = (...args: ReadonlyArray<string>) =>
 
 /**
  * Postgres against the accepted input, as a list of differences (empty when they agree). The ticks table is unique on
- * (symbol, event time, source), so it can only show loss (or a tick that was never input); double counting shows in
+ * (market, event time, trade id), so it can only show loss (or a tick that was never input); double counting shows in
  * the candles, compared field by field with the tests' own reference (test/support/Reference.ts).
  */
 export const recordDifferences = async (databaseUrl: string, ticks: ReadonlyArray<Tick>) => {

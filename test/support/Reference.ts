@@ -5,15 +5,22 @@
  * usually vwap; a tick lost changes tickCount; either can change open, high, low and close.
  */
 
-/** What a reference candle is built from: the accepted ticks, each once. */
+/**
+ * What a reference candle is built from: the accepted ticks, each once. Candles are per market (docs/markets.md): a
+ * tick's own, else the one its source means (`referenceMarket`); a tick with neither is grouped by its symbol alone.
+ */
 export interface ReferenceTick {
   readonly symbol: string
+  readonly market?: string | undefined
+  readonly source?: string | undefined
   readonly eventTime: number
   readonly price: number
   readonly volume?: number | undefined
 }
 
 export interface ReferenceCandle {
+  /** Absent for candles of ticks with no market and no source. */
+  readonly market?: string | undefined
   readonly symbol: string
   readonly interval: string
   readonly bucketStart: number
@@ -39,22 +46,32 @@ export const referenceIntervals: ReadonlyArray<readonly [string, number]> = [
   ["1d", 1440 * MINUTE]
 ]
 
-export const referenceKey = (symbol: string, interval: string, bucketStart: number): string =>
-  JSON.stringify([symbol, interval, bucketStart])
+/** `market` (or, for ticks with no market or source, the symbol), interval, bucket start. */
+export const referenceKey = (market: string, interval: string, bucketStart: number): string =>
+  JSON.stringify([market, interval, bucketStart])
+
+/** A tick's market: its own; else, written before markets, the simulator's or (coingecko, replay) CoinGecko's. */
+export const referenceMarket = (tick: ReferenceTick): string | undefined =>
+  tick.market ??
+  (tick.source === undefined ? undefined : `${tick.source === "replay" ? "coingecko" : tick.source}:${tick.symbol}-USD`)
 
 /** Every candle of every interval, keyed by `referenceKey`. */
 export const referenceCandles = (
   ticks: Iterable<ReferenceTick>,
   intervals: ReadonlyArray<readonly [string, number]> = referenceIntervals
 ): Map<string, ReferenceCandle> => {
-  const groups = new Map<string, { symbol: string; interval: string; start: number; ticks: Array<ReferenceTick> }>()
+  const groups = new Map<
+    string,
+    { market: string | undefined; symbol: string; interval: string; start: number; ticks: Array<ReferenceTick> }
+  >()
   for (const tick of ticks) {
+    const market = referenceMarket(tick)
     for (const [interval, width] of intervals) {
       const start = tick.eventTime - (((tick.eventTime % width) + width) % width)
-      const key = referenceKey(tick.symbol, interval, start)
+      const key = referenceKey(market ?? tick.symbol, interval, start)
       let group = groups.get(key)
       if (group === undefined) {
-        group = { symbol: tick.symbol, interval, start, ticks: [] }
+        group = { market, symbol: tick.symbol, interval, start, ticks: [] }
         groups.set(key, group)
       }
       group.ticks.push(tick)
@@ -75,6 +92,7 @@ export const referenceCandles = (
     // VWAP: volume-weighted mean price; with no volume at all, the plain mean. A mean lies within [low, high].
     const mean = volume > 0 ? weighted / volume : prices.reduce((s, p) => s + p, 0) / prices.length
     out.set(key, {
+      ...(g.market === undefined ? {} : { market: g.market }),
       symbol: g.symbol,
       interval: g.interval,
       bucketStart: g.start,
@@ -104,8 +122,8 @@ export const candleDifferences = (
   const problems: Array<string> = []
   const seen = new Set<string>()
   for (const c of stored) {
-    const key = referenceKey(c.symbol, c.interval, c.bucketStart)
-    const where = `${c.symbol} ${c.interval} ${new Date(c.bucketStart).toISOString()}`
+    const key = referenceKey(c.market ?? c.symbol, c.interval, c.bucketStart)
+    const where = `${c.market ?? c.symbol} ${c.interval} ${new Date(c.bucketStart).toISOString()}`
     if (seen.has(key)) problems.push(`${where}: stored twice`)
     seen.add(key)
     const ref = reference.get(key)
@@ -113,6 +131,7 @@ export const candleDifferences = (
       problems.push(`${where}: stored, not in the reference`)
       continue
     }
+    if (c.symbol !== ref.symbol) problems.push(`${where}: symbol ${c.symbol}, reference ${ref.symbol}`)
     for (const field of ["open", "high", "low", "close", "tickCount"] as const) {
       if (c[field] !== ref[field]) problems.push(`${where}: ${field} ${c[field]}, reference ${ref[field]}`)
     }
@@ -122,7 +141,7 @@ export const candleDifferences = (
   }
   for (const [key, ref] of reference) {
     if (!seen.has(key))
-      problems.push(`${ref.symbol} ${ref.interval} ${new Date(ref.bucketStart).toISOString()}: missing`)
+      problems.push(`${ref.market ?? ref.symbol} ${ref.interval} ${new Date(ref.bucketStart).toISOString()}: missing`)
   }
   return problems
 }
@@ -132,6 +151,7 @@ export const storedCandle = (row: Record<string, unknown>): StoredCandle => {
   const num = (snake: string, camel: string): number => Number(row[camel] ?? row[snake])
   const start = row["bucketStart"] ?? row["bucket_start"]
   return {
+    ...(row["market"] === undefined || row["market"] === null ? {} : { market: String(row["market"]) }),
     symbol: String(row["symbol"]),
     interval: String(row["interval"]),
     bucketStart: start instanceof Date ? start.getTime() : Number(start),
