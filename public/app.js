@@ -1,9 +1,11 @@
 /* Crypto price pipeline dashboard (native ES modules, no build step).
- * Data: /api/latest (initial fill + 10 s poll for cache health), /api/events (SSE ticks, candles with their indicator
- * values, status), /ready (the status bar: each dependency's state), /api/candles/:symbol?fill=true&indicators=true
- * (chart history with its indicator values, requested through htmx when it is loaded, plain fetch otherwise).
+ * Data: /api/markets (each market's venue and state; 10 s poll), /api/latest (initial fill + 10 s poll for cache
+ * health), /api/events (SSE ticks and trades, candles with their indicator values, gaps, status), /ready (the status
+ * bar: each dependency's state), /api/candles/:market?fill=true&indicators=true (chart history with its indicator
+ * values, requested through htmx when it is loaded, plain fetch otherwise).
  * The browser computes no indicator: every value on the chart is the server's.
  * Everything from the server is inserted with textContent / setAttribute: never as HTML. */
+import { pollMarkets } from "./catalog.js"
 import { applyOverlays, resizeCharts } from "./chart.js"
 import { connect } from "./feed.js"
 import { tickAges } from "./markets.js"
@@ -36,6 +38,9 @@ setInterval(() => {
   tickAges()
   maybeSelectDefault()
 }, 1000)
-pollLatest()
 pollReady()
-connect()
+// whether the server knows markets decides how the first selection is asked for: ask that first
+pollMarkets().then(() => {
+  pollLatest()
+  connect()
+})

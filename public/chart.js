@@ -1,6 +1,7 @@
 // The chart: three uPlot panes sharing the x axis (price with its overlays, volume, RSI), drawn from the series.
 import { axisSize, drawCandles, drawRsiGuides, drawVolume, priceAxisValues, timeValues } from "./draw.js"
 import { fmtCompact } from "./format.js"
+import { baseOf, isMarket } from "./model.js"
 import { readout, updateTooltip } from "./readout.js"
 import { els, state } from "./state.js"
 import { onWheel, resetView, setView, xWindow } from "./zoom.js"
@@ -166,7 +167,8 @@ const countNonNull = (a) => a.filter((v) => v != null).length
 /** What the chart shows, as attributes (the browser tests read them): what, how many, the newest candle as drawn. */
 const describe = (cur) => {
   const n = cur.x.length
-  els.chart.setAttribute("data-symbol", cur.symbol)
+  els.chart.setAttribute("data-symbol", baseOf(cur.market))
+  els.chart.setAttribute("data-market", isMarket(cur.market) ? cur.market : "")
   els.chart.setAttribute("data-interval", cur.interval)
   els.chart.setAttribute("data-range", cur.range)
   els.chart.setAttribute("data-candles", String(n))
@@ -187,7 +189,7 @@ export const renderChart = (fresh) => {
     return
   }
   const n = cur.x.length
-  setChartState(n ? "ready" : "empty", n ? "" : `No candles yet for ${cur.symbol} · ${cur.interval}`)
+  setChartState(n ? "ready" : "empty", n ? "" : `No candles yet for ${cur.market} · ${cur.interval}`)
   state.axisSize = axisSize(cur)
   if (fresh) {
     state.zoomed = false

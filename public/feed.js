@@ -1,11 +1,12 @@
-// The live feed: GET /api/events (server-sent events `tick`, `candle`, `status`), reconnected with backoff.
+// The live feed: GET /api/events (server-sent events `tick`, `candle`, `gap`, `status`), reconnected with backoff.
 import { applyCandle, loadCandles } from "./candles.js"
 import { applyTick } from "./markets.js"
-import { asCandle, asTick, parseJson } from "./model.js"
+import { asCandle, asGap, asTick, parseJson } from "./model.js"
 import { maybeSelectDefault } from "./selection.js"
 import { pollLatest } from "./snapshot.js"
 import { state } from "./state.js"
 import { pollReady, setBanner, setSource, setStatus } from "./status.js"
+import { tapeGap, tapeTick } from "./tape.js"
 
 const onOpen = () => {
   setStatus(true)
@@ -23,6 +24,7 @@ const onTick = (ev) => {
   const t = asTick(parseJson(ev.data))
   if (!t) return
   applyTick(t, true)
+  tapeTick(t)
   state.lastSourceAt = Date.now()
   setSource(t.source)
   maybeSelectDefault()
@@ -32,6 +34,12 @@ const onTick = (ev) => {
 const onCandle = (ev) => {
   const c = asCandle(parseJson(ev.data))
   if (c) applyCandle(c)
+}
+
+/** Trade ids a venue could not deliver: marked on the tape of their market. */
+const onGap = (ev) => {
+  const g = asGap(parseJson(ev.data))
+  if (g) tapeGap(g)
 }
 
 const onStatus = (ev) => {
@@ -64,5 +72,6 @@ export const connect = () => {
   })
   es.addEventListener("tick", onTick)
   es.addEventListener("candle", onCandle)
+  es.addEventListener("gap", onGap)
   es.addEventListener("status", onStatus)
 }

@@ -1,6 +1,20 @@
 // How numbers, times and sources read on the page.
 
-const SOURCE_LABELS = { simulator: "simulated", coingecko: "CoinGecko", replay: "replay" }
+const SOURCE_LABELS = {
+  simulator: "simulated",
+  coingecko: "CoinGecko",
+  replay: "replay",
+  binance: "Binance",
+  coinbase: "Coinbase",
+  kraken: "Kraken"
+}
+const VENUE_LABELS = {
+  simulator: "Simulator",
+  coingecko: "CoinGecko",
+  binance: "Binance",
+  coinbase: "Coinbase",
+  kraken: "Kraken"
+}
 
 const formats = new Map()
 /** An en-US number format with min..max decimals, made once per pair. */
@@ -65,6 +79,33 @@ export const fmtBucket = (sec, interval) => {
     ? date.toLocaleDateString()
     : date.toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23" })
 }
+
+/**
+ * The trade tape's formats for a market, fixed from one reference price so the columns line up: prices with the
+ * decimals the price's magnitude needs, sizes with three significant digits of a trade worth about 100 in the quote.
+ */
+export const tapeFormats = (refPrice) => {
+  const ok = isFinitePositive(refPrice)
+  const pd = ok ? priceDecimals(refPrice) : 2
+  const sd = ok ? Math.min(8, Math.max(0, 2 - Math.floor(Math.log10(100 / refPrice)))) : 4
+  const pf = nf(pd, pd)
+  const sf = nf(sd, sd)
+  return {
+    price: (p) => (Number.isFinite(p) ? pf.format(p) : "—"),
+    size: (v) => (typeof v === "number" && Number.isFinite(v) ? sf.format(v) : "—")
+  }
+}
+const isFinitePositive = (v) => typeof v === "number" && Number.isFinite(v) && v > 0
+
+const pad = (n, w = 2) => String(n).padStart(w, "0")
+/** A trade's time of day, local, to the millisecond (many trades share a second). */
+export const fmtClock = (ms) => {
+  const d = new Date(ms)
+  if (Number.isNaN(d.getTime())) return ""
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`
+}
+
+export const venueLabel = (venue) => (Object.hasOwn(VENUE_LABELS, venue) ? VENUE_LABELS[venue] : venue)
 
 export const knownSource = (src) => typeof src === "string" && Object.hasOwn(SOURCE_LABELS, src)
 export const sourceLabel = (src) => (knownSource(src) ? SOURCE_LABELS[src] : "unknown")

@@ -1,8 +1,8 @@
 // What the dashboard knows about the API: intervals, ranges, limits, and the checks on every value it receives.
 
-import { INTERVALS, SYMBOL_RE } from "./domain.js"
+import { INTERVALS, MARKET_RE, SYMBOL_RE, VENUES } from "./domain.js"
 
-export { INTERVALS, SYMBOL_RE }
+export { INTERVALS, SYMBOL_RE, VENUES }
 
 /** Chart ranges, in seconds (candle intervals, in seconds, come from the server's domain module). */
 export const RANGES = { "2h": 7200, "12h": 43200, "3d": 259200, "30d": 2592000 }
@@ -25,15 +25,84 @@ export const parseJson = (text) => {
   }
 }
 
-/** A tick from the server, or null when it is not one. */
+// == markets (docs/markets.md): venue:BASE-QUOTE
+
+/** The order of venues where a bare symbol's default market is chosen (and the picker's groups). */
+export const VENUE_ORDER = ["coingecko", "simulator", "binance", "coinbase", "kraken"]
+export const QUOTE_ORDER = ["USD", "USDT"]
+
+export const isMarket = (s) => {
+  if (typeof s !== "string") return false
+  const m = MARKET_RE.exec(s)
+  return m !== null && m[2] !== m[3]
+}
+
+/** A valid market's parts; null for anything else (a bare symbol). */
+export const marketParts = (s) => {
+  if (!isMarket(s)) return null
+  const [, venue, base, quote] = MARKET_RE.exec(s)
+  return { venue, base, quote }
+}
+
+/** The base asset of a market, or the symbol itself. */
+export const baseOf = (sel) => marketParts(sel)?.base ?? sel
+
+/** The market of a tick written without one: the simulator's, else CoinGecko's (replay included), as the server says. */
+export const sampleMarket = (source, symbol) => {
+  const venue =
+    source === "simulator" ? "simulator" : source === "replay" || !VENUES.includes(source) ? "coingecko" : source
+  return `${venue}:${symbol}-USD`
+}
+
+export const marketOf = (t) => (typeof t.market === "string" ? t.market : sampleMarket(t.source, t.symbol))
+
+/** Whether a candle (or an answer) is of the selection: by its market, or, from a server without markets, its symbol. */
+export const isOf = (x, sel) => (typeof x.market === "string" ? x.market === sel : x.symbol === baseOf(sel))
+
+const optMarket = (v) => v === undefined || isMarket(v)
+const isTradeId = (v) => v === undefined || (Number.isSafeInteger(v) && v >= 0)
+const isSide = (v) => v === undefined || v === "buy" || v === "sell"
+
+/** A tick from the server, or null when it is not one. A trade carries its market, trade id and side. */
 export const asTick = (t) =>
-  isObject(t) && typeof t.symbol === "string" && SYMBOL_RE.test(t.symbol) && isNum(t.price) && isNum(t.eventTime)
+  isObject(t) &&
+  typeof t.symbol === "string" &&
+  SYMBOL_RE.test(t.symbol) &&
+  isNum(t.price) &&
+  isNum(t.eventTime) &&
+  optMarket(t.market) &&
+  isTradeId(t.tradeId) &&
+  isSide(t.side)
     ? t
     : null
 
+const STATES = ["live", "stale", "idle"]
+const str = (v) => (typeof v === "string" ? v : null)
+
+/** One entry of GET /api/markets, or null when it is not one. */
+export const asMarketInfo = (m) => {
+  if (!isObject(m) || !isMarket(m.market)) return null
+  const parts = marketParts(m.market)
+  return {
+    market: m.market,
+    ...parts,
+    kind: m.kind === "trades" || m.kind === "sample" ? m.kind : str(m.kind),
+    state: STATES.includes(m.state) ? m.state : null,
+    lastEventTime: numOrNull(m.lastEventTime),
+    lastPrice: numOrNull(m.lastPrice)
+  }
+}
+
+/** A gap (SSE `gap`: the Gap record, or {gap: Gap}), or null when it is not one. */
+export const asGap = (g) => {
+  const gap = isObject(g) && isObject(g.gap) ? g.gap : g
+  if (!isObject(gap) || !isMarket(gap.market) || !Number.isSafeInteger(gap.fromId)) return null
+  return Number.isSafeInteger(gap.toId) && gap.toId >= gap.fromId ? gap : null
+}
+
 /** A candle from the server, or null when it is not one. */
 export const asCandle = (c) => {
-  if (!isObject(c) || typeof c.symbol !== "string" || !SYMBOL_RE.test(c.symbol)) return null
+  if (!isObject(c) || typeof c.symbol !== "string" || !SYMBOL_RE.test(c.symbol) || !optMarket(c.market)) return null
   if (typeof c.interval !== "string" || !Object.hasOwn(INTERVALS, c.interval)) return null
   const prices = [c.bucketStart, c.open, c.high, c.low, c.close]
   return prices.every(isNum) ? c : null

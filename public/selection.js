@@ -1,8 +1,11 @@
-// What is charted: symbol (a row, the picker, ?symbol=), interval and range; the pickers ask for candles through htmx.
+// What is charted: a market (a row, the picker, ?market= or a bare ?symbol=), interval and range; the pickers ask for
+// candles through htmx.
 import { candlesRequest, loadCandles, onCandlesResponse } from "./candles.js"
+import { venueLabel } from "./format.js"
 import { updateChartPrice } from "./markets.js"
-import { INTERVALS, RANGES, SYMBOL_RE } from "./model.js"
+import { baseOf, INTERVALS, isMarket, marketParts, RANGES, SYMBOL_RE } from "./model.js"
 import { els, state } from "./state.js"
+import { resetTape } from "./tape.js"
 
 const pressOnly = (container, attr, value) => {
   for (const b of container.querySelectorAll(`button[${attr}]`)) {
@@ -12,19 +15,31 @@ const pressOnly = (container, attr, value) => {
 
 /** The table row, the pickers, the chart's title and the address show the selection. */
 export const syncSelectionUi = () => {
-  for (const [sym, row] of state.rows) row.tr.setAttribute("aria-selected", sym === state.symbol ? "true" : "false")
+  const sel = state.market
+  for (const [m, row] of state.rows) row.tr.setAttribute("aria-selected", m === sel ? "true" : "false")
   pressOnly(els.intervals, "data-interval", state.interval)
   pressOnly(els.ranges, "data-range", state.range)
-  els.chartTitle.textContent = state.symbol ? `${state.symbol} · ${state.interval}` : "Chart"
-  els.chartTitle.setAttribute("data-symbol", state.symbol || "")
+  els.chartTitle.textContent = sel ? `${titleOf(sel)} · ${state.interval}` : "Chart"
+  els.chartTitle.setAttribute("data-symbol", sel ? baseOf(sel) : "")
+  els.chartTitle.setAttribute("data-market", isMarket(sel) ? sel : "")
   els.chartTitle.setAttribute("data-interval", state.interval)
-  if (!state.symbol) return
-  els.symbolPicker.value = state.symbol
+  resetTape()
+  if (!sel) return
+  els.marketPicker.value = state.rows.has(sel) ? sel : ""
+  // a market, or a bare symbol (the server's default market for it, or a server without markets)
+  const key = state.marketsApi === false ? baseOf(sel) : sel
   const params = new URLSearchParams(location.search)
-  params.set("symbol", state.symbol)
+  params.delete(isMarket(key) ? "symbol" : "market")
+  params.set(isMarket(key) ? "market" : "symbol", key)
   params.set("interval", state.interval)
   params.set("range", state.range)
   history.replaceState(null, "", `?${params}`)
+}
+
+/** BTC-USDT · Binance; from a server without markets (each symbol has one market), the symbol says enough. */
+const titleOf = (sel) => {
+  const p = marketParts(sel)
+  return p && state.marketsApi !== false ? `${p.base}-${p.quote} · ${venueLabel(p.venue)}` : baseOf(sel)
 }
 
 const changed = () => {
@@ -33,9 +48,9 @@ const changed = () => {
   updateChartPrice()
 }
 
-/** What a picker (data-pick="symbol" | "interval" | "range") sets, when its value is valid. */
+/** What a picker (data-pick="market" | "interval" | "range") sets, when its value is valid. */
 const picks = {
-  symbol: { key: "symbol", value: (elt) => elt.value, valid: (v) => SYMBOL_RE.test(v) },
+  market: { key: "market", value: (elt) => elt.value, valid: (v) => isMarket(v) },
   interval: {
     key: "interval",
     value: (elt) => elt.getAttribute("data-interval"),
@@ -54,26 +69,49 @@ const applyPick = (elt) => {
   return true
 }
 
-export const selectSymbol = (symbol) => {
-  if (!symbol) return
-  state.symbol = symbol
+export const selectMarket = (market) => {
+  if (!market) return
+  state.market = market
   changed()
   loadCandles()
 }
 
 /**
- * The ?symbol= of the address when we have it, else BTC, else the first row: once the snapshot has answered,
- * or, when it could not (cache down), after a few seconds of live ticks.
+ * A candles answer for a bare symbol names the market the server chose for it: that is the selection now. From a
+ * server without markets, the symbol's one row is.
+ */
+export const adoptMarket = (body) => {
+  if (isMarket(state.market)) return
+  const rows = [...state.rows.keys()].filter((m) => baseOf(m) === state.market)
+  const market = isMarket(body.market) ? body.market : rows.length === 1 ? rows[0] : null
+  if (market === null) return
+  state.market = market
+  syncSelectionUi()
+  updateChartPrice()
+}
+
+const hasBase = (symbol) => [...state.rows.keys()].some((m) => baseOf(m) === symbol)
+
+/** ?market=, else ?symbol= (a market, or a bare symbol), when valid. */
+const wantedOf = () => {
+  const params = new URLSearchParams(location.search)
+  const wanted = params.get("market") ?? params.get("symbol")
+  return wanted && (isMarket(wanted) || SYMBOL_RE.test(wanted)) ? wanted : null
+}
+
+/**
+ * The market of the address when we have it (a bare symbol: the server's default market for it), else BTC's, else
+ * the first row: once the snapshot has answered, or, when it could not (cache down), after a few seconds of ticks.
  */
 export const maybeSelectDefault = () => {
-  if (state.symbol || !state.rows.size) return
-  const wanted = new URLSearchParams(location.search).get("symbol")
-  if (wanted && state.rows.has(wanted)) return selectSymbol(wanted)
+  if (state.market || !state.rows.size) return
+  const wanted = wantedOf()
+  if (wanted && (isMarket(wanted) ? state.rows.has(wanted) : hasBase(wanted))) return selectMarket(wanted)
   if (!state.snapshotSettled) return
   const waited = Date.now() - state.snapshotSettled
   if (wanted && waited < 3000) return
-  if (state.rows.has("BTC")) return selectSymbol("BTC")
-  if (state.snapshotOk || waited >= 3000) selectSymbol(state.order[0])
+  if (hasBase("BTC")) return selectMarket("BTC")
+  if (state.snapshotOk || waited >= 3000) selectMarket(state.order[0])
 }
 
 /** On a phone the chart sits below the table: bring it into view when the user picks a row. */
@@ -88,15 +126,15 @@ const revealChart = () => {
 
 const wireRows = () => {
   const pickRow = (ev) => {
-    const symbol = ev.target.closest("tr[data-symbol]")?.getAttribute("data-symbol")
-    if (symbol && symbol !== state.symbol) selectSymbol(symbol)
-    return symbol
+    const market = ev.target.closest("tr[data-market]")?.getAttribute("data-market")
+    if (market && market !== state.market) selectMarket(market)
+    return market
   }
   els.tbody.addEventListener("click", (ev) => {
     if (pickRow(ev)) revealChart()
   })
   els.tbody.addEventListener("keydown", (ev) => {
-    if ((ev.key === "Enter" || ev.key === " ") && ev.target.closest("tr[data-symbol]")) {
+    if ((ev.key === "Enter" || ev.key === " ") && ev.target.closest("tr[data-market]")) {
       ev.preventDefault()
       pickRow(ev)
     }
@@ -105,7 +143,7 @@ const wireRows = () => {
 
 /**
  * Every candles request, from a picker's hx-get or from loadCandles: apply the picker's choice, then ask for the
- * current selection (symbol in the path, the range as `from`). The JSON answer (hx-swap="none") is drawn here.
+ * current selection (market in the path, the range as `from`). The JSON answer (hx-swap="none") is drawn here.
  * Without htmx (it failed to load), the pickers apply the choice and fetch themselves.
  */
 const wirePickers = () => {
@@ -115,7 +153,7 @@ const wirePickers = () => {
   }
   els.intervals.addEventListener("click", pickFallback)
   els.ranges.addEventListener("click", pickFallback)
-  els.symbolPicker.addEventListener("change", pickFallback)
+  els.marketPicker.addEventListener("change", pickFallback)
 
   document.body.addEventListener("htmx:configRequest", (ev) => {
     const d = ev.detail

@@ -4,8 +4,8 @@ import { asIndicators, IND_COLS, INTERVALS, isNum, MAX_LIMIT } from "./model.js"
 const COLS = ["x", "o", "h", "l", "c", "v", "n", "live"]
 
 /** x: bucket start in seconds; o h l c v; n: tick count (0 = a filled bucket); live: last changed by an SSE update. */
-export const emptySeries = (symbol, interval, range) => {
-  const cur = { symbol, interval, range, ind: {} }
+export const emptySeries = (market, interval, range) => {
+  const cur = { market, interval, range, ind: {} }
   for (const k of COLS) cur[k] = []
   for (const k of IND_COLS) cur.ind[k] = []
   return cur

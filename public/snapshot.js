@@ -1,5 +1,5 @@
 // GET /api/latest: the table's first fill, and every 10 s the cache's health (503 while it is down: the banner).
-import { applyTick } from "./markets.js"
+import { applyTick, relayout } from "./markets.js"
 import { asTick, isNum, POLL_MS, parseJson } from "./model.js"
 import { maybeSelectDefault } from "./selection.js"
 import { els, state } from "./state.js"
@@ -15,6 +15,7 @@ const applySnapshot = (body) => {
     applyTick(t, false)
     if (!newest || (t.ingestTime || 0) > (newest.ingestTime || 0)) newest = t
   }
+  relayout() // market caps may have moved
   if (newest && Date.now() - state.lastSourceAt > POLL_MS) setSource(newest.source)
   if (isNum(body.asOf)) els.asof.textContent = `Snapshot ${new Date(body.asOf).toLocaleTimeString()}`
 }

@@ -1,11 +1,14 @@
 // The dashboard's state and its elements, shared by the modules.
 
 export const state = {
-  symbol: null,
+  // the selection: a market (venue:BASE-QUOTE), or a bare symbol until the server names its default market
+  market: null,
   interval: "1m",
   range: "2h",
-  rows: new Map(), // symbol -> { tr, cells, tick }
-  order: [], // the table's symbols, top to bottom
+  marketsApi: null, // GET /api/markets: true (answers), false (absent: a server without markets), null (not asked yet)
+  rows: new Map(), // market -> { tr, cells, tick, info }
+  order: [], // the table's markets, top to bottom
+  caps: new Map(), // base -> its latest market cap (orders the table)
   candles: null, // the charted series (series.js)
   pendingUrl: null, // the candles request whose answer we wait for
   pendingCandles: [], // live candles for a selection whose history is on its way
@@ -31,7 +34,11 @@ const ids = {
   source: "source",
   banner: "cache-banner",
   tbody: "ticker-body",
-  symbolPicker: "symbol-picker",
+  marketPicker: "market-picker",
+  tape: "tape",
+  tapeBody: "tape-body",
+  tapeTitle: "tape-title",
+  tapeHint: "tape-hint",
   intervals: "intervals",
   ranges: "ranges",
   overlays: "overlays",

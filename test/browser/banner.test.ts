@@ -82,6 +82,8 @@ describe("dashboard while Redis goes away (Chromium, real redis-server)", () => 
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
     await page.goto(url)
     await page.locator('#ticker tr[data-symbol="BTC"]').waitFor({ timeout: 30_000 })
+    // BTC's default market charted (its candles come from Postgres, which stays up) before the cache goes
+    await page.locator('#chart[data-symbol="BTC"][data-state="ready"]').waitFor({ timeout: 60_000 })
     expect(await page.locator("#cache-banner").isHidden()).toBe(true)
 
     await stop(redis)

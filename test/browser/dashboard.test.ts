@@ -1,28 +1,12 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
-import { fileURLToPath } from "node:url"
-import { type Browser, type ConsoleMessage, chromium, type Page, type Request } from "playwright-core"
+import { mkdirSync } from "node:fs"
+import type { Page, Request } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { eventually } from "../../support/waiting.mjs"
-import { type Running, startCli } from "../e2e/support.js"
-import { writeHistory } from "./history.js"
+import { chromiumPresent, type Dashboard, requireChromium, screenshots, startDashboard } from "./setup.js"
 
-// The dashboard in a real browser: Debian's Chromium (scripts/install-test-tools.sh installs it), driven by playwright-core,
-// against the built `node dist/main.js service` on embedded adapters, fed by a replay file that holds 12 hours of
-// history and then a live feed (test/browser/history.ts), so the charts have their indicators from the start.
-const CHROMIUM = "/usr/bin/chromium"
+// The dashboard in a real browser (test/browser/setup.ts), fed by a replay file that holds 12 hours of history and
+// then a live feed (test/browser/history.ts), so the charts have their indicators from the start.
 const SYMBOLS = ["ADA", "BNB", "BTC", "ETH", "LINK", "LTC", "USDC", "USDT", "XLM", "XRP"]
-const chromiumPresent = existsSync(CHROMIUM)
-const screenshots = fileURLToPath(new URL("../../docs/screenshots/", import.meta.url))
-
-/**
- * Known benign console errors: none, so every console.error fails the test. In the runs so far Chromium logged nothing:
- * /favicon.ico answers 204 (no 404 "Failed to load resource"), every asset is same-origin, and the errors are checked
- * before teardown, so the SSE stream (/api/events) being cut when the page or the service closes never counts.
- * Should one appear that says nothing about the dashboard, allow it here by its exact text and URL, with the reason.
- */
-const benign = (_m: ConsoleMessage): boolean => false
 
 interface CandlesAnswer {
   readonly candles: ReadonlyArray<{ readonly bucketStart: number }>
@@ -30,68 +14,35 @@ interface CandlesAnswer {
 }
 
 describe("dashboard (Chromium, built dist/main.js service)", () => {
-  let svc: Running | undefined
-  let browser: Browser | undefined
+  let d: Dashboard | undefined
   let page: Page
-  let dir: string | undefined
-  const problems: Array<string> = []
   const candleRequests: Array<Request> = []
   let latestRequests = 0
 
   beforeAll(async () => {
     if (!chromiumPresent) return // the test fails, saying why
-    dir = mkdtempSync(join(tmpdir(), "dashboard-"))
-    const file = join(dir, "history.ndjson")
-    writeHistory({
-      path: file,
-      // the live part starts about when the service does (a few seconds for the embedded Postgres)
-      start: Date.now() + 10_000,
-      historyHours: 12,
-      historyStepMs: 20_000,
-      liveMinutes: 8,
-      liveStepMs: 500,
-      seed: 20_251_125,
-      markerCoin: "usd-coin"
-    })
-    svc = await startCli(["service"], {
-      SOURCE: `replay:${file}`,
-      REPLAY_SPEED: "1",
-      CHECKPOINT_INTERVAL: "1 second",
-      BATCH_SIZE: "5000"
-    })
-    const url = svc.url
-    await eventually(async () => (await fetch(`${url}/health`)).ok || undefined, 60_000, "/health")
-    // the history is in Postgres, with indicators, before the page loads
-    await eventually(
-      async () => {
+    d = await startDashboard(
+      {
+        // the live part starts about when the service does (a few seconds for the embedded Postgres)
+        start: Date.now() + 10_000,
+        historyHours: 12,
+        historyStepMs: 20_000,
+        liveMinutes: 8,
+        liveStepMs: 500,
+        seed: 20_251_125,
+        markerCoin: "usd-coin"
+      },
+      // the history is in Postgres, with indicators, before the page loads
+      async (url) => {
         const body = (await (
           await fetch(`${url}/api/candles/ETH?interval=5m&limit=500&indicators=true`)
         ).json()) as CandlesAnswer
         const last = body.indicators?.at(-2)
         return body.candles.length >= 140 && last?.sma50 != null && last.rsi14 != null ? true : undefined
       },
-      60_000,
       "12 h of ETH 5m candles with SMA 50 and RSI in Postgres"
     )
-
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync"
-      ]
-    })
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
-    page.on("pageerror", (e) => problems.push(`pageerror: ${e.stack ?? e.message}`))
-    page.on("console", (m) => {
-      if (m.type() === "error" && !benign(m)) problems.push(`console.error: ${m.text()} (${m.location().url})`)
-    })
+    page = await d.newPage()
     page.on("request", (r) => {
       if (new URL(r.url()).pathname.startsWith("/api/candles/")) candleRequests.push(r)
     })
@@ -117,24 +68,17 @@ describe("dashboard (Chromium, built dist/main.js service)", () => {
   }, 150_000)
 
   afterAll(async () => {
-    await browser?.close().catch(() => undefined)
-    if (svc !== undefined && svc.child.exitCode === null) await svc.stop("SIGKILL").catch(() => undefined)
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
+    await d?.close()
   })
 
   it("shows live prices, the status bar, and ETH 5m over 12 h with overlays, volume and RSI panes", async () => {
-    // Not a skip: CI installs Chromium, so a missing browser is a broken environment and must fail loudly.
-    if (!chromiumPresent) {
-      throw new Error(
-        `${CHROMIUM} is missing: the browser test needs Debian's Chromium. Run scripts/install-test-tools.sh (as root).`
-      )
-    }
-    const url = svc!.url
+    requireChromium()
+    const url = d!.svc.url
     await page.goto(`${url}/`, { waitUntil: "load" })
     // Set on the page's window: a page reload would lose it, so it proves the pickers did not reload the page.
     await page.evaluate(() => Object.assign(window, { __sameDocument: true }))
 
-    // a row per default symbol, each with a price
+    // a row per default symbol (its one market, CoinGecko's: the replay's), each with a price
     for (const symbol of SYMBOLS) {
       await page.locator(`tr[data-symbol="${symbol}"] td.price`).filter({ hasText: /\d/ }).waitFor({ timeout: 30_000 })
     }
@@ -165,20 +109,20 @@ describe("dashboard (Chromium, built dist/main.js service)", () => {
     )
     expect(latestRequests).toBeGreaterThanOrEqual(1)
 
-    // BTC is charted by default; the symbol picker (an htmx request on change) switches to XRP
+    // BTC is charted by default; the market picker (an htmx request on change) switches to XRP
     await page
       .locator('#chart[data-symbol="BTC"][data-interval="1m"][data-range="2h"][data-state="ready"]')
       .waitFor({ timeout: 30_000 })
-    await page.locator("#symbol-picker").selectOption("XRP")
+    await page.locator("#market-picker").selectOption("coingecko:XRP-USD")
     await page.locator('#chart[data-symbol="XRP"][data-interval="1m"][data-state="ready"]').waitFor({ timeout: 30_000 })
     expect(await page.locator('tr[data-symbol="XRP"]').getAttribute("aria-selected")).toBe("true")
-    expect(new URL(candleRequests.at(-1)!.url()).pathname).toBe("/api/candles/XRP")
+    expect(decodeURIComponent(new URL(candleRequests.at(-1)!.url()).pathname)).toBe("/api/candles/coingecko:XRP-USD")
     expect(candleRequests.at(-1)!.headers()["hx-request"]).toBe("true")
 
     // pick ETH (a row), then 5m and 12 h (htmx requests from the pickers): the chart loads ETH's 5m candles over 12 h
     await page.locator('tr[data-symbol="ETH"]').click()
     await expect.poll(() => page.locator('tr[data-symbol="ETH"]').getAttribute("aria-selected")).toBe("true")
-    expect(await page.locator("#symbol-picker").inputValue()).toBe("ETH")
+    expect(await page.locator("#market-picker").inputValue()).toBe("coingecko:ETH-USD")
     await page.locator('#intervals button[data-interval="5m"]').click()
     expect(await page.locator('#intervals button[data-interval="5m"]').getAttribute("aria-pressed")).toBe("true")
     await page.locator('#ranges button[data-range="12h"]').click()
@@ -186,12 +130,12 @@ describe("dashboard (Chromium, built dist/main.js service)", () => {
     const chart = page.locator('#chart[data-symbol="ETH"][data-interval="5m"][data-range="12h"][data-state="ready"]')
     await chart.waitFor({ timeout: 30_000 })
     expect(Number(await chart.getAttribute("data-candles"))).toBeGreaterThanOrEqual(140)
-    expect(await page.locator("#chart-title").textContent()).toBe("ETH · 5m")
+    expect(await page.locator("#chart-title").textContent()).toBe("ETH-USD · CoinGecko · 5m")
 
     // the 12 h request came from htmx (HX-Request), asked for filled candles with their indicators, and the page stayed
     const last = candleRequests.at(-1)!
     const asked = new URL(last.url())
-    expect(asked.pathname).toBe("/api/candles/ETH")
+    expect(decodeURIComponent(asked.pathname)).toBe("/api/candles/coingecko:ETH-USD")
     expect(asked.searchParams.get("interval")).toBe("5m")
     expect(asked.searchParams.get("fill")).toBe("true")
     expect(asked.searchParams.get("indicators")).toBe("true")
@@ -290,6 +234,6 @@ describe("dashboard (Chromium, built dist/main.js service)", () => {
     expect(await page.locator("#chart-tooltip").isHidden()).toBe(true)
     await page.screenshot({ path: `${screenshots}dashboard-phone.png` })
 
-    expect(problems, problems.join("\n")).toEqual([])
+    expect(d!.problems, d!.problems.join("\n")).toEqual([])
   }, 150_000)
 })

@@ -15,6 +15,10 @@ import { mulberry32 } from "../../support/random.mjs"
  *
  * Prices are a seeded geometric Brownian motion per coin that passes through the coin's usual price at `start`
  * (walked backwards for the history), with a random trade size per tick, as the simulator makes them.
+ *
+ * `trades` adds venue markets: trades (a tick with `market`, `tradeId`, `side`, docs/markets.md) with consecutive ids,
+ * one per `historyStepMs` before `start` and `perLiveStep` per `liveStepMs` after it, those within `burstMs` of each
+ * other (many in one animation frame), 137 ms off the samples' grid (no trade shares a sample's event time).
  */
 export interface HistoryOptions {
   readonly path: string
@@ -25,6 +29,19 @@ export interface HistoryOptions {
   readonly liveStepMs: number
   readonly seed: number
   readonly markerCoin: string
+  readonly trades?: ReadonlyArray<TradeMarket>
+}
+
+export interface TradeMarket {
+  /** venue:BASE-QUOTE, the base one of the default coins. */
+  readonly market: string
+  /** The venue's symbol (BTCUSDT), the tick's coinId. */
+  readonly venueSymbol: string
+  /** The first trade id. */
+  readonly firstId: number
+  /** Trades per live step (default 1), spread over burstMs (default: the whole step). */
+  readonly perLiveStep?: number
+  readonly burstMs?: number
 }
 
 const yearMs = 365.25 * 24 * 3600 * 1000
@@ -78,7 +95,45 @@ export const writeHistory = (o: HistoryOptions): { readonly lines: number } => {
       ticks.push(line(coin, coin.price * Math.exp(walk + swing(coin, t)), t, o.liveStepMs))
     }
   }
+  for (const tm of o.trades ?? []) ticks.push(...tradeLines(o, tm, random, gaussian))
   ticks.sort((a, b) => a.t - b.t)
   writeFileSync(o.path, `${[first, ...ticks].map((l) => l.json).join("\n")}\n`)
   return { lines: ticks.length + 1 }
+}
+
+/** One venue market's trades over the history and the live part, ids consecutive, in time order. */
+const tradeLines = (
+  o: HistoryOptions,
+  tm: TradeMarket,
+  random: () => number,
+  gaussian: () => number
+): Array<{ readonly t: number; readonly json: string }> => {
+  const base = tm.market.slice(tm.market.indexOf(":") + 1, tm.market.indexOf("-"))
+  const coin = knownCoins.find((c) => c.symbol === base)
+  if (coin === undefined) throw new Error(`no default coin for ${tm.market}`)
+  const times: Array<number> = []
+  for (let t = o.start - o.historyHours * 3600_000 + o.historyStepMs; t < o.start; t += o.historyStepMs)
+    times.push(t + 137)
+  const perStep = tm.perLiveStep ?? 1
+  const spread = tm.burstMs ?? o.liveStepMs
+  for (let t = o.start; t < o.start + o.liveMinutes * 60_000; t += o.liveStepMs) {
+    for (let k = 0; k < perStep; k++) times.push(t + 137 + Math.floor((k * spread) / perStep))
+  }
+  let walk = 0
+  return times.map((t, i) => {
+    const dt = (i === 0 ? o.historyStepMs : t - times[i - 1]!) / yearMs
+    walk += 2 * coin.volatility * Math.sqrt(dt) * gaussian()
+    const price = Number((coin.price * 1.0004 * Math.exp(walk)).toPrecision(8))
+    const json = JSON.stringify({
+      symbol: base,
+      coinId: tm.venueSymbol,
+      price,
+      volume: Number(((20 * Math.exp(3 * random())) / price).toPrecision(5)),
+      eventTime: t,
+      market: tm.market,
+      tradeId: tm.firstId + i,
+      side: random() < 0.5 ? "buy" : "sell"
+    })
+    return { t, json }
+  })
 }

@@ -38,7 +38,7 @@ export const rowToTick = (row: Record<string, unknown>): Either.Either<Tick, str
   if (symbolIn === undefined && coinIdIn === undefined) return Either.left("needs a symbol or a coinId")
   const symbol = symbolIn ?? coinInfo(coinIdIn!).symbol
   const coinId = coinIdIn ?? bySymbol.get(symbol) ?? symbol.toLowerCase()
-  const optional = (name: "volume" | "volume24h" | "marketCap" | "change24h") =>
+  const optional = (name: "volume" | "volume24h" | "marketCap" | "change24h" | "market" | "tradeId" | "side") =>
     row[name] === undefined || row[name] === null ? {} : { [name]: row[name] }
   return Either.mapLeft(
     decodeTickFields({
@@ -51,7 +51,11 @@ export const rowToTick = (row: Record<string, unknown>): Either.Either<Tick, str
       ...optional("change24h"),
       ...(row["eventTime"] === undefined ? {} : { eventTime: eventTimeOf(row["eventTime"]) }),
       source: "replay",
-      ingestTime: 0
+      ingestTime: 0,
+      // a recorded trade keeps its market, trade id and side (docs/markets.md)
+      ...optional("market"),
+      ...optional("tradeId"),
+      ...optional("side")
     }),
     (e) => describeParseError(e, 240)
   )
