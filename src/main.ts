@@ -12,6 +12,7 @@ import * as StatusServer from "./Producer/StatusServer.js"
 import * as Producer from "./Producer.js"
 import * as CoinGecko from "./Sources/CoinGecko.js"
 import { isCoinId } from "./Sources/Coins.js"
+import * as VenueStatus from "./Sources/Status.js"
 
 const version = "0.1.0"
 
@@ -42,7 +43,13 @@ const withLogging =
 const service = Command.make("service", {}, () =>
   Effect.gen(function* () {
     const config = yield* loadConfig
-    const app = Layer.mergeAll(Infra.bus(config), Infra.cache(config), Infra.store(config))
+    // /ready lists the venue connections this process runs (none unless SOURCE names a venue).
+    const app = Layer.mergeAll(
+      Infra.bus(config),
+      Infra.cache(config),
+      Infra.store(config),
+      VenueStatus.connectionsLayer
+    )
     yield* Effect.all([Producer.runWith(config), Processor.runWith(config), Layer.launch(Server.layer(config))], {
       concurrency: "unbounded"
     }).pipe(Effect.provide(app), Effect.scoped)

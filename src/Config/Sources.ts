@@ -93,11 +93,13 @@ export const resolveMarkets = (
   raw: Option.Option<string>
 ): Either.Either<ReadonlyArray<Market>, string> => {
   const venues = venuesOf(sources)
-  if (Option.isNone(raw) || raw.value.trim().length === 0)
-    return Either.right(venues.flatMap((v) => defaultVenueMarkets[v]))
+  const replaying = sources.some((s) => s._tag === "replay")
+  if (Option.isNone(raw) || raw.value.trim().length === 0) {
+    // A venue recording is read against its markets: unset, every venue's default ten.
+    return Either.right((replaying ? tradeVenues : venues).flatMap((v) => defaultVenueMarkets[v]))
+  }
   const parsed = parseMarketList(raw.value)
   if (Either.isLeft(parsed)) return Either.left(parsed.left)
-  const replaying = sources.some((s) => s._tag === "replay")
   for (const m of parsed.right) {
     if (!isTradeVenue(m.venue)) {
       return Either.left(

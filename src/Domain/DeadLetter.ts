@@ -1,5 +1,6 @@
 import { Schema } from "effect"
 import type { BusRecord } from "../Bus/Bus.js"
+import type { Market } from "./Market.js"
 
 /** Why a record could not be used: undecodable, behind the watermark, or too far ahead of its record's timestamp. */
 export const DeadLetterReason = Schema.Literal("decode", "late", "future")
@@ -13,6 +14,8 @@ export interface DeadLetter {
   readonly reason: DeadLetterReason
   readonly detail: string
   readonly record: DeadRecord
+  /** The record's market, when it decoded (a late or future tick). */
+  readonly market?: Market | undefined
 }
 
 // Kafka refuses a produce request over its max message size (1 MiB by default): each dead letter stays under

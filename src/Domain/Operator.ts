@@ -6,7 +6,8 @@ import { emptyIndicatorState, IndicatorState, type IndicatorValues, indicatorVal
 import { bucketStart, Interval, intervalMillis, intervals } from "./Interval.js"
 import type { Market } from "./Market.js"
 import { fromLegacy } from "./OperatorLegacy.js"
-import { type Source, sampleMarket, type Tick } from "./Tick.js"
+import type { Tick } from "./Tick.js"
+import { tickMarket } from "./TickMarket.js"
 
 /**
  * The processor's per-partition operator: dedupe, per-market event-time watermark, candles for every
@@ -126,7 +127,7 @@ const openOf = (s: MarketState, interval: Interval): Array<CandleState> =>
  * `lateness` is the allowed lateness in ms.
  */
 export const accept = (state: OperatorState, tick: Tick, lateness: number, changes: Changes): Verdict => {
-  const market = tick.market ?? sampleMarketOf(tick.source, tick.symbol)
+  const market = tickMarket(tick)
   const s = (state.markets[market] ??= newMarket())
   const watermark = s.maxEventTime - lateness
   if (tick.eventTime < watermark) return { _tag: "Late", watermark }
@@ -260,17 +261,4 @@ export const encodeState = (state: OperatorState): string => {
   const markets: Record<string, unknown> = {}
   for (const [market, s] of Object.entries(state.markets)) markets[market] = { ...s, seen: seenToJson(s.seen) }
   return JSON.stringify({ markets })
-}
-
-// The market of a tick written before markets, one string per (source, symbol): ticks are many, these few.
-const sampleMarkets = new Map<string, Map<string, Market>>()
-const sampleMarketOf = (source: Source, symbol: string): Market => {
-  let bySymbol = sampleMarkets.get(source)
-  if (bySymbol === undefined) sampleMarkets.set(source, (bySymbol = new Map()))
-  let market = bySymbol.get(symbol)
-  if (market === undefined) {
-    market = sampleMarket(source, symbol)
-    if (bySymbol.size < 100_000) bySymbol.set(symbol, market)
-  }
-  return market
 }

@@ -1,36 +1,47 @@
 import { Effect, Metric, Queue } from "effect"
 import { LatestCache } from "../Cache/LatestCache.js"
+import type { Gap } from "../Domain/Gap.js"
+import type { Market } from "../Domain/Market.js"
 import type { Tick } from "../Domain/Tick.js"
+import { tickMarket } from "../Domain/TickMarket.js"
 import type { Update } from "../Domain/Update.js"
 import type { CandleRow } from "../Store/Store.js"
 import { cacheUpdatesDropped } from "./Metrics.js"
 
-/** The fast path's intake: hands accepted ticks and the candles they changed to the writer; never waits for the cache. */
+/**
+ * The fast path's intake: hands accepted ticks, the candles they changed and the gaps read to the writer; never waits
+ * for the cache.
+ */
 export interface CacheWriter {
-  readonly offer: (ticks: ReadonlyArray<Tick>, candles: ReadonlyMap<string, CandleRow>) => Effect.Effect<void>
+  readonly offer: (
+    ticks: ReadonlyArray<Tick>,
+    candles: ReadonlyMap<string, CandleRow>,
+    gaps?: ReadonlyArray<Gap>
+  ) => Effect.Effect<void>
 }
 
 const maxPendingUpdates = 20_000
 
 /**
- * The cache writer, a fiber of the current scope. What waits for it, coalesced: the latest tick per symbol (SETEX), each
- * candle's newest values, and the tick updates to PUBLISH in order. The writer takes it all at once, so a slow cache
+ * The cache writer, a fiber of the current scope. What waits for it, coalesced: the latest tick per market (SETEX), each
+ * candle's newest values, and the tick and gap updates to PUBLISH in order. The writer takes it all at once, so a slow cache
  * means bigger writes, not a backlog; only tick updates can pile up, and past `maxPendingUpdates` the oldest are
  * dropped. Updates that never reach the cache (dropped so, or in a failed write) are counted in
  * `cache_updates_dropped_total`. A slow or dead Redis never blocks anything.
  */
 export const make = Effect.gen(function* () {
   const cache = yield* LatestCache
-  let pendingLatest = new Map<string, Tick>()
+  let pendingLatest = new Map<Market, Tick>()
   let pendingTickUpdates: Array<Update> = []
   let pendingCandles = new Map<string, Update>()
   const wake = yield* Queue.sliding<true>(1)
-  const offer = (ticks: ReadonlyArray<Tick>, candles: ReadonlyMap<string, CandleRow>) =>
+  const offer = (ticks: ReadonlyArray<Tick>, candles: ReadonlyMap<string, CandleRow>, gaps: ReadonlyArray<Gap> = []) =>
     Effect.suspend(() => {
       for (const tick of ticks) {
-        pendingLatest.set(tick.symbol, tick)
+        pendingLatest.set(tickMarket(tick), tick)
         pendingTickUpdates.push({ _tag: "tick", tick })
       }
+      for (const gap of gaps) pendingTickUpdates.push({ _tag: "gap", gap })
       for (const [key, row] of candles)
         pendingCandles.set(key, { _tag: "candle", candle: row.candle, indicators: row.indicators })
       const over = pendingTickUpdates.length - maxPendingUpdates

@@ -29,11 +29,13 @@ export const snapshot = (s: Consumption): Effect.Effect<void> =>
         state: Operator.encodeState(p.state),
         ticks: p.work.ticks,
         candles: [...p.work.candles.values()],
+        gaps: p.work.gaps,
         deadLetters: p.work.dead.map((d) => ({
           offset: d.record.offset,
           reason: d.reason,
           key: d.record.key ?? "",
-          letter: encodeDeadLetter(d)
+          letter: encodeDeadLetter(d),
+          market: d.market
         }))
       })
       p.snapshotOffset = p.nextOffset

@@ -1,9 +1,13 @@
 import { Deferred, Effect, Either, Metric } from "effect"
 import type { BusRecord } from "../Bus/Bus.js"
+import { decodeRecord, isGap } from "../Bus/Record.js"
+import type { Gap } from "../Domain/Gap.js"
+import type { Market } from "../Domain/Market.js"
 import * as Operator from "../Domain/Operator.js"
-import { decodeTick, type Tick } from "../Domain/Tick.js"
+import type { Tick } from "../Domain/Tick.js"
+import { tickMarket } from "../Domain/TickMarket.js"
 import type { CandleRow, Claim, PartitionsChanged } from "../Store/Store.js"
-import { pendingGauge, ticksDeduped, ticksProcessed } from "./Metrics.js"
+import { gapsTotal, pendingGauge, ticksDeduped, ticksProcessed } from "./Metrics.js"
 import { type Consumption, type Event, noWork } from "./State.js"
 
 /**
@@ -35,9 +39,12 @@ export const claim = Effect.fn("Processor.claim")(function* (
     Effect.catchTag("PartitionsChanged", (e) => Effect.as(Deferred.fail(refused, e), new Map<number, Claim>()))
   )
   const offsets = new Map<number, number>()
+  let legacy: ReadonlyMap<string, Market> | undefined
   for (const [partition, claim] of claims) {
+    // A checkpoint from before markets needs market_legacy (read once, only then).
+    if (legacy === undefined && isLegacy(claim.state)) legacy = yield* marketLegacy(s)
     const state =
-      claim.state === null ? Operator.emptyState() : yield* Operator.decodeState(claim.state).pipe(Effect.orDie)
+      claim.state === null ? Operator.emptyState() : yield* Operator.decodeState(claim.state, legacy).pipe(Effect.orDie)
     s.partitions.set(partition, {
       epoch: claim.epoch,
       state,
@@ -54,21 +61,38 @@ export const claim = Effect.fn("Processor.claim")(function* (
   return offsets
 })
 
-/** One batch of a partition's records: decode, judge against the clock skew and the watermark, fold into candles. */
+const isLegacy = (state: unknown) => typeof state === "object" && state !== null && "symbols" in state
+
+const marketLegacy = (s: Consumption) =>
+  s.store.marketLegacy.pipe(
+    Effect.tapError((e) => Effect.logWarning(`could not read market_legacy, retrying: ${e.message}`)),
+    Effect.retry(s.settings.retry),
+    Effect.orDie // the schedule never ends
+  )
+
+/**
+ * One batch of a partition's records: decode, judge against the clock skew and the watermark, fold into candles.
+ * Gaps are kept for the checkpoint and the live channel; they change no candle.
+ */
 const handleRecords = (s: Consumption, partition: number, records: ReadonlyArray<BusRecord>) =>
   Effect.suspend(() => {
     const p = s.partitions.get(partition)
     if (p === undefined) return Effect.void
     const { lateness, maxFutureSkew } = s.settings
     const accepted: Array<Tick> = []
+    const gaps: Array<Gap> = []
     let duplicates = 0
     const deadBefore = p.work.dead.length
     for (const record of records) {
       if (record.offset < p.nextOffset) continue // already in the record (a redelivery)
       p.nextOffset = record.offset + 1
-      const decoded = decodeTick(record.value)
+      const decoded = decodeRecord(record.value)
       if (Either.isLeft(decoded)) {
         p.work.dead.push({ reason: "decode", detail: decoded.left.message.slice(0, 2000), record })
+        continue
+      }
+      if (isGap(decoded.right)) {
+        gaps.push(decoded.right)
         continue
       }
       const tick = decoded.right
@@ -78,7 +102,8 @@ const handleRecords = (s: Consumption, partition: number, records: ReadonlyArray
         p.work.dead.push({
           reason: "future",
           detail: `event time ${tick.eventTime} is more than ${maxFutureSkew} ms after the record's timestamp ${record.timestamp}`,
-          record
+          record,
+          market: tickMarket(tick)
         })
         continue
       }
@@ -88,7 +113,8 @@ const handleRecords = (s: Consumption, partition: number, records: ReadonlyArray
           p.work.dead.push({
             reason: "late",
             detail: `event time ${tick.eventTime} is behind the watermark ${verdict.watermark}`,
-            record
+            record,
+            market: tickMarket(tick)
           })
           break
         case "Duplicate":
@@ -103,14 +129,16 @@ const handleRecords = (s: Consumption, partition: number, records: ReadonlyArray
     for (const c of Operator.collect(p.state, p.changes))
       touched.set(c.key, { candle: c.candle, indicators: c.indicators })
     for (const t of accepted) p.work.ticks.push(t)
+    for (const g of gaps) p.work.gaps.push(g)
     for (const [key, row] of touched) p.work.candles.set(key, row)
-    s.pendingTicks += accepted.length + p.work.dead.length - deadBefore
+    s.pendingTicks += accepted.length + gaps.length + p.work.dead.length - deadBefore
     return Effect.all(
       [
         Metric.set(pendingGauge, s.pendingTicks),
         Metric.incrementBy(ticksProcessed, accepted.length),
         Metric.incrementBy(ticksDeduped, duplicates),
-        accepted.length > 0 ? s.cache.offer(accepted, touched) : Effect.void
+        Effect.forEach(gaps, (g) => Metric.increment(Metric.tagged(gapsTotal, "market", g.market)), { discard: true }),
+        accepted.length > 0 || gaps.length > 0 ? s.cache.offer(accepted, touched, gaps) : Effect.void
       ],
       { discard: true }
     )

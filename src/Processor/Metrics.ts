@@ -36,6 +36,12 @@ export const fencedOut = Metric.counter("checkpoints_fenced_total", {
   incremental: true
 })
 
+/** Gap records stored, per market (tagged `market`): trade ids a venue source could not deliver. */
+export const gapsTotal = Metric.counter("gaps_total", {
+  description: "Gaps (trade ids a venue source could not deliver) stored, per market",
+  incremental: true
+})
+
 export const cacheUpdatesDropped = Metric.counter("cache_updates_dropped_total", {
   description: "Live updates that never reached the cache: its writer fell too far behind, or the write failed",
   incremental: true

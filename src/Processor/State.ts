@@ -3,6 +3,7 @@ import { Deferred, Duration, Effect, Fiber, type Queue, type Schedule } from "ef
 import { BusError, type BusShape, type ConsumerEvent } from "../Bus/Bus.js"
 import type { AppConfig } from "../Config.js"
 import type { DeadLetter } from "../Domain/DeadLetter.js"
+import type { Gap } from "../Domain/Gap.js"
 import type * as Operator from "../Domain/Operator.js"
 import type { Tick } from "../Domain/Tick.js"
 import * as Schedules from "../Schedules.js"
@@ -20,8 +21,9 @@ export interface Work {
   ticks: Array<Tick>
   candles: Map<string, CandleRow>
   dead: Array<DeadLetter>
+  gaps: Array<Gap>
 }
-export const noWork = (): Work => ({ ticks: [], candles: new Map(), dead: [] })
+export const noWork = (): Work => ({ ticks: [], candles: new Map(), dead: [], gaps: [] })
 
 export interface Partition {
   readonly epoch: number

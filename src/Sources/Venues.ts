@@ -1,19 +1,19 @@
 import * as Fs from "node:fs"
 import * as NodePath from "node:path"
-import { Effect, type Option, Stream } from "effect"
+import { Effect, Layer, Option, Stream } from "effect"
 import { type TradeVenue, tradeVenues } from "../Config/Sources.js"
 import type { SourceConfig } from "../Config.js"
-import type { Gap } from "../Domain/Gap.js"
 import { type Market, marketParts, venueSymbol } from "../Domain/Market.js"
 import { tradeToTick } from "../Domain/Tick.js"
-import type { Trade } from "../Domain/Trade.js"
 import type { LastId } from "../Venues/Continuity.js"
+import * as Recording from "../Venues/Recording.js"
 import * as VenueReplay from "../Venues/Replay.js"
+import type { VenueEvent } from "../Venues/Source.js"
+import * as VenueSource from "../Venues/Source.js"
 import { SourceError, type SourceRecord } from "./Source.js"
 import * as Status from "./Status.js"
 
-/** What a venue source emits (src/Venues/Source.ts): a market's trades in id order, and gaps where ids are missing. */
-export type VenueEvent = { readonly _tag: "Trade"; readonly trade: Trade } | { readonly _tag: "Gap"; readonly gap: Gap }
+export type { VenueEvent } from "../Venues/Source.js"
 
 /** One venue source as configured: its markets, its URLs, where it left off, where to record its frames. */
 export interface VenueOptions {
@@ -45,24 +45,47 @@ export const toRecord = (event: VenueEvent): SourceRecord =>
   event._tag === "Trade" ? tradeToTick(event.trade, venueSymbol(marketParts(event.trade.market))) : event.gap
 
 /** The venue's events as bus records; every trade also tells the status registry the venue is alive. */
-export const records = (venue: TradeVenue, events: Stream.Stream<VenueEvent>): Stream.Stream<SourceRecord> =>
+export const records = <E>(venue: TradeVenue, events: Stream.Stream<VenueEvent, E>): Stream.Stream<SourceRecord, E> =>
   events.pipe(
     Stream.tap((event) => (event._tag === "Trade" ? Status.traded(venue, event.trade.receiptTime) : Effect.void)),
     Stream.map(toRecord)
   )
 
-/**
- * One venue's live stream. Wired to src/Venues/Source.ts `stream` once that exists; until then it says so and emits
- * nothing (it never fails: one venue's trouble never stops the other sources).
- */
-export const live = (options: VenueOptions): Stream.Stream<SourceRecord> =>
+/** One venue's live stream (src/Venues/Source.ts): never fails, never ends; registered for /ready. */
+export const live = (options: VenueOptions): Stream.Stream<SourceRecord, SourceError> =>
   Stream.unwrap(
     Effect.gen(function* () {
       yield* Status.register(options.venue, options.markets.length)
-      yield* Effect.logError(`${options.venue}: the venue source is not built into this version; no trades`)
-      return records(options.venue, Stream.never)
+      yield* Effect.logInfo(
+        `${options.venue}: ${options.markets.length} markets from ${options.wsUrl} (REST ${options.restUrl})` +
+          (options.lastIds.size > 0 ? `, ${options.lastIds.size} resumed where the topic left off` : "")
+      )
+      const events = VenueSource.stream({
+        venue: options.venue,
+        markets: options.markets,
+        wsUrl: options.wsUrl,
+        restUrl: options.restUrl,
+        lastIds: options.lastIds
+      })
+      return records(options.venue, recorded(options, events))
     })
   )
+
+/** RECORD_FRAMES: the venue's frames and REST answers into `<dir>/<venue>.jsonl` as they pass. */
+const recorded = (options: VenueOptions, events: Stream.Stream<VenueEvent>): Stream.Stream<VenueEvent, SourceError> =>
+  Option.match(options.recordDir, {
+    onNone: () => events,
+    onSome: (dir) =>
+      Stream.provideSomeLayer(
+        events,
+        Recording.layer(dir).pipe(
+          Layer.mapError(
+            (e) =>
+              new SourceError({ source: options.venue, reason: "io", message: `RECORD_FRAMES: ${e.message}`, cause: e })
+          )
+        )
+      )
+  })
 
 const recordingLine = /^\s*\{\s*"at"\s*:\s*\d+/
 

@@ -1,5 +1,7 @@
 import { type SqlClient, type SqlError, SqlSchema } from "@effect/sql"
 import { Array as Arr, Effect, Schema } from "effect"
+import { tickMarket } from "../Domain/TickMarket.js"
+import { insertGaps, upsertMarkets } from "./MarketRows.js"
 import { type CandleRow, type CheckpointBatch, type Claim, CommitTimeout, Fenced, timedOut } from "./Model.js"
 import { checkPartitions } from "./PartitionCheck.js"
 
@@ -16,7 +18,7 @@ const ClaimRecord = Schema.Struct({
   state: Schema.Unknown
 })
 
-/** One checkpoint transaction: fenced checkpoint rows, then the ticks, dead letters and candles, all or nothing. */
+/** One checkpoint transaction: fenced checkpoint rows, then the ticks, dead letters, candles, gaps and markets, all or nothing. */
 export const commit =
   (sql: SqlClient.SqlClient) =>
   (batch: CheckpointBatch): Effect.Effect<void, SqlError.SqlError | Fenced> =>
@@ -28,6 +30,8 @@ export const commit =
           yield* insertTicks(sql, batch)
           yield* insertDeadLetters(sql, batch)
           yield* upsertCandles(sql, batch)
+          yield* insertGaps(sql, batch)
+          yield* upsertMarkets(sql, batch)
         })
       )
       .pipe(
@@ -61,15 +65,17 @@ const insertTicks = (sql: SqlClient.SqlClient, batch: CheckpointBatch) =>
       batch.partitions.flatMap((p) => p.ticks),
       rowsPerStatement
     )) {
-      yield* sql`INSERT INTO ticks (symbol, coin_id, source, event_time, price, volume, volume_24h, market_cap, change_24h,
-            ingest_time)
+      yield* sql`INSERT INTO ticks (market, symbol, coin_id, source, event_time, price, volume, volume_24h, market_cap,
+            change_24h, ingest_time, trade_id, side)
           SELECT * FROM unnest(
-            ${ticks.map((t) => t.symbol)}::text[], ${ticks.map((t) => t.coinId)}::text[], ${ticks.map((t) => t.source)}::text[],
+            ${ticks.map(tickMarket)}::text[], ${ticks.map((t) => t.symbol)}::text[], ${ticks.map((t) => t.coinId)}::text[],
+            ${ticks.map((t) => t.source)}::text[],
             ${ticks.map((t) => new Date(t.eventTime))}::timestamptz[], ${ticks.map((t) => t.price)}::float8[],
             ${ticks.map((t) => t.volume ?? null)}::float8[], ${ticks.map((t) => t.volume24h ?? null)}::float8[],
             ${ticks.map((t) => t.marketCap ?? null)}::float8[], ${ticks.map((t) => t.change24h ?? null)}::float8[],
-            ${ticks.map((t) => new Date(t.ingestTime))}::timestamptz[])
-          ON CONFLICT (symbol, event_time, source) DO NOTHING`
+            ${ticks.map((t) => new Date(t.ingestTime))}::timestamptz[], ${ticks.map((t) => t.tradeId ?? -1)}::int8[],
+            ${ticks.map((t) => t.side ?? null)}::text[])
+          ON CONFLICT (market, event_time, trade_id) DO NOTHING`
     }
   })
 
@@ -77,28 +83,28 @@ const insertDeadLetters = (sql: SqlClient.SqlClient, batch: CheckpointBatch) =>
   Effect.gen(function* () {
     const dead = batch.partitions.flatMap((p) => p.deadLetters.map((d) => ({ ...d, partition: p.partition })))
     if (dead.length > 0) {
-      yield* sql`INSERT INTO dead_letters (topic, partition, "offset", reason, letter)
+      yield* sql`INSERT INTO dead_letters (topic, partition, "offset", reason, letter, market)
           SELECT ${batch.topic}, * FROM unnest(${dead.map((d) => d.partition)}::int4[], ${dead.map((d) => d.offset)}::int8[],
-            ${dead.map((d) => d.reason)}::text[], ${dead.map((d) => d.letter)}::text[])
+            ${dead.map((d) => d.reason)}::text[], ${dead.map((d) => d.letter)}::text[], ${dead.map((d) => d.market ?? null)}::text[])
           ON CONFLICT DO NOTHING`
     }
   })
 
 const upsertCandles = (sql: SqlClient.SqlClient, batch: CheckpointBatch) =>
   Effect.gen(function* () {
-    // One row per candle: DO UPDATE refuses to touch a row twice in one statement (a symbol is in one partition,
+    // One row per candle: DO UPDATE refuses to touch a row twice in one statement (a market is in one partition,
     // unless a producer keyed it otherwise).
     const byKey = new Map<string, CandleRow>()
     for (const p of batch.partitions)
       for (const row of p.candles)
-        byKey.set(`${row.candle.symbol}|${row.candle.interval}|${row.candle.bucketStart}`, row)
+        byKey.set(`${row.candle.market}|${row.candle.interval}|${row.candle.bucketStart}`, row)
     for (const rows of Arr.chunksOf([...byKey.values()], rowsPerStatement)) {
       const candles = rows.map((r) => r.candle)
       const indicators = rows.map((r) => r.indicators)
-      yield* sql`INSERT INTO candles (symbol, "interval", bucket_start, open, high, low, close, volume, tick_count, vwap,
+      yield* sql`INSERT INTO candles (market, symbol, "interval", bucket_start, open, high, low, close, volume, tick_count, vwap,
             sma20, sma50, ema12, ema26, rsi14, bb_upper, bb_middle, bb_lower, updated_at)
           SELECT *, now() FROM unnest(
-            ${candles.map((c) => c.symbol)}::text[], ${candles.map((c) => c.interval)}::text[],
+            ${candles.map((c) => c.market)}::text[], ${candles.map((c) => c.symbol)}::text[], ${candles.map((c) => c.interval)}::text[],
             ${candles.map((c) => new Date(c.bucketStart))}::timestamptz[], ${candles.map((c) => c.open)}::float8[],
             ${candles.map((c) => c.high)}::float8[], ${candles.map((c) => c.low)}::float8[], ${candles.map((c) => c.close)}::float8[],
             ${candles.map((c) => c.volume)}::float8[], ${candles.map((c) => c.tickCount)}::int4[],
@@ -108,7 +114,7 @@ const upsertCandles = (sql: SqlClient.SqlClient, batch: CheckpointBatch) =>
             ${indicators.map((i) => i.rsi14)}::float8[],
             ${indicators.map((i) => i.bollinger?.upper ?? null)}::float8[], ${indicators.map((i) => i.bollinger?.middle ?? null)}::float8[],
             ${indicators.map((i) => i.bollinger?.lower ?? null)}::float8[])
-          ON CONFLICT (symbol, interval, bucket_start) DO UPDATE SET
+          ON CONFLICT (market, interval, bucket_start) DO UPDATE SET
             open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close,
             volume = excluded.volume, tick_count = excluded.tick_count, vwap = excluded.vwap,
             sma20 = excluded.sma20, sma50 = excluded.sma50, ema12 = excluded.ema12, ema26 = excluded.ema26,

@@ -2,6 +2,7 @@ import { SqlError } from "@effect/sql"
 import { Context, Data, type Duration } from "effect"
 import type { Candle } from "../Domain/Candle.js"
 import type { DeadLetterReason } from "../Domain/DeadLetter.js"
+import type { Gap } from "../Domain/Gap.js"
 import type { IndicatorValues } from "../Domain/Indicators.js"
 import type { Interval } from "../Domain/Interval.js"
 import type { Market } from "../Domain/Market.js"
@@ -26,12 +27,16 @@ export interface PartitionCheckpoint {
   readonly candles: ReadonlyArray<CandleRow>
   /** Records that could not be used, up to `nextOffset`: each as the JSON letter published to the DLQ topic. */
   readonly deadLetters: ReadonlyArray<DeadLetterRow>
+  /** Gap records read up to `nextOffset` (stored once each: a replay of them after a crash changes nothing). */
+  readonly gaps: ReadonlyArray<Gap>
 }
 
 export interface DeadLetterRow {
   readonly offset: number
   readonly reason: DeadLetterReason
   readonly letter: string
+  /** The record's market, when it decoded. */
+  readonly market?: Market | undefined
 }
 
 export interface DeadLetterQuery {
@@ -39,7 +44,10 @@ export interface DeadLetterQuery {
   readonly limit: number
 }
 
-/** One checkpoint transaction: per partition, the new ticks, the touched candles, and the offset and state they lead to. */
+/**
+ * One checkpoint transaction: per partition, the new ticks, the touched candles, the gaps and dead letters, and the
+ * offset and state they lead to; the `markets` row of every market with a tick or gap in it is upserted.
+ */
 export interface CheckpointBatch {
   readonly topic: string
   readonly owner: string

@@ -1,6 +1,7 @@
 import { SqlClient } from "@effect/sql"
 import { Context, Effect, Layer } from "effect"
 import { claim, commit } from "./Checkpoints.js"
+import { marketLegacy } from "./MarketRows.js"
 import { candles, checkpoints, deadLetters, gaps, markets, ping, symbols } from "./Reads.js"
 
 export type {
@@ -16,13 +17,14 @@ export { CommitTimeout, Fenced } from "./Model.js"
 export { PartitionsChanged } from "./PartitionCheck.js"
 export type { GapQuery, MarketRow } from "./Reads.js"
 
-/** The durable record in Postgres: ticks, candles and the processor's checkpoints. */
+/** The durable record in Postgres: ticks, candles, gaps, markets and the processor's checkpoints. */
 export const make = Effect.map(
   SqlClient.SqlClient,
   (sql) =>
     ({
       commit: commit(sql),
       claim: claim(sql),
+      marketLegacy: marketLegacy(sql),
       candles: candles(sql),
       symbols: symbols(sql),
       markets: markets(sql),

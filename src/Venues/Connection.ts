@@ -2,7 +2,7 @@ import { Chunk, Deferred, Effect, Exit, Metric, Option, Queue, Random, Stream } 
 import { WebSocket } from "ws"
 import { shorten } from "../Text.js"
 import { backoffDelay, type ConnectionOptions, type Settings, settings } from "./ConnectionOptions.js"
-import { connectedGauge, connectionsCounter, framesCounter, reconnectsCounter } from "./Metrics.js"
+import { connectedGauge, connectionsCounter, framesCounter, pausedCounter, reconnectsCounter } from "./Metrics.js"
 
 /**
  * One venue WebSocket as a stream of what happened on it, reconnecting forever. Frames are passed on as text, garbage
@@ -115,7 +115,11 @@ const listen = (
   socket.on("message", (data: Buffer | ArrayBuffer | Array<Buffer>) => {
     const at = now()
     live.lastAt = at
-    const text = Array.isArray(data) ? Buffer.concat(data).toString() : Buffer.from(data as Buffer).toString()
+    const text = Buffer.isBuffer(data)
+      ? data.toString()
+      : Array.isArray(data)
+        ? Buffer.concat(data).toString()
+        : Buffer.from(data).toString()
     push({ _tag: "Frame", at, text })
     const answer = s.reply(text)
     if (answer !== undefined) sendText(socket, answer)
@@ -177,6 +181,7 @@ const session = (s: Settings, loop: Loop): Stream.Stream<FrameEvent> =>
       const socket = made.right
       const opened = yield* Deferred.make<void>()
       const counted = { value: false }
+      let pauses = 0
       yield* Effect.addFinalizer(() =>
         Effect.suspend(() => {
           socket.removeAllListeners()
@@ -191,7 +196,10 @@ const session = (s: Settings, loop: Loop): Stream.Stream<FrameEvent> =>
           loop.ended = { lived, planned: live.planned, reason: event.reason }
         }
         Queue.unsafeOffer(queue, event)
-        if (!socket.isPaused && held() >= s.buffer) socket.pause()
+        if (!socket.isPaused && held() >= s.buffer) {
+          socket.pause()
+          pauses += 1
+        }
       }
       const close = listen(s, socket, live, push, now, () => {
         loop.connections += 1
@@ -201,10 +209,13 @@ const session = (s: Settings, loop: Loop): Stream.Stream<FrameEvent> =>
       yield* Effect.forkScoped(afterOpen(s, socket, opened, counted))
       yield* Effect.forkScoped(watchdog(s, socket, live, close))
       const resumeBelow = Math.floor(s.buffer / 2)
+      const paused = pausedCounter(s.venue)
       return Stream.fromQueue(queue, { maxChunkSize: 256 }).pipe(
-        Stream.mapChunks((chunk) => {
+        Stream.mapChunksEffect((chunk) => {
           if (socket.isPaused && held() <= resumeBelow) socket.resume()
-          return chunk
+          const counted = pauses
+          pauses = 0
+          return counted === 0 ? Effect.succeed(chunk) : Effect.as(Metric.incrementBy(paused, counted), chunk)
         }),
         Stream.takeUntil((e) => e._tag === "Closed")
       )

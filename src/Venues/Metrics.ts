@@ -19,6 +19,10 @@ export const connectionMetrics = {
   }),
   connected: Metric.gauge("venue_connected", {
     description: "WebSocket connections to a venue open now (tag venue)"
+  }),
+  paused: Metric.counter("venue_reads_paused_total", {
+    description: "Times a venue socket stopped being read because its consumer was behind (tag venue)",
+    incremental: true
   })
 }
 
@@ -26,6 +30,7 @@ export const connectionsCounter = (venue: string) => Metric.tagged(connectionMet
 export const reconnectsCounter = (venue: string) => Metric.tagged(connectionMetrics.reconnects, "venue", venue)
 export const framesCounter = (venue: string) => Metric.tagged(connectionMetrics.frames, "venue", venue)
 export const connectedGauge = (venue: string) => Metric.tagged(connectionMetrics.connected, "venue", venue)
+export const pausedCounter = (venue: string) => Metric.tagged(connectionMetrics.paused, "venue", venue)
 
 // ---- End of the connection layer's block ---------------------------------------------------------------------------
 

@@ -112,10 +112,19 @@ const router = (options: PipelineOptions, workers: ReadonlyMap<Market, Worker>) 
   const logged = new Set<string>()
   const skipped = (kind: string) =>
     Metric.tagged(Metric.tagged(fillMetrics.framesSkipped, "venue", options.venue), "kind", kind)
-  const offer = (market: Market, item: Item) => {
-    const worker = workers.get(market)
-    return worker === undefined ? Effect.void : Queue.offer(worker.queue, item)
-  }
+  const dropping = new Set<Market>()
+  const offer = (market: Market, item: Item) =>
+    Effect.gen(function* () {
+      const worker = workers.get(market)
+      if (worker === undefined) return
+      const taken = yield* Queue.offer(worker.queue, item)
+      // Dropped past the buffer: the jump it leaves is filled from REST. Logged once per overflow.
+      if (taken) dropping.delete(market)
+      else if (!dropping.has(market)) {
+        dropping.add(market)
+        yield* Effect.logWarning(`${market}: buffer full while filling; newer trades are dropped and filled later`)
+      }
+    })
   const skip = (kind: string, message: string) =>
     Effect.gen(function* () {
       yield* Metric.increment(skipped(kind))

@@ -1,6 +1,6 @@
-import { Array as Arr, Duration, Predicate } from "effect"
+import { Array as Arr, Duration, Predicate, type Stream } from "effect"
 import { binanceStream, coinbaseProduct, krakenSymbol, type MarketParts } from "../Domain/Market.js"
-import type { ConnectionOptions } from "./Connection.js"
+import { type ConnectionOptions, type FrameEvent, frames } from "./Connection.js"
 
 /**
  * What each venue's WebSocket wants from a client: where to connect for a set of markets, what to send once open,
@@ -20,6 +20,7 @@ export const tradeVenues: ReadonlyArray<TradeVenue> = ["binance", "coinbase", "k
 export interface VenuePlan extends ConnectionOptions {
   readonly venue: TradeVenue
   readonly markets: ReadonlyArray<MarketParts>
+  readonly subscribe: ReadonlyArray<string>
 }
 
 /** The venues' public endpoints (overridden by BINANCE_WS_URL, COINBASE_WS_URL, KRAKEN_WS_URL). */
@@ -126,3 +127,21 @@ export const plans = (venue: TradeVenue, markets: ReadonlyArray<MarketParts>, ba
       return [krakenPlan(mine, base)]
   }
 }
+
+/** A venue's connection: its plan (the markets a reconnect concerns) and its events. */
+export interface VenueConnection {
+  readonly plan: VenuePlan
+  readonly events: Stream.Stream<FrameEvent>
+}
+
+/**
+ * Every connection a venue's markets need, ready to run (`overrides` from configuration or tests: staleAfter,
+ * backoff, …). Almost always one; Binance past 1024 markets has more, and an `Open` concerns only its plan's markets.
+ */
+export const venueConnections = (
+  venue: TradeVenue,
+  markets: ReadonlyArray<MarketParts>,
+  baseUrl?: string,
+  overrides: Partial<ConnectionOptions> = {}
+): Array<VenueConnection> =>
+  plans(venue, markets, baseUrl).map((plan) => ({ plan, events: frames({ ...plan, ...overrides }) }))

@@ -111,7 +111,9 @@ export const makeRecorder = (
           return Effect.logError(`recording to ${f.path} stopped: ${e.message}`)
         })
       )
-    const flush = lock.withPermits(1)(Effect.forEach([...files.values()], writeOut, { discard: true }))
+    const flush = lock.withPermits(1)(
+      Effect.suspend(() => Effect.forEach([...files.values()], writeOut, { discard: true }))
+    )
     yield* Effect.addFinalizer(() => flush)
     yield* Effect.forkScoped(
       Effect.forever(Effect.sleep(options.flushEvery ?? "1 second").pipe(Effect.zipRight(flush)))

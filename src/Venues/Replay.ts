@@ -1,12 +1,12 @@
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
-import { Data, Effect, Either, Schema, Stream } from "effect"
+import { Data, Effect, Either, Stream } from "effect"
 import type { Market } from "../Domain/Market.js"
 import { marketParts } from "../Domain/Market.js"
-import { describeParseError } from "../Text.js"
 import type { LastId } from "./Continuity.js"
 import type { FillBudget, VenueEvent } from "./GapFill.js"
 import { type FrameInput, fromFrames } from "./Pipeline.js"
+import { decodeLine, type RecordingLine } from "./Recording.js"
 import { makeClient, type RestAnswer, type TradeVenue, type Transport, TransportError } from "./Rest.js"
 
 /**
@@ -16,19 +16,10 @@ import { makeClient, type RestAnswer, type TradeVenue, type Transport, Transport
  * live run gave. A recording is read whole before it plays (two passes: the answers are needed before their lines).
  */
 
-/** One line of a recording (docs/markets.md, "Venue sources"). */
-export const RecordedLine = Schema.Struct({
-  at: Schema.Number,
-  kind: Schema.Literal("open", "frame", "closed", "rest"),
-  text: Schema.String,
-  url: Schema.optional(Schema.String),
-  status: Schema.optional(Schema.Number)
-})
-export type RecordedLine = typeof RecordedLine.Type
+/** One line of a recording (docs/markets.md, "Venue sources"): Recording.ts writes them. */
+export type RecordedLine = RecordingLine
 
 export class ReplayError extends Data.TaggedError("ReplayError")<{ readonly message: string }> {}
-
-const decodeLine = Schema.decodeUnknownEither(Schema.parseJson(RecordedLine))
 
 export interface ReplayOptions {
   /** A directory of `<venue>.jsonl`, or one such file. */
@@ -118,8 +109,7 @@ export const readRecording = (file: string): Effect.Effect<ReadonlyArray<Recorde
       const row = rows[i] ?? ""
       if (row.trim() === "") continue
       const line = decodeLine(row)
-      if (Either.isLeft(line))
-        return yield* new ReplayError({ message: `${file}:${i + 1}: ${describeParseError(line.left, 300)}` })
+      if (Either.isLeft(line)) return yield* new ReplayError({ message: `${file}:${i + 1}: ${line.left}` })
       lines.push(line.right)
     }
     return lines

@@ -20,6 +20,7 @@ const acceptingStore: Store["Type"] = {
   commit: () => Effect.void,
   claim: (_topic, partitions) =>
     Effect.succeed(new Map(partitions.map((p) => [p, { epoch: 1, nextOffset: 0, state: null }] as const))),
+  marketLegacy: Effect.succeed(new Map()),
   candles: () => Effect.succeed([]),
   symbols: Effect.succeed([]),
   markets: Effect.succeed([]),

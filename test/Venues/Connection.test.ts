@@ -3,9 +3,9 @@ import { Effect, Metric, Stream, TestClock } from "effect"
 import { marketParts } from "../../src/Domain/Market.js"
 import { decodeBinanceFrame } from "../../src/Venues/Binance/Frames.js"
 import { decodeCoinbaseFrame } from "../../src/Venues/Coinbase/Frames.js"
-import { frames } from "../../src/Venues/Connection.js"
+import { backoffDelay, frames } from "../../src/Venues/Connection.js"
 import { decodeKrakenFrame } from "../../src/Venues/Kraken/Frames.js"
-import { connectedGauge, connectionsCounter, reconnectsCounter } from "../../src/Venues/Metrics.js"
+import { connectedGauge, connectionsCounter, pausedCounter, reconnectsCounter } from "../../src/Venues/Metrics.js"
 import { plans } from "../../src/Venues/Protocol.js"
 import { startFakeVenue } from "../support/FakeVenue.js"
 import {
@@ -127,7 +127,9 @@ describe("Connection", () => {
       fake.disconnect({ code: 1001, reason: "going away" })
       expect((yield* conn.next("Closed")).reason).toBe("closed by the venue (code 1001: going away)")
       expect((yield* conn.next("Open")).connection).toBe(3)
-      yield* eventually(() => fake.connections() === 1, "one connection")
+      // The third subscribe is sent after the open is counted.
+      yield* awaitFake(() => fake.receivedCount(3), "a third subscribe")
+      expect(fake.connections()).toBe(1)
       expect(yield* counter(connectionsCounter(venue))).toBe(3)
       expect(yield* counter(reconnectsCounter(venue))).toBe(2)
       yield* eventually(() => Effect.runSync(gauge(connectedGauge(venue))) === 1, "connected back to 1")
@@ -165,10 +167,12 @@ describe("Connection", () => {
       const conn = yield* connect({ ...plan, venue: "t-age", staleAfter: "10 seconds", maxAge: "25 seconds" })
       yield* conn.next("Open")
       yield* awaitFake(() => fake.subscribed(), "subscription")
+      yield* conn.texts(3) // status, the subscribe's answer, the (empty) snapshot
       for (let i = 0; i < 4; i++) {
         yield* TestClock.adjust("6 seconds")
         fake.heartbeat()
-        yield* conn.texts(1)
+        // The heartbeat is in before the clock moves on: the connection is fresh at every step.
+        expect(yield* conn.texts(1)).toEqual(['{"channel":"heartbeat"}'])
       }
       yield* TestClock.adjust("1 second")
       const { event: closed, seen } = yield* conn.until("Closed")
@@ -221,6 +225,7 @@ describe("Connection", () => {
         yield* liveSleep("1 millis")
       }
       expect(ids).toEqual(sent.map((t) => t.tradeId))
+      expect(yield* counter(pausedCounter("t-slow"))).toBeGreaterThan(0)
       expect(conn.all.filter((e) => e._tag !== "Frame").map((e) => e._tag)).toEqual(["Open"])
     })
   )
@@ -234,4 +239,27 @@ describe("Connection", () => {
       expect(yield* gauge(connectedGauge(venue))).toBe(0)
     })
   )
+
+  it.scopedLive("an application-level request the venue expects an answer to is answered (reply)", () =>
+    Effect.gen(function* () {
+      const fake = yield* fakeVenue({ venue: "kraken", markets: [krakenBtc] })
+      const reply = (text: string) => (text.includes('"ping"') ? text.replace('"ping"', '"pong"') : undefined)
+      const conn = yield* connect({ ...planFor("kraken", [krakenBtc], fake.wsUrl), venue: "t-reply", reply })
+      yield* awaitFake(() => fake.subscribed(), "subscription")
+      fake.raw('{"method":"ping","req_id":7}')
+      yield* awaitFake(() => fake.receivedCount(2), "the answer")
+      expect(fake.received[1]).toBe('{"method":"pong","req_id":7}')
+      expect(yield* conn.texts(4)).toContain('{"method":"ping","req_id":7}')
+    })
+  )
+
+  it("backoffDelay: base doubling per attempt up to the cap, of which at least half", () => {
+    const full = [500, 1000, 2000, 4000, 8000, 16000, 30000, 30000]
+    full.forEach((d, attempt) => {
+      expect(backoffDelay(attempt, 500, 30_000, 0)).toBe(d / 2)
+      expect(backoffDelay(attempt, 500, 30_000, 0.999999)).toBe(d)
+      expect(backoffDelay(attempt, 500, 30_000, 0.5)).toBe(d * 0.75)
+    })
+    expect(backoffDelay(10_000, 500, 30_000, 0.5)).toBe(22_500)
+  })
 })

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Metric } from "effect"
 import type { Market } from "../../src/Domain/Market.js"
+import { fillMetrics } from "../../src/Venues/Metrics.js"
 import { type FakeVenue, type FakeVenueName, startFakeVenue } from "../support/FakeVenue.js"
 import { gapRanges, opened, startRun, tradeIds } from "../support/VenueRun.js"
 
@@ -82,6 +83,45 @@ describe.each(["binance", "coinbase", "kraken"] as const)("GapFill %s", (venue) 
       yield* run.stop
       expect(tradeIds(run.events, a)).toEqual(idsOf(fake.trades(a)))
       expect(gapRanges(run.events, a)).toEqual([])
+    })
+  )
+
+  it.live("skips unknown and malformed frames, counted by kind, and goes on", () =>
+    Effect.gen(function* () {
+      const fake = yield* start(venue)
+      const counter = (kind: string) =>
+        Metric.tagged(Metric.tagged(fillMetrics.framesSkipped, "venue", venue), "kind", kind)
+      const before = (yield* Metric.value(counter("json"))).count
+      const run = yield* startRun(fake, [a])
+      yield* Effect.promise(() => fake.subscribed())
+      fake.send(a, 1)
+      fake.raw("{not json")
+      fake.raw("{not json either")
+      fake.raw(JSON.stringify({ e: "depthUpdate", type: "ticker", channel: "book", s: "X" }))
+      fake.send(a, 1)
+      yield* run.until((es) => tradeIds(es, a).length === 2, "the trades around the garbage")
+      yield* run.stop
+      expect((yield* Metric.value(counter("json"))).count - before).toBe(2)
+      expect(tradeIds(run.events, a)).toEqual([1000, 1001])
+    })
+  )
+
+  it.live.runIf(venue === "coinbase")("a heartbeat past the last trade shows a tail gap without another trade", () =>
+    Effect.gen(function* () {
+      const fake = yield* start(venue)
+      const run = yield* startRun(fake, [a])
+      yield* Effect.promise(() => fake.subscribed())
+      fake.send(a, 2)
+      fake.gap(a, 2)
+      fake.lose(a, 2)
+      yield* run.until((es) => tradeIds(es, a).length === 2, "the first trades")
+      // The first heartbeat is only noted (a match may cross it on the way); the second one fills.
+      fake.heartbeat()
+      fake.heartbeat()
+      yield* run.until((es) => gapRanges(es, a).length === 1, "the tail gap")
+      yield* run.stop
+      expect(tradeIds(run.events, a)).toEqual([1000, 1001, 1002, 1003])
+      expect(gapRanges(run.events, a)).toEqual([[1004, 1005, "not-served"]])
     })
   )
 

@@ -2,7 +2,7 @@ import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterEach, describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Stream } from "effect"
+import { Effect, Either, Fiber, Stream, TestClock } from "effect"
 import type { Market } from "../../src/Domain/Market.js"
 import type { VenueEvent } from "../../src/Venues/GapFill.js"
 import { readRecording, replay, replayLines } from "../../src/Venues/Replay.js"
@@ -88,6 +88,49 @@ describe("Replay files", () => {
       const none = yield* Effect.either(Stream.runCollect(replay({ path: Path.join(dir, "nope"), markets: [] })))
       expect(Either.isLeft(none)).toBe(true)
       yield* Effect.promise(() => Fs.rm(dir, { recursive: true }))
+    })
+  )
+})
+
+describe("Replay pace", () => {
+  const frame = (id: number) =>
+    JSON.stringify({
+      e: "aggTrade",
+      E: 1,
+      s: "BTCUSDT",
+      a: id,
+      p: "1.5",
+      q: "2",
+      f: id,
+      l: id,
+      T: 1704067200000 + id,
+      m: false
+    })
+  const lines = [0, 1000, 3000].map((at, i) => ({
+    at: 1704067200000 + at,
+    kind: "frame" as const,
+    text: frame(100 + i)
+  }))
+
+  it.effect("plays at the recorded pace times the speed (TestClock), and as fast as it goes without one", () =>
+    Effect.gen(function* () {
+      const markets = ["binance:BTC-USDT" as Market]
+      const seen: Array<number> = []
+      const fiber = yield* replayLines("binance", lines, { markets, speed: 2 }).pipe(
+        Stream.runForEach((e) => Effect.sync(() => e._tag === "Trade" && seen.push(e.trade.tradeId))),
+        Effect.fork
+      )
+      const counts: Array<number> = []
+      for (const step of [0, 499, 1, 999, 1]) {
+        yield* TestClock.adjust(step)
+        yield* Effect.yieldNow({ priority: 1 })
+        for (let i = 0; i < 100; i++) yield* Effect.yieldNow()
+        counts.push(seen.length)
+      }
+      yield* Fiber.join(fiber)
+      expect(counts).toEqual([1, 1, 2, 2, 3])
+      const fast = yield* Stream.runCollect(replayLines("binance", lines, { markets }))
+      expect([...fast].map((e) => (e._tag === "Trade" ? e.trade.tradeId : -1))).toEqual([100, 101, 102])
     })
   )
 })
