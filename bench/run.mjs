@@ -29,7 +29,7 @@ const presets = {
     fanout: { clients: 50, seconds: 8, settle: 2 },
     rest: { seconds: 3, connections: 8, rounds: 1 },
     recovery: { rate: 1_000, seconds: 30, killAt: 8 },
-    venues: { rate: 5_000, seconds: 5 }
+    venues: { rate: 2_000, seconds: 5 }
   },
   small: {
     throughput: { ticks: 20_000 },
