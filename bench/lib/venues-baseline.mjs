@@ -91,9 +91,11 @@ const replayAtRate = async (prod, topic, values, rate) => {
   return { sent, seconds: round((performance.now() - t0) / 1000, 2) }
 }
 
-/** The relay baseline: the pipeline's trades again, at the same rate, through the bare kafkajs → Redis → SSE relay. */
-export const relayBaseline = async ({ env, redis, clean, topic, rate }) => {
-  const records = (await readTopic(env.KAFKA_BROKERS, topic)).map((r) => ({ key: r.key, tick: JSON.parse(r.value) }))
+/** The relay baseline: the pipeline's trades (those from `since` on) again, at the same rate, through the bare kafkajs → Redis → SSE relay. */
+export const relayBaseline = async ({ env, redis, clean, topic, rate, since = 0 }) => {
+  const records = (await readTopic(env.KAFKA_BROKERS, topic))
+    .map((r) => ({ key: r.key, tick: JSON.parse(r.value) }))
+    .filter((r) => r.tick.eventTime >= since)
   records.sort((a, b) => a.tick.eventTime - b.tick.eventTime)
   const baseTopic = unique("bench_vrelay")
   await createTopic(env.KAFKA_BROKERS, baseTopic, 3)

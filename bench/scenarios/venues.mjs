@@ -100,7 +100,7 @@ const storedCount = async (client) =>
   Number((await client.query("SELECT count(*)::bigint AS n FROM ticks WHERE trade_id >= 0")).rows[0].n)
 
 /** Polls Postgres (durable) and the topic (published) until every trade sent is stored, or the drain timeout. */
-const follow = async ({ db, env, topic, fake, want, drainTimeout }) => {
+const follow = async ({ db, env, topic, fake, after, want, drainTimeout }) => {
   const pg = (await import("pg")).default
   const client = new pg.Client({ connectionString: db })
   await client.connect()
@@ -115,7 +115,7 @@ const follow = async ({ db, env, topic, fake, want, drainTimeout }) => {
       const stored = await storedCount(client)
       const published = [...(await endOffsets(admin, topic)).values()].reduce((a, b) => a + b, 0)
       timeline.push({ t, stored, published })
-      ran ??= fake.lines.lines.find((m) => m.ev === "ran")
+      ran ??= fake.lines.lines.slice(after).find((m) => m.ev === "ran")
       if (ran !== undefined && deadline === Number.POSITIVE_INFINITY) deadline = Date.now() + drainTimeout * 1000
       if (ran !== undefined && stored >= want(ran)) break
       if (Date.now() > deadline) break
@@ -161,10 +161,8 @@ const dlqRecords = async (env, topic) => {
   return n
 }
 
-export const run = async ({ options, env, redis, clean, profileDir }) => {
-  const rate = Number(options.rate ?? 5000)
-  const seconds = Number(options.seconds)
-  const drainTimeout = Number(options.drainTimeout ?? 300)
+/** Everything up to a flowing pipeline: the fakes, a topic, a database, the three app processes, the SSE client. */
+const setUp = async ({ options, env, redis, clean, profileDir }) => {
   const markets = options.markets ? String(options.markets).split(",") : allMarkets
   const bundle = await bundleFakeVenue()
   const fakeProc = startNodeScript("fake-venues.mjs", ["--fake", bundle.file, "--markets", markets.join(",")], {
@@ -182,7 +180,6 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
   clean.add("database", () => dropDatabase(env.DATABASE_URL, dbName))
   const migrate = startCli("migrate", { DATABASE_URL: db })
   if ((await migrate.exited).code !== 0) throw new Error(`migrate failed: ${migrate.output()}`)
-
   log(`venues: starting producer, processor and api on ${markets.length} markets`)
   const app = await startPipeline({ env, redis, clean, profileDir, topic, db, markets, venues })
   const sse = await sseClient(`http://127.0.0.1:${app.apiPort}/api/events`, "venues-client")
@@ -197,51 +194,89 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
   ).catch(async (e) => {
     const [n] = await query(db, "SELECT count(*)::int AS n FROM ticks")
     const tail = (p) => `--- ${p.name} ---\n${p.output().slice(-2500)}`
-    throw new Error(
-      `${e.message} (${n.n} there, ${await dlqRecords(env, topic)} in the DLQ)\n${tail(app.producer)}\n${tail(app.processor)}`
-    )
+    throw new Error(`${e.message} (${n.n} there)\n${tail(app.producer)}\n${tail(app.processor)}`)
   })
+  return { markets, bundle, fake, topic, db, app, sse }
+}
 
-  log(`venues: ${rate} trades/s for ${seconds} s`)
+/**
+ * One phase: `rate` trades/s for `seconds`, followed until Postgres holds them all. The SSE client counts the trades
+ * whose time falls in [from, from + seconds + 5 s): this phase's only, as the next starts after that.
+ */
+const phase = async (ctx, { name, rate, seconds, stored, drainTimeout, meters = {} }) => {
+  const { fake, sse, env, topic, db } = ctx
+  for (const m of Object.values(meters)) m.start()
+  const from = Date.now()
+  const to = from + seconds * 1000 + 5000
+  sse.proc.send({ cmd: "phase", name, by: "ingest", from, to })
+  const after = fake.lines.lines.length
+  fake.proc.send({ cmd: "run", rate, seconds })
+  const want = (r) => stored + r.sent
+  const { ran, timeline } = await follow({ db, env, topic, fake, after, want, drainTimeout })
+  const cpu = Object.fromEntries(Object.entries(meters).map(([k, m]) => [k, m.stop()]))
+  if (ran === undefined) throw new Error(`${name}: the fake venues never finished sending`)
+  const got = await clientReport(sse, name, ran.sent)
+  if (Date.now() < to) await sleep(to - Date.now())
+  return {
+    rate,
+    seconds,
+    ran,
+    timeline,
+    stored,
+    storedAt: reached(timeline, "stored", want(ran)),
+    publishedAt: reached(timeline, "published", want(ran)),
+    got,
+    cpu
+  }
+}
+
+/** Both phases' trades of each market: the first of the first phase to the last of the last. */
+const merged = (a, b) =>
+  b === undefined
+    ? a.perMarket
+    : Object.fromEntries(
+        Object.entries(a.perMarket).map(([m, p]) => [
+          m,
+          { first: p.first, last: b.perMarket[m].last, count: p.count + b.perMarket[m].count }
+        ])
+      )
+
+export const run = async ({ options, env, redis, clean, profileDir }) => {
+  const rate = Number(options.rate ?? 5000)
+  const seconds = Number(options.seconds)
+  const latencyRate = Number(options.latencyRate ?? 500)
+  const latencySeconds = Number(options.latencySeconds ?? 10)
+  const drainTimeout = Number(options.drainTimeout ?? 300)
+  const { markets, bundle, fake, topic, db, app, sse } = await setUp({ options, env, redis, clean, profileDir })
+  const ctx = { fake, sse, env, topic, db }
   const procs = {
     producer: app.producer,
     processor: app.processor,
     api: app.api,
-    fakeVenues: fakeProc,
+    fakeVenues: fake.proc,
     sseClient: sse.proc
   }
   const meters = Object.fromEntries(Object.entries(procs).map(([k, p]) => [k, cpuSeconds(p.pid)]))
-  for (const m of Object.values(meters)) m.start()
-  const from = Date.now()
-  sse.proc.send({ cmd: "phase", name: "run", by: "ingest", from, to: from + 3_600_000 })
-  fakeProc.send({ cmd: "run", rate, seconds })
-  const want = (r) => r.sent + markets.length
-  const { ran, timeline } = await follow({ db, env, topic, fake, want, drainTimeout })
-  const cpu = Object.fromEntries(Object.entries(meters).map(([k, m]) => [k, m.stop()]))
-  if (ran === undefined) throw new Error("the fake venues never finished sending")
-  const storedAt = reached(timeline, "stored", want(ran))
-  const publishedAt = reached(timeline, "published", want(ran))
-  const got = await clientReport(sse, "run", ran.sent)
-  const stored = await checkStored(db, ran, 1)
+  log(`venues: load, ${rate} trades/s for ${seconds} s`)
+  const load = await phase(ctx, { name: "load", rate, seconds, stored: markets.length, drainTimeout, meters })
+  let latency
+  if (latencyRate > 0) {
+    log(`venues: latency, ${latencyRate} trades/s for ${latencySeconds} s`)
+    const stored = load.stored + load.ran.sent
+    latency = await phase(ctx, { name: "latency", rate: latencyRate, seconds: latencySeconds, stored, drainTimeout })
+  }
+  const stored = await checkStored(db, { perMarket: merged(load.ran, latency?.ran) }, 1)
   const checkpoints = await checkpointSize(db, topic)
   const dlq = await dlqRecords(env, topic)
   const exits = {}
   for (const [k, p] of Object.entries({ producer: app.producer, processor: app.processor, api: app.api }))
     exits[k] = await p.stop("SIGTERM")
   sse.proc.send({ cmd: "close" })
-  fakeProc.send({ cmd: "close" })
+  fake.proc.send({ cmd: "close" })
 
   log("venues: baselines on the same trades")
   const drain = await drainBaseline(env, topic)
-  const relay = await relayBaseline({ env, redis, clean, topic, rate })
-  return report(
-    { rate, seconds, markets, ran, timeline, storedAt, publishedAt, got, stored, checkpoints, dlq, cpu },
-    {
-      drain,
-      relay,
-      exits,
-      bundle,
-      redis
-    }
-  )
+  const relay =
+    latency && (await relayBaseline({ env, redis, clean, topic, rate: latencyRate, since: latency.ran.from }))
+  return report({ markets, load, latency, stored, checkpoints, dlq }, { drain, relay, exits, bundle, redis })
 }
