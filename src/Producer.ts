@@ -1,7 +1,8 @@
 import { Chunk, Duration, Effect, Exit, Fiber, Metric, Queue, type Schedule, Stream } from "effect"
 import { Bus, type BusError, type BusShape } from "./Bus/Bus.js"
-import { AppConfig } from "./Config.js"
+import { AppConfig, venuesOf } from "./Config.js"
 import * as Schedules from "./Schedules.js"
+import * as Resume from "./Sources/Resume.js"
 import * as Sources from "./Sources/Select.js"
 import { encodeRecord, recordKey, type SourceRecord } from "./Sources/Source.js"
 
@@ -208,7 +209,16 @@ export const runWith = (config: AppConfig) =>
   Effect.gen(function* () {
     const bus = yield* Bus
     yield* bus.ensureTopic(config.topic.topic, config.topic.partitions)
-    const records = yield* Sources.fromConfig(config.source)
+    // A restarted producer goes on where the topic left off: each live venue market fills what it missed from REST.
+    const live = new Set<string>(venuesOf(config.source.sources))
+    const lastIds = yield* Resume.lastIdsOnTopic({
+      topic: config.topic.topic,
+      markets: config.source.markets.filter((m) => live.has(m.slice(0, m.indexOf(":")))),
+      timeout: "30 seconds"
+    })
+    if (lastIds.size > 0)
+      yield* Effect.logInfo(`producer: ${lastIds.size} venue markets resume where the topic left off`)
+    const records = yield* Sources.fromConfig(config.source, lastIds)
     const venues = config.source.markets.length === 0 ? "" : `, ${config.source.markets.length} venue markets`
     yield* Effect.logInfo(
       `producer: publishing ${config.source.sources.map(Sources.describe).join(", ")}${venues} to ${config.topic.topic} ` +

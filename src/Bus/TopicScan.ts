@@ -1,5 +1,5 @@
 import { type Duration, Effect, Either, Stream } from "effect"
-import { decodeTick, type Source } from "../Domain/Tick.js"
+import { decodeTick, marketOf, type Source } from "../Domain/Tick.js"
 import { Bus, type BusError } from "./Bus.js"
 
 /** The newest tick a key (symbol) has on a topic, read from the end of each partition. */
@@ -59,12 +59,15 @@ export const newestPerKey = Effect.fn("TopicScan.newestPerKey")(function* (
           for (const record of event.records) {
             records += 1
             next.set(record.partition, Math.max(next.get(record.partition) ?? 0, record.offset + 1))
-            if (record.key === null || !keys.has(record.key)) continue
+            if (record.key === null) continue
+            // Keyed by market since markets (docs/markets.md), by symbol before: either names the tick's symbol.
+            if (!keys.has(record.key) && !keys.has(record.key.replace(/^[a-z]+:([A-Z0-9]+)-[A-Z0-9]+$/, "$1"))) continue
             const tick = decodeTick(record.value)
-            if (Either.isLeft(tick) || tick.right.symbol !== record.key) continue
-            const seen = newest.get(record.key)
+            if (Either.isLeft(tick) || !keys.has(tick.right.symbol)) continue
+            if (record.key !== tick.right.symbol && record.key !== marketOf(tick.right)) continue
+            const seen = newest.get(tick.right.symbol)
             if (seen === undefined || tick.right.eventTime > seen.eventTime) {
-              newest.set(record.key, { eventTime: tick.right.eventTime, source: tick.right.source })
+              newest.set(tick.right.symbol, { eventTime: tick.right.eventTime, source: tick.right.source })
             }
           }
           return pending()

@@ -180,7 +180,7 @@ const drive = <A, E>(fiber: Fiber.RuntimeFiber<A, E>) =>
 // == tests
 
 describe("backfill against a fake CoinGecko", () => {
-  it.scopedLive("publishes each coin's market_chart in event-time order, keyed by symbol, source coingecko", () =>
+  it.scopedLive("publishes each coin's market_chart in event-time order, keyed by market, source coingecko", () =>
     Effect.gen(function* () {
       const fake = yield* fakeCoinGecko
       const bus = yield* MemoryBus.make()
@@ -196,7 +196,9 @@ describe("backfill against a fake CoinGecko", () => {
 
       const records = yield* readAll(bus)
       expect(records).toHaveLength(50)
-      expect(records.every((r) => r.key === r.tick.symbol && r.tick.source === "coingecko")).toBe(true)
+      expect(records.every((r) => r.key === `coingecko:${r.tick.symbol}-USD` && r.tick.source === "coingecko")).toBe(
+        true
+      )
       const ticks = records.map((r) => r.tick)
       expect(seen(ticks, "BTC")).toEqual(expected("bitcoin", "BTC"))
       expect(seen(ticks, "ETH")).toEqual(expected("ethereum", "ETH"))
@@ -287,7 +289,7 @@ describe("backfill against a fake CoinGecko", () => {
         expect(fake.chartRequests("nosuchcoin")).toHaveLength(1) // not retried
         expect(fake.chartRequests("ethereum")).toHaveLength(3)
         expect(error.summary.coins.find((c) => c.coinId === "bitcoin")?.published).toBe(25)
-        expect((yield* readAll(bus)).map((r) => r.key)).toEqual(Array.from({ length: 25 }, () => "BTC"))
+        expect((yield* readAll(bus)).map((r) => r.key)).toEqual(Array.from({ length: 25 }, () => "coingecko:BTC-USD"))
       })
   )
 
@@ -401,7 +403,7 @@ describe("backfill against a fake CoinGecko", () => {
         Effect.retry(Schedule.spaced("5 millis").pipe(Schedule.intersect(Schedule.recurs(400))))
       )
       yield* Fiber.interrupt(fiber)
-      expect((yield* readAll(bus)).map((r) => r.key)).toEqual(Array.from({ length: 25 }, () => "BTC"))
+      expect((yield* readAll(bus)).map((r) => r.key)).toEqual(Array.from({ length: 25 }, () => "coingecko:BTC-USD"))
 
       const resumed = yield* backfill(bus, options(fake))
       expect(resumed.coins.map((c) => [c.coinId, c.published, c.skipped])).toEqual([
@@ -446,12 +448,12 @@ describe("backfill against a fake CoinGecko", () => {
         yield* backfill(bus, options(fake, { coins: ["bitcoin"] }))
         // 10 newer records of another symbol in BTC's partition push BTC's out of a 5-record scan
         const other = Array.from({ length: 100 }, (_, i) => `X${i}`).find(
-          (s) => partitionFor(s, 3) === partitionFor("BTC", 3)
+          (s) => partitionFor(`simulator:${s}-USD`, 3) === partitionFor("coingecko:BTC-USD", 3)
         )!
         yield* bus.publish(
           topic,
           Array.from({ length: 10 }, (_, i) => ({
-            key: other,
+            key: `simulator:${other}-USD`,
             value: Schema.encodeSync(TickJson)(
               new Tick({
                 symbol: other,

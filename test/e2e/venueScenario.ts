@@ -61,7 +61,7 @@ const pick = <A>(rng: () => number, xs: ReadonlyArray<A>): A => xs[Math.floor(rn
 export const schedule = (seed: number, fakes: Fakes, count: number): ReadonlyArray<Step> => {
   const rng = mulberry32(seed)
   const ops = ["send", "send", "send", "send", "gap", "lose", "disconnect", "duplicate"] as const
-  return Array.from({ length: count }, (): Step => {
+  const random = Array.from({ length: count }, (): Step => {
     const venue = pick(rng, venueNames)
     const market = pick(
       rng,
@@ -71,6 +71,27 @@ export const schedule = (seed: number, fakes: Fakes, count: number): ReadonlyArr
     if (op === "disconnect" || op === "duplicate") return { op, venue, n: 1 + Math.floor(rng() * 3) }
     return { op, venue, market, n: op === "lose" ? 1 + Math.floor(rng() * 3) : 1 + Math.floor(rng() * 15) }
   })
+  // Whatever the seed, every venue gets each kind of trouble at least once, halfway through.
+  const sure = venueNames.flatMap((venue): Array<Step> => {
+    const market = fakes.markets.find((m) => m.startsWith(`${venue}:`)) as Market
+    return [
+      { op: "lose", venue, market, n: 2 },
+      { op: "send", venue, market, n: 3 },
+      { op: "gap", venue, market, n: 5 },
+      { op: "send", venue, market, n: 3 },
+      { op: "disconnect", venue, n: 1 },
+      { op: "send", venue, market, n: 4 }
+    ]
+  })
+  const half = Math.floor(random.length / 2)
+  return [...random.slice(0, half), ...sure, ...random.slice(half)]
+}
+
+/** What a schedule does, for the log. */
+export const describeSchedule = (steps: ReadonlyArray<Step>): string => {
+  const counts = new Map<string, number>()
+  for (const s of steps) counts.set(s.op, (counts.get(s.op) ?? 0) + 1)
+  return [...counts].map(([op, n]) => `${n} ${op}`).join(", ")
 }
 
 /** Plays the steps (a short pause after each lets frames flow; nothing is asserted on time). */

@@ -51,7 +51,9 @@ describe("SOURCE=binance,coinbase,kraken against three fake venues (service, emb
 
   it("after disconnects and gaps, every 1m candle is the reference fold and every lost range a gap", async () => {
     await S.warmUp(fakes)
-    await S.play(fakes, S.schedule(seed, fakes, 80))
+    const steps = S.schedule(seed, fakes, 80)
+    console.log(`schedule: ${S.describeSchedule(steps)}`)
+    await S.play(fakes, steps)
     await S.finish(fakes)
     const reference = S.referenceOf(fakes)
     const problems = async () => {
@@ -63,6 +65,9 @@ describe("SOURCE=binance,coinbase,kraken against three fake venues (service, emb
         throw new Error(`${String(e)}\n${(await problems()).slice(0, 20).join("\n")}\n${svc.output().slice(-4000)}`)
       }
     )
+    const trades = fakes.markets.reduce((n, m) => n + S.tradeIdsOf(fakes, m).length, 0)
+    const lost = fakes.markets.reduce((n, m) => n + S.lostRanges(fakes, m).length, 0)
+    console.log(`${trades} trades in ${reference.size} 1m candles, ${lost} unfillable gaps: all as the reference`)
     for (const m of fakes.markets) {
       const expected = S.lostRanges(fakes, m)
       const listed = await eventually(

@@ -59,7 +59,9 @@ describe("SOURCE=binance,coinbase,kraken on real services (producer and processo
     running.push(processor, producer)
 
     await S.warmUp(fakes)
-    await S.play(fakes, S.schedule(seed, fakes, 80))
+    const steps = S.schedule(seed, fakes, 80)
+    console.log(`schedule: ${S.describeSchedule(steps)}`)
+    await S.play(fakes, steps)
     await S.finish(fakes)
 
     const problems = async () => {
