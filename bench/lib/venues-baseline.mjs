@@ -91,7 +91,10 @@ const replayAtRate = async (prod, topic, values, rate) => {
   return { sent, seconds: round((performance.now() - t0) / 1000, 2) }
 }
 
-/** The relay baseline: the pipeline's trades (those from `since` on) again, at the same rate, through the bare kafkajs → Redis → SSE relay. */
+/**
+ * The relay baseline: the pipeline's trades (those from `since` on) again, at the same rate, through the bare
+ * kafkajs → Redis → SSE relay.
+ */
 export const relayBaseline = async ({ env, redis, clean, topic, rate, since = 0 }) => {
   const records = (await readTopic(env.KAFKA_BROKERS, topic))
     .map((r) => ({ key: r.key, tick: JSON.parse(r.value) }))
