@@ -29,8 +29,8 @@ export const startFakes = async (): Promise<Fakes> => {
   const venues = new Map<FakeVenueName, FakeVenue>()
   for (const venue of venueNames) {
     const markets = pairsOf[venue].map((p) => `${venue}:${p}` as Market)
-    // 250 ms apart: a few hundred trades span several 1m candles.
-    venues.set(venue, await startFakeVenue({ venue, markets, startTime, spacingMs: 250 }))
+    // A second apart: each market's trades span a few 1m candles.
+    venues.set(venue, await startFakeVenue({ venue, markets, startTime, spacingMs: 1000 }))
   }
   return {
     venues,
