@@ -15,7 +15,7 @@ import { clientReport, cpuSeconds, drainBaseline, relayBaseline, sseClient } fro
 import { reached, report } from "../lib/venues-report.mjs"
 
 export const describe =
-  "3 fake venues × 30 markets at 5,000 trades/s → producer → Kafka → processor → Postgres/Redis → api SSE, " +
+  "3 fake venues × 30 markets (5,000 trades/s at small) → producer → Kafka → processor → Postgres/Redis → api SSE, " +
   "vs a bare kafkajs consumer and relay fed the same trades"
 
 // The producer's default markets (src/Config/Sources.ts defaultVenueMarkets), named here in full.
