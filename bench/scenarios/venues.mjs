@@ -100,7 +100,7 @@ const storedCount = async (client) =>
   Number((await client.query("SELECT count(*)::bigint AS n FROM ticks WHERE trade_id >= 0")).rows[0].n)
 
 /** Polls Postgres (durable) and the topic (published) until every trade sent is stored, or the drain timeout. */
-const follow = async ({ db, env, topic, fake, after, want, drainTimeout }) => {
+const follow = async ({ db, env, topic, fake, after, want, seconds, drainTimeout }) => {
   const pg = (await import("pg")).default
   const client = new pg.Client({ connectionString: db })
   await client.connect()
@@ -108,6 +108,8 @@ const follow = async ({ db, env, topic, fake, after, want, drainTimeout }) => {
   await admin.connect()
   const timeline = []
   let ran
+  // Until the fakes report the phase sent: its length and two minutes; then the drain timeout.
+  const sendDeadline = Date.now() + seconds * 1000 + 120_000
   let deadline = Number.POSITIVE_INFINITY
   try {
     for (;;) {
@@ -119,6 +121,8 @@ const follow = async ({ db, env, topic, fake, after, want, drainTimeout }) => {
       if (ran !== undefined && deadline === Number.POSITIVE_INFINITY) deadline = Date.now() + drainTimeout * 1000
       if (ran !== undefined && stored >= want(ran)) break
       if (Date.now() > deadline) break
+      if (ran === undefined && (Date.now() > sendDeadline || !fake.proc.alive()))
+        throw new Error(`the fake venues did not finish sending:\n${fake.proc.output().slice(-2000)}`)
       await sleep(250)
     }
   } finally {
@@ -212,7 +216,7 @@ const phase = async (ctx, { name, rate, seconds, stored, drainTimeout, meters = 
   const after = fake.lines.lines.length
   fake.proc.send({ cmd: "run", rate, seconds })
   const want = (r) => stored + r.sent
-  const { ran, timeline } = await follow({ db, env, topic, fake, after, want, drainTimeout })
+  const { ran, timeline } = await follow({ db, env, topic, fake, after, want, seconds, drainTimeout })
   const cpu = Object.fromEntries(Object.entries(meters).map(([k, m]) => [k, m.stop()]))
   if (ran === undefined) throw new Error(`${name}: the fake venues never finished sending`)
   const got = await clientReport(sse, name, ran.sent)
