@@ -1,4 +1,4 @@
-import { Chunk, Duration, Effect, Exit, Fiber, Metric, Queue, type Schedule, Stream } from "effect"
+import { Chunk, Duration, Effect, Exit, Fiber, Metric, Queue, Schedule, Stream } from "effect"
 import { Bus, type BusError, type BusShape } from "./Bus/Bus.js"
 import { AppConfig, venuesOf } from "./Config.js"
 import * as Schedules from "./Schedules.js"
@@ -215,7 +215,16 @@ export const runWith = (config: AppConfig) =>
       topic: config.topic.topic,
       markets: config.source.markets.filter((m) => live.has(m.slice(0, m.indexOf(":")))),
       timeout: "30 seconds"
-    })
+    }).pipe(
+      // A topic just made may not have its leaders yet: retried a while, then the sources start at the live edge.
+      Effect.retry({ schedule: Schedule.exponential("200 millis"), times: 6 }),
+      Effect.catchAll((e) =>
+        Effect.as(
+          Effect.logWarning(`producer: cannot read where the topic left off (${e.message}); venues start live`),
+          new Map()
+        )
+      )
+    )
     if (lastIds.size > 0)
       yield* Effect.logInfo(`producer: ${lastIds.size} venue markets resume where the topic left off`)
     const records = yield* Sources.fromConfig(config.source, lastIds)

@@ -107,16 +107,29 @@ export const play = async (fakes: Fakes, steps: ReadonlyArray<Step>) => {
   }
 }
 
+/** `promise`, or a failure naming what did not happen within `ms` (a bound on waiting, not a timing assertion). */
+const within = <A>(promise: Promise<A>, ms: number, what: string): Promise<A> => {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
+const subscribedAll = async (fakes: Fakes) => {
+  for (const [venue, fake] of fakes.venues) await within(fake.subscribed(1), 60_000, `a client subscribed to ${venue}`)
+}
+
 /** Each market's first trade, once every fake has a subscribed client: ids before it are not the source's to know. */
 export const warmUp = async (fakes: Fakes) => {
-  for (const fake of fakes.venues.values()) await fake.subscribed(1)
+  await subscribedAll(fakes)
   for (const m of fakes.markets) fakes.venues.get(m.split(":")[0] as FakeVenueName)?.send(m, 1)
 }
 
 /** After the schedule: every fake subscribed again, then a last trade per market, so every gap is seen. */
 export const finish = async (fakes: Fakes) => {
   await sleep(500)
-  for (const fake of fakes.venues.values()) await fake.subscribed(1)
+  await subscribedAll(fakes)
   for (const m of fakes.markets) fakes.venues.get(m.split(":")[0] as FakeVenueName)?.send(m, 2)
 }
 

@@ -58,7 +58,9 @@ describe("SOURCE=binance,coinbase,kraken on real services (producer and processo
     const producer = await startCli(["producer"], { ...shared, ...S.venueEnv(fakes), STATUS_PORT: statusPort })
     running.push(processor, producer)
 
-    await S.warmUp(fakes)
+    await S.warmUp(fakes).catch((e: unknown) => {
+      throw new Error(`${String(e)}\nproducer (exit ${producer.child.exitCode}):\n${producer.output().slice(-3000)}`)
+    })
     const steps = S.schedule(seed, fakes, 80)
     console.log(`schedule: ${S.describeSchedule(steps)}`)
     await S.play(fakes, steps)
