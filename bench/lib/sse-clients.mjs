@@ -37,7 +37,7 @@ setTimeout(() => {
 
 const out = (o) => process.stdout.write(`${JSON.stringify(o)}\n`)
 
-const HIST = 60_001 // 0..60,000 ms, the last slot for anything longer
+const HIST = 300_001 // 0..300,000 ms (a backlog at a rate the pipeline cannot take), the last slot for anything longer
 const phases = []
 const newPhase = (cmd) => ({
   ...cmd,
