@@ -20,23 +20,27 @@ const send = (res, status, body) => {
 }
 
 const latest = async (res) => {
-  const symbols = await redis.smembers("latest:symbols")
-  const values = symbols.length === 0 ? [] : await redis.mget(...symbols.map((s) => `latest:${s}`))
+  const markets = await redis.smembers("latest:markets")
+  const values = markets.length === 0 ? [] : await redis.mget(...markets.map((m) => `latest:${m}`))
   const prices = []
   for (const v of values) if (v !== null) prices.push(JSON.parse(v))
-  prices.sort((a, b) => a.symbol.localeCompare(b.symbol))
+  prices.sort((a, b) => (a.market < b.market ? -1 : a.market > b.market ? 1 : 0))
   send(res, 200, JSON.stringify({ prices, asOf: Date.now() }))
 }
 
 const sqlText = `SELECT * FROM (
-    SELECT * FROM candles WHERE symbol = $1 AND interval = $2 ORDER BY bucket_start DESC LIMIT $3
+    SELECT * FROM candles WHERE market = $1 AND interval = $2 ORDER BY bucket_start DESC LIMIT $3
   ) recent ORDER BY bucket_start ASC`
 
-const candles = async (res, symbol, params) => {
+// The bench seeds simulator markets only: a bare symbol is its simulator market, as the app's default-market rule says.
+const candles = async (res, segment, params) => {
+  const market = segment.includes(":") ? segment : `simulator:${segment.toUpperCase()}-USD`
+  const symbol = market.slice(market.indexOf(":") + 1, market.indexOf("-"))
   const interval = params.get("interval") ?? "1m"
   const limit = Number(params.get("limit") ?? 500)
-  const { rows } = await pool.query(sqlText, [symbol, interval, limit])
+  const { rows } = await pool.query(sqlText, [market, interval, limit])
   const out = rows.map((r) => ({
+    market: r.market,
     symbol: r.symbol,
     interval: r.interval,
     bucketStart: r.bucket_start.getTime(),
@@ -48,7 +52,7 @@ const candles = async (res, symbol, params) => {
     tickCount: r.tick_count,
     vwap: r.vwap
   }))
-  send(res, 200, JSON.stringify({ symbol, interval, candles: out }))
+  send(res, 200, JSON.stringify({ symbol, market, interval, candles: out }))
 }
 
 const server = http.createServer((req, res) => {
@@ -56,7 +60,7 @@ const server = http.createServer((req, res) => {
   let work
   if (url.pathname === "/api/latest") work = latest(res)
   else if (url.pathname.startsWith("/api/candles/"))
-    work = candles(res, url.pathname.slice("/api/candles/".length).toUpperCase(), url.searchParams)
+    work = candles(res, decodeURIComponent(url.pathname.slice("/api/candles/".length)), url.searchParams)
   else if (url.pathname === "/health") work = Promise.resolve(send(res, 200, '{"status":"ok"}'))
   else work = Promise.resolve(send(res, 404, '{"error":"not found"}'))
   work.catch((e) => send(res, 503, JSON.stringify({ error: String(e.message ?? e) })))

@@ -120,7 +120,7 @@ const runProcessor = async ({
   const { Redis } = await import("ioredis")
   const cache = new Redis(redis.url)
   clean.add("cache reader", async () => cache.disconnect())
-  const latestKeys = coins.map((c) => `latest:${c.symbol}`)
+  const latestKeys = coins.map((c) => `latest:simulator:${c.symbol}-USD`)
   const first = start("recovery-processor-1")
   await eventually(
     async () => ((await checkpoint()).rows.length === 3 ? true : undefined),

@@ -19,9 +19,9 @@ const seed = async (db, redisUrl) => {
   await query(
     db,
     `
-    INSERT INTO candles (symbol, interval, bucket_start, open, high, low, close, volume, tick_count, vwap,
+    INSERT INTO candles (market, symbol, interval, bucket_start, open, high, low, close, volume, tick_count, vwap,
                          sma20, sma50, ema12, ema26, rsi14, bb_upper, bb_middle, bb_lower)
-    SELECT s, '1m', date_trunc('minute', now()) - make_interval(mins => i),
+    SELECT 'simulator:' || s || '-USD', s, '1m', date_trunc('minute', now()) - make_interval(mins => i),
            p, p * 1.002, p * 0.998, p * 1.001, 1 + (i % 7), 60, p * 1.0005,
            p, p, p, p, 50 + (i % 20), p * 1.01, p, p * 0.99
     FROM unnest($1::text[]) WITH ORDINALITY AS c(s, k),
@@ -35,7 +35,7 @@ const seed = async (db, redisUrl) => {
   const pipeline = r.pipeline()
   seedSymbols.forEach((symbol, i) => {
     pipeline.setex(
-      `latest:${symbol}`,
+      `latest:simulator:${symbol}-USD`,
       86_400,
       JSON.stringify({
         symbol,
@@ -47,11 +47,15 @@ const seed = async (db, redisUrl) => {
         change24h: 1.2,
         eventTime: now,
         source: "simulator",
-        ingestTime: now
+        ingestTime: now,
+        market: `simulator:${symbol}-USD`
       })
     )
   })
-  pipeline.sadd("latest:symbols", ...seedSymbols)
+  pipeline.sadd(
+    "latest:markets",
+    seedSymbols.map((s) => `simulator:${s}-USD`)
+  )
   await pipeline.exec()
   await r.quit()
 }

@@ -185,7 +185,7 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
   await client.connect()
   const { Redis } = await import("ioredis")
   const cacheReader = new Redis(redis.url)
-  const lastKeys = [...lastEventTimes.keys()].map((s) => `latest:${s}`)
+  const lastKeys = [...lastEventTimes.keys()].map((s) => `latest:simulator:${s}-USD`)
   const wantLast = [...lastEventTimes.values()]
   const spawned = Date.now()
   const processor = startCli(
@@ -284,7 +284,7 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
     "SELECT interval, sum(tick_count)::bigint AS n, count(*)::int AS rows FROM candles GROUP BY interval ORDER BY interval"
   )
   const r = new Redis(redis.url)
-  const latestKeys = (await r.keys("latest:*")).filter((k) => k !== "latest:symbols").length
+  const latestKeys = (await r.keys("latest:*")).filter((k) => k !== "latest:markets").length
   await r.quit()
   const admin = kafka(env.KAFKA_BROKERS).admin()
   await admin.connect()

@@ -54,7 +54,8 @@ export const readEvents = async (url: string, name: string, count: number, heade
       if (done) break
       buffer += value
       let end: number
-      while ((end = buffer.indexOf("\n\n")) >= 0) {
+      // One chunk can hold more events than asked for: take `count`, no more (the callers count them).
+      while (events.length < count && (end = buffer.indexOf("\n\n")) >= 0) {
         const block = buffer.slice(0, end)
         buffer = buffer.slice(end + 2)
         const fields = Object.fromEntries(
