@@ -105,11 +105,7 @@ const runMarket = (
     while (true) {
       const items = yield* Queue.takeBetween(queue, 1, 1024)
       for (const item of items) {
-        if (item._tag === "End") {
-          yield* flush
-          if (dropped > 0) yield* Metric.incrementBy(duplicates, dropped)
-          return
-        }
+        if (item._tag === "End") return yield* Effect.zipRight(flush, Metric.incrementBy(duplicates, dropped))
         if (item._tag === "Heartbeat") {
           // Coinbase says which id the product is at: a match missed at the tail is filled now, not at the next one.
           // Only from the heartbeat before this one: a match and the heartbeat after it may cross on the way.
