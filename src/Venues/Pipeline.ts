@@ -46,6 +46,42 @@ interface Worker {
   fiber?: Fiber.RuntimeFiber<void>
 }
 
+/**
+ * A market's events, collected and handed on once per batch of items (and before each fill, which emits its own
+ * pages): a queue operation and a metric update per trade were most of the venue path's time.
+ */
+const makeBatch = (
+  out: Queue.Queue<VenueEvent | typeof done>,
+  trades: Metric.Metric.Counter<number>,
+  lastTime: Metric.Metric.Gauge<number>
+) => {
+  let pending: Array<VenueEvent> = []
+  let delivered = 0
+  let lastTradeTime: number | undefined
+  const push = (e: VenueEvent) => {
+    if (e._tag === "Trade") {
+      delivered++
+      lastTradeTime = e.trade.eventTime
+    }
+    pending.push(e)
+  }
+  const flush = Effect.suspend(() => {
+    if (pending.length === 0) return Effect.void
+    const events = pending
+    const count = delivered
+    const time = lastTradeTime
+    pending = []
+    delivered = 0
+    lastTradeTime = undefined
+    return Effect.all([
+      count === 0 ? Effect.void : Metric.incrementBy(trades, count),
+      time === undefined ? Effect.void : Metric.set(lastTime, time / 1000),
+      Queue.offerAll(out, events)
+    ])
+  })
+  return { push, flush }
+}
+
 const runMarket = (
   options: PipelineOptions,
   market: Market,
@@ -61,35 +97,18 @@ const runMarket = (
     const given = options.lastIds?.get(market)
     let state = given === undefined ? Continuity.unknown : Continuity.known(given)
     let hint: number | undefined
-    // Events are collected and handed on once per batch of items (and before each fill, which emits its own
-    // pages): a queue operation and a metric update per trade were most of the venue path's time.
-    let pending: Array<VenueEvent> = []
-    let delivered = 0
-    let lastTradeTime: number | undefined
+    const batch = makeBatch(out, trades, lastTime)
     const collect = (e: VenueEvent) => {
-      if (e._tag === "Trade") {
-        delivered++
-        lastTradeTime = e.trade.eventTime
-        state = Continuity.deliver(state, { id: e.trade.tradeId, time: e.trade.eventTime })
-      } else {
-        state = Continuity.deliver(state, { id: e.gap.toId, time: Continuity.lastOf(state)?.time ?? e.gap.fromTime })
-      }
-      pending.push(e)
+      const last = Continuity.lastOf(state)
+      state = Continuity.deliver(
+        state,
+        e._tag === "Trade"
+          ? { id: e.trade.tradeId, time: e.trade.eventTime }
+          : { id: e.gap.toId, time: last?.time ?? e.gap.fromTime }
+      )
+      batch.push(e)
     }
-    const flush = Effect.suspend(() => {
-      if (pending.length === 0) return Effect.void
-      const events = pending
-      const count = delivered
-      const time = lastTradeTime
-      pending = []
-      delivered = 0
-      lastTradeTime = undefined
-      return Effect.all([
-        count === 0 ? Effect.void : Metric.incrementBy(trades, count),
-        time === undefined ? Effect.void : Metric.set(lastTime, time / 1000),
-        Queue.offerAll(out, events)
-      ])
-    })
+    const flush = batch.flush
     const emit = (events: ReadonlyArray<VenueEvent>) =>
       Effect.suspend(() => {
         for (const e of events) collect(e)
