@@ -1,4 +1,4 @@
-import { Effect, Fiber, Metric, Queue, Schedule, Stream } from "effect"
+import { type Chunk, Effect, Fiber, Metric, Queue, Schedule, Stream } from "effect"
 import { type Market, marketParts, symbolIndex } from "../Domain/Market.js"
 import { toTrade, type VenueTrade } from "../Domain/Trade.js"
 import * as Continuity from "./Continuity.js"
@@ -46,6 +46,42 @@ interface Worker {
   fiber?: Fiber.RuntimeFiber<void>
 }
 
+/**
+ * A market's events, collected and handed on once per batch of items (and before each fill, which emits its own
+ * pages): a queue operation and a metric update per trade were most of the venue path's time.
+ */
+const makeBatch = (
+  out: Queue.Queue<VenueEvent | typeof done>,
+  trades: Metric.Metric.Counter<number>,
+  lastTime: Metric.Metric.Gauge<number>
+) => {
+  let pending: Array<VenueEvent> = []
+  let delivered = 0
+  let lastTradeTime: number | undefined
+  const push = (e: VenueEvent) => {
+    if (e._tag === "Trade") {
+      delivered++
+      lastTradeTime = e.trade.eventTime
+    }
+    pending.push(e)
+  }
+  const flush = Effect.suspend(() => {
+    if (pending.length === 0) return Effect.void
+    const events = pending
+    const count = delivered
+    const time = lastTradeTime
+    pending = []
+    delivered = 0
+    lastTradeTime = undefined
+    return Effect.all([
+      count === 0 ? Effect.void : Metric.incrementBy(trades, count),
+      time === undefined ? Effect.void : Metric.set(lastTime, time / 1000),
+      Queue.offerAll(out, events)
+    ])
+  })
+  return { push, flush }
+}
+
 const runMarket = (
   options: PipelineOptions,
   market: Market,
@@ -61,21 +97,22 @@ const runMarket = (
     const given = options.lastIds?.get(market)
     let state = given === undefined ? Continuity.unknown : Continuity.known(given)
     let hint: number | undefined
+    const batch = makeBatch(out, trades, lastTime)
+    const collect = (e: VenueEvent) => {
+      const last = Continuity.lastOf(state)
+      state = Continuity.deliver(
+        state,
+        e._tag === "Trade"
+          ? { id: e.trade.tradeId, time: e.trade.eventTime }
+          : { id: e.gap.toId, time: last?.time ?? e.gap.fromTime }
+      )
+      batch.push(e)
+    }
+    const flush = batch.flush
     const emit = (events: ReadonlyArray<VenueEvent>) =>
-      Effect.gen(function* () {
-        for (const e of events) {
-          if (e._tag === "Trade") {
-            yield* Metric.increment(trades)
-            yield* Metric.set(lastTime, e.trade.eventTime / 1000)
-            state = Continuity.deliver(state, { id: e.trade.tradeId, time: e.trade.eventTime })
-          } else {
-            state = Continuity.deliver(state, {
-              id: e.gap.toId,
-              time: Continuity.lastOf(state)?.time ?? e.gap.fromTime
-            })
-          }
-          yield* Queue.offer(out, e)
-        }
+      Effect.suspend(() => {
+        for (const e of events) collect(e)
+        return flush
       })
     const fillTo = (toId: number, afterTime: number, at: number) => {
       const before = Continuity.lastOf(state)
@@ -83,26 +120,34 @@ const runMarket = (
       const request = { market, fromId: before.id + 1, toId, before, afterTime, detectedAt: at }
       return Effect.zipRight(Metric.increment(found), fill(options.rest, request, emit, options.budget))
     }
+    let dropped = 0
     while (true) {
-      const item = yield* Queue.take(queue)
-      if (item._tag === "End") return
-      if (item._tag === "Heartbeat") {
-        // Coinbase says which id the product is at: a match missed at the tail is filled now, not at the next one.
-        // Only from the heartbeat before this one: a match and the heartbeat after it may cross on the way.
-        if (hint !== undefined) yield* fillTo(hint, item.time, item.at)
-        hint = item.lastTradeId
-        continue
+      const items = yield* Queue.takeBetween(queue, 1, 1024)
+      for (const item of items) {
+        if (item._tag === "End") return yield* Effect.zipRight(flush, Metric.incrementBy(duplicates, dropped))
+        if (item._tag === "Heartbeat") {
+          // Coinbase says which id the product is at: a match missed at the tail is filled now, not at the next one.
+          // Only from the heartbeat before this one: a match and the heartbeat after it may cross on the way.
+          if (hint !== undefined) yield* Effect.zipRight(flush, fillTo(hint, item.time, item.at))
+          hint = item.lastTradeId
+          continue
+        }
+        const verdict = Continuity.classify(state, item.trade.tradeId)
+        if (verdict._tag === "Duplicate") {
+          state = Continuity.dropped(state)
+          dropped++
+          continue
+        }
+        if (verdict._tag === "Jump") yield* Effect.zipRight(flush, fillTo(verdict.toId, item.trade.eventTime, item.at))
+        // The fill may have delivered up to here already (a heartbeat raced ahead); classify again.
+        if (Continuity.classify(state, item.trade.tradeId)._tag === "Duplicate") continue
+        collect({ _tag: "Trade", trade: toTrade(market, item.trade, item.at) })
       }
-      const verdict = Continuity.classify(state, item.trade.tradeId)
-      if (verdict._tag === "Duplicate") {
-        state = Continuity.dropped(state)
-        yield* Metric.increment(duplicates)
-        continue
+      yield* flush
+      if (dropped > 0) {
+        yield* Metric.incrementBy(duplicates, dropped)
+        dropped = 0
       }
-      if (verdict._tag === "Jump") yield* fillTo(verdict.toId, item.trade.eventTime, item.at)
-      // The fill may have delivered up to here already (a heartbeat raced ahead); classify again.
-      if (Continuity.classify(state, item.trade.tradeId)._tag === "Duplicate") continue
-      yield* emit([{ _tag: "Trade", trade: toTrade(market, item.trade, item.at) }])
     }
   })
 
@@ -113,11 +158,11 @@ const router = (options: PipelineOptions, workers: ReadonlyMap<Market, Worker>) 
   const skipped = (kind: string) =>
     Metric.tagged(Metric.tagged(fillMetrics.framesSkipped, "venue", options.venue), "kind", kind)
   const dropping = new Set<Market>()
-  const offer = (market: Market, item: Item) =>
+  const offer = (market: Market, items: Array<Item>) =>
     Effect.gen(function* () {
       const worker = workers.get(market)
       if (worker === undefined) return
-      const taken = yield* Queue.offer(worker.queue, item)
+      const taken = yield* Queue.offerAll(worker.queue, items)
       // Dropped past the buffer: the jump it leaves is filled from REST. Logged once per overflow.
       if (taken) dropping.delete(market)
       else if (!dropping.has(market)) {
@@ -132,31 +177,43 @@ const router = (options: PipelineOptions, workers: ReadonlyMap<Market, Worker>) 
       logged.add(kind)
       yield* Effect.logWarning(`${options.venue}: skipping frames of kind ${kind} (logged once per kind): ${message}`)
     })
-  return (event: FrameInput) =>
+  // A chunk of frames at a time: each market's items are handed to its worker in one offer, in frame order.
+  return (events: Chunk.Chunk<FrameInput>) =>
     Effect.gen(function* () {
-      if (event._tag !== "Frame") return
-      const read = readFrame(options.venue, event.text)
-      switch (read._tag) {
-        case "Trades":
-          for (const trade of read.trades) {
-            const market = index.get(trade.symbol)
-            if (market === undefined) yield* skip("unsubscribed", `a trade of ${trade.symbol}`)
-            else yield* offer(market, { _tag: "Trade", trade, at: event.at })
-          }
-          return
-        case "Heartbeat": {
-          const market = index.get(read.symbol)
-          if (market !== undefined)
-            yield* offer(market, { _tag: "Heartbeat", lastTradeId: read.lastTradeId, at: event.at, time: read.time })
-          return
-        }
-        case "Skipped":
-          return yield* skip(read.kind, `${read.reason}: ${read.excerpt}`)
-        case "Refused":
-          return yield* Effect.logWarning(`${options.venue} refused: ${read.message}`)
-        default:
-          return
+      const batches = new Map<Market, Array<Item>>()
+      const add = (market: Market, item: Item) => {
+        const batch = batches.get(market)
+        if (batch === undefined) batches.set(market, [item])
+        else batch.push(item)
       }
+      for (const event of events) {
+        if (event._tag !== "Frame") continue
+        const read = readFrame(options.venue, event.text)
+        switch (read._tag) {
+          case "Trades":
+            for (const trade of read.trades) {
+              const market = index.get(trade.symbol)
+              if (market === undefined) yield* skip("unsubscribed", `a trade of ${trade.symbol}`)
+              else add(market, { _tag: "Trade", trade, at: event.at })
+            }
+            break
+          case "Heartbeat": {
+            const market = index.get(read.symbol)
+            if (market !== undefined)
+              add(market, { _tag: "Heartbeat", lastTradeId: read.lastTradeId, at: event.at, time: read.time })
+            break
+          }
+          case "Skipped":
+            yield* skip(read.kind, `${read.reason}: ${read.excerpt}`)
+            break
+          case "Refused":
+            yield* Effect.logWarning(`${options.venue} refused: ${read.message}`)
+            break
+          default:
+            break
+        }
+      }
+      for (const [market, items] of batches) yield* offer(market, items)
     })
 }
 
@@ -193,7 +250,7 @@ export const fromFrames = <E, R>(
         Effect.zipRight(Queue.offer(out, done))
       )
       yield* frames.pipe(
-        Stream.runForEach(router(options, workers)),
+        Stream.runForEachChunk(router(options, workers)),
         Effect.catchAllCause((cause) => Effect.logError(`${options.venue}: the frames stream failed`, cause)),
         Effect.zipRight(finish),
         Effect.forkScoped
