@@ -7,6 +7,7 @@ export default defineConfig({
     // stop or kill them (outage tests), which would break any file running alongside.
     fileParallelism: false,
     testTimeout: 30_000,
-    hookTimeout: 60_000
+    // Set-ups start built services (an embedded one can take a minute on a loaded machine): a bound, not a timing.
+    hookTimeout: 180_000
   }
 })

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { eventually } from "../../support/waiting.mjs"
-import { type Running, startCli } from "../e2e/support.js"
+import { type Running, startCli, untilHealthy } from "../e2e/support.js"
 
 const up = async (svc: Running) => {
-  await eventually(async () => (await fetch(`${svc.url}/health`)).ok || undefined, 60_000, "/health")
+  await untilHealthy(svc)
 }
 
 describe("limits, authentication and headers (built service)", () => {
@@ -20,7 +20,7 @@ describe("limits, authentication and headers (built service)", () => {
       startCli(["service"], {})
     ])
     await Promise.all([up(svc), up(keyless)])
-  }, 90_000)
+  }, 180_000)
   afterAll(async () => {
     await Promise.all([svc.stop("SIGTERM"), keyless.stop("SIGTERM")])
   })

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { eventually } from "../../support/waiting.mjs"
-import { type Running, startCli } from "../e2e/support.js"
+import { type Running, startCli, untilHealthy } from "../e2e/support.js"
 import { openSse } from "./sse-client.js"
 
 // Markets end to end on the built `node dist/main.js service` (simulator, embedded adapters): the markets rows the
@@ -20,8 +20,8 @@ describe("markets on the built service (simulator)", () => {
   let svc: Running
   beforeAll(async () => {
     svc = await startCli(["service"], { SIMULATOR_RATE: "5", CHECKPOINT_INTERVAL: "500 millis" })
-    await eventually(async () => (await fetch(`${svc.url}/health`)).ok || undefined, 60_000, "/health")
-  }, 70_000)
+    await untilHealthy(svc)
+  }, 180_000)
   afterAll(async () => {
     await svc?.stop("SIGTERM")
   })

@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process"
 import { existsSync } from "node:fs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { eventually } from "../../support/waiting.mjs"
-import { type Running, startCli } from "../e2e/support.js"
+import { type Running, startCli, untilHealthy } from "../e2e/support.js"
 
 interface Family {
   readonly name: string
@@ -29,8 +29,8 @@ describe("GET /metrics (built service)", () => {
   let svc: Running
   beforeAll(async () => {
     svc = await startCli(["service"], { SIMULATOR_RATE: "5", CHECKPOINT_INTERVAL: "500 millis" })
-    await eventually(async () => (await fetch(`${svc.url}/health`)).ok || undefined, 60_000, "/health")
-  }, 70_000)
+    await untilHealthy(svc)
+  }, 180_000)
   afterAll(async () => {
     await svc.stop("SIGTERM")
   })

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { eventually } from "../../support/waiting.mjs"
-import { type Running, startCli } from "../e2e/support.js"
+import { type Running, startCli, untilHealthy } from "../e2e/support.js"
 import { openSse, type SseConnection } from "./sse-client.js"
 
 // GET /api/events against the built `node dist/main.js service` (embedded adapters, simulator): connection caps,
@@ -10,7 +10,7 @@ const started: Array<Running> = []
 const start = async (env: Record<string, string>) => {
   const svc = await startCli(["service"], env)
   started.push(svc)
-  await eventually(async () => (await fetch(`${svc.url}/health`)).ok || undefined, 60_000, "/health")
+  await untilHealthy(svc)
   return svc
 }
 const metric = async (url: string, line: RegExp) => {
@@ -38,7 +38,7 @@ describe("SSE connection caps (SSE_MAX_CLIENTS=3, SSE_MAX_PER_ADDRESS=2)", () =>
 
   beforeAll(async () => {
     svc = await start({ SIMULATOR_RATE: "5", SSE_MAX_CLIENTS: "3", SSE_MAX_PER_ADDRESS: "2" })
-  }, 70_000)
+  }, 180_000)
   afterAll(() => {
     for (const c of open) c.close()
   })
@@ -100,7 +100,7 @@ describe("SSE filter and resume", () => {
 
   beforeAll(async () => {
     svc = await start({ SIMULATOR_RATE: "5" })
-  }, 70_000)
+  }, 180_000)
 
   it("sends the retry hint first, then only the symbols asked for (any case)", async () => {
     const c = await openSse(`${svc.url}/api/events?symbols=btc,ETH`)
@@ -185,7 +185,7 @@ describe("a slow client never slows the others", () => {
   beforeAll(async () => {
     // ~2,800 events a second (ticks and candle updates): an unread stream fills its socket buffers within seconds
     svc = await start({ SIMULATOR_RATE: "50" })
-  }, 70_000)
+  }, 180_000)
 
   it("keeps streaming to 25 readers while one connection is never read, and drops the unread one's oldest events", async () => {
     const slow = await openSse(`${svc.url}/api/events`, { read: false, keep: false })

@@ -4,7 +4,7 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { type Browser, type ConsoleMessage, chromium, type Page } from "playwright-core"
 import { eventually } from "../../support/waiting.mjs"
-import { type Running, startCli } from "../e2e/support.js"
+import { type Running, startCli, untilHealthy } from "../e2e/support.js"
 import { type HistoryOptions, writeHistory } from "./history.js"
 
 // What the browser tests share: Debian's Chromium (scripts/install-test-tools.sh installs it) driven by playwright-core,
@@ -59,8 +59,8 @@ export const startDashboard = async (
     CHECKPOINT_INTERVAL: "1 second",
     BATCH_SIZE: "5000"
   })
-  await eventually(async () => (await fetch(`${svc.url}/health`)).ok || undefined, 60_000, "/health")
-  await eventually(() => ready(svc.url), 60_000, what)
+  await untilHealthy(svc)
+  await eventually(() => ready(svc.url), 120_000, what)
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,

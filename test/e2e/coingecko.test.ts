@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs"
 import { createServer, type Server } from "node:http"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { eventually } from "../../support/waiting.mjs"
-import { type Running, startCli } from "./support.js"
+import { type Running, startCli, untilHealthy } from "./support.js"
 
 // The whole pipeline fed by the CoinGecko source: the built service with SOURCE=coingecko against a fake CoinGecko on
 // loopback that serves the recorded answers (test/fixtures/coingecko), each poll a little later and a little moved.
@@ -56,8 +56,8 @@ describe("service with SOURCE=coingecko (fake CoinGecko on loopback)", () => {
       POLL_INTERVAL: "1 second",
       CHECKPOINT_INTERVAL: "500 millis"
     })
-    await eventually(async () => (await fetch(`${svc.url}/health`)).ok || undefined, 60_000, "/health")
-  }, 70_000)
+    await untilHealthy(svc)
+  }, 180_000)
 
   afterAll(async () => {
     await svc.stop("SIGTERM")

@@ -1,7 +1,6 @@
 import { FastCheck as fc } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { eventually } from "../../support/waiting.mjs"
-import { type Running, startCli } from "./support.js"
+import { type Running, startCli, untilHealthy } from "./support.js"
 
 // Every HTTP parameter fuzzed against the built service: a bad one is a 4xx with a JSON { error } body, never a 5xx.
 const seed = process.env["PROPERTY_SEED"] ? Number(process.env["PROPERTY_SEED"]) : Date.now()
@@ -49,8 +48,8 @@ describe("HTTP parameters, fuzzed", () => {
   let svc: Running
   beforeAll(async () => {
     svc = await startCli(["service"], { SIMULATOR_RATE: "2", CHECKPOINT_INTERVAL: "1 second" })
-    await eventually(async () => (await fetch(`${svc.url}/health`)).ok || undefined, 60_000, "/health")
-  }, 70_000)
+    await untilHealthy(svc)
+  }, 180_000)
   afterAll(async () => {
     await svc.stop("SIGTERM")
   })

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { eventually } from "../../support/waiting.mjs"
-import { type Running, readEvents, startCli } from "./support.js"
+import { type Running, readEvents, startCli, untilHealthy } from "./support.js"
 
 // The built CLI on embedded adapters, exactly as `npm start` runs it.
 describe("service (embedded, built dist/main.js)", () => {
@@ -8,8 +8,8 @@ describe("service (embedded, built dist/main.js)", () => {
 
   beforeAll(async () => {
     svc = await startCli(["service"], { SIMULATOR_RATE: "5", CHECKPOINT_INTERVAL: "1 second" })
-    await eventually(async () => (await fetch(`${svc.url}/health`)).ok || undefined, 60_000, "/health")
-  }, 70_000)
+    await untilHealthy(svc)
+  }, 180_000)
 
   afterAll(async () => {
     if (svc.child.exitCode === null) await svc.stop("SIGKILL").catch(() => undefined)

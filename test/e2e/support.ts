@@ -1,5 +1,6 @@
 import type { ChildProcess } from "node:child_process"
 import { freePort, startCli as startBuiltCli } from "../../support/processes.mjs"
+import { eventually } from "../../support/waiting.mjs"
 
 export interface Running {
   readonly child: ChildProcess
@@ -75,3 +76,10 @@ export const readEvents = async (url: string, name: string, count: number, heade
   }
   return { status: res.status, contentType: res.headers.get("content-type"), events }
 }
+
+/**
+ * Until the service answers /health. Bounded, not timed: an embedded service on a loaded 2-core machine can take a
+ * minute to start (PGlite), and the bound only has to say "it never came up".
+ */
+export const untilHealthy = (svc: Running, timeoutMs = 150_000) =>
+  eventually(async () => (await fetch(`${svc.url}/health`)).ok || undefined, timeoutMs, "/health")

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { Market } from "../../src/Domain/Market.js"
 import { eventually } from "../../support/waiting.mjs"
 import { candleDifferences, type StoredCandle, storedCandle } from "../support/Reference.js"
-import { type Running, startCli } from "./support.js"
+import { type Running, startCli, untilHealthy } from "./support.js"
 import * as S from "./venueScenario.js"
 
 // Issue 15's "Done when", on embedded adapters: `node dist/main.js service` with SOURCE=binance,coinbase,kraken against
@@ -41,8 +41,8 @@ describe("SOURCE=binance,coinbase,kraken against three fake venues (service, emb
   beforeAll(async () => {
     fakes = await S.startFakes()
     svc = await startCli(["service"], { ...S.venueEnv(fakes), CHECKPOINT_INTERVAL: "500 millis" })
-    await eventually(async () => (await fetch(`${svc.url}/health`)).ok || undefined, 60_000, "/health")
-  }, 70_000)
+    await untilHealthy(svc)
+  }, 180_000)
 
   afterAll(async () => {
     if (svc !== undefined && svc.child.exitCode === null) await svc.stop("SIGKILL").catch(() => undefined)
