@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { Market } from "../../src/Domain/Market.js"
 import { eventually } from "../../support/waiting.mjs"
@@ -37,16 +40,26 @@ const gapsOf = async (url: string, market: Market) => {
 describe("SOURCE=binance,coinbase,kraken against three fake venues (service, embedded, built dist/main.js)", () => {
   let fakes: S.Fakes
   let svc: Running
+  let replayed: Running | undefined
+  // The live run records its frames and REST answers; the second test replays them into a service of its own.
+  const recording = mkdtempSync(join(tmpdir(), "venues-recording-"))
 
   beforeAll(async () => {
     fakes = await S.startFakes()
-    svc = await startCli(["service"], { ...S.venueEnv(fakes), CHECKPOINT_INTERVAL: "500 millis" })
+    svc = await startCli(["service"], {
+      ...S.venueEnv(fakes),
+      CHECKPOINT_INTERVAL: "500 millis",
+      RECORD_FRAMES: recording
+    })
     await untilHealthy(svc)
   }, 180_000)
 
   afterAll(async () => {
     if (svc !== undefined && svc.child.exitCode === null) await svc.stop("SIGKILL").catch(() => undefined)
+    if (replayed !== undefined && replayed.child.exitCode === null)
+      await replayed.stop("SIGKILL").catch(() => undefined)
     await fakes?.close()
+    rmSync(recording, { recursive: true, force: true })
   })
 
   it("after disconnects and gaps, every 1m candle is the reference fold and every lost range a gap", async () => {
@@ -85,5 +98,43 @@ describe("SOURCE=binance,coinbase,kraken against three fake venues (service, emb
     )
     for (const v of S.venueNames) expect(ready?.dependencies[`venue:${v}`]?.state, v).toBe("up")
     expect((await svc.stop("SIGTERM")).code, svc.output()).toBe(0)
+  }, 240_000)
+
+  it("the recording, replayed through SOURCE=replay:<dir>, gives the live run's candles and gaps", async () => {
+    // Runs after the live test, whose SIGTERM flushed the recording. The fakes keep running but nothing reaches them:
+    // the replay's REST answers come from the recording.
+    expect(svc.child.exitCode, "the live service has stopped").toBe(0)
+    const requestsBefore = [...fakes.venues.values()].reduce((n, f) => n + f.requests.length, 0)
+    replayed = await startCli(["service"], { SOURCE: `replay:${recording}`, MARKETS: fakes.markets.join(",") })
+    await untilHealthy(replayed)
+    const url = replayed.url
+    const reference = S.referenceOf(fakes)
+    const problems = async () => {
+      const stored = (await Promise.all(fakes.markets.map((m) => candlesOf(url, m)))).flat()
+      return candleDifferences(stored, reference)
+    }
+    await eventually(
+      async () => ((await problems()).length === 0 ? true : undefined),
+      120_000,
+      "replayed candles"
+    ).catch(async (e: unknown) => {
+      throw new Error(`${String(e)}\n${(await problems()).slice(0, 20).join("\n")}\n${replayed?.output().slice(-4000)}`)
+    })
+    for (const m of fakes.markets) {
+      const expected = S.lostRanges(fakes, m)
+      const listed = await eventually(
+        async () => {
+          const gaps = await gapsOf(url, m)
+          return gaps.length >= expected.length ? gaps : undefined
+        },
+        30_000,
+        `${m}'s replayed gaps`
+      )
+      expect(listed, m).toEqual(expected)
+    }
+    expect(
+      [...fakes.venues.values()].reduce((n, f) => n + f.requests.length, 0),
+      "REST calls to the fakes"
+    ).toBe(requestsBefore)
   }, 240_000)
 })
