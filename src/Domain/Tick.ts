@@ -38,7 +38,13 @@ export class Tick extends Schema.Class<Tick>("Tick")({
   /** The venue's trade id: set on trades, absent on samples. */
   tradeId: Schema.optional(TradeId),
   /** The taker's side, on trades. */
-  side: Schema.optional(Side)
+  side: Schema.optional(Side),
+  // Completeness (docs/completeness.md): the venue's raw trade ids a tick aggregates (Binance aggTrade `f`/`l`);
+  // absent when the tick is one trade (its `tradeId`) or a sample.
+  /** First raw trade id this tick aggregates. */
+  firstTradeId: Schema.optional(TradeId),
+  /** Last raw trade id this tick aggregates. */
+  lastTradeId: Schema.optional(TradeId)
 }) {}
 
 /** Tick <-> JSON string, for the bus and for files. */
@@ -65,7 +71,7 @@ export const tickFromJson = (u: unknown): Tick | undefined => {
     string,
     unknown
   >
-  const { market, tradeId, side } = u as Record<string, unknown>
+  const { market, tradeId, side, firstTradeId, lastTradeId } = u as Record<string, unknown>
   if (
     typeof symbol !== "string" ||
     !symbolPattern.test(symbol) ||
@@ -82,7 +88,9 @@ export const tickFromJson = (u: unknown): Tick | undefined => {
     !isEpochMillis(ingestTime) ||
     (market !== undefined && !isMarket(market)) ||
     (tradeId !== undefined && !isTradeId(tradeId)) ||
-    (side !== undefined && side !== "buy" && side !== "sell")
+    (side !== undefined && side !== "buy" && side !== "sell") ||
+    (firstTradeId !== undefined && !isTradeId(firstTradeId)) ||
+    (lastTradeId !== undefined && !isTradeId(lastTradeId))
   )
     return undefined
   // In the schema's field order, so the instance encodes to the same JSON; absent optionals stay absent.
@@ -100,7 +108,9 @@ export const tickFromJson = (u: unknown): Tick | undefined => {
       ingestTime,
       ...(market === undefined ? {} : { market }),
       ...(tradeId === undefined ? {} : { tradeId }),
-      ...(side === undefined ? {} : { side })
+      ...(side === undefined ? {} : { side }),
+      ...(firstTradeId === undefined ? {} : { firstTradeId }),
+      ...(lastTradeId === undefined ? {} : { lastTradeId })
     },
     true
   )
