@@ -3,6 +3,7 @@ import { Config, ConfigError, Data, Duration, Effect, Either, Option, Redacted }
 import { HttpConfig } from "./Config/Http.js"
 import { LogConfig } from "./Config/Log.js"
 import { DefaultMarketsConfig, SourcesConfig } from "./Config/Sources.js"
+import { TickStorageConfig } from "./Config/Storage.js"
 import { isCoinId } from "./Sources/Coins.js"
 
 export { HttpConfig, LimitsConfig, SseConfig } from "./Config/Http.js"
@@ -16,6 +17,7 @@ export {
   venuesOf,
   venueUrlDefaults
 } from "./Config/Sources.js"
+export { defaultTickStorage, type TickStorage, TickStorageConfig } from "./Config/Storage.js"
 
 /** The command cannot run as configured (exit code 2). */
 export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
@@ -243,7 +245,8 @@ export const AppConfig = Config.all({
   http: HttpConfig,
   producer: ProducerConfig,
   log: LogConfig,
-  defaultMarkets: DefaultMarketsConfig
+  defaultMarkets: DefaultMarketsConfig,
+  storage: TickStorageConfig
 })
 export type AppConfig = Config.Config.Success<typeof AppConfig>
 

@@ -5,7 +5,7 @@ import * as MemoryCache from "./Cache/Memory.js"
 import * as RedisCache from "./Cache/Redis.js"
 import { type AppConfig, UsageError } from "./Config.js"
 import * as SqlClient from "./Sql/Client.js"
-import { MigrationsLive } from "./Sql/Migrations.js"
+import { migrationsLayer } from "./Sql/Migrations.js"
 import * as Store from "./Store/Store.js"
 
 /**
@@ -27,7 +27,7 @@ export const cache = (config: AppConfig) =>
 /** The SQL client (a real server, or the embedded Postgres) with migrations applied, and the Store on top. */
 export const store = (config: AppConfig) =>
   Store.layer.pipe(
-    Layer.provideMerge(MigrationsLive),
+    Layer.provideMerge(migrationsLayer(config.storage)),
     Layer.provideMerge(
       Option.match(config.infra.databaseUrl, { onNone: () => SqlClient.embedded, onSome: SqlClient.server })
     )

@@ -3,6 +3,7 @@ import { Command, Options } from "@effect/cli"
 import { NodeContext, NodeHttpClient, NodeRuntime } from "@effect/platform-node"
 import { Cause, ConfigError, Console, Context, Duration, Effect, Either, Exit, Layer, Logger, Option } from "effect"
 import * as Backfill from "./Backfill.js"
+import { retentionWarning } from "./Config/Storage.js"
 import * as Config from "./Config.js"
 import { type AppConfig, defaultLog, type LogConfig, UsageError } from "./Config.js"
 import * as Server from "./Http/Server.js"
@@ -182,6 +183,10 @@ const backfill = Command.make("backfill", backfillOptions, ({ coins, days, repub
         message: `--request-interval: expected a duration such as "2 seconds", got "${Option.getOrElse(requestInterval, () => "")}"`
       })
     }
+    yield* Option.match(retentionWarning(days, config.storage.retention), {
+      onNone: () => Effect.void,
+      onSome: (warning) => Console.error(warning)
+    })
     const summary = yield* Backfill.run({
       client: CoinGecko.optionsFromConfig(config.source),
       coins: ids,
@@ -204,7 +209,9 @@ const backfill = Command.make("backfill", backfillOptions, ({ coins, days, repub
       "Run it before the producer: the processor rejects ticks older than a symbol's newest one minus ALLOWED_LATENESS as late. " +
       "The topic is scanned first and only points newer than what it holds for each symbol are published, so an interrupted run " +
       "goes on where it stopped and a repeated run publishes nothing twice. Progress goes to stderr (a bar on a terminal). " +
-      "Needs KAFKA_BROKERS."
+      "On TimescaleDB the ticks' retention (TICK_RETENTION, default 90 days, off allowed) drops ticks by their EVENT time: " +
+      "history older than that is stored and then deleted by the next retention run (its candles stay); a warning says so " +
+      "when --days reaches past it. Needs KAFKA_BROKERS."
   )
 )
 

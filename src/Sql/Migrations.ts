@@ -1,10 +1,12 @@
 import { NodeContext } from "@effect/platform-node"
 import { PgMigrator } from "@effect/sql-pg"
 import { Cause, Duration, Effect, Layer, Schedule } from "effect"
+import { defaultTickStorage, type TickStorage } from "../Config/Storage.js"
 import init from "./migrations/0001_init.js"
 import fencing from "./migrations/0002_fencing.js"
 import deadLetters from "./migrations/0003_dead_letters.js"
 import markets from "./migrations/0004_markets.js"
+import * as Timescale from "./Timescale.js"
 
 // Migrations are imported, not read from disk, so dist/ runs from anywhere.
 export const loader = PgMigrator.fromRecord({
@@ -26,4 +28,8 @@ export const migrate = PgMigrator.run({ loader }).pipe(
   Effect.provide(NodeContext.layer)
 )
 
-export const MigrationsLive = Layer.effectDiscard(migrate)
+/** The migrations, then TimescaleDB's hypertables and the configured tick policies where the server can load it. */
+export const migrationsLayer = (storage: TickStorage) =>
+  Layer.effectDiscard(Effect.zipRight(migrate, Timescale.apply(storage)))
+
+export const MigrationsLive = migrationsLayer(defaultTickStorage)

@@ -53,27 +53,6 @@ export default Effect.gen(function* () {
     )`
   yield* sql`CREATE INDEX IF NOT EXISTS ticks_event_time_idx ON ticks (event_time DESC)`
 
-  // TimescaleDB where the server has it; plain tables (already indexed by their keys) otherwise.
-  const available = yield* sql<{ readonly name: string }>`
-    SELECT name FROM pg_available_extensions WHERE name = 'timescaledb'`
-  if (available.length === 0) return
-  yield* sql
-    .withTransaction(
-      Effect.gen(function* () {
-        yield* sql`CREATE EXTENSION IF NOT EXISTS timescaledb`
-        yield* sql`SELECT create_hypertable('ticks', 'event_time', chunk_time_interval => INTERVAL '1 day',
-          if_not_exists => TRUE, migrate_data => TRUE)`
-        yield* sql`SELECT create_hypertable('candles', 'bucket_start', chunk_time_interval => INTERVAL '7 days',
-          if_not_exists => TRUE, migrate_data => TRUE)`
-        yield* sql`ALTER TABLE ticks SET (timescaledb.compress, timescaledb.compress_segmentby = 'symbol')`
-        yield* sql`SELECT add_compression_policy('ticks', INTERVAL '7 days', if_not_exists => TRUE)`
-        yield* sql`SELECT add_retention_policy('ticks', INTERVAL '90 days', if_not_exists => TRUE)`
-      })
-    )
-    .pipe(
-      // A savepoint: the extension may be listed but not loadable (shared_preload_libraries); keep plain tables then.
-      Effect.catchAll((error) =>
-        Effect.logWarning("TimescaleDB is available but could not be enabled; using plain tables", error)
-      )
-    )
+  // TimescaleDB (hypertables, compression, retention): src/Sql/Timescale.ts, after the migrations at every start. It
+  // asks the server whether the extension is preloaded first: CREATE EXTENSION on one that is not ends the connection.
 })
