@@ -228,7 +228,7 @@ export type ProcessorConfig = Config.Config.Success<typeof ProcessorConfig>
 /** The producer stage: ticks accepted from the source but not yet acknowledged by the bus, at most. */
 export const ProducerConfig = Config.all({
   bufferSize: positiveInt("PRODUCER_BUFFER", 10_000, 10_000_000),
-  /** `producer` alone: /health, /ready and /metrics on this port (unset: no listener; `service` has its own). */
+  /** `producer` or `processor` alone: /health, /ready, /metrics on this port (unset: none; `service` has its own). */
   statusPort: Config.integer("STATUS_PORT").pipe(
     Config.validate({ message: "expected a TCP port from 1 to 65535", validation: (n) => n >= 1 && n <= 65_535 }),
     Config.option

@@ -91,15 +91,22 @@ const processor = Command.make("processor", {}, () =>
   Effect.gen(function* () {
     const config = yield* loadConfig
     yield* Infra.requireShared(config, "processor", ["KAFKA_BROKERS", "REDIS_URL", "DATABASE_URL"])
-    yield* Processor.runWith(config).pipe(
-      Effect.provide(Layer.mergeAll(Infra.bus(config), Infra.cache(config), Infra.store(config))),
-      Effect.scoped
-    )
+    yield* Effect.gen(function* () {
+      // Alone it has no HTTP API: STATUS_PORT is where its metrics (lag, checkpoints, DLQ) can be scraped.
+      if (Option.isSome(config.producer.statusPort)) {
+        yield* StatusServer.serve({
+          topic: config.topic.topic,
+          port: config.producer.statusPort.value,
+          host: config.http.host
+        })
+      }
+      yield* Processor.runWith(config)
+    }).pipe(Effect.provide(Layer.mergeAll(Infra.bus(config), Infra.cache(config), Infra.store(config))), Effect.scoped)
   })
 ).pipe(
   Command.withDescription(
     "Consume ticks, build candles and indicators, write Postgres exactly-once with checkpoints and the cache best-effort. " +
-      "Needs KAFKA_BROKERS, REDIS_URL and DATABASE_URL."
+      "Needs KAFKA_BROKERS, REDIS_URL and DATABASE_URL. STATUS_PORT=<port> serves /health, /ready (the bus) and /metrics."
   )
 )
 
