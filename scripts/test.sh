@@ -15,6 +15,7 @@ cd "$(dirname "$0")/.."
 bash scripts/lint.sh # formatting, lint rules, line length, file and function sizes (fails fast)
 npm run --silent build
 bash scripts/install-test-tools.sh
+bash scripts/prometheus-check.sh # promtool: deploy/prometheus's config, alert rules and their unit tests (installs it)
 # test/Http/metrics.test.ts reads /metrics with Prometheus's reference parser (the Python client's), from this venv.
 export TEST_PYTHON="$PWD/.services/venv/bin/python"
 
