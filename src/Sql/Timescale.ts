@@ -98,6 +98,8 @@ const syncPolicy = (
 const enable = (sql: SqlClient.SqlClient, storage: TickStorage) =>
   sql.withTransaction(
     Effect.gen(function* () {
+      // Processes starting together (three processors) take turns: concurrent CREATEs and policy changes would race.
+      yield* sql`SELECT pg_advisory_xact_lock(hashtext('crypto-pipeline:timescale'))`
       yield* sql`CREATE EXTENSION IF NOT EXISTS timescaledb`
       yield* sql`SELECT create_hypertable('ticks', 'event_time', chunk_time_interval => INTERVAL '1 day',
         if_not_exists => TRUE, migrate_data => TRUE)`
