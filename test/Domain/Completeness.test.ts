@@ -174,9 +174,11 @@ describe("gaps", () => {
     const { state } = runOperator([{ _tag: "tick", tick: trade(1, t0) }], [0])
     const json = JSON.parse(Operator.encodeState(state)) as { markets: Record<string, Record<string, unknown>> }
     const s = json.markets[market]!
-    delete s["gaps"], delete s["refs"], delete s["recent"]
-    for (const c of Object.values(s["open"] as Record<string, Record<string, unknown>>))
-      delete c["firstTradeId"], delete c["lastTradeId"]
+    for (const field of ["gaps", "refs", "recent"]) delete s[field]
+    for (const c of Object.values(s["open"] as Record<string, Record<string, unknown>>)) {
+      delete c["firstTradeId"]
+      delete c["lastTradeId"]
+    }
     const back = Effect.runSync(Operator.decodeState(json))
     const m = back.markets[market]!
     expect([m.gaps, m.refs, m.recent]).toEqual([[], {}, []])

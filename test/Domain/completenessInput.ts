@@ -170,9 +170,9 @@ const marketRun = (market: Market, options: RunOptions) =>
       // A gap record right after the trade before it, as a source sends it (once, or repeated).
       for (const gap of gaps)
         for (let c = 0; c < gapCopies; c++) keyed.push({ key: gap.fromTime + 0.5, rec: { _tag: "gap", gap } })
-      klines.forEach((k, i) =>
+      klines.forEach((k, i) => {
         keyed.push({ key: k.bucketStart + MINUTE + (klineDelays[i] ?? 0), rec: { _tag: "kline", kline: k } })
-      )
+      })
       return { trades, lost, gaps, klines, keyed }
     })
 
