@@ -180,7 +180,7 @@ export const collect = (state: OperatorState, changes: Changes): Array<CandleUpd
         if (c.bucketStart >= from) {
           updates.push({
             key: candleKey(market, interval, c.bucketStart),
-            candle: toCandle(c, market),
+            candle: toCandle(c, market, "provisional", []),
             indicators: indicatorValues(indicators, c.close),
             closed: false
           })
@@ -220,7 +220,7 @@ const advanceWatermark = (
         const key = candleKey(market, interval, c.bucketStart)
         closed.push({
           key,
-          candle: toCandle(c, market),
+          candle: toCandle(c, market, "final", []),
           indicators: indicatorValues(s.indicators[interval], c.close),
           closed: true
         })
