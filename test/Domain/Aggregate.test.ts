@@ -110,6 +110,30 @@ describe("Aggregate", () => {
     ).toBe(1.5)
   })
 
+  it("breaks a tie of trade times by trade id, as the venue's own candle does, in any arrival order", () => {
+    // Three trades in one millisecond: the venue's open is the lowest id, its close the highest, whatever the prices.
+    const trade = (tradeId: number, price: number) =>
+      new Tick({
+        symbol: "BTC",
+        coinId: "BTCUSDT",
+        price,
+        volume: 1,
+        eventTime: epoch + 5,
+        source: "binance",
+        ingestTime: epoch + 6,
+        market: "binance:BTC-USDT",
+        tradeId,
+        side: "buy"
+      })
+    const ticks = [trade(7, 30), trade(8, 10), trade(9, 20)]
+    const key = candleKey("binance:BTC-USDT", "1m", epoch)
+    for (const order of [ticks, [...ticks].reverse(), [ticks[1]!, ticks[2]!, ticks[0]!]]) {
+      const built = foldIncrementally(order, ["1m"]).get(key)
+      expect([built?.open, built?.close]).toEqual([30, 20])
+    }
+    expect([foldCandles(ticks, ["1m"]).get(key)?.open, foldCandles(ticks, ["1m"]).get(key)?.close]).toEqual([30, 20])
+  })
+
   it("rejects a tick from another bucket", () => {
     const tick = (eventTime: number) =>
       new Tick({ symbol: "BTC", coinId: "bitcoin", price: 1, eventTime, source: "simulator", ingestTime: eventTime })

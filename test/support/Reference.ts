@@ -89,10 +89,13 @@ export const referenceCandles = (
   }
   const out = new Map<string, ReferenceCandle>()
   for (const [key, g] of groups) {
-    // Open is the earliest tick and close the latest; equal times break towards the lower price first.
-    const sorted = g.ticks
-      .slice()
-      .sort((a, b) => (a.eventTime !== b.eventTime ? a.eventTime - b.eventTime : a.price - b.price))
+    // Open is the earliest tick and close the latest; equal times break by trade id where both are trades (the
+    // venue's own order), else towards the lower price first.
+    const sorted = g.ticks.slice().sort((a, b) => {
+      if (a.eventTime !== b.eventTime) return a.eventTime - b.eventTime
+      if (a.tradeId !== undefined && b.tradeId !== undefined && a.tradeId !== b.tradeId) return a.tradeId - b.tradeId
+      return a.price - b.price
+    })
     const prices = sorted.map((t) => t.price)
     const volumes = sorted.map((t) => t.volume ?? 0)
     const volume = volumes.reduce((s, v) => s + v, 0)
