@@ -3,6 +3,7 @@ import { Config, ConfigError, Data, Duration, Effect, Either, Option, Redacted }
 import { HttpConfig } from "./Config/Http.js"
 import { LogConfig } from "./Config/Log.js"
 import { DefaultMarketsConfig, SourcesConfig } from "./Config/Sources.js"
+import { StorageConfig } from "./Config/Storage.js"
 import { isCoinId } from "./Sources/Coins.js"
 
 export { HttpConfig, LimitsConfig, SseConfig } from "./Config/Http.js"
@@ -16,6 +17,7 @@ export {
   venuesOf,
   venueUrlDefaults
 } from "./Config/Sources.js"
+export { StorageConfig } from "./Config/Storage.js"
 
 /** The command cannot run as configured (exit code 2). */
 export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
@@ -237,6 +239,7 @@ export type ProducerConfig = Config.Config.Success<typeof ProducerConfig>
 /** Everything, read once at start-up so a bad value stops the process before anything starts. */
 export const AppConfig = Config.all({
   infra: InfraConfig,
+  storage: StorageConfig,
   topic: TopicConfig,
   source: SourceConfig,
   processor: ProcessorConfig,
