@@ -205,6 +205,8 @@ export const SourceConfig = Config.all({
     Config.withDefault(1)
   ),
   simulatorSeed: Config.integer("SIMULATOR_SEED").pipe(Config.option),
+  /** On a fresh topic the simulator first publishes a day of history. */
+  history: Config.boolean("HISTORY").pipe(Config.withDefault(true)),
   coingecko: CoinGeckoConfig,
   replay: ReplayConfig
 }).pipe(Config.map(({ selection, ...rest }) => ({ ...selection, ...rest })))
