@@ -1,11 +1,12 @@
 import { Config, ConfigError, Data, Duration, Effect, Either, Option, Redacted } from "effect"
-
+import { DataConfig } from "./Config/Data.js"
 import { HttpConfig } from "./Config/Http.js"
 import { LogConfig } from "./Config/Log.js"
 import { DefaultMarketsConfig, SourcesConfig } from "./Config/Sources.js"
 import { TickStorageConfig } from "./Config/Storage.js"
 import { isCoinId } from "./Sources/Coins.js"
 
+export { DataConfig } from "./Config/Data.js"
 export { HttpConfig, LimitsConfig, SseConfig } from "./Config/Http.js"
 export { defaultLog, LogConfig } from "./Config/Log.js"
 export {
@@ -205,6 +206,8 @@ export const SourceConfig = Config.all({
     Config.withDefault(1)
   ),
   simulatorSeed: Config.integer("SIMULATOR_SEED").pipe(Config.option),
+  /** On a fresh topic the simulator first publishes a day of history. */
+  history: Config.boolean("HISTORY").pipe(Config.withDefault(true)),
   coingecko: CoinGeckoConfig,
   replay: ReplayConfig
 }).pipe(Config.map(({ selection, ...rest }) => ({ ...selection, ...rest })))
@@ -239,6 +242,7 @@ export type ProducerConfig = Config.Config.Success<typeof ProducerConfig>
 /** Everything, read once at start-up so a bad value stops the process before anything starts. */
 export const AppConfig = Config.all({
   infra: InfraConfig,
+  data: DataConfig,
   topic: TopicConfig,
   source: SourceConfig,
   processor: ProcessorConfig,

@@ -1,4 +1,6 @@
+import { join } from "node:path"
 import { Duration, Effect, Layer, Option } from "effect"
+import { Bus } from "./Bus/Bus.js"
 import * as KafkaBus from "./Bus/Kafka.js"
 import * as MemoryBus from "./Bus/Memory.js"
 import * as MemoryCache from "./Cache/Memory.js"
@@ -6,6 +8,7 @@ import * as RedisCache from "./Cache/Redis.js"
 import { type AppConfig, UsageError } from "./Config.js"
 import * as SqlClient from "./Sql/Client.js"
 import { migrationsLayer } from "./Sql/Migrations.js"
+import * as Lock from "./Storage/Lock.js"
 import * as Store from "./Store/Store.js"
 
 /**
@@ -14,9 +17,31 @@ import * as Store from "./Store/Store.js"
  */
 export const bus = (config: AppConfig) =>
   Option.match(config.infra.kafkaBrokers, {
-    onNone: () => MemoryBus.layer(),
+    onNone: () =>
+      Option.match(config.data.dataDir, {
+        onNone: () => MemoryBus.layer(),
+        onSome: (dir) =>
+          Layer.scoped(
+            Bus,
+            Effect.zipRight(
+              holdDataDir(dir),
+              Effect.map(
+                MemoryBus.makeOnDiskWithGroups({
+                  dir: join(dir, "log"),
+                  retentionMs: config.data.retentionHours * 3_600_000,
+                  retentionBytes: config.data.retentionBytes
+                }),
+                ({ bus }) => bus
+              )
+            )
+          )
+      }),
     onSome: (brokers) => KafkaBus.layer({ brokers })
   })
+
+/** DATA_DIR's lock, for as long as an embedded adapter keeps its data there; held by another process: a usage error. */
+const holdDataDir = (dir: string) =>
+  Lock.acquire(dir).pipe(Effect.mapError((e) => new UsageError({ message: e.message })))
 
 export const cache = (config: AppConfig) =>
   Option.match(config.infra.redisUrl, {
@@ -29,7 +54,15 @@ export const store = (config: AppConfig) =>
   Store.layer.pipe(
     Layer.provideMerge(migrationsLayer(config.storage)),
     Layer.provideMerge(
-      Option.match(config.infra.databaseUrl, { onNone: () => SqlClient.embedded, onSome: SqlClient.server })
+      Option.match(config.infra.databaseUrl, {
+        onNone: () =>
+          Option.match(config.data.dataDir, {
+            onNone: () => SqlClient.embedded,
+            // The lock first, held as long as the database is open.
+            onSome: (dir) => Layer.unwrapScoped(Effect.as(holdDataDir(dir), SqlClient.embeddedIn(join(dir, "pg"))))
+          }),
+        onSome: SqlClient.server
+      })
     )
   )
 

@@ -227,7 +227,8 @@ export const runWith = (config: AppConfig) =>
     )
     if (lastIds.size > 0)
       yield* Effect.logInfo(`producer: ${lastIds.size} venue markets resume where the topic left off`)
-    const records = yield* Sources.fromConfig(config.source, lastIds)
+    const history = yield* wantsHistory(bus, config)
+    const records = yield* Sources.fromConfig(config.source, lastIds, { history })
     const venues = config.source.markets.length === 0 ? "" : `, ${config.source.markets.length} venue markets`
     yield* Effect.logInfo(
       `producer: publishing ${config.source.sources.map(Sources.describe).join(", ")}${venues} to ${config.topic.topic} ` +
@@ -235,6 +236,24 @@ export const runWith = (config: AppConfig) =>
     )
     yield* publishStream(records, { topic: config.topic.topic, bufferSize: config.producer.bufferSize })
   }).pipe(Effect.annotateLogs({ stage: "producer" }))
+
+/**
+ * The simulator's day of history (HISTORY, default on): only on a topic that holds nothing yet (a fresh DATA_DIR),
+ * so a restart never publishes it again; published through the topic, so the same processor builds its candles.
+ */
+const wantsHistory = (bus: BusShape, config: AppConfig) =>
+  Effect.gen(function* () {
+    const simulated = config.source.sources.some((s) => s._tag === "simulator" || s._tag === "auto")
+    if (!config.source.history || !simulated) return false
+    const ends = yield* bus.endOffsets(config.topic.topic)
+    if ([...ends.values()].some((n) => n > 0)) return false
+    const { spanMs, spacingMs } = Sources.simulatorHistory
+    yield* Effect.logInfo(
+      `producer: the topic is empty: a simulator source first publishes ${spanMs / 3_600_000} h of history, a tick per coin ` +
+        `every ${spacingMs / 1000} s, oldest first (HISTORY=0 turns this off)`
+    )
+    return true
+  })
 
 /** The producer as the environment configures it. */
 export const run = Effect.flatMap(AppConfig, runWith)

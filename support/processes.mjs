@@ -192,7 +192,9 @@ export const startCli = (args, env, options = {}) => {
     name: options.name ?? argv.join(" "),
     ...(options.cpuProfileDir === undefined ? {} : { cpuProfileDir: options.cpuProfileDir }),
     // warn: no access log line per request (HttpMiddleware.logger logs at info); `--log-level info` measures the default.
-    env: { ...base, LOG_LEVEL: process.env["BENCH_LOG_LEVEL"] ?? "warn", ...env }
+    // DATA_DIR=memory: each run starts afresh and runs never share (or lock) the working tree's ./data. HISTORY=0: a
+    // simulator starts live, without its day of history first.
+    env: { ...base, LOG_LEVEL: process.env["BENCH_LOG_LEVEL"] ?? "warn", DATA_DIR: "memory", HISTORY: "0", ...env }
   })
 }
 

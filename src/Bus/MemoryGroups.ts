@@ -68,10 +68,10 @@ const leave = (group: Group, member: Member) => {
 
 /** One pass over the member's partitions; empty when there is nothing new. */
 const poll = (log: Log, parts: ReadonlyArray<Partition>, member: Member) =>
-  Effect.sync(() => {
+  Effect.gen(function* () {
     const out: Array<ConsumerEvent> = []
     for (const [i, from] of member.owned) {
-      const records = read(log, parts[i]!, from)
+      const records = yield* read(log, parts[i]!, from)
       if (records.length > 0) {
         out.push({ _tag: "Records", partition: i, records })
         member.owned.set(i, records[records.length - 1]!.offset + 1)
@@ -87,7 +87,7 @@ const assign = <E>(parts: ReadonlyArray<Partition>, group: Group, member: Member
     member.gained.clear()
     const start = yield* opts.onAssign(assigned)
     for (const p of assigned) {
-      if (group.owner.get(p) === member) member.owned.set(p, start.get(p) ?? parts[p]!.base)
+      if (group.owner.get(p) === member) member.owned.set(p, start.get(p) ?? parts[p]!.base())
       else member.revoked.push(p)
     }
     return [{ _tag: "Assigned", partitions: assigned } as ConsumerEvent]

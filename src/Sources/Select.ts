@@ -14,18 +14,27 @@ import * as Venues from "./Venues.js"
  * when it answers), and the venues' trades (binance, coinbase, kraken), each entry its own stream.
  */
 
-const simulator = (config: SourceConfig): Stream.Stream<Tick> =>
+/** The simulator's history, when it is to publish one (a fresh topic): a day, a tick per coin every 30 seconds. */
+export const simulatorHistory = { spanMs: 86_400_000, spacingMs: 30_000 } as const
+
+export interface OpenOptions {
+  /** The simulator publishes `simulatorHistory` first (HISTORY, on a fresh topic). */
+  readonly history?: boolean
+}
+
+const simulator = (config: SourceConfig, options: OpenOptions): Stream.Stream<Tick> =>
   Simulator.stream({
     coins: config.coins,
     rate: config.simulatorRate,
-    seed: Option.getOrElse(config.simulatorSeed, () => Date.now())
+    seed: Option.getOrElse(config.simulatorSeed, () => Date.now()),
+    ...(options.history === true ? { history: simulatorHistory } : {})
   })
 
 /**
  * SOURCE=auto: one /ping with COINGECKO_PROBE_TIMEOUT. CoinGecko when it answers, else the simulator; decided once,
  * at start, so real and simulated ticks never mix (each tick says which it is in `source`).
  */
-const auto = (config: SourceConfig): Effect.Effect<Stream.Stream<Tick, SourceError>> =>
+const auto = (config: SourceConfig, opened: OpenOptions): Effect.Effect<Stream.Stream<Tick, SourceError>> =>
   Effect.gen(function* () {
     const options = CoinGecko.optionsFromConfig(config)
     const probe = yield* Effect.either(CoinGecko.probe({ ...options, timeout: config.coingecko.probeTimeout }))
@@ -39,7 +48,7 @@ const auto = (config: SourceConfig): Effect.Effect<Stream.Stream<Tick, SourceErr
       `SOURCE=auto: CoinGecko is not usable at ${options.baseUrl} (${probe.left.message}); ` +
         `using the simulator instead (ticks are labelled source=simulator)`
     )
-    return simulator(config)
+    return simulator(config, opened)
   })
 
 /** A SOURCE entry as written. */
@@ -50,15 +59,16 @@ export const describe = (setting: SourceSetting): string =>
 const open = (
   config: SourceConfig,
   setting: SourceSetting,
-  lastIds: ReadonlyMap<Market, LastId>
+  lastIds: ReadonlyMap<Market, LastId>,
+  options: OpenOptions
 ): Effect.Effect<Stream.Stream<SourceRecord, SourceError>, SourceError> => {
   switch (setting._tag) {
     case "simulator":
-      return Effect.succeed(simulator(config))
+      return Effect.succeed(simulator(config, options))
     case "coingecko":
       return Effect.succeed(CoinGecko.stream(CoinGecko.optionsFromConfig(config)))
     case "auto":
-      return auto(config)
+      return auto(config, options)
     case "venue":
       return Effect.succeed(Venues.live(Venues.venueOptions(config, setting.venue, lastIds)))
     case "replay":
@@ -75,9 +85,10 @@ const open = (
  */
 export const fromConfig = (
   config: SourceConfig,
-  lastIds: ReadonlyMap<Market, LastId> = new Map()
+  lastIds: ReadonlyMap<Market, LastId> = new Map(),
+  options: OpenOptions = {}
 ): Effect.Effect<Stream.Stream<SourceRecord, SourceError>, SourceError> =>
-  Effect.forEach(config.sources, (setting) => open(config, setting, lastIds)).pipe(
+  Effect.forEach(config.sources, (setting) => open(config, setting, lastIds, options)).pipe(
     Effect.map((streams) =>
       streams.length === 1
         ? (streams[0] as Stream.Stream<SourceRecord, SourceError>)

@@ -24,9 +24,16 @@ export const server = (url: Redacted.Redacted) =>
     Layer.retry(Schedules.databaseStartup)
   )
 
-/** The embedded Postgres (PGlite on a loopback port); one connection, since PGlite is one session. */
-export const embedded = Layer.unwrapScoped(
-  Effect.map(Embedded.start(), ({ url }) =>
-    PgClient.layer({ url: Redacted.make(url), maxConnections: 1, connectTimeout: Duration.seconds(10), ...names })
+/**
+ * The embedded Postgres (PGlite on a loopback port); one connection, since PGlite is one session. Its database is
+ * kept in `dataDir` (whose lock the caller holds), or in memory when none is given.
+ */
+export const embeddedIn = (dataDir?: string) =>
+  Layer.unwrapScoped(
+    Effect.map(Embedded.start(dataDir), ({ url }) =>
+      PgClient.layer({ url: Redacted.make(url), maxConnections: 1, connectTimeout: Duration.seconds(10), ...names })
+    )
   )
-)
+
+/** The embedded Postgres in memory. */
+export const embedded = embeddedIn()

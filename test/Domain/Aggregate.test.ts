@@ -121,7 +121,7 @@ describe("Aggregate", () => {
         eventTime: epoch + 5,
         source: "binance",
         ingestTime: epoch + 6,
-        market: "binance:BTC-USDT",
+        market: "binance:BTC-USDT" as Market,
         tradeId,
         side: "buy"
       })

@@ -22,6 +22,10 @@ export const startCli = async (
     KAFKA_BROKERS: "",
     REDIS_URL: "",
     DATABASE_URL: "",
+    // In memory unless a test gives a directory: each test starts afresh, and none locks the working tree's ./data.
+    DATA_DIR: "memory",
+    // A simulator starts live unless a test asks for its day of history first.
+    HISTORY: "0",
     PORT: String(port),
     LOG_LEVEL: "warning",
     SOURCE: "simulator",
