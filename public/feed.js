@@ -1,5 +1,8 @@
-// The live feed: GET /api/events (server-sent events `tick`, `candle`, `gap`, `status`), reconnected with backoff.
+// The live feed: GET /api/events (server-sent events `tick`, `candle`, `final`, `gap`, `status`, `reset`), reconnected
+// with backoff.
 import { applyCandle, loadCandles } from "./candles.js"
+import { redrawPrice } from "./chart.js"
+import { addGap } from "./gaps.js"
 import { applyTick } from "./markets.js"
 import { asCandle, asGap, asTick, parseJson } from "./model.js"
 import { maybeSelectDefault } from "./selection.js"
@@ -30,7 +33,7 @@ const onTick = (ev) => {
   maybeSelectDefault()
 }
 
-/** A candle with its indicator values, as the processor computed them. */
+/** A candle with its indicator values, as the processor computed them; `final`: the candle as it stays (final or gap). */
 const onCandle = (ev) => {
   const c = asCandle(parseJson(ev.data))
   if (c) applyCandle(c)
@@ -39,7 +42,14 @@ const onCandle = (ev) => {
 /** Trade ids a venue could not deliver: marked on the tape of their market. */
 const onGap = (ev) => {
   const g = asGap(parseJson(ev.data))
-  if (g) tapeGap(g)
+  if (!g) return
+  tapeGap(g)
+  if (addGap(g)) redrawPrice()
+}
+
+/** The server could not replay what we missed (its buffer moved on, or it restarted): reload the chart. */
+const onReset = () => {
+  loadCandles()
 }
 
 const onStatus = (ev) => {
@@ -72,6 +82,8 @@ export const connect = () => {
   })
   es.addEventListener("tick", onTick)
   es.addEventListener("candle", onCandle)
+  es.addEventListener("final", onCandle)
+  es.addEventListener("reset", onReset)
   es.addEventListener("gap", onGap)
   es.addEventListener("status", onStatus)
 }

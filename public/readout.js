@@ -92,7 +92,9 @@ export const updateTooltip = (u) => {
   }
   const head = document.createElement("div")
   head.className = "tt-time"
-  head.textContent = fmtBucket(cur.x[i], cur.interval) + (cur.n[i] === 0 ? " · no trades" : "")
+  const status = cur.st[i] === "final" ? "" : ` · ${cur.st[i] === "gap" ? "gap: trades missing" : cur.st[i]}`
+  head.textContent = fmtBucket(cur.x[i], cur.interval) + (cur.n[i] === 0 ? " · no trades" : "") + status
+  tt.setAttribute("data-status", cur.st[i])
   tt.replaceChildren(head, ...tooltipRows(cur, i))
   if (cur.live[i]) {
     const note = document.createElement("div")
