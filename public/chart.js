@@ -117,8 +117,8 @@ const pricePane = () => ({
     setCursor: [
       (u) => {
         readout(u.cursor.idx)
-        updateTooltip(u)
         showGaps(u.cursor.left != null && u.cursor.left >= 0 ? u.cursor.idx : null)
+        updateTooltip(u)
       }
     ],
     setData: [() => readout(null)]

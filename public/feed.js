@@ -11,16 +11,27 @@ import { state } from "./state.js"
 import { pollReady, setBanner, setSource, setStatus } from "./status.js"
 import { tapeGap, tapeTick } from "./tape.js"
 
-const onOpen = () => {
+/**
+ * The stream is open. After a drop we may have missed updates: the snapshot and the dependencies are asked again; the
+ * chart is reloaded unless the browser resumed this stream with the id of an event we got (Last-Event-ID): then the
+ * server replays what we missed, or sends `reset` when it cannot.
+ */
+const onOpen = (es) => {
   setStatus(true)
   state.esRetryMs = 1000
   if (state.everOpened) {
-    // we may have missed updates while away: refresh the snapshot, the chart and the dependencies
     pollLatest()
-    loadCandles()
+    if (!(es.opened && es.sawId)) loadCandles()
     pollReady()
   }
+  es.opened = true
   state.everOpened = true
+}
+
+/** A handler that first notes whether the stream has given an event id (so a resume can use it). */
+const withId = (es, handler) => (ev) => {
+  if (ev.lastEventId) es.sawId = true
+  handler(ev)
 }
 
 const onTick = (ev) => {
@@ -68,7 +79,7 @@ export const connect = () => {
   state.es?.close()
   const es = new EventSource("/api/events")
   state.es = es
-  es.addEventListener("open", onOpen)
+  es.addEventListener("open", () => onOpen(es))
   es.addEventListener("error", () => {
     setStatus(false)
     if (es.readyState !== EventSource.CLOSED) return
@@ -80,10 +91,6 @@ export const connect = () => {
       if (state.es === es) connect()
     }, wait)
   })
-  es.addEventListener("tick", onTick)
-  es.addEventListener("candle", onCandle)
-  es.addEventListener("final", onCandle)
-  es.addEventListener("reset", onReset)
-  es.addEventListener("gap", onGap)
-  es.addEventListener("status", onStatus)
+  const events = { tick: onTick, candle: onCandle, final: onCandle, gap: onGap, status: onStatus, reset: onReset }
+  for (const [name, handler] of Object.entries(events)) es.addEventListener(name, withId(es, handler))
 }

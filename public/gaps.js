@@ -85,11 +85,15 @@ const gapItem = (g) => {
   const parts = [`${ids} (${idText(n)} missing)`]
   if (typeof g.reason === "string") parts.push(g.reason)
   if (Number.isFinite(g.fromTime)) parts.push(`${fmtClock(g.fromTime)} → ${fmtClock(g.toTime)}`)
-  li.textContent = parts.join(" · ")
+  parts.forEach((text, k) => {
+    const part = document.createElement("span") // a part never breaks inside (not-served, a time)
+    part.textContent = text
+    li.append(...(k ? [" · ", part] : [part]))
+  })
   return li
 }
 
-/** The readout's gap list for the hovered candle (idx null: none hovered); hidden when it has none. */
+/** The tooltip's gap list for the hovered candle (idx null: none hovered); hidden when it has none. */
 export const showGaps = (idx) => {
   const cur = state.candles
   const gaps = cur && idx != null && idx >= 0 && idx < cur.x.length ? gapsAt(cur, idx) : []
@@ -105,7 +109,4 @@ export const showGaps = (idx) => {
   const ul = document.createElement("ul")
   ul.append(...gaps.map(gapItem))
   els.chartGaps.replaceChildren(head, ul)
-  // at the bottom of the price pane (the tooltip is at its top)
-  const pane = els.chart
-  els.chartGaps.style.top = `${Math.max(4, pane.offsetTop + pane.offsetHeight - els.chartGaps.offsetHeight - 28)}px`
 }

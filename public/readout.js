@@ -88,6 +88,7 @@ export const updateTooltip = (u) => {
   if (!cur || i == null || i < 0 || i >= cur.x.length || left == null || left < 0) {
     tt.hidden = true
     tt.removeAttribute("data-idx")
+    tt.removeAttribute("data-bucket")
     return
   }
   const head = document.createElement("div")
@@ -102,7 +103,9 @@ export const updateTooltip = (u) => {
     note.textContent = "indicators provisional (live)"
     tt.append(note)
   }
+  tt.append(els.chartGaps) // the hovered bucket's unfilled gaps (gaps.js), hidden when none
   tt.setAttribute("data-idx", String(i))
+  tt.setAttribute("data-bucket", String(cur.x[i] * 1000))
   tt.hidden = false
   placeTooltip(u, left)
 }
