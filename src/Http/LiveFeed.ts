@@ -84,6 +84,22 @@ class Broadcast {
     this.pending.push({ id, event, market, symbol, data, frame: frameOf(id, event, data) })
   }
 
+  /**
+   * What a client resuming after `lastEventId` is owed: the events it missed, from the buffer; or, when some of them
+   * are no longer there (older than the buffer) or the id was never given (this server restarted since), one `reset`
+   * (no id, so a reconnect before the next event resets again) telling it to reload, then only live events.
+   */
+  resume(client: Client, lastEventId: number | undefined): Array<Uint8Array> {
+    if (lastEventId === undefined) return []
+    // The first id still to be had: the buffer's oldest, else a pending event's (it goes out live), else the next.
+    const firstKept = this.recent[0]?.id ?? this.pending[0]?.id ?? this.nextId
+    const reason = lastEventId >= this.nextId ? "unknown-id" : lastEventId + 1 < firstKept ? "replay-buffer" : undefined
+    if (reason !== undefined) {
+      return [frameOf(0, "reset", JSON.stringify({ reason, oldest: this.recent[0]?.id ?? null }))]
+    }
+    return this.recent.filter((e) => e.id > lastEventId && wants(client, e)).map((e) => e.frame)
+  }
+
   statusData() {
     return JSON.stringify({ cache: this.cacheUp ? "up" : "down" })
   }
@@ -162,9 +178,7 @@ export const make = (options: { readonly replay?: number; readonly heartbeat?: D
       Effect.acquireRelease(
         Effect.sync(() => {
           const { lastEventId, prefix } = from
-          const missed =
-            lastEventId === undefined ? [] : feed.recent.filter((e) => e.id > lastEventId && wants(client, e))
-          const frames = [frameOf(0, "status", feed.statusData()), ...missed.map((e) => e.frame)]
+          const frames = [frameOf(0, "status", feed.statusData()), ...feed.resume(client, lastEventId)]
           client.write(join(prefix === undefined ? frames : [prefix, ...frames]))
           clients.add(client)
         }),

@@ -102,9 +102,11 @@ const clientOf = (res: ServerResponse, wanted: ReadonlySet<string> | undefined):
 })
 
 /**
- * GET /api/events: server-sent events `tick` (trades too), `candle`, `gap` and `status`, each but `status` with an id;
+ * GET /api/events: server-sent events `tick` (trades too), `candle` (provisional, sent again on each revision),
+ * `final` (a candle closed, once), `gap` and `status`, each but `status` with an id;
  * `symbols` keeps to markets (`binance:BTC-USDT`) and bare symbols (every market of that base);
- * `Last-Event-ID` (header or `lastEventId` query) resumes from the replay buffer; a comment every 15 s keeps
+ * `Last-Event-ID` (header or `lastEventId` query) resumes from the replay buffer, or, past it or with an id this
+ * server never gave, gets one `reset` (`{reason: "replay-buffer" | "unknown-id", oldest}`); a comment every 15 s keeps
  * proxies and dead-peer detection honest. Over a connection cap: 503 JSON with Retry-After. The slot is held by the
  * request's scope, which closes when the stream ends for any reason (client gone, server shutting down).
  */

@@ -1,18 +1,16 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Logger, LogLevel, Queue, Stream } from "effect"
-import { LatestCache } from "../../src/Cache/LatestCache.js"
+import { Effect } from "effect"
 import { Candle } from "../../src/Domain/Candle.js"
 import { Gap } from "../../src/Domain/Gap.js"
 import type { Market } from "../../src/Domain/Market.js"
 import { Tick } from "../../src/Domain/Tick.js"
 import type { Update } from "../../src/Domain/Update.js"
-import { type Client, make } from "../../src/Http/LiveFeed.js"
 import { filterKeys } from "../../src/Http/Markets.js"
+import { onMemoryCache, recorder } from "./livefeed-support.js"
 
 // The live feed on markets: trades relayed as `tick` events with their market, trade id and side; `gap` events;
-// subscriptions by market and by bare symbol (every market of that base). A fake cache the test drives.
+// subscriptions by market and by bare symbol (every market of that base). On the embedded cache.
 
-const decoder = new TextDecoder()
 const t0 = 1_764_000_000_000
 const binance = "binance:BTC-USDT" as Market
 const coinbase = "coinbase:BTC-USD" as Market
@@ -71,42 +69,7 @@ const gap = (market: Market): Update => ({
   })
 })
 
-const recorder = (wanted?: ReadonlyArray<string>) => {
-  const writes: Array<Uint8Array> = []
-  const client: Client = {
-    wanted: wanted === undefined ? undefined : new Set(wanted),
-    write: (b) => void writes.push(b)
-  }
-  const text = () => writes.map((w) => decoder.decode(w)).join("")
-  const events = () =>
-    [...text().matchAll(/^(?:id: (\d+)\n)?event: (\w+)\ndata: (.*)$/gm)]
-      .map((m) => ({ id: Number(m[1] ?? 0), event: m[2]!, data: JSON.parse(m[3]!) as Record<string, unknown> }))
-      .filter((e) => e.event !== "status")
-  const seen = () => events().map((e) => `${e.event} ${e.data["market"]}`)
-  return { client, events, seen }
-}
-
-const setup = Effect.gen(function* () {
-  const input = yield* Queue.unbounded<ReadonlyArray<Update>>()
-  const cache = Layer.succeed(
-    LatestCache,
-    LatestCache.of({
-      kind: "memory",
-      write: () => Effect.void,
-      getAll: Effect.succeed([]),
-      get: () => Effect.die("unused"),
-      updates: Stream.fromQueue(input).pipe(Stream.flattenIterables),
-      isUp: Effect.succeed(true)
-    })
-  )
-  const feed = yield* make({ replay: 100 }).pipe(Effect.provide(cache), Logger.withMinimumLogLevel(LogLevel.None))
-  const send = (...batch: ReadonlyArray<Update>) => Effect.zipRight(input.offer(batch), settle)
-  return { feed, send }
-})
-const settle = Effect.zipRight(
-  Effect.repeatN(Effect.yieldNow(), 20),
-  Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
-)
+const setup = onMemoryCache()
 
 describe("LiveFeed on markets", () => {
   it.scoped("relays trades as tick events with market, trade id and side; gaps as gap events with an id", () =>
@@ -115,7 +78,7 @@ describe("LiveFeed on markets", () => {
       const all = recorder()
       yield* feed.attach(all.client, {})
       yield* send(trade(binance, 7), gap(binance), candle(binance), legacy)
-      const events = all.events()
+      const events = all.updates()
       expect(events.map((e) => [e.id, e.event])).toEqual([
         [1, "tick"],
         [2, "gap"],
@@ -162,7 +125,7 @@ describe("LiveFeed on markets", () => {
       // a client resuming with Last-Event-ID gets the missed events of its market only
       const late = recorder([coinbase])
       yield* feed.attach(late.client, { lastEventId: 2 })
-      expect(late.events().map((e) => [e.id, e.event])).toEqual([
+      expect(late.updates().map((e) => [e.id, e.event])).toEqual([
         [3, "gap"],
         [5, "candle"]
       ])

@@ -1,14 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Logger, LogLevel, Queue, Scope, Stream, TestClock } from "effect"
-import { CacheUnavailable, LatestCache } from "../../src/Cache/LatestCache.js"
+import { Effect, Exit, Fiber, Scope, TestClock } from "effect"
 import { Tick } from "../../src/Domain/Tick.js"
 import type { Update } from "../../src/Domain/Update.js"
-import { type Client, make } from "../../src/Http/LiveFeed.js"
+import { onFailingCache, onMemoryCache, recorder, settle } from "./livefeed-support.js"
 
-// The live feed's broadcaster on its own: a fake cache whose update stream the test drives (and can fail), and
-// clients that record what is written to them.
-
-const decoder = new TextDecoder()
+// The live feed's broadcaster on its own, on the embedded cache (and, for a lost subscription, a cache whose update
+// stream the test fails), with clients that record what is written to them.
 
 const tick = (symbol: string, price: number): Update => ({
   _tag: "tick",
@@ -22,51 +19,7 @@ const tick = (symbol: string, price: number): Update => ({
   })
 })
 
-/** A client that keeps every write (as text, and the byte arrays themselves). */
-const recorder = (wanted?: ReadonlyArray<string>) => {
-  const writes: Array<Uint8Array> = []
-  const client: Client = {
-    wanted: wanted === undefined ? undefined : new Set(wanted),
-    write: (b) => void writes.push(b)
-  }
-  const text = () => writes.map((w) => decoder.decode(w)).join("")
-  const ids = () => [...text().matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]))
-  const events = () =>
-    [...text().matchAll(/^event: (\w+)\ndata: (.*)$/gm)].map((m) => ({
-      event: m[1],
-      data: JSON.parse(m[2]!) as Record<string, unknown>
-    }))
-  return { client, writes, text, ids, events }
-}
-
-/** The feed on a cache whose updates come from a queue; "fail" ends the subscription as a lost connection. */
-const setup = Effect.gen(function* () {
-  const input = yield* Queue.unbounded<ReadonlyArray<Update> | "fail">()
-  const updates = Stream.fromQueue(input).pipe(
-    Stream.mapConcatEffect((x) =>
-      x === "fail" ? Effect.fail(new CacheUnavailable({ message: "lost" })) : Effect.succeed(x)
-    )
-  )
-  const cache = Layer.succeed(
-    LatestCache,
-    LatestCache.of({
-      kind: "memory",
-      write: () => Effect.void,
-      getAll: Effect.succeed([]),
-      get: () => Effect.die("unused"),
-      updates,
-      isUp: Effect.succeed(true)
-    })
-  )
-  const feed = yield* make({ replay: 100 }).pipe(Effect.provide(cache), Logger.withMinimumLogLevel(LogLevel.None))
-  const send = (...batch: ReadonlyArray<Update>) => Effect.zipRight(input.offer(batch), settle)
-  return { feed, input, send }
-})
-// Lets the feed's fiber take what was offered, then its end-of-turn flush run.
-const settle = Effect.zipRight(
-  Effect.repeatN(Effect.yieldNow(), 20),
-  Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
-)
+const setup = onMemoryCache()
 
 describe("LiveFeed", () => {
   it.scoped(
@@ -126,9 +79,9 @@ describe("LiveFeed", () => {
 
   it.scoped("sends each event once to a client that attaches with Last-Event-ID while a batch is still pending", () =>
     Effect.gen(function* () {
-      const { feed, input, send } = yield* setup
+      const { feed, write, send } = yield* setup
       yield* send(tick("BTC", 1), tick("ETH", 2))
-      yield* input.offer([tick("BTC", 3), tick("ETH", 4)])
+      yield* write(tick("BTC", 3), tick("ETH", 4))
       yield* Effect.repeatN(Effect.yieldNow(), 20) // taken by the feed, not flushed yet
       const c = recorder()
       yield* feed.attach(c.client, { lastEventId: 1 })
@@ -157,7 +110,7 @@ describe("LiveFeed", () => {
 
   it.scoped("tells every client when the cache subscription is lost and when updates flow again", () =>
     Effect.gen(function* () {
-      const { feed, input, send } = yield* setup
+      const { feed, input, send } = yield* onFailingCache
       const a = recorder(["BTC"])
       yield* feed.attach(a.client, {})
       yield* input.offer("fail")

@@ -177,6 +177,28 @@ describe("SSE filter and resume", () => {
       }
     }
   })
+
+  it("answers an id this server never gave (it restarted since) with one reset, then live events", async () => {
+    for (const [how, url, headers] of [
+      ["header", `${svc.url}/api/events`, { "last-event-id": "999999999" }],
+      ["query", `${svc.url}/api/events?lastEventId=999999999`, {}]
+    ] as const) {
+      const c = await openSse(url, { headers })
+      try {
+        await c.waitFor((es) => es.filter((e) => e.id !== undefined).length >= 3, 20_000, `3 live events (${how})`)
+        expect(c.events[0]?.event, how).toBe("status")
+        expect(c.events[1], how).toMatchObject({ id: undefined, event: "reset" })
+        const reset = JSON.parse(c.events[1]!.data) as { reason: string; oldest: unknown }
+        expect(reset.reason, how).toBe("unknown-id")
+        expect(typeof reset.oldest === "number" || reset.oldest === null, how).toBe(true)
+        expect(c.events.filter((e) => e.event === "reset"), how).toHaveLength(1)
+        // live from there: ids far below the one asked for
+        expect(c.events.slice(2).every((e) => e.id === undefined || e.id < 999999999), how).toBe(true)
+      } finally {
+        c.close()
+      }
+    }
+  })
 })
 
 describe("a slow client never slows the others", () => {
@@ -225,6 +247,32 @@ describe("a slow client never slows the others", () => {
       "every stream to be released"
     )
   }, 150_000)
+
+  it("answers a resume from an id the replay buffer no longer holds with one reset, then live events", async () => {
+    const first = await openSse(`${svc.url}/api/events`, { keep: false })
+    let from: number
+    try {
+      await first.waitFor(() => first.stats().lastId !== undefined, 15_000, "a first event")
+      from = first.stats().lastId!
+      // the buffer holds at most 1.5 × 2,000 events (REPLAY default): past that, `from` is gone from it
+      await first.waitFor(() => (first.stats().lastId ?? 0) > from + 3_500, 30_000, `event id ${from + 3_500}`)
+    } finally {
+      first.close()
+    }
+    const resumed = await openSse(`${svc.url}/api/events`, { headers: { "last-event-id": String(from) } })
+    try {
+      await resumed.waitFor((es) => es.filter((e) => e.id !== undefined).length >= 3, 20_000, "3 live events")
+      expect(resumed.events[1]).toMatchObject({ id: undefined, event: "reset" })
+      const reset = JSON.parse(resumed.events[1]!.data) as { reason: string; oldest: number }
+      expect(reset.reason).toBe("replay-buffer")
+      expect(reset.oldest).toBeGreaterThan(from + 1)
+      expect(resumed.events.filter((e) => e.event === "reset")).toHaveLength(1)
+      // nothing from before the buffer's oldest: live events only
+      expect(resumed.events.slice(2).every((e) => e.id === undefined || e.id >= reset.oldest)).toBe(true)
+    } finally {
+      resumed.close()
+    }
+  })
 })
 
 describe("SSE cap configuration", () => {
