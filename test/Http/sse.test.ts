@@ -191,9 +191,15 @@ describe("SSE filter and resume", () => {
         const reset = JSON.parse(c.events[1]!.data) as { reason: string; oldest: unknown }
         expect(reset.reason, how).toBe("unknown-id")
         expect(typeof reset.oldest === "number" || reset.oldest === null, how).toBe(true)
-        expect(c.events.filter((e) => e.event === "reset"), how).toHaveLength(1)
+        expect(
+          c.events.filter((e) => e.event === "reset"),
+          how
+        ).toHaveLength(1)
         // live from there: ids far below the one asked for
-        expect(c.events.slice(2).every((e) => e.id === undefined || e.id < 999999999), how).toBe(true)
+        expect(
+          c.events.slice(2).every((e) => e.id === undefined || e.id < 999999999),
+          how
+        ).toBe(true)
       } finally {
         c.close()
       }

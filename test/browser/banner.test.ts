@@ -4,7 +4,7 @@ import type { Browser } from "playwright-core"
 import { afterAll, describe, expect, it } from "vitest"
 import { freePort } from "../../support/processes.mjs"
 import { eventually } from "../../support/waiting.mjs"
-import { type Running, startCli } from "../e2e/support.js"
+import { type Running, startCli, untilHealthy } from "../e2e/support.js"
 import { launchChromium, pageMaker, requireChromium, screenshots } from "./setup.js"
 
 // A real Redis goes away under the dashboard and comes back: the banner shows and clears. The test runs its own
@@ -55,6 +55,7 @@ describe("dashboard while Redis goes away (Chromium, real redis-server)", () => 
     const port = await freePort()
     redis = await startRedis(port)
     svc = await startCli(["service"], { REDIS_URL: `redis://127.0.0.1:${port}`, SIMULATOR_RATE: "2" })
+    await untilHealthy(svc) // an embedded service on a loaded machine can take a minute to start
     const url = svc.url
     await eventually(
       async () =>
@@ -66,10 +67,10 @@ describe("dashboard while Redis goes away (Chromium, real redis-server)", () => 
 
     browser = await launchChromium()
     const problems: Array<string> = []
-    // the browser logs the 503s of /api/latest while Redis is down: the console errors this test expects
+    // the browser logs the 503s of /api/latest and /ready (degraded) while Redis is down: the errors this test expects
     const page = await pageMaker(browser, problems)(
       undefined,
-      (m) => /status of 503/.test(m.text()) && /\/api\/latest$/.test(m.location().url)
+      (m) => /status of 503/.test(m.text()) && /\/(api\/latest|ready)$/.test(m.location().url)
     )
     await page.goto(url)
     await page.locator('#ticker tr[data-symbol="BTC"]').waitFor({ timeout: 30_000 })
