@@ -83,7 +83,7 @@ describe("dashboard: candle completeness (Chromium, built dist/main.js service, 
   const newPage = (allowed?: Parameters<ReturnType<typeof pageMaker>>[1]) =>
     pageMaker(browser!, problems)(undefined, allowed)
 
-  it.skip("shows the service's statuses: provisional hollow, final solid, gap candles marked, gaps on hover; one crosshair", async () => {
+  it("shows the service's statuses: provisional hollow, final solid, gap candles marked, gaps on hover; one crosshair", async () => {
     requireChromium()
     // the gap candle is stored with the checkpoint that stores the gap: wait for it, then draw
     const stored = await eventually(
