@@ -1,5 +1,6 @@
 import { type Chunk, Context, Deferred, Duration, Effect, Layer, Stream } from "effect"
 import { LatestCache, withMarket } from "../Cache/LatestCache.js"
+import type { Candle } from "../Domain/Candle.js"
 import { marketParts } from "../Domain/Market.js"
 import type { Update } from "../Domain/Update.js"
 import * as Schedules from "../Schedules.js"
@@ -11,7 +12,7 @@ import { passes } from "./Markets.js"
  */
 export interface FeedEvent {
   readonly id: number
-  readonly event: "tick" | "candle" | "gap" | "status"
+  readonly event: "tick" | "candle" | "final" | "gap" | "status" | "reset"
   readonly market: string | undefined
   readonly symbol: string | undefined
   readonly data: string
@@ -105,21 +106,61 @@ class Broadcast {
   }
 }
 
+/** Final buckets remembered per market and interval; older ones are only known to be at or before `floor`. */
+const finalsKept = 16
+
+/**
+ * Which candles have been sent as `final`, per market and interval. A candle closes once and never changes after
+ * (docs/completeness.md), and a bucket closes only after every earlier one of its market and interval; but the
+ * processor replays what it had not checkpointed after a restart or a rebalance, so the same final candle, or the
+ * provisional values that preceded it, can come again. Those are repeats, not revisions: not sent. Finals can arrive
+ * out of bucket order (the cache writer keeps each candle's newest values in the order the candles were first
+ * touched), so the recent ones are kept by bucket, not as a single newest.
+ */
+class Finals {
+  private readonly byKey = new Map<string, { readonly recent: Set<number>; newest: number; floor: number }>()
+
+  /** "candle" or "final" for this update, or undefined for a repeat of what a `final` event already settled. */
+  eventOf(candle: Candle): "candle" | "final" | undefined {
+    const key = `${candle.market} ${candle.interval}`
+    const b = candle.bucketStart
+    const known = this.byKey.get(key)
+    if (candle.status === "provisional") return known !== undefined && b <= known.newest ? undefined : "candle"
+    if (known === undefined) {
+      this.byKey.set(key, { recent: new Set([b]), newest: b, floor: -Infinity })
+      return "final"
+    }
+    if (b <= known.floor || known.recent.has(b)) return undefined
+    known.recent.add(b)
+    known.newest = Math.max(known.newest, b)
+    if (known.recent.size > finalsKept) {
+      const oldest = Math.min(...known.recent)
+      known.recent.delete(oldest)
+      known.floor = oldest
+    }
+    return "final"
+  }
+}
+
 /** An update as its event, with its market: a tick (a trade too: with tradeId and side), a candle, a gap. */
-const emitUpdate = (feed: Broadcast, u: Update) => {
+const emitUpdate = (feed: Broadcast, finals: Finals, u: Update) => {
   switch (u._tag) {
     case "tick": {
       const tick = withMarket(u.tick)
       return feed.emit("tick", tick.market, tick.symbol, JSON.stringify(tick))
     }
-    case "candle":
-      // The candle's fields as before, and its indicator values beside them.
+    case "candle": {
+      // Each revision of a provisional candle goes out; its closing (status final or gap) once, as `final`.
+      const event = finals.eventOf(u.candle)
+      if (event === undefined) return
+      // The candle's fields, its status among them, and its indicator values beside them.
       return feed.emit(
-        "candle",
+        event,
         u.candle.market,
         u.candle.symbol,
         JSON.stringify({ ...u.candle, indicators: u.indicators })
       )
+    }
     case "gap":
       // The Gap record as the bus carries it (docs/markets.md).
       return feed.emit("gap", u.gap.market, marketParts(u.gap.market).base, JSON.stringify(u.gap))
@@ -136,6 +177,7 @@ export const make = (options: { readonly replay?: number; readonly heartbeat?: D
   Effect.gen(function* () {
     const cache = yield* LatestCache
     const feed = new Broadcast(options.replay ?? 2000)
+    const finals = new Finals()
     const { clients } = feed
     const closed = yield* Deferred.make<void>()
 
@@ -152,7 +194,7 @@ export const make = (options: { readonly replay?: number; readonly heartbeat?: D
       Effect.zipRight(
         setCache(true),
         Effect.sync(() => {
-          for (const u of updates) emitUpdate(feed, u)
+          for (const u of updates) emitUpdate(feed, finals, u)
         })
       )
 

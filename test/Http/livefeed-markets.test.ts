@@ -48,7 +48,7 @@ const candle = (market: Market): Update => ({
     volume: 0.5,
     tickCount: 2,
     vwap: 101.5,
-    status: "final",
+    status: "provisional",
     gaps: [],
     firstTradeId: null,
     lastTradeId: null
