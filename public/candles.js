@@ -1,5 +1,7 @@
 // The chart's candles: the history with its indicator values (GET /api/candles, through htmx), then live updates.
-import { renderChart, setChartState } from "./chart.js"
+import { redrawPrice, renderChart, setChartState } from "./chart.js"
+import { forgetChecks, pollChecks } from "./checks.js"
+import { loadGaps } from "./gaps.js"
 import {
   asCandle,
   asIndicators,
@@ -42,6 +44,7 @@ export const candlesRequest = () => {
   clearTimeout(state.candleRetry)
   state.pendingUrl = candlesUrl()
   showLoading()
+  forgetChecks()
   return state.pendingUrl
 }
 
@@ -104,6 +107,9 @@ export const onCandlesResponse = (url, status, text) => {
   adoptMarket(body)
   state.candles = seriesOf(body)
   renderChart(true)
+  // what the candles say about completeness, beside them: the market's gaps and its checks
+  loadGaps(redrawPrice)
+  pollChecks()
 }
 
 /** A live candle (SSE); for a selection whose history is on its way, kept for when it lands. */

@@ -1,6 +1,7 @@
 // The chart: three uPlot panes sharing the x axis (price with its overlays, volume, RSI), drawn from the series.
 import { axisSize, drawCandles, drawRsiGuides, drawVolume, priceAxisValues, timeValues } from "./draw.js"
 import { fmtCompact } from "./format.js"
+import { showGaps } from "./gaps.js"
 import { baseOf, isMarket } from "./model.js"
 import { readout, updateTooltip } from "./readout.js"
 import { els, state } from "./state.js"
@@ -116,6 +117,7 @@ const pricePane = () => ({
     setCursor: [
       (u) => {
         readout(u.cursor.idx)
+        showGaps(u.cursor.left != null && u.cursor.left >= 0 ? u.cursor.idx : null)
         updateTooltip(u)
       }
     ],
@@ -212,6 +214,9 @@ export const renderChart = (fresh) => {
   if (keep) setView(keep[0], keep[1], true)
   if (!price.cursor.left || price.cursor.left < 0) readout(null)
 }
+
+/** Redraws the price pane (its gap marks changed), the data as it is. */
+export const redrawPrice = () => state.charts?.price.redraw(false, false)
 
 export const resizeCharts = () => {
   if (!state.charts) return

@@ -1,11 +1,14 @@
 // What the chart panes draw themselves: candles, volume bars, the RSI band, and the axis labels.
 import { fmtPrice, nf } from "./format.js"
+import { markedBuckets } from "./gaps.js"
 import { INTERVALS, isNum } from "./model.js"
-import { state } from "./state.js"
+import { els, state } from "./state.js"
 
 const UP = "#26a69a"
 const DOWN = "#ef5350"
 const FILLED = "#5b6575"
+const GAP_BAND = "rgba(255,167,38,0.13)"
+const GAP_MARK = "#ffa726"
 
 /** The pane's canvas clipped to its plot area, the candle body width, and the visible x range (one interval wider). */
 const frame = (u, cur) => {
@@ -25,29 +28,79 @@ const frame = (u, cur) => {
   }
 }
 
-const drawCandle = (u, f, cur, i) => {
+/** How candle i is drawn: flat (a filled bucket), hollow (provisional: it can still change), solid (final). */
+export const candleLook = (cur, i) => (cur.n[i] === 0 ? "flat" : cur.st[i] === "provisional" ? "hollow" : "solid")
+
+const drawCandle = (u, f, cur, i, look) => {
   const { ctx, bodyW, wickW } = f
   const [o, h, l, c] = [cur.o[i], cur.h[i], cur.l[i], cur.c[i]]
   const cx = Math.round(u.valToPos(cur.x[i], "x", true))
-  if (cur.n[i] === 0) {
+  if (look === "flat") {
     // a filled bucket (no trade): a flat grey dash at the carried close
     ctx.fillStyle = FILLED
     ctx.fillRect(Math.round(cx - bodyW / 2), Math.round(u.valToPos(c, "y", true)), Math.round(bodyW), wickW)
     return
   }
   const [yO, yC, yH, yL] = [o, c, h, l].map((v) => u.valToPos(v, "y", true))
-  ctx.fillStyle = c >= o ? UP : DOWN
+  const colour = c >= o ? UP : DOWN
+  ctx.fillStyle = colour
   ctx.fillRect(cx - wickW / 2, Math.min(yH, yL), wickW, Math.max(1, Math.abs(yL - yH)))
   const hgt = Math.max(wickW, Math.abs(yC - yO))
-  ctx.fillRect(Math.round(cx - bodyW / 2), Math.round(Math.min(yO, yC)), Math.round(bodyW), Math.round(hgt))
+  const [bx, by, bw, bh] = [
+    Math.round(cx - bodyW / 2),
+    Math.round(Math.min(yO, yC)),
+    Math.round(bodyW),
+    Math.round(hgt)
+  ]
+  if (look === "solid") {
+    ctx.fillRect(bx, by, bw, bh)
+    return
+  }
+  // provisional: a dark body inside a coloured outline (the wick stops at the body)
+  ctx.fillStyle = "#0b0e14"
+  ctx.fillRect(bx, by, bw, bh)
+  ctx.strokeStyle = colour
+  ctx.lineWidth = wickW
+  ctx.strokeRect(bx + wickW / 2, by + wickW / 2, Math.max(wickW, bw - wickW), Math.max(wickW, bh - wickW))
+}
+
+/** A bucket touched by an unfilled gap: a band behind it the pane's height and a mark along the top. */
+const drawGapMark = (u, f, cur, x) => {
+  const { ctx, bodyW } = f
+  const slot = Math.abs(u.valToPos(INTERVALS[cur.interval], "x", true) - u.valToPos(0, "x", true))
+  const w = Math.max(bodyW + 2, Math.round(slot))
+  const cx = Math.round(u.valToPos(x, "x", true))
+  ctx.fillStyle = GAP_BAND
+  ctx.fillRect(cx - w / 2, u.bbox.top, w, u.bbox.height)
+  ctx.fillStyle = GAP_MARK
+  ctx.fillRect(cx - w / 2, u.bbox.top, w, Math.max(3, Math.round(3 * (window.devicePixelRatio || 1))))
+}
+
+/** What the price pane drew, as attributes (the browser tests read them): hollow and gap-marked buckets, in ms. */
+const record = (hollow, marked) => {
+  els.chart.setAttribute("data-hollow", hollow.join(","))
+  els.chart.setAttribute("data-marked", marked.join(","))
 }
 
 export const drawCandles = (u) => {
   const cur = state.candles
-  if (!cur?.x.length) return
+  if (!cur?.x.length) return record([], [])
   const f = frame(u, cur)
-  for (let i = 0; i < cur.x.length; i++) if (f.visible(cur.x[i])) drawCandle(u, f, cur, i)
+  const iv = INTERVALS[cur.interval]
+  const marked = [...markedBuckets(cur, u.scales.x.min - iv, u.scales.x.max + iv)].sort((a, b) => a - b)
+  for (const x of marked) drawGapMark(u, f, cur, x)
+  const hollow = []
+  for (let i = 0; i < cur.x.length; i++) {
+    if (!f.visible(cur.x[i])) continue
+    const look = candleLook(cur, i)
+    if (look === "hollow") hollow.push(cur.x[i] * 1000)
+    drawCandle(u, f, cur, i, look)
+  }
   f.ctx.restore()
+  record(
+    hollow,
+    marked.map((x) => x * 1000)
+  )
 }
 
 export const drawVolume = (u) => {
@@ -60,7 +113,8 @@ export const drawVolume = (u) => {
     if (!(v > 0) || !f.visible(cur.x[i])) continue
     const cx = Math.round(u.valToPos(cur.x[i], "x", true))
     const vy = u.valToPos(v, "y", true)
-    f.ctx.fillStyle = cur.c[i] >= cur.o[i] ? "rgba(38,166,154,0.55)" : "rgba(239,83,80,0.55)"
+    const a = cur.st[i] === "provisional" ? 0.28 : 0.55 // lighter while the candle can still change
+    f.ctx.fillStyle = cur.c[i] >= cur.o[i] ? `rgba(38,166,154,${a})` : `rgba(239,83,80,${a})`
     f.ctx.fillRect(Math.round(cx - f.bodyW / 2), vy, Math.round(f.bodyW), Math.max(1, base - vy))
   }
   f.ctx.restore()

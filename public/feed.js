@@ -1,5 +1,8 @@
-// The live feed: GET /api/events (server-sent events `tick`, `candle`, `gap`, `status`), reconnected with backoff.
+// The live feed: GET /api/events (server-sent events `tick`, `candle`, `final`, `gap`, `status`, `reset`), reconnected
+// with backoff.
 import { applyCandle, loadCandles } from "./candles.js"
+import { redrawPrice } from "./chart.js"
+import { addGap } from "./gaps.js"
 import { applyTick } from "./markets.js"
 import { asCandle, asGap, asTick, parseJson } from "./model.js"
 import { maybeSelectDefault } from "./selection.js"
@@ -8,16 +11,27 @@ import { state } from "./state.js"
 import { pollReady, setBanner, setSource, setStatus } from "./status.js"
 import { tapeGap, tapeTick } from "./tape.js"
 
-const onOpen = () => {
+/**
+ * The stream is open. After a drop we may have missed updates: the snapshot and the dependencies are asked again; the
+ * chart is reloaded unless the browser resumed this stream with the id of an event we got (Last-Event-ID): then the
+ * server replays what we missed, or sends `reset` when it cannot.
+ */
+const onOpen = (es) => {
   setStatus(true)
   state.esRetryMs = 1000
   if (state.everOpened) {
-    // we may have missed updates while away: refresh the snapshot, the chart and the dependencies
     pollLatest()
-    loadCandles()
+    if (!(es.opened && es.sawId)) loadCandles()
     pollReady()
   }
+  es.opened = true
   state.everOpened = true
+}
+
+/** A handler that first notes whether the stream has given an event id (so a resume can use it). */
+const withId = (es, handler) => (ev) => {
+  if (ev.lastEventId) es.sawId = true
+  handler(ev)
 }
 
 const onTick = (ev) => {
@@ -30,7 +44,7 @@ const onTick = (ev) => {
   maybeSelectDefault()
 }
 
-/** A candle with its indicator values, as the processor computed them. */
+/** A candle with its indicator values, as the processor computed them; `final`: the candle as it stays (final or gap). */
 const onCandle = (ev) => {
   const c = asCandle(parseJson(ev.data))
   if (c) applyCandle(c)
@@ -39,7 +53,14 @@ const onCandle = (ev) => {
 /** Trade ids a venue could not deliver: marked on the tape of their market. */
 const onGap = (ev) => {
   const g = asGap(parseJson(ev.data))
-  if (g) tapeGap(g)
+  if (!g) return
+  tapeGap(g)
+  if (addGap(g)) redrawPrice()
+}
+
+/** The server could not replay what we missed (its buffer moved on, or it restarted): reload the chart. */
+const onReset = () => {
+  loadCandles()
 }
 
 const onStatus = (ev) => {
@@ -58,7 +79,7 @@ export const connect = () => {
   state.es?.close()
   const es = new EventSource("/api/events")
   state.es = es
-  es.addEventListener("open", onOpen)
+  es.addEventListener("open", () => onOpen(es))
   es.addEventListener("error", () => {
     setStatus(false)
     if (es.readyState !== EventSource.CLOSED) return
@@ -70,8 +91,6 @@ export const connect = () => {
       if (state.es === es) connect()
     }, wait)
   })
-  es.addEventListener("tick", onTick)
-  es.addEventListener("candle", onCandle)
-  es.addEventListener("gap", onGap)
-  es.addEventListener("status", onStatus)
+  const events = { tick: onTick, candle: onCandle, final: onCandle, gap: onGap, status: onStatus, reset: onReset }
+  for (const [name, handler] of Object.entries(events)) es.addEventListener(name, withId(es, handler))
 }

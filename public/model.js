@@ -108,6 +108,32 @@ export const asCandle = (c) => {
   return prices.every(isNum) ? c : null
 }
 
+// == completeness (docs/completeness.md): a candle's status and the gaps touching it
+
+export const STATUSES = ["provisional", "final", "gap"]
+/** A candle's status; a candle without one (a server before completeness) is final. */
+export const statusOf = (c) => (STATUSES.includes(c.status) ? c.status : "final")
+const isRef = (r) => isObject(r) && Number.isSafeInteger(r.fromId) && Number.isSafeInteger(r.toId) && r.toId >= r.fromId
+/** The {fromId, toId} of each gap touching a candle (none when absent or malformed). */
+export const gapRefsOf = (c) =>
+  Array.isArray(c.gaps) ? c.gaps.filter(isRef).map((r) => ({ fromId: r.fromId, toId: r.toId })) : []
+export const isClosed = (status) => status === "final" || status === "gap"
+
+/** One entry of GET /api/markets/:market/gaps, or null: ids, times and why. */
+export const asListedGap = (g) => {
+  const gap = asGap(g)
+  return gap && isNum(gap.fromTime) && isNum(gap.toTime) ? gap : null
+}
+
+/** GET /api/markets/:market/checks' summary: the four counts, or null when it is not one. */
+export const asCheckSummary = (s) => {
+  if (!isObject(s)) return null
+  const counts = ["match", "mismatch", "gap", "missing"].map((k) => s[k])
+  if (!counts.every((n) => Number.isSafeInteger(n) && n >= 0)) return null
+  const [match, mismatch, gap, missing] = counts
+  return { match, mismatch, gap, missing }
+}
+
 /** One candle's indicator values, as the API and the SSE candle events carry them, as flat columns (null: none). */
 export const asIndicators = (v) => {
   const bands = isObject(v) && isObject(v.bollinger) ? v.bollinger : {}

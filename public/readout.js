@@ -88,11 +88,14 @@ export const updateTooltip = (u) => {
   if (!cur || i == null || i < 0 || i >= cur.x.length || left == null || left < 0) {
     tt.hidden = true
     tt.removeAttribute("data-idx")
+    tt.removeAttribute("data-bucket")
     return
   }
   const head = document.createElement("div")
   head.className = "tt-time"
-  head.textContent = fmtBucket(cur.x[i], cur.interval) + (cur.n[i] === 0 ? " · no trades" : "")
+  const status = cur.st[i] === "final" ? "" : ` · ${cur.st[i] === "gap" ? "gap: trades missing" : cur.st[i]}`
+  head.textContent = fmtBucket(cur.x[i], cur.interval) + (cur.n[i] === 0 ? " · no trades" : "") + status
+  tt.setAttribute("data-status", cur.st[i])
   tt.replaceChildren(head, ...tooltipRows(cur, i))
   if (cur.live[i]) {
     const note = document.createElement("div")
@@ -100,7 +103,9 @@ export const updateTooltip = (u) => {
     note.textContent = "indicators provisional (live)"
     tt.append(note)
   }
+  tt.append(els.chartGaps) // the hovered bucket's unfilled gaps (gaps.js), hidden when none
   tt.setAttribute("data-idx", String(i))
+  tt.setAttribute("data-bucket", String(cur.x[i] * 1000))
   tt.hidden = false
   placeTooltip(u, left)
 }

@@ -1,9 +1,12 @@
 // The charted series: candles as columns (uPlot's shape) with the server's indicator values, moved by live updates.
-import { asIndicators, IND_COLS, INTERVALS, isNum, MAX_LIMIT } from "./model.js"
+import { asIndicators, gapRefsOf, IND_COLS, INTERVALS, isClosed, isNum, MAX_LIMIT, statusOf } from "./model.js"
 
-const COLS = ["x", "o", "h", "l", "c", "v", "n", "live"]
+const COLS = ["x", "o", "h", "l", "c", "v", "n", "live", "st", "gaps"]
 
-/** x: bucket start in seconds; o h l c v; n: tick count (0 = a filled bucket); live: last changed by an SSE update. */
+/**
+ * x: bucket start in seconds; o h l c v; n: tick count (0 = a filled bucket); live: last changed by an SSE update;
+ * st: status (provisional | final | gap); gaps: the {fromId, toId} of the gaps touching the candle.
+ */
 export const emptySeries = (market, interval, range) => {
   const cur = { market, interval, range, ind: {} }
   for (const k of COLS) cur[k] = []
@@ -23,6 +26,8 @@ export const pushCandle = (cur, c, ind, live = false) => {
   cur.v.push(count(c.volume))
   cur.n.push(count(c.tickCount))
   cur.live.push(live)
+  cur.st.push(statusOf(c))
+  cur.gaps.push(gapRefsOf(c))
   for (const k of IND_COLS) cur.ind[k].push(ind[k])
 }
 
@@ -39,6 +44,8 @@ const setCandle = (cur, i, c, ind) => {
   cur.v[i] = count(c.volume)
   cur.n[i] = count(c.tickCount)
   cur.live[i] = true
+  cur.st[i] = statusOf(c)
+  cur.gaps[i] = gapRefsOf(c)
   for (const k of IND_COLS) cur.ind[k][i] = ind[k]
 }
 
@@ -70,6 +77,8 @@ export const mergeCandle = (cur, c) => {
   while (i >= 0 && cur.x[i] > x) i--
   if (i >= 0 && cur.x[i] === x) {
     if (count(c.tickCount) < cur.n[i]) return false // an older state of this candle than the one we show
+    // a final candle never changes again: a provisional state of it is older (a gap may still turn it `gap`)
+    if (isClosed(cur.st[i]) && statusOf(c) === "provisional" && cur.n[i] > 0) return false
     setCandle(cur, i, c, ind)
     return true
   }

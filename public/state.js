@@ -16,6 +16,7 @@ export const state = {
   es: null,
   esRetryMs: 1000,
   everOpened: false,
+  gaps: null, // { market, list }: the selection's unfilled gaps (gaps.js)
   charts: null, // { price, volume, rsi } uPlot instances
   syncing: false,
   zoomed: false,
@@ -31,6 +32,8 @@ const ids = {
   status: "status",
   statusPill: "status-pill",
   deps: "deps",
+  checks: "checks",
+  checksText: "checks-text",
   source: "source",
   banner: "cache-banner",
   tbody: "ticker-body",
@@ -52,6 +55,7 @@ const ids = {
   chartMessage: "chart-message",
   chartFrame: "chart-frame",
   ohlc: "chart-ohlc",
+  chartGaps: "chart-gaps",
   asof: "asof",
   attribution: "attribution",
   simulatedNote: "simulated-note",

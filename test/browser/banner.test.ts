@@ -1,16 +1,14 @@
 import { type ChildProcess, spawn } from "node:child_process"
-import { existsSync, mkdirSync } from "node:fs"
-import { fileURLToPath } from "node:url"
-import { type Browser, chromium } from "playwright-core"
+import { mkdirSync } from "node:fs"
+import type { Browser } from "playwright-core"
 import { afterAll, describe, expect, it } from "vitest"
 import { freePort } from "../../support/processes.mjs"
 import { eventually } from "../../support/waiting.mjs"
-import { type Running, startCli } from "../e2e/support.js"
+import { type Running, startCli, untilHealthy } from "../e2e/support.js"
+import { launchChromium, pageMaker, requireChromium, screenshots } from "./setup.js"
 
 // A real Redis goes away under the dashboard and comes back: the banner shows and clears. The test runs its own
 // redis-server on a free port (from Debian's package; scripts/services.sh installs it), so stopping it disturbs no other suite.
-const CHROMIUM = "/usr/bin/chromium"
-const screenshots = fileURLToPath(new URL("../../docs/screenshots/", import.meta.url))
 
 const startRedis = (port: number) =>
   new Promise<ChildProcess>((resolve, reject) => {
@@ -53,10 +51,11 @@ describe("dashboard while Redis goes away (Chromium, real redis-server)", () => 
   })
 
   it("shows the cache banner while Redis is down and clears it when Redis is back", async () => {
-    expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: run scripts/install-test-tools.sh`).toBe(true)
+    requireChromium()
     const port = await freePort()
     redis = await startRedis(port)
     svc = await startCli(["service"], { REDIS_URL: `redis://127.0.0.1:${port}`, SIMULATOR_RATE: "2" })
+    await untilHealthy(svc) // an embedded service on a loaded machine can take a minute to start
     const url = svc.url
     await eventually(
       async () =>
@@ -66,20 +65,13 @@ describe("dashboard while Redis goes away (Chromium, real redis-server)", () => 
       "prices in Redis"
     )
 
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync"
-      ]
-    })
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+    browser = await launchChromium()
+    const problems: Array<string> = []
+    // the browser logs the 503s of /api/latest and /ready (degraded) while Redis is down: the errors this test expects
+    const page = await pageMaker(browser, problems)(
+      undefined,
+      (m) => /status of 503/.test(m.text()) && /\/(api\/latest|ready)$/.test(m.location().url)
+    )
     await page.goto(url)
     await page.locator('#ticker tr[data-symbol="BTC"]').waitFor({ timeout: 30_000 })
     // BTC's default market charted (its candles come from Postgres, which stays up) before the cache goes
@@ -96,5 +88,6 @@ describe("dashboard while Redis goes away (Chromium, real redis-server)", () => 
     redis = await startRedis(port)
     await page.locator("#cache-banner").waitFor({ state: "hidden", timeout: 60_000 })
     expect((await fetch(`${url}/api/latest`)).status).toBe(200)
+    expect(problems, problems.join("\n")).toEqual([])
   }, 180_000)
 })

@@ -44,6 +44,35 @@ export interface Dashboard {
   readonly close: () => Promise<void>
 }
 
+/** Headless Debian Chromium, as every browser test runs it. */
+export const launchChromium = (): Promise<Browser> =>
+  chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync"
+    ]
+  })
+
+/** A page maker whose pages record their page errors and console errors (but `allowed` ones) in `problems`. */
+export const pageMaker =
+  (browser: Browser, problems: Array<string>) =>
+  async (viewport = { width: 1280, height: 900 }, allowed: (m: ConsoleMessage) => boolean = benign): Promise<Page> => {
+    const page = await browser.newPage({ viewport })
+    page.on("pageerror", (e) => problems.push(`pageerror: ${e.stack ?? e.message}`))
+    page.on("console", (m) => {
+      if (m.type() === "error" && !benign(m) && !allowed(m))
+        problems.push(`console.error: ${m.text()} (${m.location().url})`)
+    })
+    return page
+  }
+
 /** Writes the replay file, starts the service on it and waits for `ready` (a probe of the HTTP API), launches Chromium. */
 export const startDashboard = async (
   history: Omit<HistoryOptions, "path">,
@@ -61,29 +90,9 @@ export const startDashboard = async (
   })
   await untilHealthy(svc)
   await eventually(() => ready(svc.url), 120_000, what)
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync"
-    ]
-  })
+  const browser = await launchChromium()
   const problems: Array<string> = []
-  const newPage = async (viewport = { width: 1280, height: 900 }, allowed = benign) => {
-    const page = await browser.newPage({ viewport })
-    page.on("pageerror", (e) => problems.push(`pageerror: ${e.stack ?? e.message}`))
-    page.on("console", (m) => {
-      if (m.type() === "error" && !benign(m) && !allowed(m))
-        problems.push(`console.error: ${m.text()} (${m.location().url})`)
-    })
-    return page
-  }
+  const newPage = pageMaker(browser, problems)
   const close = async () => {
     await browser.close().catch(() => undefined)
     if (svc.child.exitCode === null) await svc.stop("SIGKILL").catch(() => undefined)
