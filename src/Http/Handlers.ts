@@ -8,7 +8,7 @@ import type { Market } from "../Domain/Market.js"
 import { marketOf, type Tick } from "../Domain/Tick.js"
 import { Store } from "../Store/Store.js"
 import { AdminAuth, Api, CandleSeries, LatestPrices, NotFound, NotReady, Unauthorized, Unavailable } from "./Api.js"
-import { databaseDown, fromBeforeTo } from "./Errors.js"
+import { databaseDown, decodeErrors, fromBeforeTo } from "./Errors.js"
 import { fillGaps, fillRange, needsPrevious } from "./GapFill.js"
 import * as Markets from "./Markets.js"
 import { filterKeys, type MarketRef, MarketResolver, passes, symbolOf } from "./Markets.js"
@@ -240,7 +240,7 @@ export const layer = (config: {
   readonly adminApiKey: Option.Option<Redacted.Redacted>
   readonly defaultMarkets: ReadonlyArray<Market>
 }) =>
-  Layer.mergeAll(system(config.topic), PricesLive, HistoryLive, MarketsLive, AdminLive).pipe(
+  Layer.mergeAll(system(config.topic), PricesLive, HistoryLive, MarketsLive, AdminLive, decodeErrors).pipe(
     Layer.provide(adminAuth(config.adminApiKey)),
     Layer.provide(Markets.layer(config.defaultMarkets))
   )

@@ -3,7 +3,7 @@ import { Schema } from "effect"
 import { Gap } from "../Domain/Gap.js"
 import { Asset, Market, Venue } from "../Domain/Market.js"
 import { EpochMillis } from "../Domain/Tick.js"
-import { BadRequest, Unavailable } from "./Errors.js"
+import { withErrors } from "./Errors.js"
 import { MarketParam } from "./Markets.js"
 import { Limit, TimeParam } from "./Params.js"
 
@@ -44,7 +44,7 @@ export class MarketsApi extends HttpApiGroup.make("markets")
   .add(
     HttpApiEndpoint.get("markets", "/api/markets")
       .addSuccess(MarketList)
-      .addError(Unavailable)
+      .pipe(withErrors)
       .annotate(
         OpenApi.Description,
         "Every market the processor has recorded (the `markets` table), by market: its venue, pair, kind, state " +
@@ -63,8 +63,7 @@ export class MarketsApi extends HttpApiGroup.make("markets")
         })
       )
       .addSuccess(GapList)
-      .addError(BadRequest)
-      .addError(Unavailable)
+      .pipe(withErrors)
       .annotate(
         OpenApi.Description,
         "Ranges of a market's trade ids its source could not deliver, newest first: those whose time range " +
