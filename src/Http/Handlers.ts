@@ -13,6 +13,7 @@ import { fillGaps, fillRange, needsPrevious } from "./GapFill.js"
 import * as Markets from "./Markets.js"
 import { filterKeys, type MarketRef, MarketResolver, passes, symbolOf } from "./Markets.js"
 import { MarketsLive } from "./MarketsHandlers.js"
+import { unrouted } from "./Methods.js"
 import { venueDependencies } from "./Venues.js"
 
 const cacheDown = () => new Unavailable({ error: "the latest-price cache (Redis) is unavailable; retry shortly" })
@@ -240,7 +241,7 @@ export const layer = (config: {
   readonly adminApiKey: Option.Option<Redacted.Redacted>
   readonly defaultMarkets: ReadonlyArray<Market>
 }) =>
-  Layer.mergeAll(system(config.topic), PricesLive, HistoryLive, MarketsLive, AdminLive, decodeErrors).pipe(
+  Layer.mergeAll(system(config.topic), PricesLive, HistoryLive, MarketsLive, AdminLive, decodeErrors, unrouted).pipe(
     Layer.provide(adminAuth(config.adminApiKey)),
     Layer.provide(Markets.layer(config.defaultMarkets))
   )

@@ -30,11 +30,22 @@ const refOf = (s: string): Either.Either<MarketRef, string> => {
   return Either.map(parseMarketInput(s), (parts) => ({ _tag: "Market", market: formatMarket(parts) }))
 }
 
+/** Why a value is refused: the market's own reason (`unknown venue "nasdaq"`) where an entry names one, else `generic`. */
+const explain = (generic: string) => (issue: ParseResult.ParseIssue) => {
+  if (typeof issue.actual === "string") {
+    for (const entry of issue.actual.split(",")) {
+      const ref = refOf(entry)
+      if (Either.isLeft(ref)) return ref.left
+    }
+  }
+  return generic
+}
+
 /** A path or query parameter naming a market; case-insensitive (`Binance:btc-usdt` is binance:BTC-USDT). */
 export const MarketParam = Schema.transformOrFail(
   Schema.String.pipe(
     Schema.pattern(marketRefPattern, {
-      message: () => "expected a market venue:BASE-QUOTE (e.g. binance:BTC-USDT) or a symbol (e.g. BTC)"
+      message: explain("expected a market venue:BASE-QUOTE (e.g. binance:BTC-USDT) or a symbol (e.g. BTC)")
     })
   ).annotations({
     description:
@@ -59,8 +70,9 @@ export const marketListPattern = anchored(`${refForm(1)}(?:,${refForm(2)}){0,${m
 export const MarketListParam = Schema.transformOrFail(
   Schema.String.pipe(
     Schema.pattern(marketListPattern, {
-      message: () =>
+      message: explain(
         `expected a comma-separated list of up to ${maxListed} markets (venue:BASE-QUOTE) or symbols, e.g. BTC,binance:ETH-USDT`
+      )
     })
   ).annotations({
     description:

@@ -17,7 +17,6 @@ import { DashboardRoutes } from "./Dashboard.js"
 import * as Handlers from "./Handlers.js"
 import { cors, rateLimit } from "./Limits.js"
 import * as LiveFeed from "./LiveFeed.js"
-import { unrouted } from "./Methods.js"
 import { MetricsRoutes, requestMetrics } from "./Metrics.js"
 import { SseRoutes } from "./Sse.js"
 
@@ -116,7 +115,6 @@ export const layer = (config: AppConfig) =>
           Layer.provide(DashboardRoutes),
           Layer.provide(MetricsRoutes),
           Layer.provide(api),
-          Layer.provide(unrouted),
           HttpServer.withLogAddress,
           // A span per request costs a URL parse, header redaction and attributes, and this app exports no traces.
           HttpMiddleware.withTracerDisabledWhen(() => true)
