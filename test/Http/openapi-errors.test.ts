@@ -33,6 +33,7 @@ const expected: Record<string, ReadonlyArray<string>> = {
   "/api/indicators/{symbol}": ["200", "400", "404", "429", "503"],
   "/api/markets": ["200", "429", "503"],
   "/api/markets/{market}/gaps": ["200", "400", "429", "503"],
+  "/api/markets/{market}/checks": ["200", "400", "429", "503"],
   "/api/admin/checkpoints": ["200", "401", "404", "429", "503"],
   "/api/admin/dlq": ["200", "400", "401", "404", "429", "503"]
 }
