@@ -3,13 +3,14 @@
 #  - Debian packages: Chromium at /usr/bin/chromium and fonts (so screenshots have glyphs) for test/browser; wrk for the
 #    benchmark smoke run (bench/, REST scenario); Java 17 (openjdk-17-jre-headless) for Kafka when `java` is not found.
 #  - Python packages into the project's own virtual environment, .services/venv (git-ignored; a system Python under
-#    PEP 668 refuses pip): prometheus-client for test/Http/metrics.test.ts. python3-venv from Debian if venv is missing.
+#    PEP 668 refuses pip): prometheus-client for test/Http/metrics.test.ts, schemathesis for test/contract (the
+#    OpenAPI contract fuzz run). python3-venv from Debian if venv is missing.
 # Idempotent: installs only what is missing and says what it did. Needs root (or sudo) for the Debian packages.
 set -euo pipefail
 
 # chromium only *recommends* fonts-liberation; fontconfig pulls in one font family at most. All are small.
 PACKAGES=(chromium fonts-dejavu-core fonts-liberation wrk)
-PYTHON_PACKAGES=(prometheus-client==0.26.0)
+PYTHON_PACKAGES=(prometheus-client==0.26.0 schemathesis==4.32.5)
 VENV="$(cd "$(dirname "$0")/.." && pwd)/.services/venv"
 
 missing=()
@@ -40,7 +41,8 @@ python_packages() {
     mkdir -p "$(dirname "$VENV")"
     python3 -m venv "$VENV"
   fi
-  if "$VENV/bin/python" -c "import prometheus_client" 2>/dev/null; then
+  if "$VENV/bin/python" -c "import prometheus_client" 2>/dev/null &&
+    [ "$("$VENV/bin/schemathesis" --version 2>/dev/null)" = "schemathesis, version 4.32.5" ]; then
     echo "install-test-tools: ${PYTHON_PACKAGES[*]} present in $VENV"
   else
     echo "install-test-tools: installing ${PYTHON_PACKAGES[*]} into $VENV (pip)"

@@ -18,6 +18,7 @@ bash scripts/install-test-tools.sh
 bash scripts/prometheus-check.sh # promtool: deploy/prometheus's config, alert rules and their unit tests (installs it)
 # test/Http/metrics.test.ts reads /metrics with Prometheus's reference parser (the Python client's), from this venv.
 export TEST_PYTHON="$PWD/.services/venv/bin/python"
+# test/contract runs schemathesis (the OpenAPI contract fuzz run) from the same venv: install-test-tools.sh puts it there.
 
 for var in KAFKA_BROKERS REDIS_URL DATABASE_URL; do
   if [[ -n "${!var:-}" ]]; then

@@ -1,6 +1,7 @@
 import {
   HttpApi,
   HttpApiEndpoint,
+  type HttpApiError,
   HttpApiGroup,
   HttpApiMiddleware,
   HttpApiSchema,
@@ -14,17 +15,17 @@ import { IndicatorValuesSchema } from "../Domain/Indicators.js"
 import { Interval } from "../Domain/Interval.js"
 import { Market } from "../Domain/Market.js"
 import { EpochMillis, Source, Tick, Ticker } from "../Domain/Tick.js"
-import { BadRequest, NotFound, Unauthorized, Unavailable } from "./Errors.js"
+import { Errors, withErrors } from "./Errors.js"
 import { MarketListParam, MarketParam } from "./Markets.js"
 import { MarketsApi } from "./MarketsApi.js"
-import { Flag, Limit, TimeParam } from "./Params.js"
+import { Flag, IntParam, Limit, TimeParam } from "./Params.js"
 
-export { BadRequest, NotFound, Unauthorized, Unavailable } from "./Errors.js"
+export { BadRequest, Errors, NotFound, TooManyRequests, Unauthorized, Unavailable } from "./Errors.js"
 export { Flag, Limit, TimeParam } from "./Params.js"
 
 /** Admin endpoints: `Authorization: Bearer $ADMIN_API_KEY`; without a configured key they are off (404). */
 export class AdminAuth extends HttpApiMiddleware.Tag<AdminAuth>()("AdminAuth", {
-  failure: Schema.Union(Unauthorized, NotFound),
+  failure: Schema.Union(Errors.unauthorized, Errors.notFound),
   security: { bearer: HttpApiSecurity.bearer }
 }) {}
 
@@ -104,8 +105,7 @@ export class PricesApi extends HttpApiGroup.make("prices")
     HttpApiEndpoint.get("latest", "/api/latest")
       .setUrlParams(Schema.Struct({ symbols: Schema.optional(MarketListParam) }))
       .addSuccess(LatestPrices)
-      .addError(BadRequest)
-      .addError(Unavailable)
+      .pipe(withErrors)
       .annotate(
         OpenApi.Description,
         "Latest tick of every market (each with its `market`), from the cache (Redis), by market. `symbols`: only " +
@@ -116,14 +116,14 @@ export class PricesApi extends HttpApiGroup.make("prices")
     HttpApiEndpoint.get("latestOne", "/api/latest/:symbol")
       .setPath(Schema.Struct({ symbol: MarketParam }))
       .addSuccess(Tick)
-      .addError(NotFound)
-      .addError(Unavailable)
+      .addError(Errors.notFound)
+      .pipe(withErrors)
       .annotate(
         OpenApi.Description,
         "The latest tick of a market (a bare symbol: its default market), with its `market`."
       )
   )
-  .add(HttpApiEndpoint.get("symbols", "/api/symbols").addSuccess(SymbolList).addError(Unavailable))
+  .add(HttpApiEndpoint.get("symbols", "/api/symbols").addSuccess(SymbolList).pipe(withErrors))
   .annotate(OpenApi.Title, "Prices") {}
 
 export class HistoryApi extends HttpApiGroup.make("history")
@@ -149,8 +149,7 @@ export class HistoryApi extends HttpApiGroup.make("history")
         })
       )
       .addSuccess(CandleSeries)
-      .addError(BadRequest)
-      .addError(Unavailable)
+      .pipe(withErrors)
       .annotate(
         OpenApi.Description,
         "A market's candles (a bare symbol: its default market) from Postgres, oldest first: the newest `limit` buckets in [from, to). " +
@@ -171,8 +170,8 @@ export class HistoryApi extends HttpApiGroup.make("history")
       .setPath(Schema.Struct({ symbol: MarketParam }))
       .setUrlParams(Schema.Struct({ interval: Schema.optionalWith(Interval, { default: () => "1m" as const }) }))
       .addSuccess(IndicatorsResponse)
-      .addError(NotFound)
-      .addError(Unavailable)
+      .addError(Errors.notFound)
+      .pipe(withErrors)
   )
   .annotate(OpenApi.Title, "History") {}
 
@@ -207,7 +206,7 @@ export class AdminApi extends HttpApiGroup.make("admin")
   .add(
     HttpApiEndpoint.get("checkpoints", "/api/admin/checkpoints")
       .addSuccess(CheckpointList)
-      .addError(Unavailable)
+      .pipe(withErrors)
       .annotate(
         OpenApi.Description,
         "The processor's checkpoint per partition: next offset, fencing epoch, owner, time."
@@ -218,15 +217,12 @@ export class AdminApi extends HttpApiGroup.make("admin")
       .setUrlParams(
         Schema.Struct({
           // A letter can be up to 512 KiB (a big bad record, base64): a small page.
-          limit: Schema.optionalWith(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 500)), {
-            default: () => 50
-          }),
+          limit: Schema.optionalWith(IntParam(1, 500), { default: () => 50 }),
           reason: Schema.optional(DeadLetterReason)
         })
       )
       .addSuccess(DeadLetterList)
-      .addError(BadRequest)
-      .addError(Unavailable)
+      .pipe(withErrors)
       .annotate(
         OpenApi.Description,
         "Records the processor could not use, newest first, as recorded in Postgres with the checkpoint that moved past " +
@@ -236,10 +232,47 @@ export class AdminApi extends HttpApiGroup.make("admin")
   .middleware(AdminAuth)
   .annotate(OpenApi.Title, "Admin") {}
 
-export class Api extends HttpApi.make("crypto-pipeline")
+/**
+ * HttpApi.make declares the platform's HttpApiDecodeError (400, `{ _tag, issues, message }`) on every endpoint, and
+ * Effect 3 cannot replace it (Effect-TS/effect#5465). This server never sends that body: `decodeErrors` (Errors.ts)
+ * answers our 400 `{ error, details }`, which `withErrors` declares where an endpoint takes parameters. So the API
+ * starts without it.
+ */
+const withoutDecodeError = <Id extends string>(api: HttpApi.HttpApi<Id, never, HttpApiError.HttpApiDecodeError>) =>
+  Object.assign(api, { errorSchema: Schema.Never }) as unknown as HttpApi.HttpApi<Id>
+
+const retryAfter = {
+  "Retry-After": {
+    description: "Seconds to wait before trying again",
+    schema: { type: "integer", minimum: 1 }
+  }
+}
+
+/** Every 429 and 503 carries Retry-After (Limits.ts, Server.ts); Effect's document has no response headers. */
+const documentRetryAfter = (spec: Record<string, unknown>) => {
+  const paths = spec["paths"] as Record<string, Record<string, { responses: Record<string, Record<string, unknown>> }>>
+  for (const operations of Object.values(paths)) {
+    for (const op of Object.values(operations)) {
+      for (const status of ["429", "503"]) {
+        const response = op.responses[status]
+        if (response !== undefined) response["headers"] = retryAfter
+      }
+    }
+  }
+  return spec
+}
+
+export class Api extends withoutDecodeError(HttpApi.make("crypto-pipeline"))
   .add(SystemApi)
   .add(PricesApi)
   .add(HistoryApi)
   .add(MarketsApi)
   .add(AdminApi)
-  .annotate(OpenApi.Title, "Crypto price pipeline") {}
+  .annotate(OpenApi.Title, "Crypto price pipeline")
+  .annotate(
+    OpenApi.Description,
+    "Every error is JSON `{ error, details? }` with its status; 429 and 503 carry Retry-After. Every path here " +
+      "answers GET (and HEAD and OPTIONS); any other method gets 405 with `Allow: GET, HEAD, OPTIONS`. A path that " +
+      "is not here is a 404."
+  )
+  .annotate(OpenApi.Transform, documentRetryAfter) {}

@@ -8,11 +8,12 @@ import type { Market } from "../Domain/Market.js"
 import { marketOf, type Tick } from "../Domain/Tick.js"
 import { type CandleRow, Store } from "../Store/Store.js"
 import { AdminAuth, Api, CandleSeries, LatestPrices, NotFound, NotReady, Unauthorized, Unavailable } from "./Api.js"
-import { databaseDown, fromBeforeTo } from "./Errors.js"
+import { databaseDown, decodeErrors, fromBeforeTo } from "./Errors.js"
 import { type FillRange, fillGaps, fillRange, needsPrevious } from "./GapFill.js"
 import * as Markets from "./Markets.js"
 import { filterKeys, type MarketRef, MarketResolver, passes, symbolOf } from "./Markets.js"
 import { MarketsLive } from "./MarketsHandlers.js"
+import { unrouted } from "./Methods.js"
 import { venueDependencies } from "./Venues.js"
 
 const cacheDown = () => new Unavailable({ error: "the latest-price cache (Redis) is unavailable; retry shortly" })
@@ -250,7 +251,7 @@ export const layer = (config: {
   readonly adminApiKey: Option.Option<Redacted.Redacted>
   readonly defaultMarkets: ReadonlyArray<Market>
 }) =>
-  Layer.mergeAll(system(config.topic), PricesLive, HistoryLive, MarketsLive, AdminLive).pipe(
+  Layer.mergeAll(system(config.topic), PricesLive, HistoryLive, MarketsLive, AdminLive, decodeErrors, unrouted).pipe(
     Layer.provide(adminAuth(config.adminApiKey)),
     Layer.provide(Markets.layer(config.defaultMarkets))
   )

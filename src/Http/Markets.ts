@@ -1,8 +1,9 @@
 import { Context, Effect, Either, Layer, ParseResult, Schema } from "effect"
 import { LatestCache } from "../Cache/LatestCache.js"
-import { formatMarket, Market, marketParts, parseMarketInput, type Venue } from "../Domain/Market.js"
+import { formatMarket, Market, marketParts, parseMarketInput, type Venue, venues } from "../Domain/Market.js"
 import { marketOf, Ticker } from "../Domain/Tick.js"
 import { Store } from "../Store/Store.js"
+import { anchored } from "./Params.js"
 
 // == what a URL names: a market, or a bare symbol that means its default market (docs/markets.md, "Markets")
 
@@ -14,19 +15,37 @@ export const MarketRef = Schema.Union(
 export type MarketRef = typeof MarketRef.Type
 
 const asset = "[A-Za-z0-9]{1,15}"
+const anyCase = (word: string) => [...word].map((c) => `[${c.toUpperCase()}${c}]`).join("")
+const venueForm = `(?:${venues.map(anyCase).join("|")})`
+/**
+ * One market (a known venue, any case) or bare symbol; group `n` catches a market whose base is its quote. A regex
+ * has no case-blind backreference: `binance:btc-BTC` passes the pattern and is still refused (400).
+ */
+const refForm = (n: number) => `(?![A-Za-z]+:(${asset})-\\${n}(?:,|$))(?:${venueForm}:${asset}-${asset}|${asset})`
 /** A market (`binance:BTC-USDT`, any case) or a bare symbol (`BTC`): the form every `:symbol` parameter takes. */
-export const marketRefPattern = new RegExp(`^(?:[A-Za-z]+:${asset}-${asset}|${asset})$`)
+export const marketRefPattern = anchored(refForm(1))
 
 const refOf = (s: string): Either.Either<MarketRef, string> => {
   if (!s.includes(":")) return Either.right({ _tag: "Bare", symbol: s.toUpperCase() })
   return Either.map(parseMarketInput(s), (parts) => ({ _tag: "Market", market: formatMarket(parts) }))
 }
 
+/** Why a value is refused: the market's own reason (`unknown venue "nasdaq"`) where an entry names one, else `generic`. */
+const explain = (generic: string) => (issue: ParseResult.ParseIssue) => {
+  if (typeof issue.actual === "string") {
+    for (const entry of issue.actual.split(",")) {
+      const ref = refOf(entry)
+      if (Either.isLeft(ref)) return ref.left
+    }
+  }
+  return generic
+}
+
 /** A path or query parameter naming a market; case-insensitive (`Binance:btc-usdt` is binance:BTC-USDT). */
 export const MarketParam = Schema.transformOrFail(
   Schema.String.pipe(
     Schema.pattern(marketRefPattern, {
-      message: () => "expected a market venue:BASE-QUOTE (e.g. binance:BTC-USDT) or a symbol (e.g. BTC)"
+      message: explain("expected a market venue:BASE-QUOTE (e.g. binance:BTC-USDT) or a symbol (e.g. BTC)")
     })
   ).annotations({
     description:
@@ -43,17 +62,17 @@ export const MarketParam = Schema.transformOrFail(
   }
 )
 
-const refForm = `(?:[A-Za-z]+:${asset}-${asset}|${asset})`
 /** Most entries a `symbols` list may hold. */
 export const maxListed = 100
-export const marketListPattern = new RegExp(`^${refForm}(,${refForm}){0,${maxListed - 1}}$`)
+export const marketListPattern = anchored(`${refForm(1)}(?:,${refForm(2)}){0,${maxListed - 1}}`)
 
 /** `?symbols=`: a comma list of markets and bare symbols (a bare symbol asks for every market of that base). */
 export const MarketListParam = Schema.transformOrFail(
   Schema.String.pipe(
     Schema.pattern(marketListPattern, {
-      message: () =>
+      message: explain(
         `expected a comma-separated list of up to ${maxListed} markets (venue:BASE-QUOTE) or symbols, e.g. BTC,binance:ETH-USDT`
+      )
     })
   ).annotations({
     description:

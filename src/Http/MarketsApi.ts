@@ -4,7 +4,7 @@ import { CandleCheck, CheckResult } from "../Domain/Completeness.js"
 import { Gap } from "../Domain/Gap.js"
 import { Asset, Market, Venue } from "../Domain/Market.js"
 import { EpochMillis } from "../Domain/Tick.js"
-import { BadRequest, Unavailable } from "./Errors.js"
+import { withErrors } from "./Errors.js"
 import { MarketParam } from "./Markets.js"
 import { Limit, TimeParam } from "./Params.js"
 
@@ -58,7 +58,7 @@ export class MarketsApi extends HttpApiGroup.make("markets")
   .add(
     HttpApiEndpoint.get("markets", "/api/markets")
       .addSuccess(MarketList)
-      .addError(Unavailable)
+      .pipe(withErrors)
       .annotate(
         OpenApi.Description,
         "Every market the processor has recorded (the `markets` table), by market: its venue, pair, kind, state " +
@@ -77,8 +77,7 @@ export class MarketsApi extends HttpApiGroup.make("markets")
         })
       )
       .addSuccess(GapList)
-      .addError(BadRequest)
-      .addError(Unavailable)
+      .pipe(withErrors)
       .annotate(
         OpenApi.Description,
         "Ranges of a market's trade ids its source could not deliver, newest first: those whose time range " +
@@ -98,8 +97,7 @@ export class MarketsApi extends HttpApiGroup.make("markets")
         })
       )
       .addSuccess(CheckList)
-      .addError(BadRequest)
-      .addError(Unavailable)
+      .pipe(withErrors)
       .annotate(
         OpenApi.Description,
         "A market's final 1m candles checked against the venue's own klines (docs/completeness.md), newest first: " +

@@ -14,25 +14,15 @@ import { Effect, FiberRef, Layer, LogLevel } from "effect"
 import type { AppConfig } from "../Config.js"
 import { Api } from "./Api.js"
 import { DashboardRoutes } from "./Dashboard.js"
-import { describeIssues } from "./Errors.js"
 import * as Handlers from "./Handlers.js"
 import { cors, rateLimit } from "./Limits.js"
 import * as LiveFeed from "./LiveFeed.js"
 import { MetricsRoutes, requestMetrics } from "./Metrics.js"
 import { SseRoutes } from "./Sse.js"
 
-const decoder = new TextDecoder()
-
 const shapeResponse = (request: HttpServerRequest.HttpServerRequest, res: HttpServerResponse.HttpServerResponse) => {
   let out = res
-  if (res.status === 400 && res.body._tag === "Uint8Array") {
-    const body: unknown = JSON.parse(decoder.decode(res.body.body))
-    if (typeof body === "object" && body !== null && "_tag" in body && body._tag === "HttpApiDecodeError") {
-      const issues = "issues" in body && Array.isArray(body.issues) ? body.issues : []
-      out = HttpServerResponse.unsafeJson({ error: describeIssues(issues), details: issues }, { status: 400 })
-    }
-  }
-  // The router's own 404 has no body; every error here is JSON.
+  // A route's own bare 404 (a missing static file): every error here is JSON.
   if (res.status === 404 && res.body._tag === "Empty")
     out = HttpServerResponse.unsafeJson({ error: "not found" }, { status: 404 })
   if (res.status === 503) out = HttpServerResponse.setHeader(out, "retry-after", "5")
@@ -54,34 +44,36 @@ const shapeResponse = (request: HttpServerRequest.HttpServerRequest, res: HttpSe
   )
 }
 
-/**
- * Keeps every error in the documented shape { error, details }: HttpApi's own decode errors are
- * rewritten, 503s get Retry-After, and every response gets the basic security headers.
- */
+/** 503s get Retry-After, and every response gets the basic security headers. */
 const responses = HttpMiddleware.make((app) => Effect.zipRight(HttpApp.appendPreResponseHandler(shapeResponse), app))
 
 /**
- * The access log: a line per response at Info, and every 5xx at Error with its cause. In place of HttpMiddleware.logger,
- * which logs failures at Info too (so a 500 was silent under LOG_LEVEL=warning) and pays for a log span and
- * annotations on every request even when Info lines are dropped (a sixth of a small request's time here).
+ * The access log: a line per response, at a level by its outcome. A 5xx with a cause is an Error with that cause; any
+ * other 4xx or 5xx is Info; a success (2xx, 3xx: the dashboard's own polling, mostly) is Debug, so the default level
+ * shows what went wrong and LOG_LEVEL=debug shows every request. In place of HttpMiddleware.logger, which logs
+ * failures at Info too and pays for a log span and annotations on every request even when the line is dropped.
  */
 export const accessLog = (minimum: LogLevel.LogLevel) => {
-  const lines = LogLevel.lessThanEqual(minimum, LogLevel.Info)
+  const successes = LogLevel.lessThanEqual(minimum, LogLevel.Debug)
+  const refusals = LogLevel.lessThanEqual(minimum, LogLevel.Info)
   return HttpMiddleware.make((app) =>
     Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
       Effect.flatMap(Effect.exit(app), (exit) => {
         const [response, cause] =
           exit._tag === "Success" ? [exit.value, undefined] : HttpServerError.causeResponseStripped(exit.cause)
-        const annotations = { "http.method": request.method, "http.url": request.url, "http.status": response.status }
-        if (response.status >= 500 && cause !== undefined && cause._tag === "Some") {
+        const status = response.status
+        const annotations = () => ({ "http.method": request.method, "http.url": request.url, "http.status": status })
+        if (status >= 500 && cause !== undefined && cause._tag === "Some") {
           return Effect.zipRight(
-            Effect.annotateLogs(Effect.logError("HTTP request failed", cause.value), annotations),
+            Effect.annotateLogs(Effect.logError("HTTP request failed", cause.value), annotations()),
             exit
           )
         }
-        return lines
-          ? Effect.zipRight(Effect.annotateLogs(Effect.logInfo("Sent HTTP response"), annotations), exit)
-          : exit
+        if (status >= 400 ? refusals : successes) {
+          const line = status >= 400 ? Effect.logInfo("Sent HTTP error") : Effect.logDebug("Sent HTTP response")
+          return Effect.zipRight(Effect.annotateLogs(line, annotations()), exit)
+        }
+        return exit
       })
     )
   )

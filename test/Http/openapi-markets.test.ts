@@ -47,7 +47,9 @@ describe("OpenAPI on markets", () => {
       for (const ok of ["BTC", "btc", "binance:BTC-USDT", "Kraken:xbt-usd", "coingecko:BTC-USD"]) {
         expect([ok, pattern.test(ok)]).toEqual([ok, true])
       }
-      for (const bad of ["btc-usd", "binance:BTCUSDT", "binance:", ":BTC-USD", "BTC USD", "A".repeat(16)]) {
+      // Unknown venues and a base that is its quote are refused (400) by the server too; so is a final newline.
+      const refused = ["btc-usd", "binance:BTCUSDT", "binance:", ":BTC-USD", "BTC USD", "A".repeat(16)]
+      for (const bad of [...refused, "nasdaq:BTC-USD", "binance:BTC-BTC", "kraken:0-0", "BTC\n", ""]) {
         expect([bad, pattern.test(bad)]).toEqual([bad, false])
       }
       expect(p.schema.description).toContain("DEFAULT_MARKETS")
@@ -55,6 +57,10 @@ describe("OpenAPI on markets", () => {
     const list = new RegExp(param("/api/latest", "symbols").schema.pattern!)
     expect(list.test("BTC,binance:ETH-USDT")).toBe(true)
     expect(list.test("BTC,")).toBe(false)
+    expect(list.test("BTC,nasdaq:ETH-USD")).toBe(false)
+    expect(list.test("BTC,binance:ETH-ETH")).toBe(false)
+    expect(list.test(Array(100).fill("BTC").join(","))).toBe(true)
+    expect(list.test(Array(101).fill("BTC").join(","))).toBe(false)
   })
 
   it("describes the market fields of the responses", () => {
