@@ -25,10 +25,10 @@ describe("Binance frames", () => {
         price: { value: 0.001, text: "0.001" },
         size: { value: 100, text: "100" },
         side: "sell",
-        eventTime: 1672515782136
+        eventTime: 1672515782136,
+        firstTradeId: 100,
+        lastTradeId: 105
       },
-      firstTradeId: 100,
-      lastTradeId: 105,
       sentTime: 1672515782136
     })
     const buy = decodeBinanceFrame(withField(aggTrade, "m", "false"))

@@ -11,7 +11,7 @@ import type { TradeVenue } from "../../src/Venues/Rest.js"
 
 const subscribeUrl = (venue: TradeVenue, wsUrl: string, markets: ReadonlyArray<Market>) =>
   venue === "binance"
-    ? `${wsUrl}/stream?streams=${markets.map((m) => `${binanceStream(marketParts(m))}@aggTrade`).join("/")}`
+    ? `${wsUrl}/stream?streams=${markets.flatMap((m) => [`${binanceStream(marketParts(m))}@aggTrade`, `${binanceStream(marketParts(m))}@kline_1m`]).join("/")}`
     : wsUrl
 
 const subscribeMessage = (venue: TradeVenue, markets: ReadonlyArray<Market>): string | undefined =>
