@@ -1,5 +1,6 @@
 import { Schema } from "effect"
 import { Candle, ohlcvFields } from "./Candle.js"
+import type { CandleStatus, GapRef } from "./Completeness.js"
 import { bucketStart, type Interval } from "./Interval.js"
 import type { Market } from "./Market.js"
 import { EpochMillis, marketOf, type Tick } from "./Tick.js"
@@ -15,7 +16,10 @@ export const CandleState = Schema.Struct({
   closeTime: EpochMillis,
   pvSum: Schema.Number,
   vSum: Schema.Number,
-  pSum: Schema.Number
+  pSum: Schema.Number,
+  /** Smallest and largest raw trade id of the ticks (-1: none, as for samples; absent in checkpoints before them). */
+  firstTradeId: Schema.optionalWith(Schema.Number, { default: () => -1 }),
+  lastTradeId: Schema.optionalWith(Schema.Number, { default: () => -1 })
 }).annotations({ identifier: "CandleState" })
 export interface CandleState extends Schema.Schema.Type<typeof CandleState> {}
 
@@ -41,8 +45,15 @@ export const openCandle = (tick: Tick, interval: Interval): CandleState => ({
   closeTime: tick.eventTime,
   pvSum: tick.price * (tick.volume ?? 0),
   vSum: tick.volume ?? 0,
-  pSum: tick.price
+  pSum: tick.price,
+  firstTradeId: tick.firstTradeId ?? tick.tradeId ?? -1,
+  lastTradeId: tick.lastTradeId ?? tick.tradeId ?? -1
 })
+
+// The smaller / larger of a candle's id (-1: none) and a tick's (undefined: none).
+const minId = (ids: number, id: number | undefined): number =>
+  id === undefined ? ids : ids === -1 || id < ids ? id : ids
+const maxId = (ids: number, id: number | undefined): number => (id === undefined || id <= ids ? ids : id)
 
 /** Adds one tick to its candle. Does not dedupe. Throws (a defect) if the tick is not in `state`'s bucket. */
 export const applyTick = (state: CandleState | undefined, tick: Tick, interval: Interval): CandleState => {
@@ -78,7 +89,9 @@ export const applyTick = (state: CandleState | undefined, tick: Tick, interval: 
     closeTime: closes ? tick.eventTime : state.closeTime,
     pvSum: state.pvSum + tick.price * (tick.volume ?? 0),
     vSum: state.vSum + (tick.volume ?? 0),
-    pSum: state.pSum + tick.price
+    pSum: state.pSum + tick.price,
+    firstTradeId: minId(state.firstTradeId, tick.firstTradeId ?? tick.tradeId),
+    lastTradeId: maxId(state.lastTradeId, tick.lastTradeId ?? tick.tradeId)
   }
 }
 
@@ -86,8 +99,15 @@ export const applyTick = (state: CandleState | undefined, tick: Tick, interval: 
 const vwapOf = (pvSum: number, vSum: number, pSum: number, count: number, low: number, high: number): number =>
   Math.min(high, Math.max(low, vSum > 0 ? pvSum / vSum : pSum / count))
 
+const idOrNull = (id: number): number | null => (id === -1 ? null : id)
+
 // Not validated again: every field comes from ticks that were (a hot path, once per changed candle and batch).
-export const toCandle = (state: CandleState, market: Market): Candle =>
+export const toCandle = (
+  state: CandleState,
+  market: Market,
+  status: CandleStatus,
+  gaps: ReadonlyArray<GapRef>
+): Candle =>
   new Candle(
     {
       market,
@@ -100,7 +120,11 @@ export const toCandle = (state: CandleState, market: Market): Candle =>
       close: state.close,
       volume: state.volume,
       tickCount: state.tickCount,
-      vwap: vwapOf(state.pvSum, state.vSum, state.pSum, state.tickCount, state.low, state.high)
+      vwap: vwapOf(state.pvSum, state.vSum, state.pSum, state.tickCount, state.low, state.high),
+      status,
+      gaps,
+      firstTradeId: idOrNull(state.firstTradeId),
+      lastTradeId: idOrNull(state.lastTradeId)
     },
     true
   )
@@ -128,8 +152,12 @@ export const foldCandles = (ticks: Iterable<Tick>, intervals: ReadonlyArray<Inte
       low = Infinity,
       volume = 0,
       pvSum = 0,
-      pSum = 0
+      pSum = 0,
+      firstId = -1,
+      lastId = -1
     for (const t of sorted) {
+      firstId = minId(firstId, t.firstTradeId ?? t.tradeId)
+      lastId = maxId(lastId, t.lastTradeId ?? t.tradeId)
       high = Math.max(high, t.price)
       low = Math.min(low, t.price)
       volume += t.volume ?? 0
@@ -149,7 +177,11 @@ export const foldCandles = (ticks: Iterable<Tick>, intervals: ReadonlyArray<Inte
         close: last.price,
         volume,
         tickCount: sorted.length,
-        vwap: vwapOf(pvSum, volume, pSum, sorted.length, low, high)
+        vwap: vwapOf(pvSum, volume, pSum, sorted.length, low, high),
+        status: "final",
+        gaps: [],
+        firstTradeId: idOrNull(firstId),
+        lastTradeId: idOrNull(lastId)
       })
     )
   }

@@ -1,7 +1,9 @@
 import { Schema } from "effect"
+import { CandleStatus, GapRef } from "./Completeness.js"
 import { Interval } from "./Interval.js"
 import { Market } from "./Market.js"
 import { EpochMillis, Ticker } from "./Tick.js"
+import { TradeId } from "./Trade.js"
 
 /** What a candle and a candle being built (Aggregate's CandleState) both hold, in this order. */
 export const ohlcvFields = {
@@ -25,5 +27,12 @@ export class Candle extends Schema.Class<Candle>("Candle")({
   market: Market,
   ...ohlcvFields,
   /** Volume-weighted average price; the plain mean price when no tick carried a trade size. */
-  vwap: Schema.Number
+  vwap: Schema.Number,
+  /** provisional while the bucket can change; final or gap once it cannot (docs/completeness.md). */
+  status: CandleStatus,
+  /** The unfilled gaps touching the bucket, in the order received; empty when none. */
+  gaps: Schema.Array(GapRef),
+  /** Smallest and largest raw trade id of the candle's trades; null for samples. */
+  firstTradeId: Schema.NullOr(TradeId),
+  lastTradeId: Schema.NullOr(TradeId)
 }) {}

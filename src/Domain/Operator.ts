@@ -1,13 +1,19 @@
-import { Effect, type ParseResult, Schema } from "effect"
-import { applyTick, CandleState, candleKey, toCandle } from "./Aggregate.js"
+import { applyTick, type CandleState, candleKey, toCandle } from "./Aggregate.js"
 import type { Candle } from "./Candle.js"
-import { admitSample, admitTrade, RangesSchema, SeenSchema, seenToJson, sweepRanges, sweepSeen } from "./Dedupe.js"
-import { emptyIndicatorState, IndicatorState, type IndicatorValues, indicatorValues, pushClose } from "./Indicators.js"
-import { bucketStart, Interval, intervalMillis, intervals } from "./Interval.js"
+import type { CandleCheck, CandleStatus } from "./Completeness.js"
+import { admitSample, admitTrade, sweepRanges, sweepSeen } from "./Dedupe.js"
+import type { Gap } from "./Gap.js"
+import { type IndicatorValues, indicatorValues, pushClose } from "./Indicators.js"
+import { bucketStart, type Interval, intervalMillis, intervals } from "./Interval.js"
+import type { Kline } from "./Kline.js"
 import type { Market } from "./Market.js"
-import { fromLegacy } from "./OperatorLegacy.js"
+import { expireRefs, gapOnRecent, klineArrived, minuteClosed } from "./OperatorChecks.js"
+import { addGap, dropGapsBefore, gapsTouching, touches } from "./OperatorGaps.js"
+import { type MarketState, newMarket, type OperatorState } from "./OperatorState.js"
 import type { Tick } from "./Tick.js"
 import { tickMarket } from "./TickMarket.js"
+
+export { decodeState, emptyState, encodeState, type MarketState, OperatorState } from "./OperatorState.js"
 
 /**
  * The processor's per-partition operator: dedupe, per-market event-time watermark, candles for every
@@ -15,39 +21,11 @@ import { tickMarket } from "./TickMarket.js"
  * in Postgres with the partition's offset, see `encodeState`), mutated in place for speed by `accept` only.
  */
 
-const MarketState = Schema.Struct({
-  /** Largest event time accepted; the watermark is this minus the allowed lateness. */
-  maxEventTime: Schema.Number,
-  /** Samples accepted, by source and event time. */
-  seen: SeenSchema,
-  /** Trades accepted, as id ranges (absent in checkpoints written before markets). */
-  trades: Schema.optionalWith(RangesSchema, { default: () => [] }),
-  /** The watermark at the last sweep of the dedupe sets (sweeping on every tick would cost the whole window each time). */
-  sweptAt: Schema.optionalWith(Schema.Number, { default: () => 0 }),
-  /** Candles whose bucket has not closed yet, by candleKey. */
-  open: Schema.mutable(Schema.Record({ key: Schema.String, value: CandleState })),
-  /** Indicator state over closed candles, per interval. */
-  indicators: Schema.mutable(Schema.Record({ key: Interval, value: IndicatorState }))
-})
-export type MarketState = typeof MarketState.Type
-
-export const OperatorState = Schema.Struct({
-  markets: Schema.mutable(Schema.Record({ key: Schema.String, value: Schema.mutable(MarketState) }))
-}).annotations({ identifier: "OperatorState" })
-export type OperatorState = typeof OperatorState.Type
-
-/** A checkpoint written before markets: the same state per symbol (the candle keys begin with the symbol). */
-const LegacyState = Schema.Struct({
-  symbols: Schema.Record({ key: Schema.String, value: Schema.mutable(MarketState) })
-})
-
-export const emptyState = (): OperatorState => ({ markets: {} })
-
 export interface CandleUpdate {
   readonly key: string
   readonly candle: Candle
   readonly indicators: IndicatorValues
-  /** The bucket closed: no tick can change it any more. */
+  /** The bucket closed (its status is final or gap): no tick can change it any more. */
   readonly closed: boolean
 }
 
@@ -70,14 +48,21 @@ export interface Changes {
   /** Market → the earliest touched bucket start per interval (in `intervals` order; Infinity when untouched). */
   readonly touched: Map<Market, Array<number>>
   readonly closed: Array<CandleUpdate>
+  /** Checks of our final 1m candles against the venue's, in the order made (see `takeChecks`). */
+  readonly checks: Array<CandleCheck>
 }
 
-export const emptyChanges = (): Changes => ({ touched: new Map(), closed: [] })
+export const emptyChanges = (): Changes => ({ touched: new Map(), closed: [], checks: [] })
+
+/** The checks made since the last call, in the order they were made. Empties them. */
+export const takeChecks = (changes: Changes): Array<CandleCheck> => changes.checks.splice(0)
 
 /** Derived from a market's state for speed, never serialised: rebuilt whenever missing (as after a checkpoint decode). */
 interface Derived {
   /** The earliest end of an open candle (Infinity when none): most ticks close nothing, and this says so at once. */
   nextClose: number
+  /** The earliest end of a waiting kline's minute (Infinity when none): when a missing candle of ours is known. */
+  nextRef: number
   /** Per interval, the last bucket start looked up and its candleKey: a tick in the same bucket builds no new string. */
   readonly lastStart: Array<number>
   readonly lastKey: Array<string>
@@ -90,10 +75,24 @@ const earliestEnd = (s: MarketState): number => {
   return end
 }
 
+const earliestStart = (s: MarketState): number => {
+  let start = Infinity
+  for (const c of Object.values(s.open)) start = Math.min(start, c.bucketStart)
+  return start
+}
+
 const derived = (s: MarketState): Derived => {
   let d = derivedOf.get(s)
   if (d === undefined) {
-    d = { nextClose: earliestEnd(s), lastStart: intervals.map(() => NaN), lastKey: intervals.map(() => "") }
+    d = {
+      nextClose: earliestEnd(s),
+      nextRef: Object.keys(s.refs).reduce(
+        (end, start) => Math.min(end, Number(start) + intervalMillis["1m"]),
+        Infinity
+      ),
+      lastStart: intervals.map(() => NaN),
+      lastKey: intervals.map(() => "")
+    }
     derivedOf.set(s, d)
   }
   return d
@@ -101,21 +100,6 @@ const derived = (s: MarketState): Derived => {
 
 const accepted: Verdict = { _tag: "Accepted" }
 const duplicate: Verdict = { _tag: "Duplicate" }
-
-const newMarket = (): MarketState => ({
-  maxEventTime: 0, // (not -Infinity: the state round-trips through JSON)
-  seen: new Map(),
-  trades: [],
-  sweptAt: 0,
-  open: {},
-  indicators: {
-    "1m": emptyIndicatorState,
-    "5m": emptyIndicatorState,
-    "15m": emptyIndicatorState,
-    "1h": emptyIndicatorState,
-    "1d": emptyIndicatorState
-  }
-})
 
 const openOf = (s: MarketState, interval: Interval): Array<CandleState> =>
   Object.values(s.open)
@@ -137,8 +121,7 @@ export const accept = (state: OperatorState, tick: Tick, lateness: number, chang
       : admitTrade(s.trades, tick.tradeId, tick.eventTime)
   if (!fresh) return duplicate
 
-  let touched = changes.touched.get(market)
-  if (touched === undefined) changes.touched.set(market, (touched = intervals.map(() => Infinity)))
+  const touched = touchedOf(changes, market)
   const d = derived(s)
   for (let i = 0; i < intervals.length; i++) {
     const interval = intervals[i]!
@@ -156,14 +139,52 @@ export const accept = (state: OperatorState, tick: Tick, lateness: number, chang
 
   if (tick.eventTime > s.maxEventTime) {
     s.maxEventTime = tick.eventTime
-    advanceWatermark(s, market, s.maxEventTime - lateness, lateness, changes.closed)
+    advanceWatermark(s, market, s.maxEventTime - lateness, lateness, changes)
   }
   return accepted
 }
 
+/** The touched buckets of a market in `changes`, created when missing. */
+const touchedOf = (changes: Changes, market: Market): Array<number> => {
+  let touched = changes.touched.get(market)
+  if (touched === undefined) changes.touched.set(market, (touched = intervals.map(() => Infinity)))
+  return touched
+}
+
+/**
+ * Records an unfilled gap (a record of the market's, in order among its ticks): every open candle it touches is emitted
+ * again by `collect` with the gap in its `gaps`, and turns `gap` instead of `final` when it closes. A gap is never late.
+ */
+export const acceptGap = (state: OperatorState, gap: Gap, changes: Changes): void => {
+  const s = (state.markets[gap.market] ??= newMarket())
+  if (!addGap(s.gaps, gap)) return
+  const entry = s.gaps[s.gaps.length - 1]!
+  gapOnRecent(s, entry)
+  for (const c of Object.values(s.open)) {
+    if (!touches(entry, c.bucketStart, intervalMillis[c.interval])) continue
+    const touched = touchedOf(changes, gap.market)
+    const i = intervals.indexOf(c.interval)
+    if (c.bucketStart < touched[i]!) touched[i] = c.bucketStart
+  }
+}
+
+/**
+ * Takes the venue's closed 1m candle (a record of the market's): kept until our candle of its minute turns final, or
+ * checked at once (see `takeChecks`) when ours closed already or the watermark passed the minute with no candle of
+ * ours. Changes no candle and no watermark; never late. `lateness` as for `accept`.
+ */
+export const acceptKline = (state: OperatorState, kline: Kline, lateness: number, changes: Changes): void => {
+  const s = (state.markets[kline.market] ??= newMarket())
+  const open = s.open[candleKey(kline.market, "1m", kline.bucketStart)] !== undefined
+  if (klineArrived(s, kline, open, s.maxEventTime - lateness, changes.checks)) {
+    const d = derived(s)
+    d.nextRef = Math.min(d.nextRef, kline.bucketStart + intervalMillis["1m"])
+  }
+}
+
 /**
  * The candles changed since the last call, each once with its current values: those that closed, then every open
- * candle at or after the earliest touched bucket of its interval. Empties `changes`.
+ * candle at or after the earliest touched bucket of its interval (status provisional). Empties `changes` of candles.
  */
 export const collect = (state: OperatorState, changes: Changes): Array<CandleUpdate> => {
   const updates = changes.closed.splice(0)
@@ -178,9 +199,10 @@ export const collect = (state: OperatorState, changes: Changes): Array<CandleUpd
       let indicators = s.indicators[interval]
       for (const c of open) {
         if (c.bucketStart >= from) {
+          const gaps = gapsTouching(s.gaps, c.bucketStart, intervalMillis[interval])
           updates.push({
             key: candleKey(market, interval, c.bucketStart),
-            candle: toCandle(c, market),
+            candle: toCandle(c, market, "provisional", gaps),
             indicators: indicatorValues(indicators, c.close),
             closed: false
           })
@@ -200,65 +222,45 @@ export const step = (state: OperatorState, tick: Tick, lateness: number): StepRe
   return verdict._tag === "Accepted" ? { _tag: "Accepted", candles: collect(state, changes) } : verdict
 }
 
-/**
- * Closes every bucket that ends at or before the watermark, oldest first, and forgets dedupe keys behind it: in a sweep
- * once the watermark has moved a quarter of the lateness since the last one, so a key costs O(1) amortised and the set
- * holds at most 1.25 × the lateness worth of ticks (keys behind the watermark are never consulted: those ticks are late).
- */
-const advanceWatermark = (
-  s: { -readonly [K in keyof MarketState]: MarketState[K] },
-  market: Market,
-  watermark: number,
-  lateness: number,
-  closed: Array<CandleUpdate>
-) => {
-  const d = derived(s)
-  if (d.nextClose <= watermark) {
-    for (const interval of intervals) {
-      for (const c of openOf(s, interval)) {
-        if (c.bucketStart + intervalMillis[interval] > watermark) break
-        const key = candleKey(market, interval, c.bucketStart)
-        closed.push({
-          key,
-          candle: toCandle(c, market),
-          indicators: indicatorValues(s.indicators[interval], c.close),
-          closed: true
-        })
-        s.indicators[interval] = pushClose(s.indicators[interval], c.close)
-        delete s.open[key]
-      }
+type Mutable = { -readonly [K in keyof MarketState]: MarketState[K] }
+
+/** Closes every bucket that ends at or before the watermark, oldest first per interval; checks each closing 1m candle. */
+const closeBuckets = (s: Mutable, market: Market, watermark: number, changes: Changes) => {
+  for (const interval of intervals) {
+    const width = intervalMillis[interval]
+    for (const c of openOf(s, interval)) {
+      if (c.bucketStart + width > watermark) break
+      const key = candleKey(market, interval, c.bucketStart)
+      const gaps = gapsTouching(s.gaps, c.bucketStart, width)
+      const status: CandleStatus = gaps.length > 0 ? "gap" : "final"
+      const candle = toCandle(c, market, status, gaps)
+      changes.closed.push({ key, candle, indicators: indicatorValues(s.indicators[interval], c.close), closed: true })
+      if (interval === "1m") minuteClosed(s, candle, changes.checks)
+      s.indicators[interval] = pushClose(s.indicators[interval], c.close)
+      delete s.open[key]
     }
+  }
+}
+
+/**
+ * Closes the buckets the watermark has passed, checks the klines whose minute it passed with no candle of ours, and
+ * forgets dedupe keys behind it: in a sweep once the watermark has moved a quarter of the lateness since the last one,
+ * so a key costs O(1) amortised and the set holds at most 1.25 × the lateness worth of ticks (keys behind the
+ * watermark are never consulted: those ticks are late).
+ */
+const advanceWatermark = (s: Mutable, market: Market, watermark: number, lateness: number, changes: Changes) => {
+  const d = derived(s)
+  const closes = d.nextClose <= watermark
+  if (closes) {
+    closeBuckets(s, market, watermark, changes)
     d.nextClose = earliestEnd(s)
   }
+  if (d.nextRef <= watermark) d.nextRef = expireRefs(s, watermark, changes.checks)
+  // A gap stays while it can touch an open candle, or a future one (whose bucket starts no earlier than the
+  // watermark's day).
+  if (closes && s.gaps.length > 0) dropGapsBefore(s.gaps, Math.min(earliestStart(s), bucketStart("1d", watermark)))
   if (watermark - s.sweptAt < lateness / 4) return
   s.sweptAt = watermark
   sweepSeen(s.seen, watermark)
   sweepRanges(s.trades, watermark)
-}
-
-/**
- * A checkpoint's state. One written before markets (`symbols`) loads too: each symbol's state becomes its market in
- * `legacy` (market_legacy, written by migration 0004), else the sample market of the source with most entries in its
- * dedupe set (docs/markets.md).
- */
-export const decodeState = (
-  u: unknown,
-  legacy: ReadonlyMap<string, Market> = new Map()
-): Effect.Effect<OperatorState, ParseResult.ParseError> =>
-  typeof u === "object" && u !== null && "symbols" in u && !("markets" in u)
-    ? Effect.map(decodeLegacy(u), (old) => fromLegacy(old.symbols, legacy))
-    : decodeCurrent(u)
-
-const decodeCurrent = Schema.decodeUnknown(OperatorState)
-const decodeLegacy = Schema.decodeUnknown(LegacyState)
-
-/**
- * The state as checkpoint JSON, as `OperatorState`'s encoding gives it, written by hand: it runs at every checkpoint,
- * and apart from `seen` the state is JSON already, where a Schema encode would check every value (and a replacer
- * function would be called for each of them).
- */
-export const encodeState = (state: OperatorState): string => {
-  const markets: Record<string, unknown> = {}
-  for (const [market, s] of Object.entries(state.markets)) markets[market] = { ...s, seen: seenToJson(s.seen) }
-  return JSON.stringify({ markets })
 }

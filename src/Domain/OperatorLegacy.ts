@@ -1,7 +1,7 @@
 import { Schema } from "effect"
 import { type CandleState, candleKey } from "./Aggregate.js"
 import type { Market } from "./Market.js"
-import type { MarketState, OperatorState } from "./Operator.js"
+import type { MarketState, OperatorState } from "./OperatorState.js"
 import { Source, sampleMarket } from "./Tick.js"
 
 // Checkpoints written before markets (docs/markets.md, "The processor"): the operator's state was per symbol.

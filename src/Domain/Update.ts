@@ -1,5 +1,6 @@
 import { Option, Predicate, Schema } from "effect"
 import { Candle } from "./Candle.js"
+import type { CandleStatus, GapRef } from "./Completeness.js"
 import { Gap } from "./Gap.js"
 import { type BollingerBands, type IndicatorValues, IndicatorValuesSchema } from "./Indicators.js"
 import { type Interval, intervals } from "./Interval.js"
@@ -24,6 +25,23 @@ const decodeUpdateJson = Schema.decodeUnknownOption(UpdateJson)
 const isNumber = (u: unknown): u is number => typeof u === "number"
 const isInterval = (u: unknown): u is Interval => intervals.some((i) => i === u)
 
+const isTradeId = (u: unknown): u is number => typeof u === "number" && Number.isSafeInteger(u) && u >= 0
+const isNullOrTradeId = (u: unknown): u is number | null => u === null || isTradeId(u)
+const isStatus = (u: unknown): u is CandleStatus => u === "provisional" || u === "final" || u === "gap"
+
+/** A candle's `gaps`, checked by hand as GapRef objects (built anew: no excess keys kept); undefined if not. */
+const gapRefsFromJson = (u: unknown): Array<GapRef> | undefined => {
+  if (!Array.isArray(u)) return undefined
+  const refs: Array<GapRef> = []
+  for (const ref of u) {
+    if (!Predicate.isRecord(ref)) return undefined
+    const { fromId, toId } = ref
+    if (!isTradeId(fromId) || !isTradeId(toId)) return undefined
+    refs.push({ fromId, toId })
+  }
+  return refs
+}
+
 /** The Candle in a parsed JSON value, checked by hand with the schema's rules (see `tickFromJson`); undefined if not. */
 const candleFromJson = (u: unknown): Candle | undefined => {
   if (typeof u !== "object" || u === null || Array.isArray(u)) return undefined
@@ -31,6 +49,8 @@ const candleFromJson = (u: unknown): Candle | undefined => {
     string,
     unknown
   >
+  const { status, firstTradeId, lastTradeId } = u as Record<string, unknown>
+  const gaps = gapRefsFromJson((u as Record<string, unknown>)["gaps"])
   if (
     !isMarket(market) ||
     typeof symbol !== "string" ||
@@ -44,10 +64,33 @@ const candleFromJson = (u: unknown): Candle | undefined => {
     !isNumber(volume) ||
     !isNumber(tickCount) ||
     !Number.isSafeInteger(tickCount) ||
-    !isNumber(vwap)
+    !isNumber(vwap) ||
+    !isStatus(status) ||
+    gaps === undefined ||
+    !isNullOrTradeId(firstTradeId) ||
+    !isNullOrTradeId(lastTradeId)
   )
     return undefined
-  return new Candle({ market, symbol, interval, bucketStart, open, high, low, close, volume, tickCount, vwap }, true)
+  return new Candle(
+    {
+      market,
+      symbol,
+      interval,
+      bucketStart,
+      open,
+      high,
+      low,
+      close,
+      volume,
+      tickCount,
+      vwap,
+      status,
+      gaps,
+      firstTradeId,
+      lastTradeId
+    },
+    true
+  )
 }
 
 const isNullOrNumber = (u: unknown): u is number | null => u === null || isNumber(u)

@@ -72,7 +72,12 @@ const filledRow = (from: CandleRow, bucket: number): CandleRow => {
         close,
         volume: 0,
         tickCount: 0,
-        vwap: close
+        vwap: close,
+        // An empty bucket is as settled as the candle it is filled from; it holds no trade and no gap of its own.
+        status: from.candle.status,
+        gaps: [],
+        firstTradeId: null,
+        lastTradeId: null
       },
       { disableValidation: true }
     ),

@@ -45,7 +45,12 @@ const toCandleRow = (r: CandleRecord): CandleRow => ({
       close: r.close,
       volume: r.volume,
       tickCount: r.tickCount,
-      vwap: r.vwap
+      vwap: r.vwap,
+      // Until the store reads the completeness columns (migration 0005): every stored candle as final, whole, no ids.
+      status: "final",
+      gaps: [],
+      firstTradeId: null,
+      lastTradeId: null
     },
     { disableValidation: true }
   ),

@@ -50,7 +50,11 @@ const updates: ReadonlyArray<Update> = [
       close: 100,
       volume: 0.5,
       tickCount: 1,
-      vwap: 100
+      vwap: 100,
+      status: "final",
+      gaps: [],
+      firstTradeId: null,
+      lastTradeId: null
     }),
     indicators: { sma20: null, sma50: null, ema12: null, ema26: null, rsi14: null, bollinger: null }
   },

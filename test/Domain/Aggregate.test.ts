@@ -59,7 +59,7 @@ const foldIncrementally = (ticks: Iterable<Tick>, ivs: ReadonlyArray<Interval>):
       states.set(key, { market, state: applyTick(states.get(key)?.state, tick, interval) })
     }
   }
-  return new Map([...states].map(([key, { market, state }]) => [key, toCandle(state, market)]))
+  return new Map([...states].map(([key, { market, state }]) => [key, toCandle(state, market, "final", [])]))
 }
 
 const close = (a: number, b: number) => a === b || Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b))

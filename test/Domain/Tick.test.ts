@@ -72,15 +72,41 @@ const candleFields = [
   "close",
   "volume",
   "tickCount",
-  "vwap"
+  "vwap",
+  "status",
+  "gaps",
+  "firstTradeId",
+  "lastTradeId"
 ] as const
 
+/** What a candle's completeness fields could hold (docs/completeness.md): right, wrong, gaps with a bad element. */
+const candleValue = fc.oneof(
+  anyValue,
+  fc.constantFrom<unknown>(
+    "provisional",
+    "final",
+    "gap",
+    "Final",
+    [{ fromId: 1, toId: 2 }],
+    [
+      { fromId: 1, toId: 2 },
+      { fromId: 5, toId: 9 }
+    ],
+    [{ fromId: 1, toId: 2, extra: true }],
+    [{ fromId: -1, toId: 2 }],
+    [{ fromId: 1.5, toId: 2 }],
+    [{ fromId: 1 }],
+    [null],
+    [[1, 2]]
+  )
+)
+
 /** A valid object, then some fields replaced, removed, or added. */
-const mutated = (valid: fc.Arbitrary<Record<string, unknown>>, fields: ReadonlyArray<string>) =>
+const mutated = (valid: fc.Arbitrary<Record<string, unknown>>, fields: ReadonlyArray<string>, values = anyValue) =>
   fc
     .tuple(
       valid,
-      fc.array(fc.tuple(fc.constantFrom(...fields, "extra"), fc.option(anyValue, { nil: undefined })), { maxLength: 3 })
+      fc.array(fc.tuple(fc.constantFrom(...fields, "extra"), fc.option(values, { nil: undefined })), { maxLength: 3 })
     )
     .map(([v, changes]) => {
       const o: Record<string, unknown> = { ...v }
@@ -129,19 +155,48 @@ describe("fast decoders agree with the schemas", () => {
     params
   )
 
+  const candleUpdate = fc
+    .tuple(
+      fc.oneof(validCandle, mutated(validCandle, candleFields, candleValue)),
+      fc.oneof(validIndicators, mutated(validIndicators, indicatorFields), anyValue)
+    )
+    .map(([candle, indicators]) => ({ _tag: "candle", candle, indicators }))
+  // One completeness field of a valid candle replaced, beside valid indicators: the hand check alone decides.
+  const completenessChanged = fc
+    .tuple(validCandle, fc.constantFrom("status", "gaps", "firstTradeId", "lastTradeId"), candleValue, validIndicators)
+    .map(([candle, field, value, indicators]) => ({
+      _tag: "candle",
+      candle: { ...candle, [field]: value },
+      indicators
+    }))
+  const candleText = fc.oneof(candleUpdate, completenessChanged).chain(asText)
   const updateText = fc
     .oneof(
       fc.oneof(validTick, mutated(validTick, tickFields)).map((tick) => ({ _tag: "tick", tick })),
-      fc
-        .tuple(
-          fc.oneof(validCandle, mutated(validCandle, candleFields)),
-          fc.oneof(validIndicators, mutated(validIndicators, indicatorFields), anyValue)
-        )
-        .map(([candle, indicators]) => ({ _tag: "candle", candle, indicators })),
+      candleUpdate,
       fc.oneof(validGap, mutated(validGap, ["type", "market", "fromId", "toId"])).map((gap) => ({ _tag: "gap", gap })),
       fc.record({ _tag: anyValue, tick: anyValue, candle: anyValue, indicators: anyValue })
     )
     .chain(asText)
+
+  it("the candle inputs hold both valid and invalid candles", () => {
+    const verdicts = fc.sample(candleText, { seed, numRuns: 1000 }).map((t) => Option.isSome(schemaUpdate(t)))
+    // About 11% are valid (an update needs both a valid candle and valid indicators).
+    expect(verdicts.filter((ok) => ok).length).toBeGreaterThan(50)
+    expect(verdicts.filter((ok) => !ok).length).toBeGreaterThan(200)
+  })
+
+  const agree = (text: string) => {
+    const fast = decodeUpdate(text)
+    const slow = schemaUpdate(text)
+    expect(Option.isSome(fast)).toBe(Option.isSome(slow))
+    if (Option.isSome(fast) && Option.isSome(slow)) {
+      expect(fast.value).toEqual(slow.value)
+      expect(JSON.stringify(fast.value)).toBe(encodeUpdate(slow.value))
+    }
+  }
+
+  it.prop("decodeUpdate of candle updates (status, gaps, trade ids)", [candleText], ([text]) => agree(text), params)
 
   it.prop(
     "decodeUpdate, and JSON.stringify of an update is its schema encoding",

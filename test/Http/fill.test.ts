@@ -28,7 +28,11 @@ const row = (minute: number, close: number): CandleRow => ({
     close,
     volume: 5,
     tickCount: 4,
-    vwap: close
+    vwap: close,
+    status: "final",
+    gaps: [],
+    firstTradeId: null,
+    lastTradeId: null
   }),
   indicators: ind(close * 10)
 })

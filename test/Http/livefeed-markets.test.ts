@@ -49,7 +49,11 @@ const candle = (market: Market): Update => ({
     close: 102,
     volume: 0.5,
     tickCount: 2,
-    vwap: 101.5
+    vwap: 101.5,
+    status: "final",
+    gaps: [],
+    firstTradeId: null,
+    lastTradeId: null
   }),
   indicators: { sma20: null, sma50: null, ema12: null, ema26: null, rsi14: null, bollinger: null }
 })
