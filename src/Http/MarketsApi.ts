@@ -1,5 +1,6 @@
 import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
+import { CandleCheck, CheckResult } from "../Domain/Completeness.js"
 import { Gap } from "../Domain/Gap.js"
 import { Asset, Market, Venue } from "../Domain/Market.js"
 import { EpochMillis } from "../Domain/Tick.js"
@@ -40,6 +41,19 @@ export const MarketList = Schema.Struct({ markets: Schema.Array(MarketInfo) }).a
 
 export const GapList = Schema.Struct({ market: Market, gaps: Schema.Array(Gap) }).annotations({ identifier: "GapList" })
 
+const Count = Schema.Number.pipe(Schema.int(), Schema.nonNegative())
+
+/** How many checks of each result the window holds (whatever `result` and `limit` say). */
+export const CheckSummary = Schema.Struct({ match: Count, mismatch: Count, gap: Count, missing: Count }).annotations({
+  identifier: "CheckSummary"
+})
+
+export const CheckList = Schema.Struct({
+  market: Market,
+  summary: CheckSummary,
+  checks: Schema.Array(CandleCheck)
+}).annotations({ identifier: "CheckList" })
+
 export class MarketsApi extends HttpApiGroup.make("markets")
   .add(
     HttpApiEndpoint.get("markets", "/api/markets")
@@ -70,6 +84,31 @@ export class MarketsApi extends HttpApiGroup.make("markets")
         "Ranges of a market's trade ids its source could not deliver, newest first: those whose time range " +
           "(fromTime..toTime) meets [from, to), at most `limit`. 400 when a parameter does not decode or `from` is not " +
           "before `to`."
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("checks", "/api/markets/:market/checks")
+      .setPath(Schema.Struct({ market: MarketParam }))
+      .setUrlParams(
+        Schema.Struct({
+          from: Schema.optional(TimeParam),
+          to: Schema.optional(TimeParam),
+          limit: Schema.optionalWith(Limit, { default: () => 500 }),
+          result: Schema.optional(CheckResult).annotations({ description: "only the checks with this result" })
+        })
+      )
+      .addSuccess(CheckList)
+      .addError(BadRequest)
+      .addError(Unavailable)
+      .annotate(
+        OpenApi.Description,
+        "A market's final 1m candles checked against the venue's own klines (docs/completeness.md), newest first: " +
+          "those whose minute starts in [from, to), at most `limit`, only `result` ones when given. `summary` counts " +
+          "each result over the same [from, to), whatever `result` and `limit` say. match: open, high, low, close " +
+          "equal, volume within 1e-9 relative, first and last trade ids equal; mismatch: `mismatched` names the fields " +
+          "that differ; gap: our candle is touched by an unfilled gap (not compared); missing: we have no candle for a " +
+          "minute the venue traded in. A market with no checks answers an empty list. 400 when a parameter does not " +
+          "decode or `from` is not before `to`."
       )
   )
   .annotate(OpenApi.Title, "Markets") {}

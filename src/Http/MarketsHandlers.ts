@@ -8,7 +8,7 @@ import { databaseDown, fromBeforeTo } from "./Errors.js"
 import { MarketResolver } from "./Markets.js"
 import { marketState } from "./MarketsApi.js"
 
-/** GET /api/markets and /api/markets/:market/gaps. */
+/** GET /api/markets, /api/markets/:market/gaps and /api/markets/:market/checks. */
 export const MarketsLive = HttpApiBuilder.group(Api, "markets", (handlers) =>
   Effect.gen(function* () {
     const store = yield* Store
@@ -44,6 +44,16 @@ export const MarketsLive = HttpApiBuilder.group(Api, "markets", (handlers) =>
             .gaps({ market, from: q.from, to: q.to, limit: q.limit })
             .pipe(Effect.mapError(databaseDown))
           return { market, gaps }
+        })
+      )
+      .handle("checks", ({ path, urlParams: q }) =>
+        Effect.gen(function* () {
+          yield* fromBeforeTo(q)
+          const market = yield* resolver.resolve(path.market)
+          const found = yield* store
+            .checks({ market, from: q.from, to: q.to, limit: q.limit, result: q.result })
+            .pipe(Effect.mapError(databaseDown))
+          return { market, ...found }
         })
       )
   })

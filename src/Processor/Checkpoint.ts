@@ -2,6 +2,7 @@ import { Clock, Effect, Either, Metric, Queue } from "effect"
 import { deadBatchLimit, encodeDeadLetter, sizedBatches } from "../Domain/DeadLetter.js"
 import * as Operator from "../Domain/Operator.js"
 import {
+  candleChecksTotal,
   checkpointSeconds,
   checkpoints,
   consumerLag,
@@ -30,6 +31,7 @@ export const snapshot = (s: Consumption): Effect.Effect<void> =>
         ticks: p.work.ticks,
         candles: [...p.work.candles.values()],
         gaps: p.work.gaps,
+        checks: p.work.checks,
         deadLetters: p.work.dead.map((d) => ({
           offset: d.record.offset,
           reason: d.reason,
@@ -72,6 +74,7 @@ const commit = Effect.fn("Processor.commit")(function* (s: Consumption, snapshot
       `${remaining.reduce((n, p) => n + p.candles.length, 0)} candles, ` +
       `${remaining.length} partitions, ${remaining.reduce((n, p) => n + p.state.length, 0)} bytes of state in ${millis} ms`
   )
+  yield* countChecks(remaining)
   yield* recordLag(s)
   // Kafka's committed offsets are for lag monitoring only; Postgres holds the truth.
   yield* s.bus
@@ -137,6 +140,24 @@ const commitFenced = (s: Consumption, snapshot: Snapshot) =>
     }
     return remaining
   })
+
+/** The committed checks, counted by result; a mismatch logged with both candles (ours and the venue's). */
+const countChecks = (committed: Snapshot["partitions"]) =>
+  Effect.forEach(
+    committed.flatMap((p) => p.checks),
+    (c) =>
+      Metric.increment(Metric.tagged(candleChecksTotal, "result", c.result)).pipe(
+        Effect.zipRight(
+          c.result === "mismatch"
+            ? Effect.logWarning(
+                `candle check: ${c.market} 1m ${new Date(c.bucketStart).toISOString()} differs from the venue's ` +
+                  `(${c.mismatched.join(", ")}): ours ${JSON.stringify(c.ours)}, theirs ${JSON.stringify(c.theirs)}`
+              )
+            : Effect.void
+        )
+      ),
+    { discard: true }
+  )
 
 /** Lag per partition after a checkpoint, at most once a second (it costs the broker a request). */
 const recordLag = (s: Consumption) =>

@@ -42,6 +42,12 @@ export const gapsTotal = Metric.counter("gaps_total", {
   incremental: true
 })
 
+/** Our final 1m candles checked against the venue's own (tagged `result`: match, mismatch, gap, missing), once committed. */
+export const candleChecksTotal = Metric.counter("candle_checks_total", {
+  description: "Final 1m candles checked against the venue's own klines, by result (match, mismatch, gap, missing)",
+  incremental: true
+})
+
 export const cacheUpdatesDropped = Metric.counter("cache_updates_dropped_total", {
   description: "Live updates that never reached the cache: its writer fell too far behind, or the write failed",
   incremental: true

@@ -2,6 +2,7 @@ import { hostname } from "node:os"
 import { Deferred, Duration, Effect, Fiber, type Queue, type Schedule } from "effect"
 import { BusError, type BusShape, type ConsumerEvent } from "../Bus/Bus.js"
 import type { AppConfig } from "../Config.js"
+import type { CandleCheck } from "../Domain/Completeness.js"
 import type { DeadLetter } from "../Domain/DeadLetter.js"
 import type { Gap } from "../Domain/Gap.js"
 import type * as Operator from "../Domain/Operator.js"
@@ -22,8 +23,10 @@ export interface Work {
   candles: Map<string, CandleRow>
   dead: Array<DeadLetter>
   gaps: Array<Gap>
+  /** Checks of our final 1m candles against the venue's klines, in the order made. */
+  checks: Array<CandleCheck>
 }
-export const noWork = (): Work => ({ ticks: [], candles: new Map(), dead: [], gaps: [] })
+export const noWork = (): Work => ({ ticks: [], candles: new Map(), dead: [], gaps: [], checks: [] })
 
 export interface Partition {
   readonly epoch: number

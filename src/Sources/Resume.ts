@@ -1,6 +1,6 @@
 import { type Duration, Effect, Either, Stream } from "effect"
 import { Bus, type BusError } from "../Bus/Bus.js"
-import { decodeRecord, isGap } from "../Bus/Record.js"
+import { decodeRecord, isGap, isKline } from "../Bus/Record.js"
 import type { Market } from "../Domain/Market.js"
 import type { LastId } from "../Venues/Continuity.js"
 
@@ -52,6 +52,8 @@ export const lastIdsOnTopic = (options: ResumeOptions): Effect.Effect<ReadonlyMa
               if (Either.isLeft(decoded)) continue
               const r = decoded.right
               if (isGap(r)) keep(r.market, { id: r.toId, time: r.toTime })
+              else if (isKline(r))
+                continue // a venue's candle: no trade id of its own
               else if (r.market !== undefined && r.tradeId !== undefined)
                 keep(r.market, { id: r.tradeId, time: r.eventTime })
             }

@@ -5,13 +5,15 @@ import init from "./migrations/0001_init.js"
 import fencing from "./migrations/0002_fencing.js"
 import deadLetters from "./migrations/0003_dead_letters.js"
 import markets from "./migrations/0004_markets.js"
+import completeness from "./migrations/0005_completeness.js"
 
 // Migrations are imported, not read from disk, so dist/ runs from anywhere.
 export const loader = PgMigrator.fromRecord({
   "0001_init": init,
   "0002_fencing": fencing,
   "0003_dead_letters": deadLetters,
-  "0004_markets": markets
+  "0004_markets": markets,
+  "0005_completeness": completeness
 })
 
 /**

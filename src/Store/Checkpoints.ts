@@ -1,6 +1,7 @@
 import { type SqlClient, type SqlError, SqlSchema } from "@effect/sql"
 import { Array as Arr, Effect, Schema } from "effect"
 import { tickMarket } from "../Domain/TickMarket.js"
+import { markGaps, upsertChecks } from "./CheckRows.js"
 import { insertGaps, upsertMarkets } from "./MarketRows.js"
 import { type CandleRow, type CheckpointBatch, type Claim, CommitTimeout, Fenced, timedOut } from "./Model.js"
 import { checkPartitions } from "./PartitionCheck.js"
@@ -18,7 +19,10 @@ const ClaimRecord = Schema.Struct({
   state: Schema.Unknown
 })
 
-/** One checkpoint transaction: fenced checkpoint rows, then the ticks, dead letters, candles, gaps and markets, all or nothing. */
+/**
+ * One checkpoint transaction: fenced checkpoint rows, then the ticks, dead letters, candles, gaps (and their marks on
+ * candles closed before them), checks and markets, all or nothing.
+ */
 export const commit =
   (sql: SqlClient.SqlClient) =>
   (batch: CheckpointBatch): Effect.Effect<void, SqlError.SqlError | Fenced> =>
@@ -31,6 +35,8 @@ export const commit =
           yield* insertDeadLetters(sql, batch)
           yield* upsertCandles(sql, batch)
           yield* insertGaps(sql, batch)
+          yield* markGaps(sql, batch) // after the candles: it marks what they did not already list
+          yield* upsertChecks(sql, batch)
           yield* upsertMarkets(sql, batch)
         })
       )

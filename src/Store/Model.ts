@@ -1,6 +1,7 @@
 import { SqlError } from "@effect/sql"
 import { Context, Data, type Duration } from "effect"
 import type { Candle } from "../Domain/Candle.js"
+import type { CandleCheck, CheckResult } from "../Domain/Completeness.js"
 import type { DeadLetterReason } from "../Domain/DeadLetter.js"
 import type { Gap } from "../Domain/Gap.js"
 import type { IndicatorValues } from "../Domain/Indicators.js"
@@ -29,6 +30,8 @@ export interface PartitionCheckpoint {
   readonly deadLetters: ReadonlyArray<DeadLetterRow>
   /** Gap records read up to `nextOffset` (stored once each: a replay of them after a crash changes nothing). */
   readonly gaps: ReadonlyArray<Gap>
+  /** Our final 1m candles checked against the venue's (docs/completeness.md): upserted, so a replay writes each once. */
+  readonly checks: ReadonlyArray<CandleCheck>
 }
 
 export interface DeadLetterRow {
@@ -52,6 +55,15 @@ export interface CheckpointBatch {
   readonly topic: string
   readonly owner: string
   readonly partitions: ReadonlyArray<PartitionCheckpoint>
+}
+
+/** A market's checks in [from, to) (by bucket start), newest first, optionally only those with `result`. */
+export interface CheckQuery {
+  readonly market: Market
+  readonly from?: number | undefined
+  readonly to?: number | undefined
+  readonly limit: number
+  readonly result?: CheckResult | undefined
 }
 
 export interface Claim {

@@ -68,7 +68,7 @@ const toCandleRow = (r: CandleRecord): CandleRow => ({
 })
 
 /** Request-path reads answer fast or fail (the API turns the failure into a 503). */
-const readTimeout = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+export const readTimeout = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.timeoutFail(effect, { duration: "5 seconds", onTimeout: () => timedOut("query") })
 
 export const candles = (sql: SqlClient.SqlClient) => (q: CandleQuery) =>

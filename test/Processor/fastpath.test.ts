@@ -25,6 +25,7 @@ const acceptingStore: Store["Type"] = {
   symbols: Effect.succeed([]),
   markets: Effect.succeed([]),
   gaps: () => Effect.succeed([]),
+  checks: () => Effect.succeed({ checks: [], summary: { match: 0, mismatch: 0, gap: 0, missing: 0 } }),
   ping: Effect.void,
   checkpoints: Effect.succeed([]),
   deadLetters: () => Effect.succeed([])
