@@ -3,6 +3,10 @@
  * helper of the code under test): each candle is computed from its whole group of ticks at once, in a canonical order,
  * so nothing depends on how or how often the pipeline saw them. A tick counted twice changes tickCount, volume and
  * usually vwap; a tick lost changes tickCount; either can change open, high, low and close.
+ *
+ * Trade ids (docs/completeness.md): a candle's firstTradeId / lastTradeId are the smallest and largest raw trade id of
+ * its ticks, each tick covering `firstTradeId..lastTradeId` when it says so (an aggregate trade) and else its own
+ * `tradeId`. A reference built from ticks that carry no id at all leaves them out, and then they are not compared.
  */
 
 /**
@@ -16,6 +20,9 @@ export interface ReferenceTick {
   readonly eventTime: number
   readonly price: number
   readonly volume?: number | undefined
+  readonly tradeId?: number | undefined
+  readonly firstTradeId?: number | undefined
+  readonly lastTradeId?: number | undefined
 }
 
 export interface ReferenceCandle {
@@ -31,6 +38,9 @@ export interface ReferenceCandle {
   readonly volume: number
   readonly tickCount: number
   readonly vwap: number
+  /** Smallest / largest raw trade id; null for a candle of samples; absent when the ticks carried no ids. */
+  readonly firstTradeId?: number | null | undefined
+  readonly lastTradeId?: number | null | undefined
 }
 
 /** A candle as read back from the record (Postgres rows or the API), with its bucket start as epoch ms. */
@@ -93,6 +103,7 @@ export const referenceCandles = (
     const mean = volume > 0 ? weighted / volume : prices.reduce((s, p) => s + p, 0) / prices.length
     out.set(key, {
       ...(g.market === undefined ? {} : { market: g.market }),
+      ...referenceIds(g.ticks),
       symbol: g.symbol,
       interval: g.interval,
       bucketStart: g.start,
@@ -106,6 +117,27 @@ export const referenceCandles = (
     })
   }
   return out
+}
+
+/** The ids a group of ticks spans: each tick's own range (first..last) or its trade id; none when no tick has one. */
+const referenceIds = (
+  ticks: ReadonlyArray<ReferenceTick>
+): { firstTradeId?: number | null; lastTradeId?: number | null } => {
+  const lows: Array<number> = []
+  const highs: Array<number> = []
+  let carried = false
+  for (const t of ticks) {
+    if ("tradeId" in t || "firstTradeId" in t || "lastTradeId" in t) carried = true
+    const low = t.firstTradeId ?? t.tradeId
+    const high = t.lastTradeId ?? t.tradeId
+    if (low !== undefined) lows.push(low)
+    if (high !== undefined) highs.push(high)
+  }
+  if (!carried) return {}
+  return {
+    firstTradeId: lows.length === 0 ? null : Math.min(...lows),
+    lastTradeId: highs.length === 0 ? null : Math.max(...highs)
+  }
 }
 
 /** Floating sums differ with the order of addition: volume and vwap are equal to a relative 1e-9. */
@@ -138,12 +170,24 @@ export const candleDifferences = (
     for (const field of ["volume", "vwap"] as const) {
       if (!close(c[field], ref[field])) problems.push(`${where}: ${field} ${c[field]}, reference ${ref[field]}`)
     }
+    for (const field of ["firstTradeId", "lastTradeId"] as const) {
+      if (c[field] !== undefined && ref[field] !== undefined && c[field] !== ref[field])
+        problems.push(`${where}: ${field} ${c[field]}, reference ${ref[field]}`)
+    }
   }
   for (const [key, ref] of reference) {
     if (!seen.has(key))
       problems.push(`${ref.market ?? ref.symbol} ${ref.interval} ${new Date(ref.bucketStart).toISOString()}: missing`)
   }
   return problems
+}
+
+/** A row's trade ids when it has the columns (migration 0005 or the API): numbers (bigint may be text) or null. */
+const tradeIdsOf = (row: Record<string, unknown>): { firstTradeId?: number | null; lastTradeId?: number | null } => {
+  const id = (u: unknown): number | null => (u === null ? null : Number(u))
+  const first = "firstTradeId" in row ? row["firstTradeId"] : row["first_trade_id"]
+  const last = "lastTradeId" in row ? row["lastTradeId"] : row["last_trade_id"]
+  return first === undefined || last === undefined ? {} : { firstTradeId: id(first), lastTradeId: id(last) }
 }
 
 /** Postgres `candles` rows (snake_case or camelCase, numerics possibly as strings) as StoredCandles. */
@@ -161,6 +205,7 @@ export const storedCandle = (row: Record<string, unknown>): StoredCandle => {
     close: num("close", "close"),
     volume: num("volume", "volume"),
     tickCount: num("tick_count", "tickCount"),
-    vwap: num("vwap", "vwap")
+    vwap: num("vwap", "vwap"),
+    ...tradeIdsOf(row)
   }
 }
