@@ -142,6 +142,9 @@ export class HistoryApi extends HttpApiGroup.make("history")
           indicators: Schema.optionalWith(Flag, { default: () => false }).annotations({
             description:
               "true: add `indicators`, the SMA/EMA/RSI/Bollinger values as of each candle, aligned with `candles`"
+          }),
+          final: Schema.optionalWith(Flag, { default: () => false }).annotations({
+            description: "true: only candles that can no longer change (status final or gap), none provisional"
           })
         })
       )
@@ -155,6 +158,11 @@ export class HistoryApi extends HttpApiGroup.make("history")
           "(else the oldest candle) to the last bucket before `to` but never past now (else the newest candle); a filled " +
           "bucket repeats the indicator values of the last real candle. `indicators=true` adds an `indicators` array " +
           "aligned with `candles`: the values stored with each candle (provisional for the open one). " +
+          "Each candle says its `status`: provisional while its bucket can still change (the market's watermark, its " +
+          "newest event time less the allowed lateness, has not passed the bucket's end), final once it cannot, gap " +
+          "when final and touched by an unfilled gap (`gaps` lists their trade ids); `firstTradeId`/`lastTradeId` are " +
+          "its trades' raw ids (null for sampled prices). A final or gap candle's values never change again (a gap " +
+          "found later can only turn final into gap). `final=true` returns only those (with `fill`, up to the newest). " +
           "400 when a parameter does not decode or `from` is not before `to`."
       )
   )

@@ -6,10 +6,10 @@ import { LatestCache } from "../Cache/LatestCache.js"
 import { AppConfig } from "../Config.js"
 import type { Market } from "../Domain/Market.js"
 import { marketOf, type Tick } from "../Domain/Tick.js"
-import { Store } from "../Store/Store.js"
+import { type CandleRow, Store } from "../Store/Store.js"
 import { AdminAuth, Api, CandleSeries, LatestPrices, NotFound, NotReady, Unauthorized, Unavailable } from "./Api.js"
 import { databaseDown, fromBeforeTo } from "./Errors.js"
-import { fillGaps, fillRange, needsPrevious } from "./GapFill.js"
+import { type FillRange, fillGaps, fillRange, needsPrevious } from "./GapFill.js"
 import * as Markets from "./Markets.js"
 import { filterKeys, type MarketRef, MarketResolver, passes, symbolOf } from "./Markets.js"
 import { MarketsLive } from "./MarketsHandlers.js"
@@ -145,6 +145,16 @@ export const PricesLive = HttpApiBuilder.group(Api, "prices", (handlers) =>
   })
 )
 
+/**
+ * With `final=true` a filled answer stops at the newest final candle: buckets after it may still get a candle, those
+ * before it cannot (the watermark is past them).
+ */
+const finalOnly = (final: boolean, rows: ReadonlyArray<CandleRow>, range: FillRange | undefined) => {
+  if (!final || range === undefined) return range
+  const newest = rows.at(-1)?.candle.bucketStart
+  return newest === undefined || newest < range.first ? undefined : { ...range, last: Math.min(range.last, newest) }
+}
+
 export const HistoryLive = HttpApiBuilder.group(Api, "history", (handlers) =>
   Effect.gen(function* () {
     const store = yield* Store
@@ -154,10 +164,10 @@ export const HistoryLive = HttpApiBuilder.group(Api, "history", (handlers) =>
         Effect.gen(function* () {
           yield* fromBeforeTo(q)
           const market = yield* resolver.resolve(path.symbol)
-          const query = { market, interval: q.interval, from: q.from, to: q.to, limit: q.limit }
+          const query = { market, interval: q.interval, from: q.from, to: q.to, limit: q.limit, final: q.final }
           let rows = yield* store.candles(query).pipe(Effect.mapError(databaseDown))
           if (q.fill) {
-            const range = fillRange(q.interval, q, rows, yield* Clock.currentTimeMillis)
+            const range = finalOnly(q.final, rows, fillRange(q.interval, q, rows, yield* Clock.currentTimeMillis))
             if (range !== undefined) {
               // The close carried into leading empty buckets is the newest candle before the range.
               const previous = needsPrevious(rows, range)

@@ -8,7 +8,7 @@ import type { Tick } from "../Domain/Tick.js"
 import { tickMarket } from "../Domain/TickMarket.js"
 import type { CandleRow, Claim, PartitionsChanged } from "../Store/Store.js"
 import { gapsTotal, pendingGauge, ticksDeduped, ticksProcessed } from "./Metrics.js"
-import { type Consumption, type Event, noWork } from "./State.js"
+import { type Consumption, type Event, noWork, type Partition } from "./State.js"
 
 /**
  * Checks the topic's partition count against its checkpoints' (`Store.claim`), then claims `assigned` (epoch + 1);
@@ -70,80 +70,97 @@ const marketLegacy = (s: Consumption) =>
     Effect.orDie // the schedule never ends
   )
 
+interface Intake {
+  readonly accepted: Array<Tick>
+  readonly gaps: Array<Gap>
+  /** Ticks and gaps in record order, for the live channel: only built once a batch has a gap (most have none). */
+  live: Array<Tick | Gap> | undefined
+  duplicates: number
+}
+
 /**
- * One batch of a partition's records: decode, judge against the clock skew and the watermark, fold into candles.
- * Gaps are kept for the checkpoint and the live channel; they change no candle.
+ * A batch's records to the operator in record order: ticks judged against the clock skew and the watermark, gaps and
+ * the venue's klines (neither is a tick: never late) handed over as they come. Bad records become dead letters.
+ */
+const intake = (s: Consumption, p: Partition, records: ReadonlyArray<BusRecord>): Intake => {
+  const { lateness, maxFutureSkew } = s.settings
+  const got: Intake = { accepted: [], gaps: [], live: undefined, duplicates: 0 }
+  for (const record of records) {
+    if (record.offset < p.nextOffset) continue // already in the record (a redelivery)
+    p.nextOffset = record.offset + 1
+    const decoded = decodeRecord(record.value)
+    if (Either.isLeft(decoded)) {
+      p.work.dead.push({ reason: "decode", detail: decoded.left.message.slice(0, 2000), record })
+      continue
+    }
+    const r = decoded.right
+    if (isGap(r)) {
+      Operator.acceptGap(p.state, r, p.changes)
+      got.gaps.push(r)
+      ;(got.live ??= got.accepted.slice()).push(r)
+      continue
+    }
+    if (isKline(r)) {
+      Operator.acceptKline(p.state, r, lateness, p.changes)
+      continue
+    }
+    // A clock far ahead would drag the watermark along and make every honest tick after it "late". Judged
+    // against the record's own timestamp, not now, so a replay decides the same way.
+    if (r.eventTime > record.timestamp + maxFutureSkew) {
+      p.work.dead.push({
+        reason: "future",
+        detail: `event time ${r.eventTime} is more than ${maxFutureSkew} ms after the record's timestamp ${record.timestamp}`,
+        record,
+        market: tickMarket(r)
+      })
+      continue
+    }
+    const verdict = Operator.accept(p.state, r, lateness, p.changes)
+    if (verdict._tag === "Late") {
+      p.work.dead.push({
+        reason: "late",
+        detail: `event time ${r.eventTime} is behind the watermark ${verdict.watermark}`,
+        record,
+        market: tickMarket(r)
+      })
+    } else if (verdict._tag === "Duplicate") got.duplicates++
+    else {
+      got.accepted.push(r)
+      got.live?.push(r)
+    }
+  }
+  return got
+}
+
+/**
+ * One batch of a partition's records through the operator; what it accepted, the candles it changed and the checks
+ * it made join the partition's work for the checkpoint, and go to the live channel.
  */
 const handleRecords = (s: Consumption, partition: number, records: ReadonlyArray<BusRecord>) =>
   Effect.suspend(() => {
     const p = s.partitions.get(partition)
     if (p === undefined) return Effect.void
-    const { lateness, maxFutureSkew } = s.settings
-    const accepted: Array<Tick> = []
-    const gaps: Array<Gap> = []
-    // Ticks and gaps in record order, for the live channel: only built once a batch has a gap (most have none).
-    let live: Array<Tick | Gap> | undefined
-    let duplicates = 0
     const deadBefore = p.work.dead.length
-    for (const record of records) {
-      if (record.offset < p.nextOffset) continue // already in the record (a redelivery)
-      p.nextOffset = record.offset + 1
-      const decoded = decodeRecord(record.value)
-      if (Either.isLeft(decoded)) {
-        p.work.dead.push({ reason: "decode", detail: decoded.left.message.slice(0, 2000), record })
-        continue
-      }
-      if (isGap(decoded.right)) {
-        gaps.push(decoded.right)
-        ;(live ??= accepted.slice()).push(decoded.right)
-        continue
-      }
-      if (isKline(decoded.right)) continue // (interim, until the operator's acceptKline: issue 16)
-      const tick = decoded.right
-      // A clock far ahead would drag the watermark along and make every honest tick after it "late". Judged
-      // against the record's own timestamp, not now, so a replay decides the same way.
-      if (tick.eventTime > record.timestamp + maxFutureSkew) {
-        p.work.dead.push({
-          reason: "future",
-          detail: `event time ${tick.eventTime} is more than ${maxFutureSkew} ms after the record's timestamp ${record.timestamp}`,
-          record,
-          market: tickMarket(tick)
-        })
-        continue
-      }
-      const verdict = Operator.accept(p.state, tick, lateness, p.changes)
-      switch (verdict._tag) {
-        case "Late":
-          p.work.dead.push({
-            reason: "late",
-            detail: `event time ${tick.eventTime} is behind the watermark ${verdict.watermark}`,
-            record,
-            market: tickMarket(tick)
-          })
-          break
-        case "Duplicate":
-          duplicates++
-          break
-        case "Accepted":
-          accepted.push(tick)
-          live?.push(tick)
-      }
-    }
-    // The changed candles once per batch, with their values after its last tick.
+    const { accepted, gaps, live, duplicates } = intake(s, p, records)
+    // The changed candles once per batch, with their values after its last record.
     const touched = new Map<string, CandleRow>()
     for (const c of Operator.collect(p.state, p.changes))
       touched.set(c.key, { candle: c.candle, indicators: c.indicators })
+    const checks = Operator.takeChecks(p.changes)
     for (const t of accepted) p.work.ticks.push(t)
     for (const g of gaps) p.work.gaps.push(g)
+    for (const c of checks) p.work.checks.push(c)
     for (const [key, row] of touched) p.work.candles.set(key, row)
-    s.pendingTicks += accepted.length + gaps.length + p.work.dead.length - deadBefore
+    s.pendingTicks += accepted.length + gaps.length + checks.length + p.work.dead.length - deadBefore
     return Effect.all(
       [
         Metric.set(pendingGauge, s.pendingTicks),
         Metric.incrementBy(ticksProcessed, accepted.length),
         Metric.incrementBy(ticksDeduped, duplicates),
         Effect.forEach(gaps, (g) => Metric.increment(Metric.tagged(gapsTotal, "market", g.market)), { discard: true }),
-        accepted.length > 0 || gaps.length > 0 ? s.cache.offer(live ?? accepted, touched) : Effect.void
+        accepted.length > 0 || gaps.length > 0 || touched.size > 0
+          ? s.cache.offer(live ?? accepted, touched)
+          : Effect.void
       ],
       { discard: true }
     )

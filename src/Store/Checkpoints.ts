@@ -108,7 +108,8 @@ const upsertCandles = (sql: SqlClient.SqlClient, batch: CheckpointBatch) =>
       const candles = rows.map((r) => r.candle)
       const indicators = rows.map((r) => r.indicators)
       yield* sql`INSERT INTO candles (market, symbol, "interval", bucket_start, open, high, low, close, volume, tick_count, vwap,
-            sma20, sma50, ema12, ema26, rsi14, bb_upper, bb_middle, bb_lower, updated_at)
+            sma20, sma50, ema12, ema26, rsi14, bb_upper, bb_middle, bb_lower, status, gaps, first_trade_id, last_trade_id,
+            updated_at)
           SELECT *, now() FROM unnest(
             ${candles.map((c) => c.market)}::text[], ${candles.map((c) => c.symbol)}::text[], ${candles.map((c) => c.interval)}::text[],
             ${candles.map((c) => new Date(c.bucketStart))}::timestamptz[], ${candles.map((c) => c.open)}::float8[],
@@ -119,13 +120,17 @@ const upsertCandles = (sql: SqlClient.SqlClient, batch: CheckpointBatch) =>
             ${indicators.map((i) => i.ema12)}::float8[], ${indicators.map((i) => i.ema26)}::float8[],
             ${indicators.map((i) => i.rsi14)}::float8[],
             ${indicators.map((i) => i.bollinger?.upper ?? null)}::float8[], ${indicators.map((i) => i.bollinger?.middle ?? null)}::float8[],
-            ${indicators.map((i) => i.bollinger?.lower ?? null)}::float8[])
+            ${indicators.map((i) => i.bollinger?.lower ?? null)}::float8[],
+            ${candles.map((c) => c.status)}::text[], ${candles.map((c) => JSON.stringify(c.gaps))}::jsonb[],
+            ${candles.map((c) => c.firstTradeId)}::int8[], ${candles.map((c) => c.lastTradeId)}::int8[])
           ON CONFLICT (market, interval, bucket_start) DO UPDATE SET
             open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close,
             volume = excluded.volume, tick_count = excluded.tick_count, vwap = excluded.vwap,
             sma20 = excluded.sma20, sma50 = excluded.sma50, ema12 = excluded.ema12, ema26 = excluded.ema26,
             rsi14 = excluded.rsi14, bb_upper = excluded.bb_upper, bb_middle = excluded.bb_middle,
-            bb_lower = excluded.bb_lower, updated_at = excluded.updated_at`
+            bb_lower = excluded.bb_lower, status = excluded.status, gaps = excluded.gaps,
+            first_trade_id = excluded.first_trade_id, last_trade_id = excluded.last_trade_id,
+            updated_at = excluded.updated_at`
     }
   })
 

@@ -83,6 +83,8 @@ export interface CandleQuery {
   readonly from?: number | undefined
   readonly to?: number | undefined
   readonly limit: number
+  /** Only candles that can no longer change (status final or gap). */
+  readonly final?: boolean | undefined
 }
 
 export const timedOut = (what: string) => new SqlError.SqlError({ message: `${what} timed out`, cause: "timeout" })

@@ -2,6 +2,7 @@ import type { SqlClient } from "@effect/sql"
 import { SqlSchema } from "@effect/sql"
 import { Array as Arr, Effect, Schema } from "effect"
 import { Candle } from "../Domain/Candle.js"
+import { CandleStatus, GapRef } from "../Domain/Completeness.js"
 import { Gap, GapReason } from "../Domain/Gap.js"
 import { Interval } from "../Domain/Interval.js"
 import { Asset, Market, Venue } from "../Domain/Market.js"
@@ -21,6 +22,10 @@ const CandleRecord = Schema.Struct({
   volume: Schema.Number,
   tickCount: Schema.Number,
   vwap: Schema.Number,
+  status: CandleStatus,
+  gaps: Schema.Array(GapRef),
+  firstTradeId: Schema.NullOr(Schema.Number),
+  lastTradeId: Schema.NullOr(Schema.Number),
   sma20: Schema.NullOr(Schema.Number),
   sma50: Schema.NullOr(Schema.Number),
   ema12: Schema.NullOr(Schema.Number),
@@ -46,11 +51,10 @@ const toCandleRow = (r: CandleRecord): CandleRow => ({
       volume: r.volume,
       tickCount: r.tickCount,
       vwap: r.vwap,
-      // Until the store reads the completeness columns (migration 0005): every stored candle as final, whole, no ids.
-      status: "final",
-      gaps: [],
-      firstTradeId: null,
-      lastTradeId: null
+      status: r.status,
+      gaps: r.gaps,
+      firstTradeId: r.firstTradeId,
+      lastTradeId: r.lastTradeId
     },
     { disableValidation: true }
   ),
@@ -79,11 +83,13 @@ export const candles = (sql: SqlClient.SqlClient) => (q: CandleQuery) =>
     // biggest answer, and renaming each row's keys was a twentieth of its time.
     execute: () =>
       sql`SELECT market, symbol, interval, round(extract(epoch FROM bucket_start) * 1000)::float8 AS "bucketStart",
-        open, high, low, close, volume, tick_count AS "tickCount", vwap, sma20, sma50, ema12, ema26, rsi14,
+        open, high, low, close, volume, tick_count AS "tickCount", vwap, status, gaps,
+        first_trade_id::float8 AS "firstTradeId", last_trade_id::float8 AS "lastTradeId", sma20, sma50, ema12, ema26, rsi14,
         bb_upper AS "bbUpper", bb_middle AS "bbMiddle", bb_lower AS "bbLower"
       FROM (
         SELECT * FROM candles
         WHERE market = ${q.market} AND interval = ${q.interval}
+          ${q.final === true ? sql`AND status <> 'provisional'` : sql``}
           ${q.from === undefined ? sql`` : sql`AND bucket_start >= ${new Date(q.from)}`}
           ${q.to === undefined ? sql`` : sql`AND bucket_start < ${new Date(q.to)}`}
         ORDER BY bucket_start DESC LIMIT ${q.limit}

@@ -28,7 +28,11 @@ const candle = (interval: "1m" | "5m", bucketStart: number) => ({
     close: 1.5,
     volume: 3,
     tickCount: 4,
-    vwap: 1.2
+    vwap: 1.2,
+    status: interval === "5m" ? "provisional" : "final",
+    gaps: [],
+    firstTradeId: 1,
+    lastTradeId: 4
   }),
   indicators: noIndicators
 })
@@ -99,9 +103,6 @@ describe("checkpoint: checks and late gaps", () => {
       commit(epoch, 10, {
         candles: [candle("1m", t0), candle("1m", t0 + min), candle("1m", t0 + 2 * min), candle("5m", t0)]
       })
-    )
-    await rig.run(
-      Effect.flatMap(SqlClient.SqlClient, (sql) => sql`UPDATE candles SET status = 'provisional' WHERE interval = '5m'`)
     )
     const checks = [
       candleCheck(market, t0, "match"),
