@@ -89,7 +89,8 @@ describe("SOURCE=binance against the fake venue: candles checked against its kli
         lines.push(`${m}: ${got.length} checks of ${want.length} expected`)
         for (const w of want) {
           const g = got.find((c) => c.bucketStart === w.bucketStart)
-          if (g?.result !== w.result) lines.push(`  ${iso(w.bucketStart)} want ${w.result}, got ${g?.result ?? "none"}`)
+          if (g?.result !== w.result)
+            lines.push(`  ${iso(w.bucketStart)} want ${w.result}, got ${g?.result ?? "none"}: ${JSON.stringify(g)}`)
         }
       }
       return lines.join("\n")
@@ -119,7 +120,11 @@ describe("SOURCE=binance against the fake venue: candles checked against its kli
       ).toBe(true)
       expect(summary["missing"] ?? 0, m).toBe(0)
       // Every final candle has its check; the minute of the unfilled gap is a gap candle.
-      const final = (await candlesOf(svc.url, m)).filter((c) => c.status !== "provisional")
+      const final = await candlesOf(svc.url, m, true)
+      expect(
+        final.every((c) => c.status === "final" || c.status === "gap"),
+        m
+      ).toBe(true)
       expect(final.length, m).toBeGreaterThan(3)
       const checked = new Set(checks.map((c) => c.bucketStart))
       expect(

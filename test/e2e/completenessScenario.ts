@@ -61,17 +61,31 @@ export const describeSchedule = (steps: ReadonlyArray<Step>): string => {
 const minuteOf = (time: number) => time - (time % minute)
 const lastMinute = (fake: FakeVenue, market: Market) => minuteOf(fake.trades(market).at(-1)?.time ?? startTime)
 
-/** Plays the steps (a short pause after each lets frames flow; nothing is asserted on time). */
+/**
+ * Plays the steps (a short pause after each lets frames flow; nothing is asserted on time). A disconnect makes `n`
+ * trades of each market while no one listens (filled from REST after the reconnect), then waits for the client to be
+ * back: the venue's time stands still meanwhile, so an outage costs seconds of trades, not minutes (klines that
+ * come minutes after our candle closed are past the operator's window of recent candles, as a long outage would be).
+ */
 export const play = async (fake: FakeVenue, steps: ReadonlyArray<Step>) => {
   for (const s of steps) {
     if (s.op === "send") fake.send(s.market, s.n)
-    else if (s.op === "gap") fake.gap(s.market, s.n)
-    else if (s.op === "lose") fake.lose(s.market, s.n)
+    else if (s.op === "gap") {
+      // Revealed by the next trade at once, as live traffic would: a market's klines come after the trade that shows
+      // its gap, so a gap left open over many minutes would hold them back past the operator's window.
+      fake.gap(s.market, s.n)
+      fake.send(s.market, 1)
+    } else if (s.op === "lose") fake.lose(s.market, s.n)
     else if (s.op === "corrupt") fake.corruptKline(s.market, lastMinute(fake, s.market), "high")
     else if (s.op === "phantom") fake.phantomTrade(s.market, lastMinute(fake, s.market))
     else if (s.op === "duplicate") fake.duplicate(s.n)
-    else fake.disconnect()
-    await sleep(s.op === "disconnect" ? 150 : 20)
+    else {
+      fake.disconnect()
+      for (const m of markets) fake.send(m, "n" in s ? s.n : 1)
+      await sleep(50)
+      await fake.subscribed(1)
+    }
+    await sleep(20)
   }
 }
 
