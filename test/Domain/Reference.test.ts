@@ -41,4 +41,38 @@ describe("the reference candles", () => {
     expect(candleDifferences(lost, reference).length).toBeGreaterThan(0)
     expect(candleDifferences(stored.slice(1), reference)).toEqual([`BTC 1m ${new Date(t0).toISOString()}: missing`])
   })
+
+  it("spans the raw trade ids of a candle's trades, and judges them only where both sides have them", () => {
+    const trades = [
+      {
+        symbol: "BTC",
+        market: "binance:BTC-USDT",
+        eventTime: t0 + 5,
+        price: 10,
+        tradeId: 7,
+        firstTradeId: 20,
+        lastTradeId: 22
+      },
+      {
+        symbol: "BTC",
+        market: "binance:BTC-USDT",
+        eventTime: t0 + 1,
+        price: 11,
+        tradeId: 6,
+        firstTradeId: 18,
+        lastTradeId: 19
+      },
+      { symbol: "BTC", market: "coinbase:BTC-USD", eventTime: t0, price: 11, tradeId: 40 }
+    ]
+    const reference = referenceCandles(trades, [["1m", 60_000]])
+    const binance = reference.get(referenceKey("binance:BTC-USDT", "1m", t0))!
+    expect([binance.firstTradeId, binance.lastTradeId]).toEqual([18, 22])
+    const coinbase = reference.get(referenceKey("coinbase:BTC-USD", "1m", t0))!
+    expect([coinbase.firstTradeId, coinbase.lastTradeId]).toEqual([40, 40])
+    expect(candleDifferences([{ ...binance, lastTradeId: 21 }, coinbase], reference)).toEqual([
+      `binance:BTC-USDT 1m ${new Date(t0).toISOString()}: lastTradeId 21, reference 22`
+    ])
+    const { firstTradeId: _f, lastTradeId: _l, ...withoutIds } = binance
+    expect(candleDifferences([withoutIds, coinbase], reference)).toEqual([])
+  })
 })
