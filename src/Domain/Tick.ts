@@ -153,7 +153,9 @@ export const tradeToTick = (trade: Trade, coinId: string): Tick => {
       ingestTime: trade.receiptTime,
       market: trade.market,
       tradeId: trade.tradeId,
-      side: trade.side
+      side: trade.side,
+      ...(trade.firstTradeId === undefined ? {} : { firstTradeId: trade.firstTradeId }),
+      ...(trade.lastTradeId === undefined ? {} : { lastTradeId: trade.lastTradeId })
     },
     true
   )

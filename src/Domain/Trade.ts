@@ -85,7 +85,10 @@ export const VenueTrade = Schema.Struct({
   size: PositiveDecimal,
   side: Side,
   /** The venue's trade time, epoch ms. */
-  eventTime: EpochMillis
+  eventTime: EpochMillis,
+  /** The raw trade ids an aggregate trade covers (Binance aggTrade `f`/`l`); absent when the trade is one raw trade. */
+  firstTradeId: Schema.optional(TradeId),
+  lastTradeId: Schema.optional(TradeId)
 })
 export type VenueTrade = typeof VenueTrade.Type
 
@@ -99,7 +102,10 @@ export class Trade extends Schema.Class<Trade>("Trade")({
   /** The venue's trade time, epoch ms. */
   eventTime: EpochMillis,
   /** When the frame (or REST page) carrying it arrived, epoch ms. */
-  receiptTime: EpochMillis
+  receiptTime: EpochMillis,
+  /** First and last raw trade id it aggregates (Binance aggTrade `f`/`l`); absent on Coinbase and Kraken. */
+  firstTradeId: Schema.optional(TradeId),
+  lastTradeId: Schema.optional(TradeId)
 }) {}
 
 /** A venue trade tied to its market, stamped with the time it arrived. */
@@ -112,7 +118,10 @@ export const toTrade = (market: Market, trade: VenueTrade, receiptTime: number):
       size: trade.size,
       side: trade.side,
       eventTime: trade.eventTime,
-      receiptTime
+      receiptTime,
+      // Absent stays absent: Coinbase and Kraken trades encode as before.
+      ...(trade.firstTradeId === undefined ? {} : { firstTradeId: trade.firstTradeId }),
+      ...(trade.lastTradeId === undefined ? {} : { lastTradeId: trade.lastTradeId })
     },
     // Not validated again: the trade was decoded by VenueTrade, the market is branded, the receipt time is the
     // clock's. Validating here was a tenth of the venue path's time.

@@ -40,9 +40,13 @@ export const venueOptions = (
   recordDir: config.recordFrames
 })
 
-/** A venue event as a bus record: a trade as a tick (coinId = the venue's symbol), a gap as itself. */
+/** A venue event as a bus record: a trade as a tick (coinId = the venue's symbol), a gap or a kline as itself. */
 export const toRecord = (event: VenueEvent): SourceRecord =>
-  event._tag === "Trade" ? tradeToTick(event.trade, venueSymbol(marketParts(event.trade.market))) : event.gap
+  event._tag === "Trade"
+    ? tradeToTick(event.trade, venueSymbol(marketParts(event.trade.market)))
+    : event._tag === "Gap"
+      ? event.gap
+      : event.kline
 
 /** The venue's events as bus records; every trade also tells the status registry the venue is alive. */
 export const records = <E>(venue: TradeVenue, events: Stream.Stream<VenueEvent, E>): Stream.Stream<SourceRecord, E> =>

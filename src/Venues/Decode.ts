@@ -1,5 +1,6 @@
 import type { VenueTrade } from "../Domain/Trade.js"
-import { decodeBinanceFrame } from "./Binance/Frames.js"
+import { shorten } from "../Text.js"
+import { decodeBinanceFrame, type Kline } from "./Binance/Frames.js"
 import { decodeCoinbaseFrame } from "./Coinbase/Frames.js"
 import { decodeKrakenFrame } from "./Kraken/Frames.js"
 import type { TradeVenue } from "./Rest.js"
@@ -9,10 +10,12 @@ export type FrameRead =
   | { readonly _tag: "Trades"; readonly trades: ReadonlyArray<VenueTrade> }
   /** Coinbase's heartbeat: the product's last trade id, so a missed match at the tail is seen. */
   | { readonly _tag: "Heartbeat"; readonly symbol: string; readonly lastTradeId: number; readonly time: number }
+  /** Binance's closed kline (`x: true`): the venue's own candle. Open ones are Other: expected, not skipped. */
+  | { readonly _tag: "Kline"; readonly kline: Kline; readonly excerpt: string }
   | { readonly _tag: "Skipped"; readonly kind: string; readonly reason: string; readonly excerpt: string }
   /** The venue refused something (a subscription): logged. */
   | { readonly _tag: "Refused"; readonly message: string }
-  /** Acks, pongs, statuses, klines: nothing for the trade stream. */
+  /** Acks, pongs, statuses, open klines: nothing for the stream. */
   | { readonly _tag: "Other" }
 
 const other: FrameRead = { _tag: "Other" }
@@ -22,6 +25,8 @@ const binance = (text: string): FrameRead => {
   switch (f._tag) {
     case "AggTrade":
       return { _tag: "Trades", trades: [f.trade] }
+    case "Kline":
+      return f.closed ? { _tag: "Kline", kline: f, excerpt: shorten(text, 200) } : other
     case "Unknown":
       return { _tag: "Skipped", kind: f.kind, reason: "unknown kind", excerpt: f.excerpt }
     case "Malformed":

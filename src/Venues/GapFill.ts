@@ -1,5 +1,6 @@
 import { Effect, Either, Metric } from "effect"
 import { Gap, type GapReason } from "../Domain/Gap.js"
+import type { Kline } from "../Domain/Kline.js"
 import { type Market, marketParts } from "../Domain/Market.js"
 import { type Trade, toTrade, type VenueTrade } from "../Domain/Trade.js"
 import type { LastId } from "./Continuity.js"
@@ -13,7 +14,18 @@ import type { RestClient } from "./Rest.js"
  * as a Gap with its reason.
  */
 
-export type VenueEvent = { readonly _tag: "Trade"; readonly trade: Trade } | { readonly _tag: "Gap"; readonly gap: Gap }
+/** What continuity and gap-fill deal in: a market's trades and the gaps among them, in id order. */
+export type FillEvent = { readonly _tag: "Trade"; readonly trade: Trade } | { readonly _tag: "Gap"; readonly gap: Gap }
+
+/**
+ * What a venue source emits: trades and gaps, and the venue's own closed 1m candles (Binance klines), which bypass
+ * continuity but keep their place among the market's trades.
+ */
+export type VenueEvent = FillEvent | { readonly _tag: "Kline"; readonly kline: Kline }
+
+/** The market an event belongs to. */
+export const marketOfEvent = (e: VenueEvent): Market =>
+  e._tag === "Trade" ? e.trade.market : e._tag === "Gap" ? e.gap.market : e.kline.market
 
 export interface FillBudget {
   /** Pages one fill may fetch. */
@@ -44,7 +56,7 @@ interface Progress {
   prevTime: number
 }
 
-const gapOf = (req: FillRequest, p: Progress, toId: number, toTime: number, reason: GapReason): VenueEvent => ({
+const gapOf = (req: FillRequest, p: Progress, toId: number, toTime: number, reason: GapReason): FillEvent => ({
   _tag: "Gap",
   gap: new Gap({
     type: "gap",
@@ -65,8 +77,8 @@ const readPage = (
   page: { readonly trades: ReadonlyArray<VenueTrade>; readonly coveredTo: number },
   receiptTime: number,
   toId: number
-): Array<VenueEvent> => {
-  const events: Array<VenueEvent> = []
+): Array<FillEvent> => {
+  const events: Array<FillEvent> = []
   const rows = page.trades.filter((t) => t.tradeId >= p.next && t.tradeId <= toId).sort((a, b) => a.tradeId - b.tradeId)
   for (const row of rows) {
     if (row.tradeId < p.next) continue // the same id twice in an answer
@@ -90,7 +102,7 @@ const readPage = (
 export const fill = (
   client: RestClient,
   req: FillRequest,
-  emit: (events: ReadonlyArray<VenueEvent>) => Effect.Effect<void>,
+  emit: (events: ReadonlyArray<FillEvent>) => Effect.Effect<void>,
   budget: FillBudget = defaultBudget
 ): Effect.Effect<void> =>
   Effect.gen(function* () {
@@ -103,7 +115,7 @@ export const fill = (
     let cursor: Cursor | undefined = firstCursor(client.venue, req.fromId, req.before.time)
     let pages = 0
     let failure: GapReason | undefined
-    const out = (events: ReadonlyArray<VenueEvent>) =>
+    const out = (events: ReadonlyArray<FillEvent>) =>
       Effect.gen(function* () {
         for (const e of events) {
           if (e._tag === "Trade") yield* Metric.increment(filled)

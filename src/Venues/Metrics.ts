@@ -42,6 +42,11 @@ export const fillMetrics = {
     description: "Trades emitted by the venue sources, live and filled from REST (tags venue, market)",
     incremental: true
   }),
+  klines: Metric.counter("venue_klines_total", {
+    description:
+      "Closed klines (the venue's own 1m candles) received, emitted in the market's order (tags venue, market)",
+    incremental: true
+  }),
   gapsFound: Metric.counter("venue_gaps_found_total", {
     description: "Jumps in a market's trade ids (missing ids seen), before any fill (tag venue)",
     incremental: true

@@ -1,9 +1,11 @@
-import { type Chunk, Effect, Fiber, Metric, Queue, Schedule, Stream } from "effect"
+import { type Chunk, Effect, Either, Fiber, Metric, Queue, Schedule, Stream } from "effect"
+import type { Kline } from "../Domain/Kline.js"
 import { type Market, marketParts, symbolIndex } from "../Domain/Market.js"
 import { toTrade, type VenueTrade } from "../Domain/Trade.js"
+import { venueKline } from "./Binance/Frames.js"
 import * as Continuity from "./Continuity.js"
 import { readFrame } from "./Decode.js"
-import { type FillBudget, fill, type VenueEvent } from "./GapFill.js"
+import { type FillBudget, type FillEvent, fill, type VenueEvent } from "./GapFill.js"
 import { fillMetrics } from "./Metrics.js"
 import type { RestClient, TradeVenue } from "./Rest.js"
 
@@ -12,6 +14,8 @@ import type { RestClient, TradeVenue } from "./Rest.js"
  * trade goes to its market's worker, which checks continuity and fills jumps from REST while the market's later
  * trades wait in its buffer (the other markets go on). A live buffer that overflows drops the newest trades: the
  * jump they leave is filled from REST like any other. Replay waits instead, so it takes the same path as live.
+ * A venue's kline goes through its market's worker too, past continuity: it comes out after every trade received
+ * before it, and after the fill those trades started.
  */
 
 /** What the pipeline reads of venue-conn's FrameEvent (Connection.ts). */
@@ -36,6 +40,7 @@ export interface PipelineOptions {
 type Item =
   | { readonly _tag: "Trade"; readonly trade: VenueTrade; readonly at: number }
   | { readonly _tag: "Heartbeat"; readonly lastTradeId: number; readonly at: number; readonly time: number }
+  | { readonly _tag: "Kline"; readonly kline: Kline }
   | { readonly _tag: "End" }
 
 const end: Item = { _tag: "End" }
@@ -53,28 +58,33 @@ interface Worker {
 const makeBatch = (
   out: Queue.Queue<VenueEvent | typeof done>,
   trades: Metric.Metric.Counter<number>,
+  klines: Metric.Metric.Counter<number>,
   lastTime: Metric.Metric.Gauge<number>
 ) => {
   let pending: Array<VenueEvent> = []
   let delivered = 0
+  let klineCount = 0
   let lastTradeTime: number | undefined
   const push = (e: VenueEvent) => {
     if (e._tag === "Trade") {
       delivered++
       lastTradeTime = e.trade.eventTime
-    }
+    } else if (e._tag === "Kline") klineCount++
     pending.push(e)
   }
   const flush = Effect.suspend(() => {
     if (pending.length === 0) return Effect.void
     const events = pending
     const count = delivered
+    const klineTotal = klineCount
     const time = lastTradeTime
     pending = []
     delivered = 0
+    klineCount = 0
     lastTradeTime = undefined
     return Effect.all([
       count === 0 ? Effect.void : Metric.incrementBy(trades, count),
+      klineTotal === 0 ? Effect.void : Metric.incrementBy(klines, klineTotal),
       time === undefined ? Effect.void : Metric.set(lastTime, time / 1000),
       Queue.offerAll(out, events)
     ])
@@ -91,14 +101,15 @@ const runMarket = (
   Effect.gen(function* () {
     const { venue } = options
     const trades = Metric.tagged(Metric.tagged(fillMetrics.trades, "venue", venue), "market", market)
+    const klines = Metric.tagged(Metric.tagged(fillMetrics.klines, "venue", venue), "market", market)
     const lastTime = Metric.tagged(Metric.tagged(fillMetrics.lastTradeTime, "venue", venue), "market", market)
     const duplicates = Metric.tagged(fillMetrics.duplicates, "venue", venue)
     const found = Metric.tagged(fillMetrics.gapsFound, "venue", venue)
     const given = options.lastIds?.get(market)
     let state = given === undefined ? Continuity.unknown : Continuity.known(given)
     let hint: number | undefined
-    const batch = makeBatch(out, trades, lastTime)
-    const collect = (e: VenueEvent) => {
+    const batch = makeBatch(out, trades, klines, lastTime)
+    const collect = (e: FillEvent) => {
       const last = Continuity.lastOf(state)
       state = Continuity.deliver(
         state,
@@ -109,7 +120,7 @@ const runMarket = (
       batch.push(e)
     }
     const flush = batch.flush
-    const emit = (events: ReadonlyArray<VenueEvent>) =>
+    const emit = (events: ReadonlyArray<FillEvent>) =>
       Effect.suspend(() => {
         for (const e of events) collect(e)
         return flush
@@ -125,6 +136,10 @@ const runMarket = (
       const items = yield* Queue.takeBetween(queue, 1, 1024)
       for (const item of items) {
         if (item._tag === "End") return yield* Effect.zipRight(flush, Metric.incrementBy(duplicates, dropped))
+        if (item._tag === "Kline") {
+          batch.push(item)
+          continue
+        }
         if (item._tag === "Heartbeat") {
           // Coinbase says which id the product is at: a match missed at the tail is filled now, not at the next one.
           // Only from the heartbeat before this one: a match and the heartbeat after it may cross on the way.
@@ -197,6 +212,17 @@ const router = (options: PipelineOptions, workers: ReadonlyMap<Market, Worker>) 
               else add(market, { _tag: "Trade", trade, at: event.at })
             }
             break
+          case "Kline": {
+            const market = index.get(read.kline.symbol)
+            if (market === undefined) {
+              yield* skip("unsubscribed", `a kline of ${read.kline.symbol}`)
+              break
+            }
+            const kline = venueKline(market, read.kline, event.at)
+            if (Either.isLeft(kline)) yield* skip("kline", `${kline.left}: ${read.excerpt}`)
+            else add(market, { _tag: "Kline", kline: kline.right })
+            break
+          }
           case "Heartbeat": {
             const market = index.get(read.symbol)
             if (market !== undefined)

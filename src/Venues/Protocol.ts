@@ -32,7 +32,11 @@ export const defaultWsUrls: Readonly<Record<TradeVenue, string>> = {
 
 // Binance: 1024 streams per connection, 5 incoming messages a second (pings, pongs and requests alike).
 export const binanceStreamsPerConnection = 1024
-/** Streams named in the URL; the rest go in SUBSCRIBE messages, so the URL stays short (≈ 4 KB). */
+/** Streams per market: its aggTrade and its kline_1m (the venue's own candle, the oracle for ours). */
+export const binanceStreamsPerMarket = 2
+/** Markets per connection: 512. */
+export const binanceMarketsPerConnection = binanceStreamsPerConnection / binanceStreamsPerMarket
+/** Streams named in the URL; the rest go in SUBSCRIBE messages, so the URL stays short (≈ 5 KB). */
 export const binanceStreamsInUrl = 200
 /** Streams per SUBSCRIBE message. */
 export const binanceStreamsPerMessage = 200
@@ -45,7 +49,8 @@ export const binanceMaxAge = Duration.hours(23)
 const binanceOrigin = (base: string) => base.replace(/\/+$/, "").replace(/\/(ws|stream)$/, "")
 
 const binancePlan = (markets: ReadonlyArray<MarketParts>, base: string): VenuePlan => {
-  const streams = markets.map((m) => `${binanceStream(m)}@aggTrade`)
+  // A market's two streams side by side: both are in the URL, or both in one SUBSCRIBE (200 is even).
+  const streams = markets.flatMap((m) => [`${binanceStream(m)}@aggTrade`, `${binanceStream(m)}@kline_1m`])
   const inUrl = streams.slice(0, binanceStreamsInUrl)
   const rest = Arr.chunksOf(streams.slice(binanceStreamsInUrl), binanceStreamsPerMessage)
   return {
@@ -112,7 +117,8 @@ export const krakenPing = (n: number): string => JSON.stringify({ method: "ping"
 
 /**
  * The connections a venue's markets need, each with its URL and subscribe messages: one for Coinbase and Kraken,
- * one per 1024 markets for Binance. Markets of other venues are ignored; no markets, no connection.
+ * one per 512 markets for Binance (1024 streams: aggTrade and kline_1m each). Markets of other venues are ignored; no
+ * markets, no connection.
  */
 export const plans = (venue: TradeVenue, markets: ReadonlyArray<MarketParts>, baseUrl?: string): Array<VenuePlan> => {
   const mine = markets.filter((m) => m.venue === venue)
@@ -120,7 +126,7 @@ export const plans = (venue: TradeVenue, markets: ReadonlyArray<MarketParts>, ba
   const base = baseUrl ?? defaultWsUrls[venue]
   switch (venue) {
     case "binance":
-      return Arr.chunksOf(mine, binanceStreamsPerConnection).map((group) => binancePlan(group, base))
+      return Arr.chunksOf(mine, binanceMarketsPerConnection).map((group) => binancePlan(group, base))
     case "coinbase":
       return [coinbasePlan(mine, base)]
     case "kraken":
@@ -136,7 +142,7 @@ export interface VenueConnection {
 
 /**
  * Every connection a venue's markets need, ready to run (`overrides` from configuration or tests: staleAfter,
- * backoff, …). Almost always one; Binance past 1024 markets has more, and an `Open` concerns only its plan's markets.
+ * backoff, …). Almost always one; Binance past 512 markets has more, and an `Open` concerns only its plan's markets.
  */
 export const venueConnections = (
   venue: TradeVenue,

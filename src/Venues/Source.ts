@@ -65,7 +65,7 @@ export const streamWith = (options: SourceOptions): Stream.Stream<VenueEvent, ne
         limits: options.limits,
         record: (a) => recordRest(venue, a.url, a.status, a.text, a.at)
       })
-      // One connection per plan (Binance: per 1024 markets), one REST client (and its limits) for them all.
+      // One connection per plan (Binance: per 512 markets), one REST client (and its limits) for them all.
       const connections = venueConnections(venue, markets.map(marketParts), options.wsUrl, options.connection)
       const streams = connections.map(({ plan, events }) =>
         fromFrames(events.pipe(recordFrames(venue)), {

@@ -1,6 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
-import { FastCheck as fc } from "effect"
-import { decodeBinanceFrame } from "../../src/Venues/Binance/Frames.js"
+import { Either, FastCheck as fc } from "effect"
+import type { Market } from "../../src/Domain/Market.js"
+import { decodeBinanceFrame, venueKline } from "../../src/Venues/Binance/Frames.js"
+
+const seed = process.env["PROPERTY_SEED"] ? Number(process.env["PROPERTY_SEED"]) : Date.now()
+console.log("property seed", seed)
 
 // Frames as Binance's documentation and research/venues.md show them.
 const aggTrade =
@@ -25,10 +29,10 @@ describe("Binance frames", () => {
         price: { value: 0.001, text: "0.001" },
         size: { value: 100, text: "100" },
         side: "sell",
-        eventTime: 1672515782136
+        eventTime: 1672515782136,
+        firstTradeId: 100,
+        lastTradeId: 105
       },
-      firstTradeId: 100,
-      lastTradeId: 105,
       sentTime: 1672515782136
     })
     const buy = decodeBinanceFrame(withField(aggTrade, "m", "false"))
@@ -130,7 +134,8 @@ describe("Binance frames", () => {
         if (frame._tag !== "AggTrade") return
         expect([frame.trade.tradeId, frame.trade.price.text, frame.trade.size.text]).toEqual([a, p, q])
         expect(frame.trade.price.value).toBe(Number(p))
-      })
+      }),
+      { seed }
     )
     fc.assert(
       fc.property(
@@ -142,7 +147,88 @@ describe("Binance frames", () => {
         (s) => {
           expect(["Unknown", "Malformed", "Ack", "VenueError"]).toContain(decodeBinanceFrame(s)._tag)
         }
-      )
+      ),
+      { seed }
     )
+  })
+
+  const btc = "binance:BTC-USDT" as Market
+  const decimal = fc
+    .tuple(fc.nat({ max: 1_000_000 }), fc.option(fc.stringMatching(/^\d{1,8}$/), { nil: undefined }))
+    .map(([i, f]) => (f === undefined ? `${i}` : `${i}.${f}`))
+  const klineArb = fc.record({
+    t: fc.nat({ max: 66_666_666 }).map((m) => m * 60_000),
+    f: fc.integer({ min: -1, max: 1e12 }),
+    span: fc.nat({ max: 5000 }),
+    o: decimal,
+    h: decimal,
+    l: decimal,
+    c: decimal,
+    v: decimal,
+    n: fc.nat({ max: 100_000 }),
+    x: fc.boolean(),
+    combined: fc.boolean()
+  })
+
+  it("reads any generated kline_1m back exactly; a closed one is the bus's Kline with the venue's decimal text", () => {
+    fc.assert(
+      fc.property(klineArb, fc.nat({ max: 4e12 }), (g, at) => {
+        const L = g.f === -1 ? -1 : g.f + g.span
+        const k = { t: g.t, T: g.t + 59_999, s: "BTCUSDT", i: "1m", f: g.f, L, o: g.o, c: g.c, h: g.h, l: g.l, v: g.v }
+        const data = {
+          e: "kline",
+          E: g.t + 1,
+          s: "BTCUSDT",
+          k: { ...k, n: g.n, x: g.x, q: "1.5", V: "0", Q: "0", B: "0" }
+        }
+        const text = JSON.stringify(g.combined ? { stream: "btcusdt@kline_1m", data } : data)
+        const frame = decodeBinanceFrame(text)
+        expect(frame._tag).toBe("Kline")
+        if (frame._tag !== "Kline") return
+        expect([frame.closed, frame.stream]).toEqual([g.x, g.combined ? "btcusdt@kline_1m" : undefined])
+        const kline = Either.getOrThrow(venueKline(btc, frame, at))
+        expect({ ...kline }).toEqual({
+          type: "kline",
+          market: btc,
+          interval: "1m",
+          bucketStart: g.t,
+          open: g.o,
+          high: g.h,
+          low: g.l,
+          close: g.c,
+          volume: g.v,
+          firstTradeId: g.f,
+          lastTradeId: L,
+          tradeCount: g.n,
+          receivedAt: at
+        })
+      }),
+      { seed }
+    )
+  })
+
+  it("calls a broken kline Malformed of kind kline, and a kline of another interval no bus Kline", () => {
+    const closed = JSON.parse(kline)
+    closed.k.x = true
+    const withK = (field: string, value: unknown) => JSON.stringify({ ...closed, k: { ...closed.k, [field]: value } })
+    const cases: Array<[string, RegExp]> = [
+      [withK("o", "-1"), /^k\.o: /],
+      [withK("v", 12), /^k\.v: Expected string/],
+      [withK("f", -2), /^k\.f: /],
+      [withK("L", 1.5), /^k\.L: /],
+      [withK("n", -1), /^k\.n: /],
+      [withK("x", "true"), /^k\.x: /],
+      [withK("t", undefined), /^k\.t: is missing/],
+      [JSON.stringify({ ...closed, k: undefined }), /^k: is missing/]
+    ]
+    for (const [text, reason] of cases) {
+      const frame = decodeBinanceFrame(text)
+      expect(frame, text).toMatchObject({ _tag: "Malformed", kind: "kline" })
+      expect(frame._tag === "Malformed" && frame.reason, text).toMatch(reason)
+    }
+    const fiveMinutes = decodeBinanceFrame(withK("i", "5m"))
+    expect(fiveMinutes._tag === "Kline" && Either.isLeft(venueKline(btc, fiveMinutes, 1))).toBe(true)
+    const fine = decodeBinanceFrame(JSON.stringify(closed))
+    expect(fine._tag === "Kline" && Either.getOrThrow(venueKline(btc, fine, 1)).open).toBe("0.0010")
   })
 })

@@ -10,7 +10,10 @@ import { awaitFake, coinbaseBtc, connect, fakeVenue } from "./ConnectionSupport.
 
 const binance = (n: number): Array<MarketParts> =>
   Array.from({ length: n }, (_, i) => ({ venue: "binance", base: `A${i}`, quote: "USDT" }))
-const streamOf = (m: MarketParts) => `${m.base.toLowerCase()}${m.quote.toLowerCase()}@aggTrade`
+const streamsOf = (m: MarketParts) => {
+  const name = `${m.base.toLowerCase()}${m.quote.toLowerCase()}`
+  return [`${name}@aggTrade`, `${name}@kline_1m`]
+}
 
 describe("Protocol", () => {
   it("binance: a combined-stream URL; ws, stream and trailing slashes in the base are the same origin", () => {
@@ -22,32 +25,35 @@ describe("Protocol", () => {
     for (const base of ["wss://h:9443", "wss://h:9443/", "wss://h:9443/ws", "wss://h:9443/stream/"]) {
       const [plan, ...more] = plans("binance", markets, base)
       expect(more).toEqual([])
-      expect(plan?.url).toBe("wss://h:9443/stream?streams=btcusdt@aggTrade/ethbtc@aggTrade")
+      expect(plan?.url).toBe(
+        "wss://h:9443/stream?streams=btcusdt@aggTrade/btcusdt@kline_1m/ethbtc@aggTrade/ethbtc@kline_1m"
+      )
       expect(plan?.subscribe).toEqual([])
       expect(plan?.markets).toEqual(markets.slice(0, 2))
       expect(plan?.maxAge !== undefined && Duration.toHours(Duration.decode(plan.maxAge))).toBe(23)
     }
     expect(plans("binance", [], "wss://h")).toEqual([])
     expect(plans("binance", binance(1)).map((p) => p.url)).toEqual([
-      "wss://stream.binance.com:9443/stream?streams=a0usdt@aggTrade"
+      "wss://stream.binance.com:9443/stream?streams=a0usdt@aggTrade/a0usdt@kline_1m"
     ])
   })
 
-  it("binance: 1024 streams a connection; past 200 in the URL, SUBSCRIBE messages of 200, 4 a second", () => {
-    const markets = binance(1500)
-    const [first, second, ...more] = plans("binance", markets, "wss://h")
+  it("binance: 1024 streams (512 markets) a connection; past 200 in the URL, SUBSCRIBE messages of 200, 4 a second", () => {
+    const markets = binance(1100)
+    const [first, second, third, ...more] = plans("binance", markets, "wss://h")
     expect(more).toEqual([])
-    expect(first?.markets.length).toBe(1024)
-    expect(second?.markets).toEqual(markets.slice(1024))
-    expect(first?.url).toBe(`wss://h/stream?streams=${markets.slice(0, 200).map(streamOf).join("/")}`)
+    expect([first?.markets.length, second?.markets.length]).toEqual([512, 512])
+    expect(third?.markets).toEqual(markets.slice(1024))
+    expect(first?.url).toBe(`wss://h/stream?streams=${markets.slice(0, 100).flatMap(streamsOf).join("/")}`)
     const messages = (first?.subscribe ?? []).map((t) => JSON.parse(t) as { method: string; params: Array<string> })
     expect(messages.map((m) => m.params.length)).toEqual([200, 200, 200, 200, 24])
-    expect(messages.flatMap((m) => m.params)).toEqual(markets.slice(200, 1024).map(streamOf))
+    expect(messages.flatMap((m) => m.params)).toEqual(markets.slice(100, 512).flatMap(streamsOf))
     expect(messages.map((m) => m)).toEqual(
       messages.map((m, i) => ({ method: "SUBSCRIBE", params: m.params, id: i + 1 }))
     )
     expect(Duration.toMillis(Duration.decode(first?.sendSpacing ?? 0))).toBeGreaterThanOrEqual(200)
-    expect(second?.subscribe.length).toBe(2)
+    // 76 markets: 152 streams, all in the URL.
+    expect([second?.subscribe.length, third?.subscribe.length]).toEqual([5, 0])
   })
 
   it("coinbase and kraken: one connection, one subscribe", () => {
@@ -82,7 +88,7 @@ describe("Protocol", () => {
       expect(binanceClosing(text)).toBeUndefined()
   })
 
-  it.scopedLive("binance against the fake: 250 markets, 200 by URL and 50 by SUBSCRIBE, all of them live", () =>
+  it.scopedLive("binance against the fake: 250 markets, 100 by URL and 150 by two SUBSCRIBEs, all of them live", () =>
     Effect.gen(function* () {
       const parts = binance(250)
       const markets = parts.map(formatMarket)
@@ -90,9 +96,12 @@ describe("Protocol", () => {
       const [plan] = plans("binance", parts, fake.wsUrl)
       if (plan === undefined) throw new Error("no plan")
       const conn = yield* connect({ ...plan, venue: "t-binance-250" })
-      yield* awaitFake(() => fake.receivedCount(1), "a SUBSCRIBE")
-      const ack = yield* conn.texts(1)
-      expect(ack.map(decodeBinanceFrame)).toEqual([{ _tag: "Ack", id: 1, result: null }])
+      yield* awaitFake(() => fake.receivedCount(2), "two SUBSCRIBEs")
+      const acks = yield* conn.texts(2)
+      expect(acks.map(decodeBinanceFrame)).toEqual([
+        { _tag: "Ack", id: 1, result: null },
+        { _tag: "Ack", id: 2, result: null }
+      ])
       const sent = [fake.send(markets[0]!, 1), fake.send(markets[249]!, 1)].flat()
       const got = (yield* conn.texts(2)).map(decodeBinanceFrame)
       expect(got.map((f) => (f._tag === "AggTrade" ? f.trade.symbol : f._tag))).toEqual(sent.map((t) => t.symbol))

@@ -4,7 +4,7 @@ import * as Path from "node:path"
 import { afterEach, describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Fiber, Stream, TestClock } from "effect"
 import type { Market } from "../../src/Domain/Market.js"
-import type { VenueEvent } from "../../src/Venues/GapFill.js"
+import { marketOfEvent, type VenueEvent } from "../../src/Venues/GapFill.js"
 import { readRecording, replay, replayLines } from "../../src/Venues/Replay.js"
 import { type FakeVenue, type FakeVenueName, startFakeVenue } from "../support/FakeVenue.js"
 import { opened, startRun, tradeIds } from "../support/VenueRun.js"
@@ -28,7 +28,7 @@ afterEach(async () => {
 const plain = (events: ReadonlyArray<VenueEvent>) => {
   const byMarket: Record<string, Array<unknown>> = {}
   for (const e of events) {
-    const market = e._tag === "Trade" ? e.trade.market : e.gap.market
+    const market = marketOfEvent(e)
     byMarket[market] = [...(byMarket[market] ?? []), JSON.parse(JSON.stringify(e)) as unknown]
   }
   return byMarket

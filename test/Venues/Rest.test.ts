@@ -39,7 +39,7 @@ describe("REST trade pages", () => {
       fake
         .trades("binance:BTC-USDT" as Market)
         .slice(1)
-        .map((t) => expected(t))
+        .map((t) => ({ ...expected(t), firstTradeId: t.firstRawId, lastTradeId: t.lastRawId }))
     )
     expect(decodeAggTrades("BTCUSDT", [{ a: 1, p: "-1", q: "1", f: 1, l: 1, T: 1, m: true }])).toEqual(
       Either.left(expect.stringMatching(/^aggTrades: 0\.p: /))

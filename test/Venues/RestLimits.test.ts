@@ -2,7 +2,7 @@ import { NodeHttpClient } from "@effect/platform-node"
 import { afterEach, describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Option, TestClock } from "effect"
 import type { Market } from "../../src/Domain/Market.js"
-import { fill, type VenueEvent } from "../../src/Venues/GapFill.js"
+import { type FillEvent, fill } from "../../src/Venues/GapFill.js"
 import { httpTransport, makeClient, type RestAnswer, type RestLimits, type TradeVenue } from "../../src/Venues/Rest.js"
 import { type FakeVenue, type FakeVenueName, startFakeVenue } from "../support/FakeVenue.js"
 
@@ -42,7 +42,7 @@ const setup = (venue: TradeVenue, limits: Partial<RestLimits>) =>
     const answers: Array<RestAnswer> = []
     const transport = yield* httpTransport(fake.restUrl, "1 hour")
     const client = yield* makeClient({ venue, transport, limits, record: (a) => Effect.sync(() => answers.push(a)) })
-    const events: Array<VenueEvent> = []
+    const events: Array<FillEvent> = []
     const run = (fromId: number, toId: number) =>
       fill(
         client,
@@ -59,7 +59,7 @@ const setup = (venue: TradeVenue, limits: Partial<RestLimits>) =>
     return { fake, answers, events, run }
   })
 
-const ids = (events: ReadonlyArray<VenueEvent>) =>
+const ids = (events: ReadonlyArray<FillEvent>) =>
   events.map((e) => (e._tag === "Trade" ? e.trade.tradeId : [e.gap.fromId, e.gap.toId, e.gap.reason]))
 
 describe("REST limits", () => {
@@ -122,7 +122,7 @@ describe("REST limits", () => {
     Effect.gen(function* () {
       const t = yield* setup("binance", { minSpacing: 0 })
       t.fake.gap(btc.binance, 30)
-      const events: Array<VenueEvent> = []
+      const events: Array<FillEvent> = []
       const transport = yield* httpTransport(t.fake.restUrl, "1 hour")
       const client = yield* makeClient({ venue: "binance", transport, limits: { minSpacing: 0 } })
       const request = {

@@ -3,31 +3,23 @@ import type { AddressInfo } from "node:net"
 import { WebSocket, WebSocketServer } from "ws"
 import type { Market } from "../../src/Domain/Market.js"
 import * as F from "./FakeVenue/Formats.js"
+import { type FakeKline, KlineFeed, type KlineField } from "./FakeVenue/Klines.js"
 import { type RestLimit, type RestLog, restHandler } from "./FakeVenue/Rest.js"
+import type { FakeVenue, FakeVenueOptions } from "./FakeVenue/Types.js"
 
 export type { FakeTrade, FakeVenueName } from "./FakeVenue/Formats.js"
+export type { FakeKline, KlineField } from "./FakeVenue/Klines.js"
 export type { RestLimit } from "./FakeVenue/Rest.js"
+export type { FakeVenue, FakeVenueOptions } from "./FakeVenue/Types.js"
 
-/**
- * A venue of our own on loopback: a WebSocket server and the REST trade-history endpoint of Binance, Coinbase or
- * Kraken, in that venue's formats. Tests script it: trades with consecutive ids, gaps REST can fill and gaps it
- * cannot, duplicates, disconnects, heartbeats, pings, raw frames and rate limits. `trades(market)` is its truth.
- */
-export interface FakeVenueOptions {
-  readonly venue: F.FakeVenueName
-  readonly markets: ReadonlyArray<Market>
-  /** The first trade id of every market (default 1000). */
-  readonly firstId?: number
-  /** The first trade's time, epoch ms (default 2024-01-01T00:00:00Z). */
-  readonly startTime?: number
-  /** Milliseconds between trades (default 1; 0 puts them all in one millisecond). */
-  readonly spacingMs?: number
-}
+/** The fake venue (FakeVenue/Types.ts says what it does); its formats are in FakeVenue/. */
 
 interface Client {
   readonly socket: WebSocket
   readonly path: string
   readonly markets: Set<Market>
+  /** Binance: the markets whose kline_1m it subscribed to. */
+  readonly klines: Set<Market>
   /** Pinged, and no pong since. */
   awaitingPong: boolean
 }
@@ -36,55 +28,6 @@ interface MarketState {
   nextId: number
   readonly made: Array<F.FakeTrade>
   readonly served: Array<F.FakeTrade>
-}
-
-export interface FakeVenue {
-  readonly venue: F.FakeVenueName
-  /** ws://127.0.0.1:<port>; Binance clients add /ws or /stream?streams=… */
-  readonly wsUrl: string
-  /** http://127.0.0.1:<port>, the REST base URL. */
-  readonly restUrl: string
-  /** Every trade REST can serve for the market, in id order: the venue's truth (lost trades are not in it). */
-  readonly trades: (market: Market) => ReadonlyArray<F.FakeTrade>
-  /** Every REST request: path with query, and the status answered. */
-  readonly requests: ReadonlyArray<{ readonly url: string; readonly status: number }>
-  /** Every text frame clients sent, in order. */
-  readonly received: ReadonlyArray<string>
-  /** The payloads of the pongs clients answered pings with. */
-  readonly pongs: ReadonlyArray<string>
-  readonly connections: () => number
-  /** Resolves once `n` clients are connected and subscribed to something. */
-  readonly subscribed: (n?: number) => Promise<void>
-  /** Makes `n` trades and sends them to the market's subscribers. */
-  readonly send: (market: Market, n?: number) => ReadonlyArray<F.FakeTrade>
-  /** Makes `n` trades that never go over the WebSocket; REST serves them (a fillable gap). */
-  readonly gap: (market: Market, n?: number) => ReadonlyArray<F.FakeTrade>
-  /** Skips `n` ids: neither the WebSocket nor REST ever has them (a gap no one can fill). */
-  readonly lose: (market: Market, n?: number) => void
-  /** Sends the last `n` trade frames again. */
-  readonly duplicate: (n?: number) => void
-  /** Sends the last `n` trade frames again in reverse order. */
-  readonly reorder: (n: number) => void
-  /** Sends the venue's heartbeat (Coinbase: per subscribed market; Binance has none and sends a ping instead). */
-  readonly heartbeat: () => void
-  /** A WebSocket ping with this payload to every client; their pongs land in `pongs`. */
-  readonly ping: (payload?: string) => void
-  /** Drops every client that has not answered the last ping, as Binance does (after a minute). */
-  readonly dropUnanswered: () => number
-  /** Holds every frame back (a stalled connection, for stale timers) until `resume`, which sends them in order. */
-  readonly stall: () => void
-  readonly resume: () => void
-  /** Resolves once clients have sent `n` text frames in all. */
-  readonly receivedCount: (n: number) => Promise<void>
-  /** Sends any text (bad frames, unknown kinds) to every client. */
-  readonly raw: (text: string) => void
-  /** Binance's serverShutdown event. */
-  readonly shutdown: () => void
-  /** Drops every connection: abruptly (default), or with a close frame. */
-  readonly disconnect: (how?: { readonly code: number; readonly reason?: string }) => void
-  /** The next REST requests are refused with this status and Retry-After. */
-  readonly rateLimit: (limit: RestLimit) => void
-  readonly close: () => Promise<void>
 }
 
 const sendNow = (client: Client, frame: string) => {
@@ -117,6 +60,7 @@ class Fake implements FakeVenue {
   readonly book: F.Book
   readonly server: Http.Server
   private readonly wss: WebSocketServer
+  private readonly feed: KlineFeed
 
   constructor(private readonly options: FakeVenueOptions) {
     this.venue = options.venue
@@ -128,6 +72,7 @@ class Fake implements FakeVenue {
       trades: (m) => this.stateOf(m).served,
       lastId: (m) => (this.stateOf(m).nextId > this.firstId ? this.stateOf(m).nextId - 1 : undefined)
     }
+    this.feed = new KlineFeed((m) => this.stateOf(m).served, this.firstId * 10)
     this.server = Http.createServer(restHandler(this.venue, this.book, this.limits, this.requests))
     this.wss = new WebSocketServer({ server: this.server })
     this.wss.on("connection", (socket, req) => this.onConnection(socket, req.url ?? "/"))
@@ -141,17 +86,20 @@ class Fake implements FakeVenue {
 
   private make(market: Market, n: number): Array<F.FakeTrade> {
     const s = this.stateOf(market)
-    const made = Array.from({ length: n }, (): F.FakeTrade => {
+    return Array.from({ length: n }, (): F.FakeTrade => {
       const id = s.nextId++
       this.clock += this.options.spacingMs ?? 1
       const price = (100 + (id % 97) / 8).toFixed(3)
       const size = `0.${String((id * 7919) % 100000).padStart(5, "0")}1`
       const symbol = F.venueSymbolOf(this.venue, market)
-      return { market, symbol, tradeId: id, price, size, side: id % 3 === 0 ? "sell" : "buy", time: this.clock }
+      // Binance aggregates raw trades (1 to 3 an aggTrade here); the others' trade id is the raw one.
+      const [firstRawId, lastRawId] = this.venue === "binance" ? this.feed.rawIds(market, id, this.clock) : [id, id]
+      const side = id % 3 === 0 ? "sell" : "buy"
+      const t: F.FakeTrade = { market, symbol, tradeId: id, price, size, side, time: this.clock, firstRawId, lastRawId }
+      s.made.push(t)
+      s.served.push(t)
+      return t
     })
-    s.made.push(...made)
-    s.served.push(...made)
-    return made
   }
 
   private deliver(client: Client, frame: string) {
@@ -171,6 +119,16 @@ class Fake implements FakeVenue {
     for (const c of this.clients) if (c.markets.has(market)) this.deliver(c, frame(c))
   }
 
+  /** After a trade `t` is sent: the klines it closes, and now and then the open one, to the kline subscribers. */
+  private sendKlines(market: Market, t: F.FakeTrade) {
+    const to = [...this.clients].filter((c) => c.klines.has(market) && c.socket.readyState === WebSocket.OPEN)
+    if (this.venue !== "binance" || to.length === 0) return
+    const frames: Array<readonly [FakeKline, boolean]> = this.feed.due(market, t.time).map((k) => [k, true])
+    if (t.tradeId % 7 === 3) frames.push([this.feed.open(market, t.time), false])
+    for (const [k, closed] of frames)
+      for (const c of to) this.deliver(c, F.binanceKline(k, closed, t.time + 1, c.path.startsWith("/stream")))
+  }
+
   private notify() {
     for (const w of this.waiters.splice(0)) w()
   }
@@ -184,6 +142,7 @@ class Fake implements FakeVenue {
           ? F.coinbaseReply(text, this.book)
           : F.krakenReply(text, this.book, this.clock)
     for (const frame of reply.frames) this.deliver(client, frame)
+    for (const m of reply.klines ?? []) client.klines.add(m)
     for (const m of reply.subscribe) {
       client.markets.add(m)
       if (reply.snapshot) this.deliver(client, F.krakenTrades(this.stateOf(m).made.slice(-50), true))
@@ -192,12 +151,15 @@ class Fake implements FakeVenue {
   }
 
   private onConnection(socket: WebSocket, path: string) {
-    const client: Client = { socket, path, markets: new Set(), awaitingPong: false }
+    const client: Client = { socket, path, markets: new Set(), klines: new Set(), awaitingPong: false }
     if (this.venue === "binance") {
       // Binance subscribes by URL too: /ws/<stream> or /stream?streams=<a>/<b>.
       const streams = new URL(path, "http://fake").searchParams.get("streams")?.split("/") ?? []
       if (path.startsWith("/ws/")) streams.push(decodeURIComponent(path.slice(4)))
-      for (const m of this.options.markets) if (streams.includes(F.binanceStreamName(m))) client.markets.add(m)
+      for (const m of this.options.markets) {
+        if (streams.includes(F.binanceStreamName(m))) client.markets.add(m)
+        if (streams.includes(F.binanceKlineStreamName(m))) client.klines.add(m)
+      }
     }
     this.clients.add(client)
     socket.on("message", (data) => this.onMessage(client, data.toString()))
@@ -211,12 +173,18 @@ class Fake implements FakeVenue {
   }
 
   trades = (m: Market) => [...this.stateOf(m).served]
+  klines = (m: Market): ReadonlyArray<FakeKline> => this.feed.klines(m)
+  corruptKline = (m: Market, bucketStart: number, field: KlineField) => this.feed.corrupt(m, bucketStart, field)
+  phantomTrade = (m: Market, bucketStart: number) => this.feed.phantom(m, bucketStart)
   connections = () => this.clients.size
   subscribed = (n = 1) => until(this.waiters, () => [...this.clients].filter((c) => c.markets.size > 0).length >= n)
   receivedCount = (n: number) => until(this.waiters, () => this.received.length >= n)
   send = (market: Market, n = 1) => {
     const made = this.make(market, n)
-    for (const t of made) this.push(market, this.frameOf(t))
+    for (const t of made) {
+      this.push(market, this.frameOf(t))
+      this.sendKlines(market, t)
+    }
     return made
   }
   gap = (market: Market, n = 1) => this.make(market, n)

@@ -9,10 +9,14 @@ import type { TradeVenue } from "../../src/Venues/Rest.js"
  * reconnects whenever the connection drops, as Connection.ts does (without its backoff, pings and stale timer).
  */
 
+/** A market's aggTrade and kline_1m, as Protocol.ts subscribes them. */
+const binanceStreams = (m: Market) => {
+  const name = binanceStream(marketParts(m))
+  return [`${name}@aggTrade`, `${name}@kline_1m`]
+}
+
 const subscribeUrl = (venue: TradeVenue, wsUrl: string, markets: ReadonlyArray<Market>) =>
-  venue === "binance"
-    ? `${wsUrl}/stream?streams=${markets.map((m) => `${binanceStream(marketParts(m))}@aggTrade`).join("/")}`
-    : wsUrl
+  venue === "binance" ? `${wsUrl}/stream?streams=${markets.flatMap(binanceStreams).join("/")}` : wsUrl
 
 const subscribeMessage = (venue: TradeVenue, markets: ReadonlyArray<Market>): string | undefined =>
   venue === "coinbase"

@@ -1,6 +1,9 @@
 import { Either, Predicate, Schema } from "effect"
+import { Kline as VenueKline } from "../../Domain/Kline.js"
+import type { Market } from "../../Domain/Market.js"
 import { EpochMillis } from "../../Domain/Tick.js"
 import { type Decimal, DecimalFromString, PositiveFromString, TradeId, type VenueTrade } from "../../Domain/Trade.js"
+import { describeParseError } from "../../Text.js"
 import { decodeAs, type Malformed, parseFrame, type Skipped, stringField, unknown } from "../Frame.js"
 
 /** Binance spot market streams: every frame a connection can carry, read into one closed union. */
@@ -26,8 +29,9 @@ const KlineData = Schema.Struct({
     t: EpochMillis,
     T: EpochMillis,
     i: Schema.String,
-    f: Schema.Number.pipe(Schema.int()),
-    L: Schema.Number.pipe(Schema.int()),
+    // -1 when the minute had no trade.
+    f: Schema.Number.pipe(Schema.int(), Schema.between(-1, Number.MAX_SAFE_INTEGER)),
+    L: Schema.Number.pipe(Schema.int(), Schema.between(-1, Number.MAX_SAFE_INTEGER)),
     o: DecimalFromString,
     c: DecimalFromString,
     h: DecimalFromString,
@@ -47,14 +51,12 @@ const ErrorData = Schema.Struct({
   id: Schema.optional(Schema.NullOr(Schema.Union(Schema.Number, Schema.String)))
 })
 
-/** An aggregate trade; `stream` is set when it came through a combined stream. */
+/** An aggregate trade (`trade` carries the first and last raw trade ids it aggregates); `stream` is set when it came
+ * through a combined stream. */
 export interface AggTrade {
   readonly _tag: "AggTrade"
   readonly stream: string | undefined
   readonly trade: VenueTrade
-  /** The first and last plain trade ids it aggregates. */
-  readonly firstTradeId: number
-  readonly lastTradeId: number
   /** When Binance sent the event, epoch ms (the trade's own time is in `trade`). */
   readonly sentTime: number
 }
@@ -105,9 +107,16 @@ export type BinanceFrame = AggTrade | Kline | Ack | ServerShutdown | VenueError 
 const toAggTrade = (d: typeof AggTradeData.Type, stream: string | undefined): AggTrade => ({
   _tag: "AggTrade",
   stream,
-  trade: { symbol: d.s, tradeId: d.a, price: d.p, size: d.q, side: d.m ? "sell" : "buy", eventTime: d.T },
-  firstTradeId: d.f,
-  lastTradeId: d.l,
+  trade: {
+    symbol: d.s,
+    tradeId: d.a,
+    price: d.p,
+    size: d.q,
+    side: d.m ? "sell" : "buy",
+    eventTime: d.T,
+    firstTradeId: d.f,
+    lastTradeId: d.l
+  },
   sentTime: d.E
 })
 
@@ -129,6 +138,32 @@ const toKline = ({ s, k }: typeof KlineData.Type, stream: string | undefined): K
   trades: k.n,
   closed: k.x
 })
+
+const decodeVenueKline = Schema.decodeUnknownEither(VenueKline)
+
+/**
+ * A closed kline of `market` as the bus carries it (the decimals as Binance wrote them), checked by the Kline schema
+ * (a 1m interval, ids from -1); what is wrong with it otherwise.
+ */
+export const venueKline = (market: Market, k: Kline, receivedAt: number): Either.Either<VenueKline, string> =>
+  Either.mapLeft(
+    decodeVenueKline({
+      type: "kline",
+      market,
+      interval: k.interval,
+      bucketStart: k.openTime,
+      open: k.open.text,
+      high: k.high.text,
+      low: k.low.text,
+      close: k.close.text,
+      volume: k.volume.text,
+      firstTradeId: k.firstTradeId,
+      lastTradeId: k.lastTradeId,
+      tradeCount: k.trades,
+      receivedAt
+    }),
+    (e) => describeParseError(e, 300)
+  )
 
 type Decoded = Either.Either<BinanceFrame, Malformed>
 

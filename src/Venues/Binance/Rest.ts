@@ -21,6 +21,15 @@ export const decodeAggTrades = (symbol: string, body: unknown): Either.Either<Re
     onLeft: (e) => Either.left(`aggTrades: ${describeParseError(e, 300)}`),
     onRight: (rows) =>
       Either.right(
-        rows.map((r) => ({ symbol, tradeId: r.a, price: r.p, size: r.q, side: r.m ? "sell" : "buy", eventTime: r.T }))
+        rows.map((r) => ({
+          symbol,
+          tradeId: r.a,
+          price: r.p,
+          size: r.q,
+          side: r.m ? "sell" : "buy",
+          eventTime: r.T,
+          firstTradeId: r.f,
+          lastTradeId: r.l
+        }))
       )
   })

@@ -1,142 +1,21 @@
+import { coinbaseProduct, krakenRestPair, krakenSymbol, type Market, marketParts } from "../../../src/Domain/Market.js"
 import {
-  binanceStream,
-  binanceSymbol,
-  coinbaseProduct,
-  krakenRestPair,
-  krakenSymbol,
-  type Market,
-  marketParts
-} from "../../../src/Domain/Market.js"
-import type { Side } from "../../../src/Domain/Trade.js"
+  type Book,
+  byName,
+  type FakeTrade,
+  isoMicros,
+  limitOf,
+  none,
+  parse,
+  type Reply,
+  type RestAnswer,
+  strings
+} from "./Common.js"
 
-/** How each venue writes trades, replies and REST pages, for the fake venue (research/venues.md). */
+/** How each venue writes trades, replies and REST pages, for the fake venue (research/venues.md). Binance: Binance.ts. */
 
-/** One trade the fake venue made: its truth, against which a source's output is checked. */
-export interface FakeTrade {
-  readonly market: Market
-  /** The venue's own symbol for the market (BTCUSDT, BTC-USD, BTC/USD). */
-  readonly symbol: string
-  readonly tradeId: number
-  readonly price: string
-  readonly size: string
-  /** The taker's side. */
-  readonly side: Side
-  /** Trade time, epoch ms. */
-  readonly time: number
-}
-
-export type FakeVenueName = "binance" | "coinbase" | "kraken"
-
-/** What a format may read from the fake's state. */
-export interface Book {
-  readonly markets: ReadonlyArray<Market>
-  /** The trades REST can serve for a market, in id order (lost ones are not there). */
-  readonly trades: (market: Market) => ReadonlyArray<FakeTrade>
-  /** The highest trade id the venue has made for a market (sent, gapped or lost). */
-  readonly lastId: (market: Market) => number | undefined
-}
-
-/** What a client's message asks for: frames to answer with, markets to add to its subscription. */
-export interface Reply {
-  readonly frames: ReadonlyArray<string>
-  readonly subscribe: ReadonlyArray<Market>
-  /** Kraken: send the recent trades of these markets as a snapshot. */
-  readonly snapshot: boolean
-}
-
-export interface RestAnswer {
-  readonly status: number
-  readonly headers?: Readonly<Record<string, string>>
-  readonly body: unknown
-}
-
-export const venueSymbolOf = (venue: FakeVenueName, market: Market): string => {
-  const parts = marketParts(market)
-  return venue === "binance"
-    ? binanceSymbol(parts)
-    : venue === "coinbase"
-      ? coinbaseProduct(parts)
-      : krakenSymbol(parts)
-}
-
-const iso = (ms: number) => new Date(ms).toISOString()
-/** Microseconds, as Coinbase and Kraken write times. */
-const isoMicros = (ms: number) => `${iso(ms).slice(0, -1)}000Z`
-const byName = (book: Book, name: (m: Market) => string, value: string | null) =>
-  book.markets.find((m) => name(m) === value)
-const limitOf = (url: URL, fallback: number, max: number) => {
-  const n = Number(url.searchParams.get("limit") ?? url.searchParams.get("count") ?? fallback)
-  return Number.isInteger(n) && n > 0 ? Math.min(n, max) : fallback
-}
-const none: Reply = { frames: [], subscribe: [], snapshot: false }
-const parse = (text: string): Record<string, unknown> | undefined => {
-  try {
-    const u: unknown = JSON.parse(text)
-    return typeof u === "object" && u !== null && !Array.isArray(u) ? (u as Record<string, unknown>) : undefined
-  } catch {
-    return undefined
-  }
-}
-const strings = (u: unknown): ReadonlyArray<string> =>
-  Array.isArray(u) ? u.filter((s): s is string => typeof s === "string") : []
-
-// Binance
-
-export const binanceStreamName = (market: Market) => `${binanceStream(marketParts(market))}@aggTrade`
-
-export const binanceTrade = (t: FakeTrade, combined: boolean): string => {
-  const data = {
-    e: "aggTrade",
-    E: t.time + 1,
-    s: t.symbol,
-    a: t.tradeId,
-    p: t.price,
-    q: t.size,
-    f: t.tradeId * 2,
-    l: t.tradeId * 2 + 1,
-    T: t.time,
-    m: t.side === "sell",
-    M: true
-  }
-  return JSON.stringify(combined ? { stream: binanceStreamName(t.market), data } : data)
-}
-
-export const binanceReply = (text: string, book: Book): Reply => {
-  const u = parse(text)
-  if (u === undefined)
-    return { ...none, frames: [JSON.stringify({ error: { code: 3, msg: "Invalid JSON" }, id: null })] }
-  if (u["method"] !== "SUBSCRIBE")
-    return {
-      ...none,
-      frames: [JSON.stringify({ code: 2, msg: "Invalid request: unknown method", id: u["id"] ?? null })]
-    }
-  const markets = strings(u["params"]).flatMap((s) => book.markets.filter((m) => binanceStreamName(m) === s))
-  return { frames: [JSON.stringify({ result: null, id: u["id"] ?? null })], subscribe: markets, snapshot: false }
-}
-
-/** GET /api/v3/aggTrades?symbol=&fromId=&limit=: oldest first from fromId, or the latest without it. */
-export const binanceRest = (url: URL, book: Book): RestAnswer | undefined => {
-  if (url.pathname !== "/api/v3/aggTrades") return undefined
-  const market = byName(book, (m) => binanceSymbol(marketParts(m)), url.searchParams.get("symbol"))
-  if (market === undefined) return { status: 400, body: { code: -1121, msg: "Invalid symbol." } }
-  const limit = limitOf(url, 500, 1000)
-  const from = url.searchParams.get("fromId")
-  const all = book.trades(market)
-  const rows = from === null ? all.slice(-limit) : all.filter((t) => t.tradeId >= Number(from)).slice(0, limit)
-  return {
-    status: 200,
-    body: rows.map((t) => ({
-      a: t.tradeId,
-      p: t.price,
-      q: t.size,
-      f: t.tradeId * 2,
-      l: t.tradeId * 2 + 1,
-      T: t.time,
-      m: t.side === "sell",
-      M: true
-    }))
-  }
-}
+export * from "./Binance.js"
+export * from "./Common.js"
 
 // Coinbase
 
