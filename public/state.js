@@ -32,6 +32,7 @@ const ids = {
   status: "status",
   statusPill: "status-pill",
   deps: "deps",
+  history: "history",
   checks: "checks",
   checksText: "checks-text",
   source: "source",

@@ -47,14 +47,36 @@ const applyReady = (body) => {
   }
 }
 
+/** /ready's `history: {published, processed, total}` while a history loads: "loading history 42%" (processed). */
+const applyHistory = (body) => {
+  const h = body && typeof body === "object" ? body.history : null
+  const loading = h && typeof h === "object" && Number.isFinite(h.processed) && Number.isFinite(h.total) && h.total > 0
+  els.history.hidden = !loading
+  if (!loading) return false
+  const pct = Math.min(100, Math.floor((h.processed * 100) / h.total))
+  els.history.textContent = `loading history ${pct}%`
+  els.history.setAttribute("data-percent", String(pct))
+  return true
+}
+
+// While a history loads, /ready is asked more often, so the percentage moves.
+const HISTORY_POLL_MS = 2000
+
 let readyTimer = null
 export const pollReady = () => {
   clearTimeout(readyTimer)
   fetch("/ready", { cache: "no-store", headers: { Accept: "application/json" } })
     .then((res) => res.text())
-    .then((text) => applyReady(parseJson(text)))
-    .catch(() => applyReady(null))
-    .then(() => {
-      readyTimer = setTimeout(pollReady, POLL_MS)
+    .then((text) => {
+      const body = parseJson(text)
+      applyReady(body)
+      return applyHistory(body)
+    })
+    .catch(() => {
+      applyReady(null)
+      return applyHistory(null)
+    })
+    .then((loading) => {
+      readyTimer = setTimeout(pollReady, loading ? HISTORY_POLL_MS : POLL_MS)
     })
 }

@@ -71,7 +71,9 @@ const Dependency = Schema.Struct({
 })
 const readinessFields = {
   status: Schema.Literal("ready", "degraded", "unavailable"),
-  dependencies: Schema.Record({ key: Schema.String, value: Dependency })
+  dependencies: Schema.Record({ key: Schema.String, value: Dependency }),
+  // While this process loads a history before going live (the simulator's day, a CoinGecko backfill): how far, in ticks.
+  history: Schema.optional(Schema.Struct({ published: Schema.Number, processed: Schema.Number, total: Schema.Number }))
 }
 /**
  * Ready: the database (the record) answers; degraded: something else (the cache, the bus, a venue connection:

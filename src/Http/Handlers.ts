@@ -6,6 +6,7 @@ import { LatestCache } from "../Cache/LatestCache.js"
 import { AppConfig } from "../Config.js"
 import type { Market } from "../Domain/Market.js"
 import { marketOf, type Tick } from "../Domain/Tick.js"
+import * as HistoryProgress from "../Producer/HistoryProgress.js"
 import { type CandleRow, Store } from "../Store/Store.js"
 import { AdminAuth, Api, CandleSeries, LatestPrices, NotFound, NotReady, Unauthorized, Unavailable } from "./Api.js"
 import { databaseDown, decodeErrors, fromBeforeTo } from "./Errors.js"
@@ -85,7 +86,8 @@ export const system = (topic: string) =>
             const status = Object.values(dependencies).every((d) => d.state === "up")
               ? ("ready" as const)
               : ("degraded" as const)
-            return { status, dependencies }
+            const history = yield* HistoryProgress.get
+            return history === undefined ? { status, dependencies } : { status, dependencies, history }
           })
         )
     })

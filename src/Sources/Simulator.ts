@@ -1,5 +1,6 @@
 import { Clock, Duration, Effect, Random, Stream } from "effect"
 import { Tick } from "../Domain/Tick.js"
+import * as HistoryProgress from "../Producer/HistoryProgress.js"
 import { type CoinInfo, coinInfo } from "./Coins.js"
 
 export interface SimulatorOptions {
@@ -81,8 +82,11 @@ export const stream = (options: SimulatorOptions): Stream.Stream<Tick> =>
           Effect.forEach(walks, (w) =>
             step(rng, w, start - (h?.spanMs ?? 0) + k * (h?.spacingMs ?? 0), start, h?.spacingMs ?? 0)
           )
-        )
+        ),
+        // counted as handed to the producer (its buffer is bounded, so the bus is at most that far behind)
+        Stream.tap((ticks) => HistoryProgress.advance(ticks.length))
       )
+      if (steps > 0) yield* HistoryProgress.start(steps * walks.length, "the simulator's past day")
       const live = Stream.tick(period).pipe(
         Stream.mapEffect(() =>
           Effect.flatMap(Clock.currentTimeMillis, (now) =>

@@ -63,6 +63,8 @@ describe("the first screen of a fresh service (Chromium, built dist/main.js, sim
     const chart = page.locator('#chart[data-symbol="BTC"][data-interval="1m"][data-range="2h"][data-state="ready"]')
     await chart.waitFor({ timeout: 30_000 })
     expect(await chart.getAttribute("data-overlays")).toContain("sma50")
+    // The status bar's "loading history N%" (from /ready) is gone once the history is in.
+    await expect.poll(() => page.locator("#history").isHidden(), { timeout: 15_000 }).toBe(true)
     const rsi = page.locator('#chart-rsi[data-pane="rsi"][data-state="ready"]')
     await rsi.waitFor({ timeout: 30_000 })
     // What the chart was given to draw, from the page's own model (the same module instance the page uses).
@@ -73,6 +75,16 @@ describe("the first screen of a fresh service (Chromium, built dist/main.js, sim
     expect(model.sma50).toBeGreaterThanOrEqual(160)
     expect(model.rsi14).toBeGreaterThanOrEqual(160)
     expect(Number(await rsi.getAttribute("data-points"))).toBeGreaterThanOrEqual(160)
+    // While a history loads, /ready says how far (a hand-written answer: the real one is over in seconds here).
+    const loading = await pageMaker(browser, problems)()
+    await loading.route("**/ready", async (route) => {
+      const real = (await (await route.fetch()).json()) as Record<string, unknown>
+      await route.fulfill({ json: { ...real, history: { published: 28_800, processed: 12_096, total: 28_800 } } })
+    })
+    await loading.goto(`${url}/`, { waitUntil: "load" })
+    await expect.poll(() => loading.locator("#history").textContent(), { timeout: 15_000 }).toBe("loading history 42%")
+    expect(await loading.locator("#history").isVisible()).toBe(true)
+    await loading.close()
     mkdirSync(screenshots, { recursive: true })
     await page.screenshot({ path: `${screenshots}first-screen.png` })
     expect(problems).toEqual([])
