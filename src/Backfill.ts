@@ -61,6 +61,8 @@ export interface Options {
   readonly drainTimeout?: Duration.DurationInput
   /** Where progress goes. Default: stderr (a bar on a terminal, plain lines otherwise). */
   readonly progress?: ProgressSink
+  /** Told of each batch the bus has acknowledged (`service`'s history progress). */
+  readonly onPublished?: (ticks: number) => Effect.Effect<void>
 }
 
 export interface CoinResult {
@@ -153,7 +155,8 @@ const backfill = (options: Options, bus: BusShape, progress: Progress, tallies: 
     yield* Producer.publishStream(history, {
       topic: options.topic,
       bufferSize: options.bufferSize ?? 10_000,
-      onPublished: (batch) => onPublished(fetcher, batch),
+      onPublished: (batch) =>
+        Effect.zipRight(onPublished(fetcher, batch), options.onPublished?.(batch.length) ?? Effect.void),
       label: "backfill",
       ...(options.publishRetry === undefined ? {} : { retry: options.publishRetry }),
       ...(options.drainTimeout === undefined ? {} : { drainTimeout: options.drainTimeout })

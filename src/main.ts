@@ -9,6 +9,7 @@ import { type AppConfig, defaultLog, type LogConfig, UsageError } from "./Config
 import * as Server from "./Http/Server.js"
 import * as Infra from "./Infra.js"
 import * as Processor from "./Processor.js"
+import * as CoinGeckoDay from "./Producer/CoinGeckoDay.js"
 import * as StatusServer from "./Producer/StatusServer.js"
 import * as Producer from "./Producer.js"
 import * as CoinGecko from "./Sources/CoinGecko.js"
@@ -51,9 +52,16 @@ const service = Command.make("service", {}, () =>
       Infra.store(config),
       VenueStatus.connectionsLayer
     )
-    yield* Effect.all([Producer.runWith(config), Processor.runWith(config), Layer.launch(Server.layer(config))], {
-      concurrency: "unbounded"
-    }).pipe(Effect.provide(app), Effect.scoped)
+    yield* Effect.all(
+      [
+        Effect.zipRight(CoinGeckoDay.backfillIfEmpty(config), Producer.runWith(config)),
+        Processor.runWith(config),
+        Layer.launch(Server.layer(config))
+      ],
+      {
+        concurrency: "unbounded"
+      }
+    ).pipe(Effect.provide(app), Effect.scoped)
   })
 ).pipe(
   Command.withDescription(

@@ -65,3 +65,11 @@ export const advance = (n: number) =>
     const step = (p: number) => Math.floor((p * 100) / before.total / STEP_PERCENT)
     return step(published) > step(before.published) ? Effect.logInfo(line(published, before.total)) : Effect.void
   })
+
+/** The history ended with `published` ticks (an estimated total becomes the real one; none: forgotten). */
+export const settle = (published: number) =>
+  Effect.sync(() => {
+    const s = current.value
+    if (s === undefined) return
+    current.value = published > 0 ? { ...s, published, total: published } : undefined
+  })
