@@ -206,7 +206,7 @@ export const SourceConfig = Config.all({
     Config.withDefault(1)
   ),
   simulatorSeed: Config.integer("SIMULATOR_SEED").pipe(Config.option),
-  /** On a fresh topic the simulator first publishes a day of history. */
+  /** On a fresh topic the simulator first publishes a day of history, and SOURCE=coingecko first backfills one. */
   history: Config.boolean("HISTORY").pipe(Config.withDefault(true)),
   coingecko: CoinGeckoConfig,
   replay: ReplayConfig
