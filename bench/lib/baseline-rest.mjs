@@ -50,7 +50,11 @@ const candles = async (res, segment, params) => {
     close: r.close,
     volume: r.volume,
     tickCount: r.tick_count,
-    vwap: r.vwap
+    vwap: r.vwap,
+    status: r.status,
+    gaps: r.gaps,
+    firstTradeId: r.first_trade_id === null ? null : Number(r.first_trade_id),
+    lastTradeId: r.last_trade_id === null ? null : Number(r.last_trade_id)
   }))
   send(res, 200, JSON.stringify({ symbol, market, interval, candles: out }))
 }
