@@ -32,7 +32,7 @@ interface Body {
   readonly indicators?: ReadonlyArray<{ readonly sma50: number | null; readonly rsi14: number | null }>
 }
 
-describe("service with SOURCE=coingecko on a fresh DATA_DIR: a day of history first (fake CoinGecko)", () => {
+describe("service with SOURCE=auto (CoinGecko answering) or coingecko on a fresh DATA_DIR: a day of history first (fake CoinGecko)", () => {
   let server: Server
   let base = ""
   const charts: Array<{ readonly coin: string; readonly days: string | null }> = []
@@ -71,9 +71,9 @@ describe("service with SOURCE=coingecko on a fresh DATA_DIR: a day of history fi
     rmSync(root, { recursive: true, force: true })
   })
 
-  const start = async () => {
+  const start = async (source: "auto" | "coingecko") => {
     const svc = await startCli(["service"], {
-      SOURCE: "coingecko",
+      SOURCE: source,
       COINGECKO_BASE_URL: base,
       COINS: "bitcoin,ethereum",
       POLL_INTERVAL: "2 seconds",
@@ -88,7 +88,8 @@ describe("service with SOURCE=coingecko on a fresh DATA_DIR: a day of history fi
   }
 
   it("backfills a day once, paced, with its progress, and the chart has SMA 50 and RSI", async () => {
-    const first = await start()
+    // SOURCE=auto, the default: CoinGecko answers its /ping, so it is the source, and its history comes first.
+    const first = await start("auto")
     await eventually(
       async () => (/history: 578 of 578 ticks published, done/.test(first.output()) ? true : undefined),
       120_000,
@@ -119,7 +120,7 @@ describe("service with SOURCE=coingecko on a fresh DATA_DIR: a day of history fi
     )
     expect((await first.stop("SIGTERM")).code, first.output()).toBe(0)
 
-    const again = await start()
+    const again = await start("coingecko")
     await eventually(
       async () => ((await (await fetch(`${again.url}/api/latest`)).json()).prices.length === 2 ? true : undefined),
       30_000,
