@@ -78,12 +78,18 @@ describe("the first screen of a fresh service (Chromium, built dist/main.js, sim
     // While a history loads, /ready says how far (a hand-written answer: the real one is over in seconds here).
     const loading = await pageMaker(browser, problems)()
     await loading.route("**/ready", async (route) => {
-      const real = (await (await route.fetch()).json()) as Record<string, unknown>
-      await route.fulfill({ json: { ...real, history: { published: 28_800, processed: 12_096, total: 28_800 } } })
+      // A poll still in flight when the page closes is disposed under it: that one is simply dropped.
+      try {
+        const real = (await (await route.fetch()).json()) as Record<string, unknown>
+        await route.fulfill({ json: { ...real, history: { published: 28_800, processed: 12_096, total: 28_800 } } })
+      } catch (e) {
+        if (!loading.isClosed()) throw e
+      }
     })
     await loading.goto(`${url}/`, { waitUntil: "load" })
     await expect.poll(() => loading.locator("#history").textContent(), { timeout: 15_000 }).toBe("loading history 42%")
     expect(await loading.locator("#history").isVisible()).toBe(true)
+    await loading.unroute("**/ready")
     await loading.close()
     mkdirSync(screenshots, { recursive: true })
     await page.screenshot({ path: `${screenshots}first-screen.png` })
