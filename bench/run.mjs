@@ -17,7 +17,7 @@ import { machine as describeMachine, serviceVersions, versions } from "../suppor
 import { resultsDir } from "../support/paths.mjs"
 import { killStarted } from "../support/processes.mjs"
 import { log, writeResult } from "../support/results.mjs"
-import { cleanup, servicesEnv, startPrivateRedis } from "../support/services.mjs"
+import { cleanup, query, servicesEnv, startPrivateRedis } from "../support/services.mjs"
 
 const scenarios = ["throughput", "latency", "fanout", "rest", "recovery", "venues"]
 
@@ -62,7 +62,11 @@ const usage = `usage: node bench/run.mjs [all|${scenarios.join("|")} ...] [--siz
               --redis private|shared (default private: a redis-server of our own on a free port)
               --keep (keep topics and databases)
               --tag NAME (write bench/results/<scenario>-NAME.json instead, for a variant)
-              --log-level warn|info|debug (the LOG_LEVEL of every app process; default warn)`
+              --log-level warn|info|debug (the LOG_LEVEL of every app process; default warn)
+              --fsync on|off (default on: Postgres's fsync and full_page_writes for the run, reset afterwards;
+                the test services run with them off, and a figure is called durable only with them on)
+              --peers (run the peers and ceilings of bench/peers/ beside ours: Flink, a minimal exactly-once
+                sink, a COPY ceiling, FastAPI; see docs/BENCHMARKS.md)`
 
 const { positional, options } = parseArgs(process.argv.slice(2))
 if (options.help || options.h) {
@@ -93,6 +97,20 @@ for (const sig of ["SIGINT", "SIGTERM"]) {
 }
 
 const env = servicesEnv()
+const fsync = String(options.fsync ?? "on")
+if (fsync !== "on" && fsync !== "off") {
+  process.stderr.write(`--fsync must be on or off, got ${fsync}\n`)
+  process.exit(2)
+}
+// ALTER SYSTEM + reload (both settings are reloadable): the services keep running, and RESET puts them back.
+const setDurability = async (value) => {
+  const sql = value === undefined
+    ? ["ALTER SYSTEM RESET fsync", "ALTER SYSTEM RESET full_page_writes"]
+    : [`ALTER SYSTEM SET fsync = ${value}`, `ALTER SYSTEM SET full_page_writes = ${value}`]
+  for (const q of [...sql, "SELECT pg_reload_conf()"]) await query(env.DATABASE_URL, q)
+}
+await setDurability(fsync)
+log(`postgres: fsync and full_page_writes ${fsync} for this run`)
 // The app's log level for every process started (default warn; the app's own default is info, which logs each request).
 if (options.logLevel) process.env.BENCH_LOG_LEVEL = String(options.logLevel)
 const profileDir = options.profile ? join(resultsDir, "profiles") : undefined
@@ -165,4 +183,5 @@ for (const name of wanted) {
     killStarted("SIGKILL")
   }
 }
+await setDurability(undefined).catch((e) => log(`postgres: could not reset fsync: ${e.message ?? e}`))
 process.exit(failures > 0 ? 1 : 0)

@@ -555,6 +555,10 @@ DO \$\$ BEGIN
 END \$\$;
 SELECT 'CREATE DATABASE $PG_DB OWNER $PG_USER' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$PG_DB')
 \gexec
+-- The benchmarks turn durability on for their run (bench/run.mjs --fsync on) and reset it afterwards.
+GRANT ALTER SYSTEM ON PARAMETER fsync, full_page_writes TO $PG_USER;
+\connect $PG_DB
+GRANT EXECUTE ON FUNCTION pg_reload_conf() TO $PG_USER;
 EOF
 }
 

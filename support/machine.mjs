@@ -46,11 +46,15 @@ const packages = ["effect", "@effect/platform", "@effect/platform-node", "@effec
 
 export const versions = (extra = {}) => {
   const dirty = tryExec("git", ["status", "--porcelain", "--", "src"])
+  // The whole tree, less the results a run writes itself: a figure from a dirty tree is not the commit's.
+  const treeDirty = tryExec("git", ["status", "--porcelain", "--", ".", ":!bench/results"])
   return {
     node: process.version,
     app: packageVersion("../"),
     gitCommit: tryExec("git", ["rev-parse", "--short", "HEAD"]),
     srcModifiedFiles: dirty === null ? null : dirty.split("\n").filter((l) => l.trim() !== "").length,
+    treeModifiedFiles: treeDirty === null ? null : treeDirty.split("\n").filter((l) => l.trim() !== "").length,
+    treeDirty: treeDirty === null ? null : treeDirty.trim() !== "",
     packages: Object.fromEntries([...packages, "ioredis", "pg"].map((n) => [n, packageVersion(n)])),
     ...extra
   }
@@ -63,6 +67,9 @@ export const serviceVersions = async (env) => {
   out["kafka"] = tryExec("bash", ["scripts/services.sh", "status", "kafka"])?.match(/Kafka [0-9.]+/)?.[0] ?? null
   try {
     out["postgres"] = (await query(env["DATABASE_URL"] ?? "", "SHOW server_version"))[0]?.["server_version"] ?? null
+    // Durability as the run had it: figures are called durable only with fsync on (bench/run.mjs --fsync).
+    for (const setting of ["fsync", "full_page_writes", "synchronous_commit"])
+      out[`postgres_${setting}`] = (await query(env["DATABASE_URL"] ?? "", `SHOW ${setting}`))[0]?.[setting] ?? null
   } catch {
     out["postgres"] = null
   }
