@@ -6,6 +6,7 @@ import * as MemoryBus from "./Bus/Memory.js"
 import * as MemoryCache from "./Cache/Memory.js"
 import * as RedisCache from "./Cache/Redis.js"
 import { type AppConfig, UsageError } from "./Config.js"
+import * as StatusServer from "./Producer/StatusServer.js"
 import * as SqlClient from "./Sql/Client.js"
 import { migrationsLayer } from "./Sql/Migrations.js"
 import * as Lock from "./Storage/Lock.js"
@@ -88,3 +89,10 @@ export const requireShared = (
         })
       )
 }
+
+/** STATUS_PORT, when set: /health, /ready (the bus) and /metrics for a process that has no HTTP API of its own. */
+export const serveStatus = (config: AppConfig) =>
+  Option.match(config.producer.statusPort, {
+    onNone: () => Effect.void,
+    onSome: (port) => StatusServer.serve({ topic: config.topic.topic, port, host: config.http.host })
+  })

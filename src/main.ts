@@ -10,7 +10,6 @@ import * as Server from "./Http/Server.js"
 import * as Infra from "./Infra.js"
 import * as Processor from "./Processor.js"
 import * as CoinGeckoDay from "./Producer/CoinGeckoDay.js"
-import * as StatusServer from "./Producer/StatusServer.js"
 import * as Producer from "./Producer.js"
 import * as CoinGecko from "./Sources/CoinGecko.js"
 import { isCoinId } from "./Sources/Coins.js"
@@ -76,13 +75,7 @@ const producer = Command.make("producer", {}, () =>
     const config = yield* loadConfig
     yield* Infra.requireShared(config, "producer", ["KAFKA_BROKERS"])
     yield* Effect.gen(function* () {
-      if (Option.isSome(config.producer.statusPort)) {
-        yield* StatusServer.serve({
-          topic: config.topic.topic,
-          port: config.producer.statusPort.value,
-          host: config.http.host
-        })
-      }
+      yield* Infra.serveStatus(config)
       yield* Producer.runWith(config)
     }).pipe(Effect.scoped, Effect.provide(Infra.bus(config)))
   })
@@ -101,13 +94,7 @@ const processor = Command.make("processor", {}, () =>
     yield* Infra.requireShared(config, "processor", ["KAFKA_BROKERS", "REDIS_URL", "DATABASE_URL"])
     yield* Effect.gen(function* () {
       // Alone it has no HTTP API: STATUS_PORT is where its metrics (lag, checkpoints, DLQ) can be scraped.
-      if (Option.isSome(config.producer.statusPort)) {
-        yield* StatusServer.serve({
-          topic: config.topic.topic,
-          port: config.producer.statusPort.value,
-          host: config.http.host
-        })
-      }
+      yield* Infra.serveStatus(config)
       yield* Processor.runWith(config)
     }).pipe(Effect.provide(Layer.mergeAll(Infra.bus(config), Infra.cache(config), Infra.store(config))), Effect.scoped)
   })

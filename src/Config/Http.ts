@@ -1,5 +1,5 @@
-import { Config, ConfigError, Either } from "effect"
-import { formatMarket, type Market, parseMarketInput } from "../Domain/Market.js"
+import { Config } from "effect"
+import { DefaultMarketsConfig } from "./Sources.js"
 
 // Validated before it is named, so a bad value's error carries the variable's name ("invalid SSE_MAX_CLIENTS: …").
 const atLeastOne = (name: string, fallback: number) =>
@@ -41,24 +41,6 @@ export const LimitsConfig = Config.all({
 })
 export type LimitsConfig = Config.Config.Success<typeof LimitsConfig>
 
-/** DEFAULT_MARKETS: a comma list of markets; a bare symbol in a URL means the first of them with that base. */
-export const DefaultMarkets = Config.string("DEFAULT_MARKETS").pipe(
-  Config.withDefault(""),
-  Config.mapOrFail((raw) => {
-    const items = raw
-      .split(",")
-      .map((m) => m.trim())
-      .filter((m) => m.length > 0)
-    const markets: Array<Market> = []
-    for (const item of items) {
-      const parsed = parseMarketInput(item)
-      if (Either.isLeft(parsed)) return Either.left(ConfigError.InvalidData(["DEFAULT_MARKETS"], parsed.left))
-      markets.push(formatMarket(parsed.right))
-    }
-    return Either.right(markets as ReadonlyArray<Market>)
-  })
-)
-
 /** The HTTP server: where it listens, its limits, and the admin endpoints' key (unset: they are off). */
 export const HttpConfig = Config.all({
   port: Config.port("PORT").pipe(Config.withDefault(3000)),
@@ -66,6 +48,7 @@ export const HttpConfig = Config.all({
   sse: SseConfig,
   limits: LimitsConfig,
   adminApiKey: Config.redacted("ADMIN_API_KEY").pipe(Config.option),
-  defaultMarkets: DefaultMarkets
+  // The same setting and parser as AppConfig.defaultMarkets (src/Config/Sources.ts): one reading of DEFAULT_MARKETS.
+  defaultMarkets: DefaultMarketsConfig
 })
 export type HttpConfig = Config.Config.Success<typeof HttpConfig>
