@@ -54,6 +54,14 @@ export const CheckList = Schema.Struct({
   checks: Schema.Array(CandleCheck)
 }).annotations({ identifier: "CheckList" })
 
+/** The market a per-market endpoint is about, and the [from, to) window and `limit` its lists share. */
+const marketPath = Schema.Struct({ market: MarketParam })
+const windowParams = {
+  from: Schema.optional(TimeParam),
+  to: Schema.optional(TimeParam),
+  limit: Schema.optionalWith(Limit, { default: () => 500 })
+}
+
 export class MarketsApi extends HttpApiGroup.make("markets")
   .add(
     HttpApiEndpoint.get("markets", "/api/markets")
@@ -68,14 +76,8 @@ export class MarketsApi extends HttpApiGroup.make("markets")
   )
   .add(
     HttpApiEndpoint.get("gaps", "/api/markets/:market/gaps")
-      .setPath(Schema.Struct({ market: MarketParam }))
-      .setUrlParams(
-        Schema.Struct({
-          from: Schema.optional(TimeParam),
-          to: Schema.optional(TimeParam),
-          limit: Schema.optionalWith(Limit, { default: () => 500 })
-        })
-      )
+      .setPath(marketPath)
+      .setUrlParams(Schema.Struct(windowParams))
       .addSuccess(GapList)
       .pipe(withErrors)
       .annotate(
@@ -87,12 +89,10 @@ export class MarketsApi extends HttpApiGroup.make("markets")
   )
   .add(
     HttpApiEndpoint.get("checks", "/api/markets/:market/checks")
-      .setPath(Schema.Struct({ market: MarketParam }))
+      .setPath(marketPath)
       .setUrlParams(
         Schema.Struct({
-          from: Schema.optional(TimeParam),
-          to: Schema.optional(TimeParam),
-          limit: Schema.optionalWith(Limit, { default: () => 500 }),
+          ...windowParams,
           result: Schema.optional(CheckResult).annotations({ description: "only the checks with this result" })
         })
       )
