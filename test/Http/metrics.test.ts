@@ -40,14 +40,20 @@ describe("GET /metrics (built service)", () => {
     await fetch(`${svc.url}/api/candles/BTC?interval=1m`)
     const samples = await eventually(
       async () => {
+        await fetch(`${svc.url}/ready`)
         const res = await fetch(`${svc.url}/metrics`)
         expect(res.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/)
         const families = parse(await res.text())
         const all = families.flatMap((f) => f.samples.map((s) => ({ ...s, type: f.type })))
-        return all.some((s) => s.name === "checkpoints_total" && s.value > 0) ? all : undefined
+        // dependency_up follows the last readiness probe, which may time out (1 s) on a loaded machine: wait for a
+        // scrape after a probe that saw every dependency answer, as a scraper would see on a healthy one.
+        const up = (dependency: string) =>
+          all.some((s) => s.name === "dependency_up" && s.labels["dependency"] === dependency && s.value === 1)
+        const ready = ["database", "cache", "bus"].every(up)
+        return ready && all.some((s) => s.name === "checkpoints_total" && s.value > 0) ? all : undefined
       },
-      30_000,
-      "a checkpoint in /metrics"
+      120_000,
+      "a checkpoint, and every dependency up, in /metrics"
     )
     const find = (name: string, labels: Record<string, string> = {}) =>
       samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
@@ -72,5 +78,5 @@ describe("GET /metrics (built service)", () => {
     expect(find("producer_ticks_published_total")[0]!.value).toBeGreaterThan(0)
     for (const dependency of ["database", "cache", "bus"])
       expect(find("dependency_up", { dependency })[0]?.value).toBe(1)
-  })
+  }, 150_000)
 })
