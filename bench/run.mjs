@@ -104,9 +104,10 @@ if (fsync !== "on" && fsync !== "off") {
 }
 // ALTER SYSTEM + reload (both settings are reloadable): the services keep running, and RESET puts them back.
 const setDurability = async (value) => {
-  const sql = value === undefined
-    ? ["ALTER SYSTEM RESET fsync", "ALTER SYSTEM RESET full_page_writes"]
-    : [`ALTER SYSTEM SET fsync = ${value}`, `ALTER SYSTEM SET full_page_writes = ${value}`]
+  const sql =
+    value === undefined
+      ? ["ALTER SYSTEM RESET fsync", "ALTER SYSTEM RESET full_page_writes"]
+      : [`ALTER SYSTEM SET fsync = ${value}`, `ALTER SYSTEM SET full_page_writes = ${value}`]
   for (const q of [...sql, "SELECT pg_reload_conf()"]) await query(env.DATABASE_URL, q)
 }
 await setDurability(fsync)
