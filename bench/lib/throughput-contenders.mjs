@@ -40,25 +40,38 @@ const peer = (script, args, name) =>
     stdin: "pipe"
   })
 
-/** Our `processor` into a fresh database and the (flushed) private Redis. `keep(db)` runs before the database goes. */
-export const runOurs = async (ctx, rep, keep) => {
+/**
+ * Our `processor` into a fresh database and the (flushed) private Redis. `keep(db)` runs before the database goes.
+ * `dist`: another build of ours (--compare-dist, e.g. the commit before a change), run as `node <dist>/main.js`.
+ */
+export const runOurs = async (ctx, rep, keep, dist) => {
   const { env, redis, topic, n, symbols, pids, passthrough, profileDir, clean, timeoutMs } = ctx
   const db = await freshDatabase(env, clean, "bench_tp_ours")
   const cache = new Redis(redis.url)
   await cache.flushall()
   const spawned = Date.now()
-  const proc = startCli(
-    "processor",
-    {
-      KAFKA_BROKERS: env.KAFKA_BROKERS,
-      REDIS_URL: redis.url,
-      DATABASE_URL: db.url,
-      KAFKA_TOPIC: topic,
-      KAFKA_GROUP_ID: unique("bench_proc"),
-      ...passthrough
-    },
-    { cpuProfileDir: profileDir, name: `throughput-processor-${rep}` }
-  )
+  const app = {
+    KAFKA_BROKERS: env.KAFKA_BROKERS,
+    REDIS_URL: redis.url,
+    DATABASE_URL: db.url,
+    KAFKA_TOPIC: topic,
+    KAFKA_GROUP_ID: unique("bench_proc"),
+    ...passthrough
+  }
+  const name = `throughput-processor${dist ? "-compared" : ""}-${rep}`
+  const proc =
+    dist === undefined
+      ? startCli("processor", app, { cpuProfileDir: profileDir, name })
+      : startProcess(process.execPath, [join(dist, "main.js"), "processor"], {
+          name,
+          env: {
+            ...process.env,
+            LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn",
+            DATA_DIR: "memory",
+            HISTORY: "0",
+            ...app
+          }
+        })
   clean.add("processor", () => proc.stop("SIGKILL"))
   const m = meter({ processor: proc.pid, postgres: pids.postgres, kafka: pids.kafka, redis: pids.redis })
   const rss = rssWatch(proc.pid)

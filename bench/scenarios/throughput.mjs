@@ -7,7 +7,7 @@
 // with the CPU-seconds of every process involved (from /proc) and its peak RSS. See docs/BENCHMARKS.md.
 import { mkdir, mkdtemp, rm } from "node:fs/promises"
 import os from "node:os"
-import { join } from "node:path"
+import { basename, join, resolve } from "node:path"
 import { createTopic, deleteTopics } from "../../support/kafka.mjs"
 import { log } from "../../support/results.mjs"
 import { unique } from "../../support/services.mjs"
@@ -79,23 +79,35 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
   const flink = options.peers ? await loadFlink() : { flink: null, skipped: "not asked for (--peers)" }
   if (flink.skipped) log(`throughput: Flink: ${flink.skipped}`)
 
+  const compared = options.compareDist
+    ? String(options.compareDist)
+        .split(",")
+        .map((d) => resolve(d))
+    : []
+  for (const dir of compared) labels[`ours@${basename(dir)}`] = `our processor, the build in ${dir} (--compare-dist)`
   const results = Object.fromEntries(Object.keys(labels).map((k) => [k, []]))
   const dumpDir = join(work, "ceiling")
   await mkdir(dumpDir)
   let dumped
-  const contenders = [
+  const all = [
     [
       "ours",
       (rep) => runOurs(ctx, rep, dumped ? undefined : async (db) => (dumped = await dumpForCeiling(db.url, dumpDir)))
     ],
+    // --compare-dist DIR[,DIR…]: other builds of ours (copies of dist/ from before a change), interleaved with ours.
+    ...compared.map((dir) => [`ours@${basename(dir)}`, (rep) => runOurs(ctx, rep, undefined, dir)]),
     ["minimalSink", (rep) => runSink(ctx, rep)],
     ["copyCeiling", (rep) => runCeiling(ctx, rep, dumpDir)],
     ["consumeOnly", (rep) => runConsumeOnly(ctx, rep)],
     ...(flink.flink ? flinkConfigs.map((c) => [c.name, (rep) => runFlinkRep(ctx, flink.flink, c, rep)]) : [])
   ]
+  // --contenders ours,minimalSink: only those (the ceiling needs ours, which dumps its rows).
+  const only = options.contenders === undefined ? undefined : String(options.contenders).split(",")
+  if (only?.includes("copyCeiling") && !only.includes("ours")) throw new Error("copyCeiling needs ours in --contenders")
+  const chosen = only === undefined ? all : all.filter(([name]) => only.includes(name))
   for (let rep = 1; rep <= reps; rep++) {
     // Ours first in round 1 (the ceiling copies its rows); later rounds rotate the order.
-    const order = contenders.map((_, i) => contenders[(i + rep - 1) % contenders.length])
+    const order = chosen.map((_, i) => chosen[(i + rep - 1) % chosen.length])
     for (const [name, go] of order) {
       log(`throughput: round ${rep}/${reps}: ${name}`)
       const r = await go(rep)
@@ -124,6 +136,7 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
       batchSize: passthrough.BATCH_SIZE ?? "default (100)",
       checkpointInterval: passthrough.CHECKPOINT_INTERVAL ?? "default (5 seconds)",
       sinkWrite,
+      compareDist: options.compareDist,
       redis: redis.kind,
       peers: Boolean(options.peers),
       flink: flink.skipped ?? flink.build
