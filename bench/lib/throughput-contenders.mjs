@@ -25,10 +25,12 @@ export const perMillion = (cpu, n) => {
   return out
 }
 
-const figures = (n, durableSeconds, cpu, extra) => ({
+const figures = (n, durableSeconds, cpu, extra, waited) => ({
   durableSeconds: round(durableSeconds, 3),
   ticksPerSecond: round(n / durableSeconds, 0),
   cpuSeconds: cpu,
+  // Runnable but not running (the machine's other load): seconds of the window the contender's threads waited.
+  runQueueWaitSeconds: waited ?? null,
   cpuSecondsPerMillionTicks: perMillion(cpu, n),
   ...extra
 })
@@ -99,16 +101,22 @@ export const runOurs = async (ctx, rep, keep, dist) => {
     checks.ok = checks.ok && checks.latestKeysInRedis === symbols && checks.dlqRecords === 0
     const exit = await proc.stop("SIGTERM")
     if (keep) await keep(db)
-    return figures(n, polled.durableSeconds, m.between(a, b), {
-      rep,
-      startupSeconds: round((polled.claimed - spawned) / 1000, 2),
-      firstCheckpointAfterClaimSeconds: polled.firstCheckpointAfterClaimSeconds,
-      checkpointAdvancesSeen: polled.checkpointAdvancesSeen,
-      steadyRate10to90: polled.steadyRate10to90,
-      rssMaxMiB,
-      checks,
-      exit
-    })
+    return figures(
+      n,
+      polled.durableSeconds,
+      m.between(a, b),
+      {
+        rep,
+        startupSeconds: round((polled.claimed - spawned) / 1000, 2),
+        firstCheckpointAfterClaimSeconds: polled.firstCheckpointAfterClaimSeconds,
+        checkpointAdvancesSeen: polled.checkpointAdvancesSeen,
+        steadyRate10to90: polled.steadyRate10to90,
+        rssMaxMiB,
+        checks,
+        exit
+      },
+      m.waitedBetween(a, b)
+    )
   } finally {
     rss.stop()
     cache.disconnect()
@@ -142,17 +150,23 @@ export const runSink = async (ctx, rep) => {
     })
     const rssMaxMiB = rss.stop()
     const checks = await checkDatabase(db.url, n, { candles: false })
-    return figures(n, polled.durableSeconds, m.between(a, b), {
-      rep,
-      write: sinkWrite,
-      startupSeconds: round((polled.claimed - spawned) / 1000, 2),
-      firstCheckpointAfterClaimSeconds: polled.firstCheckpointAfterClaimSeconds,
-      checkpointAdvancesSeen: polled.checkpointAdvancesSeen,
-      steadyRate10to90: polled.steadyRate10to90,
-      rssMaxMiB,
-      checks,
-      exit: await proc.stop("SIGTERM")
-    })
+    return figures(
+      n,
+      polled.durableSeconds,
+      m.between(a, b),
+      {
+        rep,
+        write: sinkWrite,
+        startupSeconds: round((polled.claimed - spawned) / 1000, 2),
+        firstCheckpointAfterClaimSeconds: polled.firstCheckpointAfterClaimSeconds,
+        checkpointAdvancesSeen: polled.checkpointAdvancesSeen,
+        steadyRate10to90: polled.steadyRate10to90,
+        rssMaxMiB,
+        checks,
+        exit: await proc.stop("SIGTERM")
+      },
+      m.waitedBetween(a, b)
+    )
   } finally {
     rss.stop()
     await proc.stop("SIGKILL")
@@ -186,7 +200,7 @@ export const runCeiling = async (ctx, rep, dir) => {
     const b = m.mark()
     const rssMaxMiB = rss.stop()
     const checks = await checkDatabase(db.url, n, { candles: true })
-    return figures(n, done.seconds, m.between(a, b), { rep, rows: done.rows, rssMaxMiB, checks })
+    return figures(n, done.seconds, m.between(a, b), { rep, rows: done.rows, rssMaxMiB, checks }, m.waitedBetween(a, b))
   } finally {
     await proc.stop("SIGTERM")
     await db.drop()
@@ -215,7 +229,13 @@ export const runConsumeOnly = async (ctx, rep) => {
   // It exits at its end: its last CPU sample may be gone; the mark taken at "done" is kept when it is.
   const cpu = m.between(marks.a, marks.b)
   return {
-    ...figures(n, (marks.done - marks.joined) / 1000, cpu, { rep, rssMaxMiB: rss.stop() }),
+    ...figures(
+      n,
+      (marks.done - marks.joined) / 1000,
+      cpu,
+      { rep, rssMaxMiB: rss.stop() },
+      m.waitedBetween(marks.a, marks.b)
+    ),
     checks: { records: marks.records, ok: marks.records === n }
   }
 }

@@ -58,6 +58,7 @@ export const runFlinkRep = async (ctx, flink, config, rep) => {
       ticksPerSecond: round(r.ticksPerSecond ?? n / r.seconds, 0),
       startupSeconds: r.startupSeconds,
       cpuSeconds: cpu,
+      runQueueWaitSeconds: null,
       cpuSecondsPerMillionTicks: perMillion(cpu, n),
       cpuWindow: "the JVM: as bench/peers/flink.mjs measures it; Postgres and Kafka: the whole runFlink call",
       rssMaxMiB: r.rssMaxMiB,

@@ -47,6 +47,18 @@ export const treeCpu = (pid) => {
   return cpu
 }
 
+/** Seconds the threads of a process spent runnable but waiting for a CPU (/proc/<pid>/task/<tid>/schedstat). */
+const runQueueWait = (pid) => {
+  try {
+    let ns = 0
+    for (const task of readdirSync(`/proc/${pid}/task`))
+      ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, "utf8").split(" ")[1] ?? 0)
+    return ns / 1e9
+  } catch {
+    return null
+  }
+}
+
 const rssMiB = (pid) => {
   try {
     return Number(readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+)/)?.[1] ?? 0) / 1024
@@ -101,15 +113,19 @@ export const servicePids = (env, redisPid) => ({
 
 /**
  * A meter over `pids` ({ name: pid }; postgres counted as its whole tree): `mark()` samples all of them, `between(a,
- * b)` gives the CPU-seconds each spent between two marks. `watch(pid)` keeps the peak RSS of the contender.
+ * b)` gives the CPU-seconds each spent between two marks, `waitedBetween(a, b)` the contender's run-queue wait. `watch(pid)` keeps the peak RSS of the contender.
  */
 export const meter = (pids) => {
+  const contender = Object.values(pids)[0]
   const mark = () => {
     const cpu = {}
     for (const [name, pid] of Object.entries(pids))
       cpu[name] = pid === null || pid === undefined ? null : name === "postgres" ? treeCpu(pid) : processCpu(pid)
-    return { t: Date.now(), cpu }
+    return { t: Date.now(), cpu, waited: runQueueWait(contender) }
   }
+  /** Seconds the contender (the first of `pids`) waited for a CPU between two marks: how starved it was. */
+  const waitedBetween = (a, b) =>
+    a.waited === null || b.waited === null ? null : Number((b.waited - a.waited).toFixed(2))
   const between = (a, b) =>
     Object.fromEntries(
       Object.keys(pids).map((name) => {
@@ -118,7 +134,7 @@ export const meter = (pids) => {
         return [name, x === null || y === null ? null : Number((y - x).toFixed(2))]
       })
     )
-  return { mark, between }
+  return { mark, between, waitedBetween }
 }
 
 /** Peak RSS (MiB) of `pid`, sampled every 250 ms until stop(). */

@@ -37,6 +37,10 @@ export const summarise = (label, describe, reps) => {
         )
       ])
     ),
+    runQueueWaitSeconds: spread(
+      reps.map((r) => r.runQueueWaitSeconds),
+      2
+    ),
     rssMaxMiB: Math.max(...reps.map((r) => r.rssMaxMiB ?? 0)),
     ok: reps.every((r) => r.checks.ok),
     reps

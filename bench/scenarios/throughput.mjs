@@ -84,8 +84,9 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
         .split(",")
         .map((d) => resolve(d))
     : []
-  for (const dir of compared) labels[`ours@${basename(dir)}`] = `our processor, the build in ${dir} (--compare-dist)`
-  const results = Object.fromEntries(Object.keys(labels).map((k) => [k, []]))
+  const names = { ...labels }
+  for (const dir of compared) names[`ours@${basename(dir)}`] = `our processor, the build in ${dir} (--compare-dist)`
+  const results = Object.fromEntries(Object.keys(names).map((k) => [k, []]))
   const dumpDir = join(work, "ceiling")
   await mkdir(dumpDir)
   let dumped
@@ -114,7 +115,8 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
       results[name].push(r)
       log(
         `throughput: ${name} ${r.ticksPerSecond} ticks/s durable (${r.durableSeconds} s), ` +
-          `${r.cpuSecondsPerMillionTicks.total} CPU-s per M ticks, ${r.checks.ok ? "ok" : "CHECKS FAILED"}`
+          `${r.cpuSecondsPerMillionTicks.total} CPU-s per M ticks, waited ${r.runQueueWaitSeconds} s for a CPU, ` +
+          `${r.checks.ok ? "ok" : "CHECKS FAILED"}`
       )
     }
   }
@@ -122,7 +124,7 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
   const summary = Object.fromEntries(
     Object.entries(results)
       .filter(([, rs]) => rs.length > 0)
-      .map(([k, rs]) => [k, summarise(k, labels[k], rs)])
+      .map(([k, rs]) => [k, summarise(k, names[k], rs)])
   )
   const { ratios, target } = compare(summary)
   return {
