@@ -113,7 +113,8 @@ export const servicePids = (env, redisPid) => ({
 
 /**
  * A meter over `pids` ({ name: pid }; postgres counted as its whole tree): `mark()` samples all of them, `between(a,
- * b)` gives the CPU-seconds each spent between two marks, `waitedBetween(a, b)` the contender's run-queue wait. `watch(pid)` keeps the peak RSS of the contender.
+ * b)` gives the CPU-seconds each spent between two marks, `waitedBetween(a, b)` the run-queue wait of the contender
+ * (the first of `pids`).
  */
 export const meter = (pids) => {
   const contender = Object.values(pids)[0]
