@@ -1,4 +1,4 @@
-import { applyTick, type CandleState, candleKey, toCandle } from "./Aggregate.js"
+import { addTick, type CandleState, candleKey, openCandle, toCandle } from "./Aggregate.js"
 import type { Candle } from "./Candle.js"
 import type { CandleCheck, CandleStatus } from "./Completeness.js"
 import { admitSample, admitTrade, sweepRanges, sweepSeen } from "./Dedupe.js"
@@ -132,8 +132,10 @@ export const accept = (state: OperatorState, tick: Tick, lateness: number, chang
       d.lastStart[i] = start
     }
     const candle = s.open[key]
-    if (candle === undefined) d.nextClose = Math.min(d.nextClose, start + intervalMillis[interval])
-    s.open[key] = applyTick(candle, tick, interval)
+    if (candle === undefined) {
+      d.nextClose = Math.min(d.nextClose, start + intervalMillis[interval])
+      s.open[key] = openCandle(tick, interval)
+    } else addTick(candle, tick, interval) // in place: the state owns its open candles
     if (start < touched[i]!) touched[i] = start
   }
 
