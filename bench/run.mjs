@@ -26,7 +26,7 @@ const presets = {
   tiny: {
     throughput: { ticks: 5_000 },
     latency: { rates: "200,1000", seconds: 3, warmup: 1, reps: 3 },
-    fanout: { clients: 50, rateStart: 500, rateMax: 8_000, rateFactor: 4, seconds: 2, warmup: 1, settle: 1, reps: 3 },
+    fanout: { clients: 200, rateStart: 500, rateMax: 4_000, rateFactor: 8, seconds: 2, warmup: 1, settle: 1, reps: 3 },
     rest: { seconds: 3, connections: 8, rounds: 1 },
     recovery: { rate: 1_000, seconds: 30, killAt: 8 },
     venues: { rate: 2_000, seconds: 5, latencyRate: 500, latencySeconds: 5 }

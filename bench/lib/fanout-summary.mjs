@@ -25,7 +25,11 @@ export const compareRep = (svc, bare) => {
     deliveredPerSecond: { service: s?.deliveredPerSecond ?? null, baseline: b?.deliveredPerSecond ?? null },
     deliveredRatio: s && b ? ratio(s.deliveredPerSecond, b.deliveredPerSecond) : null,
     rssPerConnectionKiB: { service: svc.rssPerConnectionKiB, baseline: bare.rssPerConnectionKiB },
-    rssPerConnectionRatio: ratio(svc.rssPerConnectionKiB, bare.rssPerConnectionKiB),
+    // Only when both rose above the noise (a GC between the idle and the connected samples can make one negative).
+    rssPerConnectionRatio:
+      svc.rssPerConnectionKiB > 0 && bare.rssPerConnectionKiB > 0
+        ? ratio(svc.rssPerConnectionKiB, bare.rssPerConnectionKiB)
+        : null,
     bothKeptUpTo: common ?? null,
     lagP99AtBothKeptUp: { service: sc?.lagMs.p99 ?? null, baseline: bc?.lagMs.p99 ?? null },
     lagP99Ratio: sc && bc ? ratio(sc.lagMs.p99, bc.lagMs.p99) : null,

@@ -135,17 +135,14 @@ const makeBodies = () => {
   const open = new Set<Body>()
   let ended = false
   return {
-    /** A new body, kept until the request's scope closes (the response ended, the client left, or HEAD). */
-    make: (onStart: () => void) =>
-      Effect.acquireRelease(
-        Effect.sync(() => {
-          const body = new Body(onStart)
-          if (ended) body.push(null)
-          else open.add(body)
-          return body
-        }),
-        (body) => Effect.sync(() => void open.delete(body))
-      ),
+    /** A new body, kept until `release` (the request's scope closed: response ended, client gone, or HEAD). */
+    open: (onStart: () => void) => {
+      const body = new Body(onStart)
+      if (ended) body.push(null)
+      else open.add(body)
+      return body
+    },
+    release: (body: Body) => void open.delete(body),
     endAll: Effect.sync(() => {
       ended = true
       for (const body of open) body.push(null)
@@ -173,29 +170,32 @@ export const events = (feed: LiveFeed["Type"], connections: Connections, bodies:
     if (Either.isLeft(headers)) return badRequest(headers.left)
 
     const address = Option.getOrElse(request.remoteAddress, () => "unknown")
-    const refusal = yield* Effect.acquireRelease(
-      Effect.sync(() => connections.tryAcquire(address)),
-      (refusal) =>
-        refusal === undefined
-          ? Effect.suspend(() => {
+    const wanted = query.right.symbols === undefined ? undefined : filterKeys(query.right.symbols)
+    const lastEventId = headers.right["last-event-id"] ?? query.right.lastEventId
+    const { client, start } = clientOf(NodeHttpServerRequest.toServerResponse(request), wanted)
+    // The slot and the body together, held by the request's scope: one finalizer per connection, not one each.
+    const slot = yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const refusal = connections.tryAcquire(address)
+        return refusal === undefined ? { body: bodies.open(start) } : { refusal }
+      }),
+      ({ body }) =>
+        body === undefined
+          ? Effect.void
+          : Effect.suspend(() => {
+              bodies.release(body)
               connections.release(address)
               return Metric.set(metrics.clients, connections.total())
             })
-          : Effect.void
     )
-    if (refusal !== undefined) {
-      yield* Metric.increment(Metric.tagged(metrics.rejected, "cap", refusal))
-      return refused(refusal, config)
+    if (slot.refusal !== undefined) {
+      yield* Metric.increment(Metric.tagged(metrics.rejected, "cap", slot.refusal))
+      return refused(slot.refusal, config)
     }
     yield* Metric.set(metrics.clients, connections.total())
-
-    const wanted = query.right.symbols === undefined ? undefined : filterKeys(query.right.symbols)
-    const lastEventId = headers.right["last-event-id"] ?? query.right.lastEventId
     // Attached now, in the request's scope (detached when it closes): frames are held until the headers are out.
-    const { client, start } = clientOf(NodeHttpServerRequest.toServerResponse(request), wanted)
     yield* feed.attach(client, { lastEventId, prefix: preambleBytes })
-    const body = yield* bodies.make(start)
-    return HttpServerResponse.raw(body, {
+    return HttpServerResponse.raw(slot.body, {
       contentType: "text/event-stream",
       headers: { "cache-control": "no-cache", "x-accel-buffering": "no", connection: "keep-alive" }
     })
