@@ -20,7 +20,8 @@ import { ramp } from "../lib/fanout-ramp.mjs"
 import { compareRep, summarise } from "../lib/fanout-summary.mjs"
 
 export const describe =
-  "K SSE clients (≥ 2 processes) on /api/events, ticks on the live channel at doubling rates until delivery falls behind, vs a bare node:http broadcaster"
+  "K SSE clients (≥ 2 processes) on /api/events, ticks on the live channel at rising rates until delivery falls " +
+  "behind, vs a bare node:http broadcaster"
 
 const ratesOf = (options) => {
   if (options.rates !== undefined) return listOf(options.rates)
