@@ -45,9 +45,15 @@ export const connectGroup = async ({ name, url, clients, processes, maxSeconds }
     processes: procs.length,
     millis: Date.now() - t0,
     pids: procs.map((p) => p.proc.pid),
-    /** Counts, in every process, the ticks whose ingestTime (their scheduled moment) is in [from, to). */
+    /**
+     * Counts, in every process, the ticks whose ingestTime (their scheduled moment) is in [from, to), whenever they
+     * arrive; and as `<phase>:received`, the ticks received in [from, to), whenever they were due (the rate achieved).
+     */
     phase: (phase, from, to) => {
-      for (const p of procs) p.proc.send({ cmd: "phase", name: phase, by: "ingest", from, to })
+      for (const p of procs) {
+        p.proc.send({ cmd: "phase", name: phase, by: "ingest", from, to })
+        p.proc.send({ cmd: "phase", name: `${phase}:received`, by: "receipt", from, to })
+      }
     },
     /** The phase added up over the processes: ticks, repeats, lag percentiles; and the group's open sockets. */
     report: async (phase) => {
@@ -57,7 +63,7 @@ export const connectGroup = async ({ name, url, clients, processes, maxSeconds }
           return p.lines.after((m) => m.ev === "report", 60_000, "report")
         })
       )
-      return merge(reports, phase)
+      return { ...merge(reports, phase), receivedInWindow: merge(reports, `${phase}:received`).ticks }
     },
     close: async () => {
       for (const p of procs) p.proc.send({ cmd: "close" })
