@@ -25,24 +25,24 @@ const scenarios = ["throughput", "latency", "fanout", "rest", "recovery", "venue
 const presets = {
   tiny: {
     throughput: { ticks: 5_000 },
-    latency: { rates: "200,1000", seconds: 5, warmup: 2 },
-    fanout: { clients: 50, seconds: 8, settle: 2 },
+    latency: { rates: "200,1000", seconds: 3, warmup: 1, reps: 3 },
+    fanout: { clients: 200, rateStart: 500, rateMax: 4_000, rateFactor: 8, seconds: 2, warmup: 1, settle: 1, reps: 3 },
     rest: { seconds: 3, connections: 8, rounds: 1 },
     recovery: { rate: 1_000, seconds: 30, killAt: 8 },
     venues: { rate: 2_000, seconds: 5, latencyRate: 500, latencySeconds: 5 }
   },
   small: {
     throughput: { ticks: 20_000 },
-    latency: { rates: "1000,10000", seconds: 15, warmup: 3 },
-    fanout: { clients: 500, seconds: 20, settle: 5 },
+    latency: { rates: "1000,10000", seconds: 15, warmup: 3, reps: 3 },
+    fanout: { clients: 1_000, rateStart: 250, rateMax: 32_000, seconds: 5, warmup: 1, settle: 3, reps: 3 },
     rest: { seconds: 8, connections: 32, rounds: 2 },
     recovery: { rate: 5_000, seconds: 45, killAt: 15 },
     venues: { rate: 5_000, seconds: 30, latencyRate: 500, latencySeconds: 20 }
   },
   full: {
     throughput: { ticks: 1_000_000 },
-    latency: { rates: "1000,10000", seconds: 60, warmup: 5 },
-    fanout: { clients: 10_000, seconds: 60, settle: 10 },
+    latency: { rates: "1000,10000", seconds: 60, warmup: 5, reps: 3 },
+    fanout: { clients: 10_000, rateStart: 50, rateMax: 6_400, seconds: 20, warmup: 2, settle: 10, reps: 3 },
     rest: { seconds: 30, connections: 64, rounds: 2 },
     recovery: { rate: 5_000, seconds: 90, killAt: 30 },
     venues: { rate: 5_000, seconds: 120, latencyRate: 1_000, latencySeconds: 60 }
@@ -52,8 +52,9 @@ const presets = {
 const usage = `usage: node bench/run.mjs [all|${scenarios.join("|")} ...] [--size tiny|small|full] [options]
 
   throughput  --ticks N --symbols 50 --spacing-ms 1000 --seed producer|kafkajs [--batch-size N --checkpoint-interval "5 seconds"]
-  latency     --rates 1000,10000 --seconds S --warmup S --symbols 50
-  fanout      --clients K --seconds S --settle S
+  latency     --rates 1000,10000 --seconds S --warmup S --symbols 50 --reps 3 --app-env KEY=VAL[,KEY=VAL]
+  fanout      --clients K --client-processes 2 --rates a,b,… | --rate-start R --rate-max R --rate-factor 2
+              --seconds S --warmup S --settle S --reps 3 --behind-ms 1000 --symbols 50
   rest        --seconds S --connections C --candles-connections C --rounds R
   recovery    --rate R --seconds S --kill-at S --symbols 50 --restart-delay 0 --drain-timeout 600
   venues      --rate 5000 --seconds S --latency-rate 500 --latency-seconds S (0: no latency phase)

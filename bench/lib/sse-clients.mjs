@@ -9,6 +9,8 @@
 //   → {"ev":"connected","clients":n,"failed":f,"millis":t}                         once every client has its headers
 //   ← {"cmd":"phase","name":"x","by":"receipt"|"ingest","from":ms,"to":ms}          count events in a window
 //   ← {"cmd":"report"}  → {"ev":"report","phases":{...},"open":n,"closedEarly":n}
+//   ← {"cmd":"report","hist":true}  the same, each phase with its lag histogram as [[ms, count], …] (non-zero
+//     slots) and lagSum, so the histograms of several client processes add up exactly
 //   ← {"cmd":"close"}   → all sockets destroyed, {"ev":"closed"}, exit 0
 //
 // A phase "by receipt" counts every event received in [from, to) and the lag (receipt − the tick's ingestTime) of
@@ -206,6 +208,11 @@ out({ ev: "connected", clients: ok, failed, failures, millis: Math.round(perform
 
 /** Lag percentiles of one group of clients, from its millisecond histogram. */
 const percentiles = (p) => histogramPercentiles(p.lagHist, p.lagCount, p.lagMax, p.lagSum)
+const sparse = (hist) => {
+  const slots = []
+  for (let i = 0; i < hist.length; i++) if (hist[i] > 0) slots.push([i, hist[i]])
+  return slots
+}
 
 createInterface({ input: process.stdin }).on("line", (line) => {
   let cmd
@@ -235,7 +242,8 @@ createInterface({ input: process.stdin }).on("line", (line) => {
             other: p.other,
             negativeLags: p.negative,
             repeats: p.repeats,
-            lagMs: percentiles(p)
+            lagMs: percentiles(p),
+            ...(cmd.hist ? { hist: sparse(p.lagHist), lagSum: p.lagSum } : {})
           }
         ])
       )

@@ -1,7 +1,8 @@
 import type { ServerResponse } from "node:http"
+import { Readable } from "node:stream"
 import { HttpApiBuilder, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
-import { Effect, Either, Metric, Option, ParseResult, Schema, Stream } from "effect"
+import { Effect, Either, Metric, Option, ParseResult, Schema } from "effect"
 import type { SseConfig } from "../Config/Http.js"
 import { describeIssues } from "./Errors.js"
 import { type Client, LiveFeed } from "./LiveFeed.js"
@@ -89,17 +90,67 @@ const preambleBytes = new TextEncoder().encode(preamble)
  */
 export const maxBuffered = 256 * 1024
 
-/** A client on the Node response itself: the feed writes each shared frame straight to it, like a bare broadcaster. */
-const clientOf = (res: ServerResponse, wanted: ReadonlySet<string> | undefined): Client => ({
-  wanted,
-  write: (bytes) => {
+/**
+ * A client on the Node response itself: the feed writes each shared frame straight to it, like a bare broadcaster.
+ * What the feed hands over before the response's headers are out (the preamble, the replay, a live batch) is held,
+ * in order, and written by `start` once they are.
+ */
+const clientOf = (res: ServerResponse, wanted: ReadonlySet<string> | undefined) => {
+  let held: Array<Uint8Array> | undefined = []
+  const send = (bytes: Uint8Array) => {
     // Writing to an ended response would raise an unhandled 'error' on it.
     if (res.writableEnded || res.destroyed) return
     // Rare (a stalled reader), so the cost of running the counter's effect here does not matter.
     if (res.writableLength > maxBuffered) return Effect.runSync(Metric.increment(metrics.dropped))
     res.write(bytes)
   }
-})
+  const client: Client = { wanted, write: (bytes) => (held === undefined ? send(bytes) : void held.push(bytes)) }
+  const start = () => {
+    const first = held
+    held = undefined
+    if (first !== undefined && first.length > 0) send(first.length === 1 ? first[0]! : Buffer.concat(first))
+  }
+  return { client, start }
+}
+
+/**
+ * The body of one stream: a Node Readable that yields no data itself. The server pipes it to the response right
+ * after writing the headers, which asks it to read: the held frames go out then. Ending it (the feed closed) ends the
+ * response. One small object per client instead of an Effect Stream with its channel executors and fibers, which
+ * cost about 35 KiB of heap per connection.
+ */
+class Body extends Readable {
+  constructor(private onStart: (() => void) | undefined) {
+    super()
+  }
+  override _read() {
+    const start = this.onStart
+    this.onStart = undefined
+    start?.()
+  }
+}
+
+/** The open streams' bodies, ended together when the feed closes (one waiter for all, not one per client). */
+const makeBodies = () => {
+  const open = new Set<Body>()
+  let ended = false
+  return {
+    /** A new body, kept until `release` (the request's scope closed: response ended, client gone, or HEAD). */
+    open: (onStart: () => void) => {
+      const body = new Body(onStart)
+      if (ended) body.push(null)
+      else open.add(body)
+      return body
+    },
+    release: (body: Body) => void open.delete(body),
+    endAll: Effect.sync(() => {
+      ended = true
+      for (const body of open) body.push(null)
+      open.clear()
+    })
+  }
+}
+type Bodies = ReturnType<typeof makeBodies>
 
 /**
  * GET /api/events: server-sent events `tick` (trades too), `candle` (provisional, sent again on each revision),
@@ -110,7 +161,7 @@ const clientOf = (res: ServerResponse, wanted: ReadonlySet<string> | undefined):
  * proxies and dead-peer detection honest. Over a connection cap: 503 JSON with Retry-After. The slot is held by the
  * request's scope, which closes when the stream ends for any reason (client gone, server shutting down).
  */
-export const events = (feed: LiveFeed["Type"], connections: Connections, config: SseConfig) =>
+export const events = (feed: LiveFeed["Type"], connections: Connections, bodies: Bodies, config: SseConfig) =>
   Effect.gen(function* () {
     const request = yield* HttpServerRequest.HttpServerRequest
     const query = yield* HttpServerRequest.schemaSearchParams(SseQuery).pipe(Effect.either)
@@ -119,37 +170,32 @@ export const events = (feed: LiveFeed["Type"], connections: Connections, config:
     if (Either.isLeft(headers)) return badRequest(headers.left)
 
     const address = Option.getOrElse(request.remoteAddress, () => "unknown")
-    const refusal = yield* Effect.acquireRelease(
-      Effect.sync(() => connections.tryAcquire(address)),
-      (refusal) =>
-        refusal === undefined
-          ? Effect.suspend(() => {
+    const wanted = query.right.symbols === undefined ? undefined : filterKeys(query.right.symbols)
+    const lastEventId = headers.right["last-event-id"] ?? query.right.lastEventId
+    const { client, start } = clientOf(NodeHttpServerRequest.toServerResponse(request), wanted)
+    // The slot and the body together, held by the request's scope: one finalizer per connection, not one each.
+    const slot = yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const refusal = connections.tryAcquire(address)
+        return refusal === undefined ? { body: bodies.open(start) } : { refusal }
+      }),
+      ({ body }) =>
+        body === undefined
+          ? Effect.void
+          : Effect.suspend(() => {
+              bodies.release(body)
               connections.release(address)
               return Metric.set(metrics.clients, connections.total())
             })
-          : Effect.void
     )
-    if (refusal !== undefined) {
-      yield* Metric.increment(Metric.tagged(metrics.rejected, "cap", refusal))
-      return refused(refusal, config)
+    if (slot.refusal !== undefined) {
+      yield* Metric.increment(Metric.tagged(metrics.rejected, "cap", slot.refusal))
+      return refused(slot.refusal, config)
     }
     yield* Metric.set(metrics.clients, connections.total())
-
-    const wanted = query.right.symbols === undefined ? undefined : filterKeys(query.right.symbols)
-    const lastEventId = headers.right["last-event-id"] ?? query.right.lastEventId
-    // The body carries no data itself: once the server has written the headers it runs this, which attaches the
-    // response to the feed (every frame is written to it from there) and lasts until the feed closes or the client
-    // leaves (the request is interrupted, the scope closes and the client is detached).
-    const body = Stream.unwrapScoped(
-      Effect.gen(function* () {
-        yield* feed.attach(clientOf(NodeHttpServerRequest.toServerResponse(request), wanted), {
-          lastEventId,
-          prefix: preambleBytes
-        })
-        return Stream.drain(Stream.fromEffect(feed.closed))
-      })
-    )
-    return HttpServerResponse.stream(body, {
+    // Attached now, in the request's scope (detached when it closes): frames are held until the headers are out.
+    yield* feed.attach(client, { lastEventId, prefix: preambleBytes })
+    return HttpServerResponse.raw(slot.body, {
       contentType: "text/event-stream",
       headers: { "cache-control": "no-cache", "x-accel-buffering": "no", connection: "keep-alive" }
     })
@@ -159,10 +205,12 @@ export const SseRoutes = (config: SseConfig) =>
   HttpApiBuilder.Router.use((router) =>
     Effect.flatMap(LiveFeed, (feed) => {
       const connections = makeConnections(config)
-      // Registered at 0, so a scrape shows the gauge before the first client.
-      return Effect.zipRight(
+      const bodies = makeBodies()
+      return Effect.all([
+        // Registered at 0, so a scrape shows the gauge before the first client.
         Metric.set(metrics.clients, 0),
-        router.get("/api/events", events(feed, connections, config))
-      )
+        Effect.forkScoped(Effect.zipRight(feed.closed, bodies.endAll)),
+        router.get("/api/events", events(feed, connections, bodies, config))
+      ])
     })
   )
