@@ -31,7 +31,9 @@ export const flinkVersion = () => readFileSync(pom, "utf8").match(/<flink\.versi
 
 const mavenVersion = async () => {
   const { stdout } = await run("mvn", ["-v", "-B"], { env: { ...process.env, MAVEN_OPTS: "" } })
-  return (stdout.split("\n")[0] ?? "").replace(/\u001b\[[0-9;]*m/g, "").trim()
+  // Without its colour codes (ESC [ … m): drop the control characters, then the brackets they opened.
+  const line = [...(stdout.split("\n")[0] ?? "")].filter((c) => c >= " ").join("")
+  return line.replace(/\[[0-9;]*m/g, "").trim()
 }
 
 /**
@@ -50,7 +52,9 @@ export const buildFlink = async ({ log = () => undefined } = {}) => {
     await run("mvn", ["-B", "-q", "package", "-DskipTests"], { cwd: projectDir, maxBuffer: 64 << 20 })
   } catch (e) {
     const err = /** @type {{ stdout?: string, stderr?: string, message: string }} */ (e)
-    throw new Error(`flink: mvn package failed: ${err.message}\n${`${err.stdout ?? ""}${err.stderr ?? ""}`.slice(-4000)}`)
+    throw new Error(
+      `flink: mvn package failed: ${err.message}\n${`${err.stdout ?? ""}${err.stderr ?? ""}`.slice(-4000)}`
+    )
   }
   const seconds = round((performance.now() - t0) / 1000, 1)
   log(`flink: built in ${seconds} s`)
@@ -86,7 +90,8 @@ const tickCount = async (client) => Number((await client.query("SELECT count(*):
  * @param {{ brokers: string, topic: string, databaseUrl: string, expectedTicks: number, parallelism?: number,
  *   checkpointMs?: number, groupId?: string, log?: (...parts: Array<unknown>) => void,
  *   clean?: { add: (name: string, f: () => unknown) => void }, timeoutMs?: number, earlyFireMs?: number,
- *   batchSize?: number, batchIntervalMs?: number, heap?: string, jar?: string, pollMs?: number }} o
+ *   batchSize?: number, batchIntervalMs?: number, heap?: string, jar?: string, pollMs?: number,
+ *   timeline?: boolean }} o `timeline`: also count the ticks in Postgres once a second (costs Postgres a scan each)
  */
 export const runFlink = async ({
   brokers,
@@ -104,7 +109,8 @@ export const runFlink = async ({
   batchIntervalMs = 1_000,
   heap = "1g",
   jar,
-  pollMs = 100
+  pollMs = 100,
+  timeline = false
 }) => {
   const n = expectedTicks
   const built = jar === undefined ? await buildFlink({ log }) : { jar, flinkVersion: flinkVersion() }
@@ -162,6 +168,9 @@ export const runFlink = async ({
   let doneCpu = 0
   let last = { candles: {}, candleRows: {} }
   let ticks = 0
+  /** @type {Array<{ s: number, ticks?: number, m1: number }>} */
+  const progress = []
+  let lastSample = 0
   try {
     for (;;) {
       if (!jvm.alive()) throw new Error(`flink: the JVM exited:\n${jvm.output().slice(-4000)}`)
@@ -172,6 +181,11 @@ export const runFlink = async ({
         )
       if (first !== undefined) {
         last = await counts(client)
+        if (timeline && Date.now() - lastSample >= 1000) {
+          lastSample = Date.now()
+          const at = round((lastSample - first) / 1000, 1)
+          progress.push({ s: at, ticks: await tickCount(client), m1: last.candles["1m"] })
+        }
         if (intervals.every((i) => last.candles[i] >= n)) {
           ticks = await tickCount(client)
           if (ticks >= n) {
@@ -210,6 +224,7 @@ export const runFlink = async ({
       doubleCounted: excess,
       undecodable
     },
-    config
+    config,
+    ...(timeline ? { timeline: progress } : {})
   }
 }
