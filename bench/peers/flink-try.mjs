@@ -46,7 +46,8 @@ const writeReplayFile = async (/** @type {string} */ file) => {
     const t = t0 + Math.floor(i / symbols) * 1000 + s
     prices[s] = round(prices[s] * Math.exp((Math.random() - 0.5) * 0.004), 6)
     const c = coins[s]
-    const line = `{"symbol":"${c.symbol}","coinId":"${c.coinId}","price":${prices[s]},"volume":${round(0.5 + Math.random() * 3, 4)},"eventTime":${t}}\n`
+    const volume = round(0.5 + Math.random() * 3, 4)
+    const line = `{"symbol":"${c.symbol}","coinId":"${c.coinId}","price":${prices[s]},"volume":${volume},"eventTime":${t}}\n`
     if (!stream.write(line)) await new Promise((r) => stream.once("drain", r))
   }
   stream.end()
