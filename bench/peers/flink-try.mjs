@@ -4,10 +4,12 @@
 // run of the job. Prints each run's result as JSON.
 //   node bench/peers/flink-try.mjs --ticks 20000 --configs 1:60000,2:5000 [--symbols 50] [--repeat 2] [--ours]
 //     [--fsync on|off] [--timeline] [--keep]
-// --configs: parallelism:checkpointMs pairs. --ours: our processor too, on the same topic and a fresh database, before
-// each round. --fsync (default on, as bench/run.mjs): Postgres's fsync and full_page_writes for the run, reset after.
-// --timeline: ticks in Postgres once a second. Needs KAFKA_BROKERS, DATABASE_URL, REDIS_URL (scripts/services.sh up)
-// and `npm run build`.
+// --configs: parallelism:checkpointMs[:1], the 1 for the tick sink unchained (a thread of its own). --ours: our
+// processor too, on the same topic and a fresh database, before each round. --fsync (default on, as bench/run.mjs):
+// Postgres's fsync and full_page_writes for the run, reset after.
+// --timeline: ticks in Postgres once a second. With --ours, each round also compares Flink's candles with ours
+// (open, high, low, close, volume, tick_count, vwap per market, interval and bucket). Needs KAFKA_BROKERS,
+// DATABASE_URL, REDIS_URL (scripts/services.sh up) and `npm run build`.
 import { createWriteStream } from "node:fs"
 import { rm } from "node:fs/promises"
 import os from "node:os"
@@ -118,6 +120,21 @@ const runOurs = async (/** @type {string} */ topic, /** @type {string} */ db) =>
   }
 }
 
+/** Candles of two databases that differ (relative 1e-9 on the sums) or are missing from either. */
+const compareCandles = async (/** @type {string} */ oursDb, /** @type {string} */ flinkDb) => {
+  const sql = `SELECT market || '|' || interval || '|' || extract(epoch FROM bucket_start)::bigint AS k,
+    open, high, low, close, volume, tick_count, vwap FROM candles`
+  const [a, b] = await Promise.all([query(oursDb, sql), query(flinkDb, sql)])
+  const theirs = new Map(b.map((r) => [r.k, r]))
+  const near = (/** @type {number} */ x, /** @type {number} */ y) => Math.abs(x - y) <= 1e-9 * Math.max(1, Math.abs(x))
+  const fields = ["open", "high", "low", "close", "volume", "tick_count", "vwap"]
+  const differ = a.filter((r) => {
+    const t = theirs.get(r.k)
+    return t === undefined || fields.some((f) => !near(Number(r[f]), Number(t[f])))
+  })
+  return { ours: a.length, flink: b.length, differ: differ.length, example: differ[0] ?? null }
+}
+
 const setDurability = async (/** @type {string | undefined} */ value) => {
   const sql =
     value === undefined
@@ -155,12 +172,15 @@ try {
   await producer.stop("SIGTERM")
   log(`flink-try: ${n} ticks on ${topic}`)
   for (let round_ = 1; round_ <= repeat; round_++) {
+    /** @type {string | undefined} */
+    let oursDb
     if (options.ours) {
-      const ours = await runOurs(topic, await freshDatabase())
+      oursDb = await freshDatabase()
+      const ours = await runOurs(topic, oursDb)
       log(`ours: ${ours.ticksPerSecond} ticks/s`)
       process.stdout.write(`${JSON.stringify({ round: round_, ticks: n, fsync, ...ours })}\n`)
     }
-    for (const [parallelism, checkpointMs] of configs) {
+    for (const [parallelism, checkpointMs, unchained] of configs) {
       const db = await freshDatabase()
       const result = await runFlink({
         brokers,
@@ -172,9 +192,13 @@ try {
         log,
         clean,
         jar: build.jar,
-        timeline: Boolean(options.timeline)
+        timeline: Boolean(options.timeline),
+        unchainSinks: unchained === 1
       })
-      process.stdout.write(`${JSON.stringify({ round: round_, ticks: n, fsync, peer: "flink", ...result })}\n`)
+      const sameCandles = oursDb === undefined ? undefined : await compareCandles(oursDb, db)
+      process.stdout.write(
+        `${JSON.stringify({ round: round_, ticks: n, fsync, peer: "flink", sameCandles, ...result })}\n`
+      )
     }
   }
 } finally {

@@ -91,7 +91,8 @@ const tickCount = async (client) => Number((await client.query("SELECT count(*):
  *   checkpointMs?: number, groupId?: string, log?: (...parts: Array<unknown>) => void,
  *   clean?: { add: (name: string, f: () => unknown) => void }, timeoutMs?: number, earlyFireMs?: number,
  *   batchSize?: number, batchIntervalMs?: number, heap?: string, jar?: string, pollMs?: number,
- *   timeline?: boolean }} o `timeline`: also count the ticks in Postgres once a second (costs Postgres a scan each)
+ *   timeline?: boolean, unchainSinks?: boolean }} o `unchainSinks`: the tick sink in a thread of its own.
+ *   `timeline`: also count the ticks in Postgres once a second (costs Postgres a scan each).
  */
 export const runFlink = async ({
   brokers,
@@ -110,7 +111,8 @@ export const runFlink = async ({
   heap = "1g",
   jar,
   pollMs = 100,
-  timeline = false
+  timeline = false,
+  unchainSinks = false
 }) => {
   const n = expectedTicks
   const built = jar === undefined ? await buildFlink({ log }) : { jar, flinkVersion: flinkVersion() }
@@ -121,7 +123,8 @@ export const runFlink = async ({
     "--brokers", brokers, "--topic", topic, "--group", groupId, "--jdbc-url", jdbcUrl, "--user", user,
     "--password", password, "--parallelism", String(parallelism), "--checkpoint-ms", String(checkpointMs),
     "--allowed-lateness-ms", String(allowedLatenessMs), "--early-fire-ms", String(earlyFireMs),
-    "--batch-size", String(batchSize), "--batch-interval-ms", String(batchIntervalMs), "--state-backend", "hashmap"
+    "--batch-size", String(batchSize), "--batch-interval-ms", String(batchIntervalMs), "--state-backend", "hashmap",
+    "--unchain-sinks", String(unchainSinks)
   ]
   const config = {
     flinkVersion: built.flinkVersion,
@@ -137,7 +140,8 @@ export const runFlink = async ({
     trigger: `event time (final) + early firing at most every ${earlyFireMs} ms of processing time (provisional)`,
     sink:
       `flink-connector-jdbc Sink V2, at-least-once, batch ${batchSize} rows / ${batchIntervalMs} ms / every ` +
-      "checkpoint; ticks INSERT … ON CONFLICT DO NOTHING (reWriteBatchedInserts), candles INSERT … ON CONFLICT DO UPDATE",
+      "checkpoint; ticks INSERT … ON CONFLICT DO NOTHING (reWriteBatchedInserts), candles INSERT … ON CONFLICT DO UPDATE; " +
+      (unchainSinks ? "the tick sink in its own thread" : "the tick sink chained to the source (one thread)"),
     notComputed: "indicators (SMA/EMA/RSI/Bollinger), dedupe of repeated ticks in candles, gaps, trade ids, DLQ, cache",
     jvm: `java ${jvmArgs.join(" ")} -jar flink-candles.jar`
   }

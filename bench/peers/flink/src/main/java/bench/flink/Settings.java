@@ -18,6 +18,7 @@ final class Settings implements Serializable {
   int batchSize;
   long batchIntervalMs;
   String stateBackend;
+  boolean unchainSinks;
 
   static Settings from(String[] args) {
     ParameterTool p = ParameterTool.fromArgs(args);
@@ -35,6 +36,7 @@ final class Settings implements Serializable {
     s.batchSize = p.getInt("batch-size", 5_000);
     s.batchIntervalMs = p.getLong("batch-interval-ms", 1_000);
     s.stateBackend = p.get("state-backend", "hashmap");
+    s.unchainSinks = p.getBoolean("unchain-sinks", false);
     return s;
   }
 }
