@@ -47,7 +47,7 @@ public final class CandleJob {
             .setTopics(s.topic)
             .setGroupId(s.groupId)
             .setStartingOffsets(OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST))
-            .setValueOnlyDeserializer(new TickDeserializer())
+            .setValueOnlyDeserializer(new TickDeserializer(s.expected))
             .build();
     WatermarkStrategy<Tick> watermarks =
         WatermarkStrategy.<Tick>forBoundedOutOfOrderness(Duration.ofMillis(s.allowedLatenessMs))

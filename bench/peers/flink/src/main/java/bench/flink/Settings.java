@@ -19,6 +19,7 @@ final class Settings implements Serializable {
   long batchIntervalMs;
   String stateBackend;
   boolean unchainSinks;
+  long expected;
 
   static Settings from(String[] args) {
     ParameterTool p = ParameterTool.fromArgs(args);
@@ -37,6 +38,7 @@ final class Settings implements Serializable {
     s.batchIntervalMs = p.getLong("batch-interval-ms", 1_000);
     s.stateBackend = p.get("state-backend", "hashmap");
     s.unchainSinks = p.getBoolean("unchain-sinks", false);
+    s.expected = p.getLong("expected", 0);
     return s;
   }
 }

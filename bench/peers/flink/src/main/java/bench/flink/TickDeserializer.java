@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import org.apache.flink.api.common.serialization.DeserializationSchema;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.util.Collector;
@@ -11,11 +12,18 @@ import org.apache.flink.util.Collector;
 /**
  * Bus JSON → Tick with Jackson. A record that does not decode, or has no symbol or no positive price, is dropped and
  * counted (our processor sends it to the DLQ instead). Prints `{"ev":"first",...}` once per JVM when the first record
- * arrives: bench/peers/flink.mjs measures from there.
+ * arrives (bench/peers/flink.mjs measures from there) and `{"ev":"consumed",...}` when the source subtasks of this JVM
+ * have read `expected` records (it polls Postgres for the end only from then on).
  */
 public class TickDeserializer implements DeserializationSchema<Tick> {
   private static final AtomicBoolean FIRST = new AtomicBoolean(false);
+  private static final AtomicLong READ = new AtomicLong();
+  private final long expected;
   private transient ObjectMapper mapper;
+
+  public TickDeserializer(long expected) {
+    this.expected = expected;
+  }
 
   @Override
   public void open(InitializationContext context) {
@@ -30,6 +38,7 @@ public class TickDeserializer implements DeserializationSchema<Tick> {
   @Override
   public void deserialize(byte[] message, Collector<Tick> out) throws IOException {
     if (!FIRST.getAndSet(true)) Events.emit("first", "");
+    if (READ.incrementAndGet() == expected) Events.emit("consumed", ",\"records\":" + expected);
     Tick tick;
     try {
       tick = mapper.readValue(message, Tick.class);
