@@ -14,7 +14,6 @@ import org.apache.flink.streaming.api.datastream.DataStreamSink;
 import org.apache.flink.streaming.api.datastream.KeyedStream;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.windowing.assigners.TumblingEventTimeWindows;
-import org.apache.kafka.clients.consumer.OffsetResetStrategy;
 
 /**
  * The Flink peer of our processor (bench/peers/README.md): Kafka → key by market → event-time tumbling windows
@@ -46,7 +45,8 @@ public final class CandleJob {
             .setBootstrapServers(s.brokers)
             .setTopics(s.topic)
             .setGroupId(s.groupId)
-            .setStartingOffsets(OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST))
+            // Always the whole topic, whatever the group committed before: a run is measured from its first record.
+            .setStartingOffsets(OffsetsInitializer.earliest())
             .setValueOnlyDeserializer(new TickDeserializer(s.expected))
             .build();
     WatermarkStrategy<Tick> watermarks =
