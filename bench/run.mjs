@@ -19,7 +19,7 @@ import { killStarted } from "../support/processes.mjs"
 import { log, writeResult } from "../support/results.mjs"
 import { cleanup, query, servicesEnv, startPrivateRedis } from "../support/services.mjs"
 
-const scenarios = ["throughput", "latency", "fanout", "rest", "recovery", "venues"]
+const scenarios = ["throughput", "latency", "fanout", "rest", "recovery", "venues", "idle"]
 
 /** Sizes: tiny = CI smoke check, small = what a shared 2-core machine takes (docs/BENCHMARKS.md), full = issue #9's targets. */
 const presets = {
@@ -28,24 +28,27 @@ const presets = {
     latency: { rates: "200,1000", seconds: 5, warmup: 2 },
     fanout: { clients: 50, seconds: 8, settle: 2 },
     rest: { seconds: 3, connections: 8, rounds: 1 },
-    recovery: { rate: 1_000, seconds: 30, killAt: 8 },
-    venues: { rate: 2_000, seconds: 5, latencyRate: 500, latencySeconds: 5 }
+    recovery: { rate: 1_000, seconds: 20, killAt: 6, reps: 1 },
+    venues: { rate: 2_000, seconds: 5, latencyRate: 500, latencySeconds: 5 },
+    idle: { seconds: 10, variants: "embedded" }
   },
   small: {
     throughput: { ticks: 20_000 },
     latency: { rates: "1000,10000", seconds: 15, warmup: 3 },
     fanout: { clients: 500, seconds: 20, settle: 5 },
     rest: { seconds: 8, connections: 32, rounds: 2 },
-    recovery: { rate: 5_000, seconds: 45, killAt: 15 },
-    venues: { rate: 5_000, seconds: 30, latencyRate: 500, latencySeconds: 20 }
+    recovery: { rate: 5_000, seconds: 45, killAt: 15, reps: 3 },
+    venues: { rate: 5_000, seconds: 30, latencyRate: 500, latencySeconds: 20 },
+    idle: { seconds: 30 }
   },
   full: {
     throughput: { ticks: 1_000_000 },
     latency: { rates: "1000,10000", seconds: 60, warmup: 5 },
     fanout: { clients: 10_000, seconds: 60, settle: 10 },
     rest: { seconds: 30, connections: 64, rounds: 2 },
-    recovery: { rate: 5_000, seconds: 90, killAt: 30 },
-    venues: { rate: 5_000, seconds: 120, latencyRate: 1_000, latencySeconds: 60 }
+    recovery: { rate: 5_000, seconds: 90, killAt: 30, reps: 5 },
+    venues: { rate: 5_000, seconds: 120, latencyRate: 1_000, latencySeconds: 60 },
+    idle: { seconds: 60 }
   }
 }
 
@@ -55,9 +58,11 @@ const usage = `usage: node bench/run.mjs [all|${scenarios.join("|")} ...] [--siz
   latency     --rates 1000,10000 --seconds S --warmup S --symbols 50
   fanout      --clients K --seconds S --settle S
   rest        --seconds S --connections C --candles-connections C --rounds R
-  recovery    --rate R --seconds S --kill-at S --symbols 50 --restart-delay 0 --drain-timeout 600
+  recovery    --rate R --seconds S --kill-at S --reps N --seed N --checkpoint-interval 5 (s; kills at --kill-at + U(0, it))
+              --symbols 50 --restart-delay 0 --drain-timeout 600
   venues      --rate 5000 --seconds S --latency-rate 500 --latency-seconds S (0: no latency phase)
               --markets m1,m2,… (default 30: 10 per venue) --drain-timeout 300
+  idle        --seconds S --variants embedded,restart,no-history,services --load-timeout 300
   all         --profile (node --cpu-prof on the app's process, written to bench/results/profiles/)
               --redis private|shared (default private: a redis-server of our own on a free port)
               --keep (keep topics and databases)
@@ -104,9 +109,10 @@ if (fsync !== "on" && fsync !== "off") {
 }
 // ALTER SYSTEM + reload (both settings are reloadable): the services keep running, and RESET puts them back.
 const setDurability = async (value) => {
-  const sql = value === undefined
-    ? ["ALTER SYSTEM RESET fsync", "ALTER SYSTEM RESET full_page_writes"]
-    : [`ALTER SYSTEM SET fsync = ${value}`, `ALTER SYSTEM SET full_page_writes = ${value}`]
+  const sql =
+    value === undefined
+      ? ["ALTER SYSTEM RESET fsync", "ALTER SYSTEM RESET full_page_writes"]
+      : [`ALTER SYSTEM SET fsync = ${value}`, `ALTER SYSTEM SET full_page_writes = ${value}`]
   for (const q of [...sql, "SELECT pg_reload_conf()"]) await query(env.DATABASE_URL, q)
 }
 await setDurability(fsync)
