@@ -19,7 +19,8 @@ import { spread } from "../lib/recovery-common.mjs"
 import { runProcessor } from "../lib/recovery-processor.mjs"
 
 export const describe =
-  "SIGKILL the processor at ~5k ticks/s at random points of its checkpoint cycle: claim → caught up and kill → caught up, lost/double-counted, vs a bare auto-commit consumer"
+  "SIGKILL the processor at ~5k ticks/s at random points of its checkpoint cycle: claim → caught up and " +
+  "kill → caught up, lost/double-counted, vs a bare auto-commit consumer"
 
 const FIGURES = [
   "claimedAfterKillSeconds",
