@@ -48,7 +48,7 @@ const presets = {
     rest: { seconds: 30, connections: 64, rounds: 2 },
     recovery: { rate: 5_000, seconds: 90, killAt: 30, reps: 5 },
     venues: { rate: 5_000, seconds: 120, latencyRate: 1_000, latencySeconds: 60 },
-    idle: { seconds: 60 }
+    idle: { seconds: 240 }
   }
 }
 
