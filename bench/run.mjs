@@ -19,7 +19,7 @@ import { killStarted } from "../support/processes.mjs"
 import { log, writeResult } from "../support/results.mjs"
 import { cleanup, query, servicesEnv, startPrivateRedis } from "../support/services.mjs"
 
-const scenarios = ["throughput", "latency", "fanout", "rest", "recovery", "venues"]
+const scenarios = ["throughput", "latency", "fanout", "rest", "recovery", "venues", "idle"]
 
 /** Sizes: tiny = CI smoke check, small = what a shared 2-core machine takes (docs/BENCHMARKS.md), full = issue #9's targets. */
 const presets = {
@@ -28,24 +28,27 @@ const presets = {
     latency: { rates: "200,1000", seconds: 3, warmup: 1, reps: 3 },
     fanout: { clients: 200, rateStart: 500, rateMax: 4_000, rateFactor: 8, seconds: 2, warmup: 1, settle: 1, reps: 3 },
     rest: { seconds: 3, connections: 8, rounds: 1 },
-    recovery: { rate: 1_000, seconds: 30, killAt: 8 },
-    venues: { rate: 2_000, seconds: 5, latencyRate: 500, latencySeconds: 5 }
+    recovery: { rate: 1_000, seconds: 20, killAt: 6, reps: 1 },
+    venues: { rate: 2_000, seconds: 5, latencyRate: 500, latencySeconds: 5 },
+    idle: { seconds: 10, variants: "embedded" }
   },
   small: {
     throughput: { ticks: 20_000 },
     latency: { rates: "1000,10000", seconds: 15, warmup: 3, reps: 3 },
     fanout: { clients: 1_000, rateStart: 250, rateMax: 32_000, seconds: 5, warmup: 1, settle: 3, reps: 3 },
     rest: { seconds: 8, connections: 32, rounds: 2 },
-    recovery: { rate: 5_000, seconds: 45, killAt: 15 },
-    venues: { rate: 5_000, seconds: 30, latencyRate: 500, latencySeconds: 20 }
+    recovery: { rate: 5_000, seconds: 45, killAt: 15, reps: 3 },
+    venues: { rate: 5_000, seconds: 30, latencyRate: 500, latencySeconds: 20 },
+    idle: { seconds: 30 }
   },
   full: {
     throughput: { ticks: 1_000_000 },
     latency: { rates: "1000,10000", seconds: 60, warmup: 5, reps: 3 },
     fanout: { clients: 10_000, rateStart: 50, rateMax: 6_400, seconds: 20, warmup: 2, settle: 10, reps: 3 },
     rest: { seconds: 30, connections: 64, rounds: 2 },
-    recovery: { rate: 5_000, seconds: 90, killAt: 30 },
-    venues: { rate: 5_000, seconds: 120, latencyRate: 1_000, latencySeconds: 60 }
+    recovery: { rate: 5_000, seconds: 90, killAt: 30, reps: 5 },
+    venues: { rate: 5_000, seconds: 120, latencyRate: 1_000, latencySeconds: 60 },
+    idle: { seconds: 240 }
   }
 }
 
@@ -56,9 +59,11 @@ const usage = `usage: node bench/run.mjs [all|${scenarios.join("|")} ...] [--siz
   fanout      --clients K --client-processes 2 --rates a,b,… | --rate-start R --rate-max R --rate-factor 2
               --seconds S --warmup S --settle S --reps 3 --behind-ms 1000 --symbols 50
   rest        --seconds S --connections C --candles-connections C --rounds R
-  recovery    --rate R --seconds S --kill-at S --symbols 50 --restart-delay 0 --drain-timeout 600
+  recovery    --rate R --seconds S --kill-at S --reps N --seed N --checkpoint-interval 5 (s; kills at --kill-at + U(0, it))
+              --symbols 50 --restart-delay 0 --drain-timeout 600
   venues      --rate 5000 --seconds S --latency-rate 500 --latency-seconds S (0: no latency phase)
               --markets m1,m2,… (default 30: 10 per venue) --drain-timeout 300
+  idle        --seconds S --variants embedded,restart,no-history,services --load-timeout 300
   all         --profile (node --cpu-prof on the app's process, written to bench/results/profiles/)
               --redis private|shared (default private: a redis-server of our own on a free port)
               --keep (keep topics and databases)

@@ -95,6 +95,8 @@ export class DiskPartition {
   private readonly segments: Array<Segment> = []
   private fd = -1
   private reader: { readonly base: number; readonly fd: number } | undefined
+  /** Reads decode into strings (Frame.ts copies them out), so one buffer serves every read: no 256 KB garbage each. */
+  private readonly scratch = Buffer.allocUnsafe(READ_CHUNK)
   /** What opening found and did, for the log. */
   readonly notes: Array<string> = []
 
@@ -256,8 +258,9 @@ export class DiskPartition {
     const out: Array<FrameRecord> = []
     let chunk = READ_CHUNK
     while (out.length < max && pos < seg.size) {
-      const buf = Buffer.allocUnsafe(Math.min(chunk, seg.size - pos))
-      const n = readSync(fd, buf, 0, buf.length, pos)
+      const length = Math.min(chunk, seg.size - pos)
+      const buf = length <= this.scratch.length ? this.scratch : Buffer.allocUnsafe(length)
+      const n = readSync(fd, buf, 0, length, pos)
       const view = buf.subarray(0, n)
       let at = 0
       while (out.length < max) {
