@@ -84,8 +84,11 @@ describe("the CLI on real services", () => {
     const stored = async () =>
       Number((await query<{ n: string }>(databaseUrl, "SELECT count(*) AS n FROM ticks"))[0]!.n)
 
-    const statuses = readEvents(`${svc.url}/api/events`, "status", 2)
-    await new Promise((r) => setTimeout(r, 300))
+    // Redis stops once the stream has its first `status` (cache up): a pause instead could be outrun by a loaded machine.
+    let connected = () => {}
+    const first = new Promise<void>((r) => (connected = r))
+    const statuses = readEvents(`${svc.url}/api/events`, "status", 2, {}, () => connected())
+    await Promise.race([first, statuses])
     await servicesSh("stop", "redis")
     const stoppedAt = Date.now()
     const down = await eventually(
