@@ -30,7 +30,7 @@ describe.concurrent("processor groups on real services", () => {
       all.push(...ticks)
       await publish(t.kafkaBrokers, t.topic, messages(ticks))
       if (round === 5) {
-        await eventually(async () => ((await t.stored()) > 0 ? true : undefined), 60_000, "a first checkpoint")
+        await eventually(async () => ((await t.stored()) > 0 ? true : undefined), 150_000, "a first checkpoint")
         expect((await members[0]!.stop("SIGKILL")).code).toBe(null)
         killedAt = Date.now()
       }

@@ -92,7 +92,7 @@ describe("pipeline on real Kafka, Redis and Postgres", () => {
     processor = await startProcessor()
     await eventually(
       async () => ((await storedTicks()) >= firstHalf.length ? true : undefined),
-      60_000,
+      150_000,
       "the first half in Postgres"
     )
 
@@ -109,7 +109,7 @@ describe("pipeline on real Kafka, Redis and Postgres", () => {
     processor = await startProcessor()
     await eventually(
       async () => ((await storedTicks()) >= ticks.length ? true : undefined),
-      60_000,
+      150_000,
       "every tick in Postgres"
     )
     // The checkpoint reaches the end of the topic on every partition (waited for: the last one lands after the last
@@ -158,5 +158,5 @@ describe("pipeline on real Kafka, Redis and Postgres", () => {
     expect(dead.filter((d) => d.reason === "late").length).toBe(1)
 
     expect((await processor.stop("SIGTERM")).code).toBe(0)
-  }, 180_000)
+  }, 300_000)
 })

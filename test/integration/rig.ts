@@ -125,8 +125,11 @@ export const deadLettersConverged = async (r: Rig, expected: ReadonlyArray<Poiso
   throw new Error(`dead letters differ (${last.length}):\n${last.slice(0, 12).join("\n")}`)
 }
 
-/** Resolves once `pattern` appears in the process's output (bounded); the output so far on failure. */
-export const logged = async (p: Running, pattern: RegExp, what: string, timeoutMs = 60_000) => {
+/**
+ * Resolves once `pattern` appears in the process's output; the output so far on failure. The bound covers a start-up,
+ * which a loaded 2-core machine can stretch past a minute.
+ */
+export const logged = async (p: Running, pattern: RegExp, what: string, timeoutMs = 150_000) => {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     if (pattern.test(p.output())) return
