@@ -54,7 +54,8 @@ const killInsideCommit = async (databaseUrl: string, processor: Running) => {
           "SELECT sum(next_offset) AS n FROM processor_checkpoints"
         )
         const backends = await watcher.query<{ pid: number }>(
-          "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+          `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
+             AND backend_type = 'client backend'`
         )
         processor.child.kill("SIGKILL")
         await processor.stop("SIGKILL")
