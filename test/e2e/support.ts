@@ -1,6 +1,7 @@
 import type { ChildProcess } from "node:child_process"
-import { freePort, startCli as startBuiltCli } from "../../support/processes.mjs"
+import { startCli as startBuiltCli } from "../../support/processes.mjs"
 import { eventually } from "../../support/waiting.mjs"
+import { testPort } from "../support/Ports.js"
 
 export interface Running {
   readonly child: ChildProcess
@@ -15,7 +16,7 @@ export const startCli = async (
   args: ReadonlyArray<string>,
   env: Record<string, string | undefined>
 ): Promise<Running> => {
-  const port = await freePort()
+  const port = await testPort()
   const proc = startBuiltCli(args, {
     // SOURCE=simulator unless a test says otherwise: `auto` would poll the real CoinGecko on a machine with internet.
     // The request rate limit is lifted for tests that poll; test/Http/limits.test.ts sets its own.
