@@ -2,9 +2,15 @@
 // No report (vitest did not run, or the run stopped before it) prints nothing: a missing count is not a zero.
 import { existsSync, readFileSync } from "node:fs"
 
-const file = process.argv[2]
-if (file && existsSync(file)) {
-  const r = JSON.parse(readFileSync(file, "utf8"))
-  const skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0)
-  console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`)
+// Several reports (scripts/test.sh's lanes) print their sum; one that is missing prints nothing, as above.
+const files = process.argv.slice(2)
+if (files.length > 0 && files.every((f) => existsSync(f))) {
+  const n = { passed: 0, failed: 0, skipped: 0 }
+  for (const file of files) {
+    const r = JSON.parse(readFileSync(file, "utf8"))
+    n.passed += r.numPassedTests ?? 0
+    n.failed += r.numFailedTests ?? 0
+    n.skipped += (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0)
+  }
+  console.log(`tests: ${n.passed} passed, ${n.failed} failed, ${n.skipped} skipped`)
 }

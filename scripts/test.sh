@@ -49,7 +49,7 @@ rm -f "$report"
 finish() {
   scripts/services.sh down || true
   rm -f "$SERVICES_DIR/owner"
-  node scripts/test-summary.mjs "$report" || true
+  node scripts/test-summary.mjs $report || true # one report, or both lanes' (paths without spaces)
 }
 trap finish EXIT
 
@@ -57,7 +57,31 @@ exports="$(scripts/services.sh up)" # (a failed `up` stops here; inside eval "$(
 eval "$exports"
 echo "test: own services in $SERVICES_DIR: KAFKA_BROKERS=$KAFKA_BROKERS REDIS_URL=$REDIS_URL DATABASE_URL=${DATABASE_URL%%:*}://…"
 
-npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@"
+# A whole run goes in two lanes at once, each one file at a time: the files that use this run's services (some stop or
+# kill them), and every other file (embedded adapters, fakes and processes of their own) beside them, its output
+# prefixed with "[embedded]". Two files at a time on two cores; most of these files wait on sessions, start-ups and
+# outages more than they compute. TEST_LANES=1 (or any arguments) runs everything in one lane.
+services_lane=(test/integration test/Cache/contract.test.ts)
+if [[ $# -eq 0 && "${TEST_LANES:-2}" != "1" ]]; then
+  embedded_report="$SERVICES_DIR/vitest-report-embedded.json"
+  embedded_rc="$SERVICES_DIR/vitest-embedded.rc"
+  rm -f "$embedded_report" "$embedded_rc"
+  exclude=()
+  for f in "${services_lane[@]}"; do exclude+=(--exclude "$f" --exclude "$f/**"); done
+  {
+    rc=0
+    npx vitest run --reporter=default --reporter=json --outputFile.json="$embedded_report" "${exclude[@]}" || rc=$?
+    echo "$rc" >"$embedded_rc"
+  } 2>&1 | sed -u 's/^/[embedded] /' &
+  embedded=$!
+  services_rc=0
+  npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "${services_lane[@]}" || services_rc=$?
+  wait "$embedded" || true
+  report="$report $embedded_report" # the closing count sums both lanes
+  [[ "$services_rc" == 0 && "$(cat "$embedded_rc" 2>/dev/null)" == 0 ]] || exit 1
+else
+  npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@"
+fi
 
 # A full run (no arguments) ends with every benchmark once at its tiny size, against the same services: a smoke
 # check of correctness only (nothing lost or doubled, no errors, the baselines sane). It asserts no time.

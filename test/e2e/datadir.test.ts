@@ -91,7 +91,7 @@ describe("service on a DATA_DIR, SIGKILLed mid-stream and restarted (embedded, b
   }
   const ndjson = (name: string, ticks: ReadonlyArray<object>) => {
     const path = join(root, name)
-    writeFileSync(path, ticks.map((t) => JSON.stringify(t)).join("\n") + "\n")
+    writeFileSync(path, `${ticks.map((t) => JSON.stringify(t)).join("\n")}\n`)
     return path
   }
 

@@ -1,6 +1,7 @@
 import type { ChildProcess } from "node:child_process"
-import { freePort, startCli as startBuiltCli } from "../../support/processes.mjs"
+import { startCli as startBuiltCli } from "../../support/processes.mjs"
 import { eventually } from "../../support/waiting.mjs"
+import { testPort } from "../support/Ports.js"
 
 export interface Running {
   readonly child: ChildProcess
@@ -15,7 +16,7 @@ export const startCli = async (
   args: ReadonlyArray<string>,
   env: Record<string, string | undefined>
 ): Promise<Running> => {
-  const port = await freePort()
+  const port = await testPort()
   const proc = startBuiltCli(args, {
     // SOURCE=simulator unless a test says otherwise: `auto` would poll the real CoinGecko on a machine with internet.
     // The request rate limit is lifted for tests that poll; test/Http/limits.test.ts sets its own.
@@ -45,8 +46,17 @@ export const startCli = async (
   }
 }
 
-/** Reads an SSE response until `count` events named `name` arrived; returns their parsed data and ids. */
-export const readEvents = async (url: string, name: string, count: number, headers: Record<string, string> = {}) => {
+/**
+ * Reads an SSE response until `count` events named `name` arrived; returns their parsed data and ids. `onEvent` hears
+ * of each as it arrives (e.g. to act once the first one is in, rather than after a pause).
+ */
+export const readEvents = async (
+  url: string,
+  name: string,
+  count: number,
+  headers: Record<string, string> = {},
+  onEvent: (n: number) => void = () => undefined
+) => {
   const controller = new AbortController()
   const res = await fetch(url, { headers: { accept: "text/event-stream", ...headers }, signal: controller.signal })
   if (res.body === null) throw new Error("no body")
@@ -72,7 +82,10 @@ export const readEvents = async (url: string, name: string, count: number, heade
               return [l.slice(0, i), l.slice(i + 1).trimStart()]
             })
         )
-        if (fields["event"] === name) events.push({ id: fields["id"], data: JSON.parse(fields["data"] ?? "null") })
+        if (fields["event"] === name) {
+          events.push({ id: fields["id"], data: JSON.parse(fields["data"] ?? "null") })
+          onEvent(events.length)
+        }
       }
     }
   } finally {

@@ -43,8 +43,11 @@ describe("service crashes on real services", () => {
       await eventually(async () => ((await t.stored()) > before ? true : undefined), 60_000, `${tag}: ticks flowing`)
     }
     const recovered = async (what: string, since: number) => {
-      await converged(t.databaseUrl, input, what)
-      await deadLettersConverged(t, bad)
+      const failed = (e: unknown) => {
+        throw new Error(`${String(e)}\n-- processor:\n${processor.output().slice(-6000)}`)
+      }
+      await converged(t.databaseUrl, input, what).catch(failed)
+      await deadLettersConverged(t, bad).catch(failed)
       console.log(`${what}: Postgres equal to the reference ${Date.now() - since} ms later`)
     }
 
@@ -80,7 +83,10 @@ describe("service crashes on real services", () => {
     let rounds = 0
     for (; rounds < 30 && !(await cached()); rounds++) {
       await backlog(`redisback${rounds}`, 1)
-      await sleep(1_000)
+      // Up to a second for this round to reach the cache (the loop checks again), no pause once it has.
+      await eventually(async () => ((await cached()) ? true : undefined), 1_000, "the round in Redis", 50).catch(
+        () => undefined
+      )
     }
     console.log(`redis started: each symbol's newest tick in the cache after ${rounds} more rounds of one tick each`)
     expect(await cached(), processor.output().slice(-4000)).toBe(true)

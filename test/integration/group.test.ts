@@ -1,20 +1,24 @@
-import { afterAll, describe, expect, it } from "vitest"
+import { afterAll, describe, it } from "vitest"
 import type { Tick } from "../../src/Domain/Tick.js"
 import { publish } from "../../support/kafka.mjs"
 import { query, redis } from "../../support/services.mjs"
 import { eventually } from "../../support/waiting.mjs"
 import { logged, occurrences, type Rig, rig } from "./rig.js"
-import { converged, epoch, feed, messages } from "./support.js"
+import { converged, epoch, feed, messages, services } from "./support.js"
 
 const symbols = ["BTC", "ETH", "USDT", "BNB", "XLM", "LINK"] // murmur2 spreads these over partitions 0, 1 and 2
 
-describe("processor groups on real services", () => {
+// The two tests are independent (each its own topic, group, database and Redis database) and spend most of their time
+// waiting out a member's 10 s session: they run concurrently, so the two waits overlap.
+describe.concurrent("processor groups on real services", () => {
   const rigs: Array<Rig> = []
   afterAll(async () => {
     for (const r of rigs) await r.cleanup()
   })
 
-  it("three processors in one group; SIGKILL one: the others resume its partitions, every candle field equals the reference", async () => {
+  it("three processors in one group; SIGKILL one: the others resume its partitions, every candle field equals the reference", async ({
+    expect
+  }) => {
     const t = await rig("scale")
     rigs.push(t)
     // All three start at once on a fresh database: they race to migrate it, and to claim partitions.
@@ -26,7 +30,7 @@ describe("processor groups on real services", () => {
       all.push(...ticks)
       await publish(t.kafkaBrokers, t.topic, messages(ticks))
       if (round === 5) {
-        await eventually(async () => ((await t.stored()) > 0 ? true : undefined), 60_000, "a first checkpoint")
+        await eventually(async () => ((await t.stored()) > 0 ? true : undefined), 150_000, "a first checkpoint")
         expect((await members[0]!.stop("SIGKILL")).code).toBe(null)
         killedAt = Date.now()
       }
@@ -47,8 +51,11 @@ describe("processor groups on real services", () => {
   // A member that stops (GC pause, SIGSTOP, a frozen VM) past the session timeout loses its partitions while it still
   // holds processed, uncommitted work; when it wakes, that work must be refused (fenced), never written over the newer
   // owner's candles. The stale member checkpoints rarely, so its work is all uncommitted when it is stopped.
-  it("fencing: a member SIGSTOPped past its session wakes, its stale checkpoint is refused, the result equals the reference", async () => {
-    const t = await rig("fence")
+  it("fencing: a member SIGSTOPped past its session wakes, its stale checkpoint is refused, the result equals the reference", async ({
+    expect
+  }) => {
+    // Its own Redis database: the other test writes the same symbols' latest ticks.
+    const t = await rig("fence", 3, { REDIS_URL: `${services().redisUrl}/1` })
     rigs.push(t)
     const base = epoch + 7 * 86_400_000 // event times of this test only: its Redis keys tell its ticks apart
     const first = feed(symbols, 30, 0, 5_000, base)
@@ -57,7 +64,7 @@ describe("processor groups on real services", () => {
     const stale = await t.start({ BATCH_SIZE: "100000", CHECKPOINT_INTERVAL: "20 seconds", LOG_LEVEL: "info" })
     await logged(stale, /claimed partitions \d,\d,\d,/, "the first member's claim")
     // It has processed all of it (the fast path has every symbol's newest tick) and committed none of it.
-    const cache = redis(t.redisUrl)
+    const cache = redis(t.base["REDIS_URL"]!)
     await eventually(
       async () => {
         for (const s of symbols) {

@@ -4,7 +4,7 @@ import type { Tick } from "../../src/Domain/Tick.js"
 import { publish } from "../../support/kafka.mjs"
 import { mulberry32 } from "../../support/random.mjs"
 import { query, unique } from "../../support/services.mjs"
-import { sleep } from "../../support/waiting.mjs"
+import { eventually, sleep } from "../../support/waiting.mjs"
 import type { Running } from "../e2e/support.js"
 import { deadLettersConverged, logged, type Poison, poison, type Rig, rig } from "./rig.js"
 import { converged, feed, messages } from "./support.js"
@@ -53,9 +53,27 @@ const killInsideCommit = async (databaseUrl: string, processor: Running) => {
         const before = await watcher.query<{ n: string | null }>(
           "SELECT sum(next_offset) AS n FROM processor_checkpoints"
         )
+        const backends = await watcher.query<{ pid: number }>(
+          `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
+             AND backend_type = 'client backend'`
+        )
         processor.child.kill("SIGKILL")
         await processor.stop("SIGKILL")
-        await sleep(500)
+        // Until Postgres has ended the dead process's sessions: only then is the open transaction's outcome final (a
+        // COMMIT already on its way would land meanwhile; a fixed pause could be outrun by a loaded machine).
+        const pids = backends.rows.map((b) => b.pid)
+        await eventually(
+          async () => {
+            const left = await watcher.query<{ n: string }>(
+              "SELECT count(*) AS n FROM pg_stat_activity WHERE pid = ANY($1::int[])",
+              [pids]
+            )
+            return left.rows[0]!.n === "0" ? true : undefined
+          },
+          60_000,
+          "the killed processor's Postgres sessions to end",
+          20
+        )
         return Number(before.rows[0]!.n ?? 0) === (await committedOffsets(databaseUrl))
       }
     }

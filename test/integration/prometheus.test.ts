@@ -5,10 +5,11 @@ import { join } from "node:path"
 import { Schema } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
 import { parse, stringify } from "yaml"
-import { freePort, type Proc, startProcess } from "../../support/processes.mjs"
+import { type Proc, startProcess } from "../../support/processes.mjs"
 import { createDatabase, unique } from "../../support/services.mjs"
 import { eventually } from "../../support/waiting.mjs"
 import { type Running, startCli, untilHealthy } from "../e2e/support.js"
+import { testPort } from "../support/Ports.js"
 import { services } from "./support.js"
 
 // A real Prometheus (Debian's binary, which scripts/prometheus-check.sh installs) with deploy/prometheus's rules and
@@ -66,7 +67,7 @@ describe("Prometheus scraping the built services", () => {
   it("has both targets up, the service's series, and every alert rule evaluating cleanly", async () => {
     const service = await startCli(["service"], {})
     running.push(service)
-    const statusPort = await freePort()
+    const statusPort = await testPort()
     const processor = await startCli(["processor"], {
       KAFKA_BROKERS: env.kafkaBrokers,
       REDIS_URL: env.redisUrl,
@@ -102,7 +103,7 @@ describe("Prometheus scraping the built services", () => {
         }))
       })
     )
-    const port = await freePort()
+    const port = await testPort()
     const url = `http://127.0.0.1:${port}`
     prometheus = startProcess(
       prometheusBinary(),

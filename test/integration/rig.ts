@@ -68,8 +68,8 @@ export const poison = (tag: string, ticks: ReadonlyArray<Tick>): Array<Poison> =
  * Each poison record in the DLQ topic (at least once: a crash before the checkpoint re-sends) with its reason, and in
  * Postgres's `dead_letters` exactly once; nothing else in either. A list of differences, empty when they agree.
  */
-export const deadLetterDifferences = async (r: Rig, expected: ReadonlyArray<Poison>) => {
-  const where = new Map((await readTopic(r.kafkaBrokers, r.topic)).map((m) => [m.value, m]))
+export const deadLetterDifferences = async (r: Rig, expected: ReadonlyArray<Poison>, input?: Input) => {
+  const where = input ?? (await inputOf(r))
   const letters = (await readTopic(r.kafkaBrokers, `${r.topic}.dlq`)).map(
     (m) => JSON.parse(m.value) as { reason: string; partition: number; offset: number }
   )
@@ -102,20 +102,34 @@ export const deadLetterDifferences = async (r: Rig, expected: ReadonlyArray<Pois
   return problems
 }
 
-/** Waits (bounded) until the DLQ topic and `dead_letters` hold exactly the poison records. */
+type Input = Map<string, { partition: number; offset: number }>
+/** The input topic's records by value (where each poison record landed). */
+const inputOf = async (r: Rig): Promise<Input> =>
+  new Map((await readTopic(r.kafkaBrokers, r.topic)).map((m) => [m.value, m]))
+
+/**
+ * Waits (bounded) until the DLQ topic and `dead_letters` hold exactly the poison records. The input topic is read
+ * once (nothing is published meanwhile); the DLQ topic and the table on every try.
+ */
 export const deadLettersConverged = async (r: Rig, expected: ReadonlyArray<Poison>, timeoutMs = 60_000) => {
   const deadline = Date.now() + timeoutMs
   let last: ReadonlyArray<string> = ["never compared"]
+  let input: Input | undefined
   while (Date.now() < deadline) {
-    last = await deadLetterDifferences(r, expected).catch((e: unknown) => [`read failed: ${String(e)}`])
+    last = await (async () => deadLetterDifferences(r, expected, (input ??= await inputOf(r))))().catch(
+      (e: unknown) => [`read failed: ${String(e)}`]
+    )
     if (last.length === 0) return
     await sleep(500)
   }
   throw new Error(`dead letters differ (${last.length}):\n${last.slice(0, 12).join("\n")}`)
 }
 
-/** Resolves once `pattern` appears in the process's output (bounded); the output so far on failure. */
-export const logged = async (p: Running, pattern: RegExp, what: string, timeoutMs = 60_000) => {
+/**
+ * Resolves once `pattern` appears in the process's output; the output so far on failure. The bound covers a start-up,
+ * which a loaded 2-core machine can stretch past a minute.
+ */
+export const logged = async (p: Running, pattern: RegExp, what: string, timeoutMs = 150_000) => {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     if (pattern.test(p.output())) return

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { freePort } from "../../support/processes.mjs"
 import { createDatabase, query, unique } from "../../support/services.mjs"
 import { eventually } from "../../support/waiting.mjs"
 import { type Running, startCli } from "../e2e/support.js"
 import * as S from "../e2e/venueScenario.js"
+import { testPort } from "../support/Ports.js"
 import { candleDifferences, storedCandle } from "../support/Reference.js"
 import { services } from "./support.js"
 
@@ -55,7 +55,7 @@ describe("SOURCE=binance,coinbase,kraken on real services (producer and processo
     await eventually(() => (migrate.child.exitCode === null ? undefined : true), 60_000, "migrate")
     expect(migrate.child.exitCode, migrate.output()).toBe(0)
     const processor = await startCli(["processor"], shared)
-    const statusPort = String(await freePort())
+    const statusPort = String(await testPort())
     const producerEnv = { ...shared, ...S.venueEnv(fakes), STATUS_PORT: statusPort }
     const first = await startCli(["producer"], producerEnv)
     running.push(processor, first)
