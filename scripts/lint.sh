@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 npx biome ci --error-on-warnings .
 node scripts/lint-sizes.mjs
+# Types of the whole tree (the build checks only src/): tests and tools too.
+npx tsc -p . --noEmit
 long="$(git ls-files -co --exclude-standard 'src/*.ts' 'test/*.ts' 'bench/*.mjs' 'support/*.mjs' 'scripts/*.mjs' 'scripts/*.ts' \
   'scripts/*.sh' 'public/*.js' 'public/*.css' 'public/*.html' '*.ts' \
   | xargs awk 'length > 140 { print FILENAME ":" FNR ": " length " characters" }')"

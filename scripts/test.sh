@@ -16,6 +16,7 @@ bash scripts/lint.sh # formatting, lint rules, line length, file and function si
 npm run --silent build
 bash scripts/install-test-tools.sh
 bash scripts/prometheus-check.sh # promtool: deploy/prometheus's config, alert rules and their unit tests (installs it)
+bash scripts/haproxy-check.sh # haproxy -c: deploy/haproxy's load balancer config (installs it; the scale-out test runs it)
 # test/Http/metrics.test.ts reads /metrics with Prometheus's reference parser (the Python client's), from this venv.
 export TEST_PYTHON="$PWD/.services/venv/bin/python"
 # test/contract runs schemathesis (the OpenAPI contract fuzz run) from the same venv: install-test-tools.sh puts it there.

@@ -307,10 +307,28 @@ describe("docker-compose.yml", () => {
     }
     for (const [name, deps] of Object.entries(needs)) {
       if (services[name] === undefined) continue
-      expect(service(name)["profiles"], `${name} is optional`).toEqual(["split"])
+      expect(service(name)["profiles"], `${name} is optional`).toContain("split")
       expect(command(service(name))).toEqual([name])
       expect(Object.keys(dependsOn(service(name))).sort(), name).toEqual([...deps].sort())
     }
+  })
+
+  it("scales out (profile scale): the stages, api replicas found by HAProxy's DNS, published only through it", () => {
+    for (const name of ["producer", "processor", "api-pool", "lb"])
+      expect(service(name)["profiles"], name).toContain("scale")
+    const pool = service("api-pool")
+    expect(command(pool)).toEqual(["api"])
+    expect(Object.keys(dependsOn(pool)).sort()).toEqual(["migrate", "redis", "timescaledb"])
+    expect(pool["ports"]).toBeUndefined()
+    expect(Number((pool["deploy"] as { replicas?: number } | undefined)?.replicas)).toBeGreaterThanOrEqual(2)
+    const lb = service("lb")
+    // The version scripts/haproxy-check.sh validates the file with (Debian bookworm's haproxy).
+    expect(lb["image"]).toBe("haproxy:2.6")
+    expect(lb["volumes"]).toEqual(["./deploy/haproxy:/usr/local/etc/haproxy:ro"])
+    expect((lb["ports"] as ReadonlyArray<Json>).map(scalar)).toEqual(["127.0.0.1:3002:8080"])
+    const cfg = read("deploy/haproxy/haproxy.cfg")
+    expect(cfg).toMatch(/^\s*bind :8080$/m)
+    expect(cfg).toMatch(/^\s*server-template \S+ \d+ api-pool:3000 .*resolvers docker/m)
   })
 
   it("runs Kafka as one KRaft node, broker and controller, with one replica of everything", () => {

@@ -1,9 +1,20 @@
-import { Chunk, Effect, Either, Layer, Option, Redacted, Stream } from "effect"
+import { Effect, Either, Layer, Option, Redacted } from "effect"
 import { Redis as IORedis, type RedisOptions } from "ioredis"
 import { isMarket, type Market } from "../Domain/Market.js"
 import { decodeTick, marketOf, type Tick } from "../Domain/Tick.js"
-import { decodeUpdate, type Update } from "../Domain/Update.js"
-import { byMarket, CacheUnavailable, channel, LatestCache, latestKey, marketsKey, withMarket } from "./LatestCache.js"
+import type { Update } from "../Domain/Update.js"
+import {
+  byMarket,
+  CacheUnavailable,
+  channel,
+  LatestCache,
+  latestKey,
+  marketsKey,
+  retained,
+  streamKey,
+  withMarket
+} from "./LatestCache.js"
+import { feed, newestOf } from "./RedisFeed.js"
 
 const unavailable = (cause: unknown) =>
   new CacheUnavailable({ message: `Redis: ${cause instanceof Error ? cause.message : String(cause)}`, cause })
@@ -18,17 +29,14 @@ const failFast: RedisOptions = {
   lazyConnect: true
 }
 
-// The subscriber waits for its connection instead (SUBSCRIBE is queued until Redis answers).
-const subscriberOptions: RedisOptions = {
-  enableOfflineQueue: true,
-  connectTimeout: 2_000,
-  retryStrategy: (times) => Math.min(times * 100, 2_000),
-  lazyConnect: true
-}
-
-// PUBLISH of each message in order, in one command: a PUBLISH per update cost the processor a few µs each in
+// PUBLISH of each message in order, and XADD of it to the stream whose ids every `api` instance shares (trimmed once
+// per call, approximately: whole nodes), in one command: a PUBLISH per update cost the processor a few µs each in
 // ioredis alone (a command object and a timeout timer), and the server a command parse each. Redis caches the script.
-const publishAll = "for i = 1, #ARGV do redis.call('PUBLISH', KEYS[1], ARGV[i]) end"
+const publishAll = `for i = 2, #ARGV do
+  redis.call('PUBLISH', KEYS[1], ARGV[i])
+  redis.call('XADD', KEYS[2], '*', 'u', ARGV[i])
+end
+redis.call('XTRIM', KEYS[2], 'MAXLEN', '~', ARGV[1])`
 const publishChunk = 5_000
 
 const connect = (url: Redacted.Redacted, options: RedisOptions, name: string) =>
@@ -51,7 +59,7 @@ const connect = (url: Redacted.Redacted, options: RedisOptions, name: string) =>
 
 type Use = <A>(f: (c: IORedis) => Promise<A>) => Effect.Effect<A, CacheUnavailable>
 
-/** One pipelined write: SETEX each tick's latest, SADD their markets, PUBLISH the updates. */
+/** One pipelined write: SETEX each tick's latest, SADD their markets, PUBLISH and XADD the updates. */
 const writer = (use: Use, ttlSeconds: number) => (ticks: ReadonlyArray<Tick>, updates: ReadonlyArray<Update>) =>
   use(async (c) => {
     const pipeline = c.pipeline()
@@ -62,7 +70,7 @@ const writer = (use: Use, ttlSeconds: number) => (ticks: ReadonlyArray<Tick>, up
     if (markets.size > 0) pipeline.sadd(marketsKey, ...markets)
     const messages = updates.map((u) => JSON.stringify(u))
     for (let i = 0; i < messages.length; i += publishChunk) {
-      pipeline.eval(publishAll, 1, channel, ...messages.slice(i, i + publishChunk))
+      pipeline.eval(publishAll, 2, channel, streamKey, retained, ...messages.slice(i, i + publishChunk))
     }
     const results = await pipeline.exec()
     const failed = results?.find(([error]) => error !== null)
@@ -70,13 +78,13 @@ const writer = (use: Use, ttlSeconds: number) => (ticks: ReadonlyArray<Tick>, up
   })
 
 /**
- * The cache on Redis: SETEX latest:<market> per tick, SADD latest:markets, and PUBLISH crypto:updates, pipelined per batch;
- * reads fail fast while Redis is away; the subscription runs on its own connection.
+ * The cache on Redis: SETEX latest:<market> per tick, SADD latest:markets, PUBLISH crypto:updates and XADD
+ * crypto:events, pipelined per batch; reads fail fast while Redis is away; the feed (RedisFeed.ts) reads the stream on a
+ * connection of its own.
  */
 export const make = (url: Redacted.Redacted, ttlSeconds: number) =>
   Effect.gen(function* () {
     const client = yield* connect(url, failFast, "crypto-pipeline")
-    // Subscriber connections cannot run other commands; one per subscription stream, made on demand.
     const use: Use = (f) =>
       client.status === "ready"
         ? Effect.tryPromise({ try: () => f(client), catch: unavailable })
@@ -102,41 +110,13 @@ export const make = (url: Redacted.Redacted, ttlSeconds: number) =>
         (v) => (v === null ? Option.none<Tick>() : Option.map(Either.getRight(decodeTick(v)), withMarket))
       )
 
-    const updates = Stream.unwrapScoped(
-      Effect.gen(function* () {
-        const subscriber = yield* connect(url, subscriberOptions, "crypto-pipeline-sub")
-        return Stream.asyncScoped<Update, CacheUnavailable>(
-          (emit) =>
-            Effect.gen(function* () {
-              // The messages of one socket read arrive together: handed on as one chunk (after them, in a microtask)
-              // rather than one stream element each.
-              let received: Array<Update> = []
-              const flush = () => {
-                const chunk = received
-                received = []
-                void emit.chunk(Chunk.unsafeFromArray(chunk))
-              }
-              subscriber.on("message", (_channel: string, message: string) => {
-                const update = decodeUpdate(message)
-                if (Option.isNone(update)) return
-                if (received.length === 0) queueMicrotask(flush)
-                received.push(update.value)
-              })
-              // A lost connection ends this stream as a failure; the caller resubscribes with backoff.
-              subscriber.on("close", () => void emit.fail(new CacheUnavailable({ message: "Redis subscription lost" })))
-              yield* Effect.tryPromise({ try: () => subscriber.subscribe(channel), catch: unavailable })
-            }),
-          { bufferSize: 256, strategy: "sliding" }
-        ) // chunks, one per socket read
-      })
-    )
-
     return LatestCache.of({
       kind: "redis",
       write,
       getAll,
       get,
-      updates,
+      updates: feed(url),
+      newest: use((c) => c.xrevrange(streamKey, "+", "-", "COUNT", 1)).pipe(Effect.map(newestOf)),
       isUp: Effect.sync(() => client.status === "ready")
     })
   })

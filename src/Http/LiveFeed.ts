@@ -1,110 +1,17 @@
 import { type Chunk, Context, Deferred, Duration, Effect, Layer, Stream } from "effect"
-import { LatestCache, withMarket } from "../Cache/LatestCache.js"
+import { compare, type EventId, parse, zero } from "../Cache/EventId.js"
+import { type FeedItem, LatestCache, type Origin, retained, withMarket } from "../Cache/LatestCache.js"
 import type { Candle } from "../Domain/Candle.js"
 import { marketParts } from "../Domain/Market.js"
 import type { Update } from "../Domain/Update.js"
 import * as Schedules from "../Schedules.js"
-import { passes } from "./Markets.js"
+import { Broadcast, type Client, frameOf, join } from "./Broadcast.js"
 
-/**
- * One server-sent event as the feed keeps it: an increasing id (0: none), a name, the market and symbol it is about
- * (none for a status), a JSON payload, its SSE frame.
- */
-export interface FeedEvent {
-  readonly id: number
-  readonly event: "tick" | "candle" | "final" | "gap" | "status" | "reset"
-  readonly market: string | undefined
-  readonly symbol: string | undefined
-  readonly data: string
-  /** The event as SSE bytes, built once and written as is to every client. */
-  readonly frame: Uint8Array
-}
-
-/** Where one connected client's bytes go. */
-export interface Client {
-  /** The markets (`venue:BASE-QUOTE`) and bare symbols (every market of that base) it asked for; undefined: all. */
-  readonly wanted: ReadonlySet<string> | undefined
-  /** Sends bytes (whole frames) to the client, or drops them when the client is too far behind. */
-  readonly write: (bytes: Uint8Array) => void
-}
-
-const encoder = new TextEncoder()
-
-export const frameOf = (id: number, event: string, data: string): Uint8Array =>
-  encoder.encode(id > 0 ? `id: ${id}\nevent: ${event}\ndata: ${data}\n\n` : `event: ${event}\ndata: ${data}\n\n`)
+export type { Client, FeedEvent } from "./Broadcast.js"
+export { frameOf } from "./Broadcast.js"
 
 /** A comment line: keeps proxies from timing the stream out and lets a dead peer be noticed. */
-export const ping = encoder.encode(": ping\n\n")
-
-const join = (frames: ReadonlyArray<Uint8Array>): Uint8Array =>
-  frames.length === 1 ? frames[0]! : Buffer.concat(frames)
-
-const wants = (client: Client, e: FeedEvent) =>
-  client.wanted === undefined ||
-  (e.market === undefined && e.symbol === undefined) ||
-  passes(client.wanted, e.market, e.symbol)
-
-/** The feed's state: connected clients, the replay buffer, and the events of the current turn not yet sent. */
-class Broadcast {
-  readonly recent: Array<FeedEvent> = []
-  readonly clients = new Set<Client>()
-  pending: Array<FeedEvent> = []
-  nextId = 1
-  cacheUp = true
-
-  constructor(readonly replaySize: number) {}
-
-  // A batch goes out as one write per client: one syscall and one chunk instead of one per event.
-  broadcast(events: ReadonlyArray<FeedEvent>) {
-    if (events.length === 0 || this.clients.size === 0) return
-    let all: Uint8Array | undefined
-    for (const client of this.clients) {
-      if (client.wanted === undefined) {
-        client.write((all ??= join(events.map((e) => e.frame))))
-        continue
-      }
-      const mine = events.filter((e) => wants(client, e))
-      if (mine.length > 0) client.write(join(mine.map((e) => e.frame)))
-    }
-  }
-
-  // Events made in one turn of the event loop (the cache hands them over one by one) go out together at its end:
-  // one write per client per burst instead of one per event. They join the replay buffer only then, so a client
-  // attaching meanwhile gets them once, live.
-  readonly flush = () => {
-    const events = this.pending
-    this.pending = []
-    this.recent.push(...events)
-    if (this.recent.length > this.replaySize * 1.5) this.recent.splice(0, this.recent.length - this.replaySize)
-    this.broadcast(events)
-  }
-
-  emit(event: FeedEvent["event"], market: string | undefined, symbol: string | undefined, data: string) {
-    const id = this.nextId++
-    if (this.pending.length === 0) setImmediate(this.flush)
-    this.pending.push({ id, event, market, symbol, data, frame: frameOf(id, event, data) })
-  }
-
-  /**
-   * What a client resuming after `lastEventId` is owed: the events it missed, from the buffer; or, when some of them
-   * are no longer there (older than the buffer) or the id was never given (this server restarted since), one `reset`
-   * (no id, so a reconnect before the next event resets again) telling it to reload, then only live events.
-   */
-  resume(client: Client, lastEventId: number | undefined): Array<Uint8Array> {
-    if (lastEventId === undefined) return []
-    // The first id still to be had: the buffer's oldest, else a pending event's (it goes out live), else the next.
-    const firstKept = this.recent[0]?.id ?? this.pending[0]?.id ?? this.nextId
-    const reason = lastEventId >= this.nextId ? "unknown-id" : lastEventId + 1 < firstKept ? "replay-buffer" : undefined
-    if (reason !== undefined) {
-      return [frameOf(0, "reset", JSON.stringify({ reason, oldest: this.recent[0]?.id ?? null }))]
-    }
-    return this.recent.filter((e) => e.id > lastEventId && wants(client, e)).map((e) => e.frame)
-  }
-
-  statusData() {
-    return JSON.stringify({ cache: this.cacheUp ? "up" : "down" })
-  }
-}
+export const ping = new TextEncoder().encode(": ping\n\n")
 
 /** Final buckets remembered per market and interval; older ones are only known to be at or before `floor`. */
 const finalsKept = 16
@@ -143,11 +50,11 @@ class Finals {
 }
 
 /** An update as its event, with its market: a tick (a trade too: with tradeId and side), a candle, a gap. */
-const emitUpdate = (feed: Broadcast, finals: Finals, u: Update) => {
+const emitUpdate = (feed: Broadcast, finals: Finals, id: EventId, u: Update) => {
   switch (u._tag) {
     case "tick": {
       const tick = withMarket(u.tick)
-      return feed.emit("tick", tick.market, tick.symbol, JSON.stringify(tick))
+      return feed.emit(id, "tick", tick.market, tick.symbol, JSON.stringify(tick))
     }
     case "candle": {
       // Each revision of a provisional candle goes out; its closing (status final or gap) once, as `final`.
@@ -155,6 +62,7 @@ const emitUpdate = (feed: Broadcast, finals: Finals, u: Update) => {
       if (event === undefined) return
       // The candle's fields, its status among them, and its indicator values beside them.
       return feed.emit(
+        id,
         event,
         u.candle.market,
         u.candle.symbol,
@@ -163,9 +71,75 @@ const emitUpdate = (feed: Broadcast, finals: Finals, u: Update) => {
     }
     case "gap":
       // The Gap record as the bus carries it (docs/markets.md).
-      return feed.emit("gap", u.gap.market, marketParts(u.gap.market).base, JSON.stringify(u.gap))
+      return feed.emit(id, "gap", u.gap.market, marketParts(u.gap.market).base, JSON.stringify(u.gap))
   }
 }
+
+/** Takes the shared feed's items into the broadcast: the ids in order, each update as its event (or none). */
+const intakeOf = (feed: Broadcast, finals: Finals) => {
+  // The first entry after an origin that does not say what came before it: resumes need it or a later id.
+  let floorNext = false
+  const onOrigin = (origin: Origin) => {
+    if (origin.lost) {
+      // Entries this feed never had are gone: no resume across them, and live clients missed them too.
+      feed.floor = undefined
+      feed.recent = []
+      floorNext = true
+      feed.emit(undefined, "reset", undefined, undefined, JSON.stringify({ reason: "replay-buffer", oldest: null }))
+    } else if (feed.newest === undefined) {
+      if (origin.after === undefined) floorNext = true
+      else feed.newest = feed.floor = origin.after
+    }
+  }
+  return (items: Iterable<FeedItem>) => {
+    for (const item of items) {
+      if (item._tag === "origin") {
+        onOrigin(item)
+        continue
+      }
+      // An id already had (the embedded cache can hand one over twice at a subscription) is skipped.
+      if (feed.newest !== undefined && compare(item.id, feed.newest) <= 0) continue
+      feed.newest = item.id
+      if (floorNext) {
+        feed.floor = item.id
+        floorNext = false
+      }
+      emitUpdate(feed, finals, item.id, item.update)
+    }
+  }
+}
+
+/**
+ * Sends `prefix`, the status, the events after `lastEventId` still in the buffer, then every live event,
+ * until the scope closes. One synchronous step from the replay on, so nothing falls between it and the live events.
+ * An id newer than this feed's newest that the shared feed gave (`given`): live events after it, once this feed has
+ * them.
+ */
+const attacher =
+  (feed: Broadcast, given: (id: EventId) => Effect.Effect<boolean>) =>
+  (client: Client, from: { readonly lastEventId?: string | undefined; readonly prefix?: Uint8Array }) =>
+    Effect.acquireRelease(
+      Effect.gen(function* () {
+        const lastEventId = from.lastEventId === undefined ? undefined : (parse(from.lastEventId) ?? zero)
+        const ahead = lastEventId !== undefined && (feed.newest === undefined || compare(lastEventId, feed.newest) > 0)
+        const known = ahead && (yield* given(lastEventId))
+        const head = from.prefix === undefined ? [] : [from.prefix]
+        head.push(frameOf(undefined, "status", feed.statusData()))
+        const resumed = feed.resume(client, lastEventId)
+        if (resumed !== "ahead") {
+          client.write(join([...head, ...resumed]))
+          feed.add(client, lastEventId)
+        } else if (known) {
+          client.write(join(head))
+          feed.wait(client, lastEventId!)
+        } else {
+          // Never given (this feed restarted since, or the stream was reset): reload, then live events.
+          client.write(join([...head, feed.reset("unknown-id")]))
+          feed.add(client, undefined)
+        }
+      }),
+      () => Effect.sync(() => feed.remove(client))
+    )
 
 /**
  * One cache subscription per process, broadcast to every SSE client: each event is encoded once and the
@@ -176,9 +150,9 @@ const emitUpdate = (feed: Broadcast, finals: Finals, u: Update) => {
 export const make = (options: { readonly replay?: number; readonly heartbeat?: Duration.DurationInput } = {}) =>
   Effect.gen(function* () {
     const cache = yield* LatestCache
-    const feed = new Broadcast(options.replay ?? 2000)
+    const feed = new Broadcast(options.replay ?? retained)
     const finals = new Finals()
-    const { clients } = feed
+    const { clients, waiting } = feed
     const closed = yield* Deferred.make<void>()
 
     const setCache = (up: boolean) =>
@@ -186,20 +160,19 @@ export const make = (options: { readonly replay?: number; readonly heartbeat?: D
         ? Effect.void
         : Effect.suspend(() => {
             feed.cacheUp = up
-            feed.emit("status", undefined, undefined, feed.statusData())
+            feed.emit(undefined, "status", undefined, undefined, feed.statusData())
             return Effect.logInfo(`live feed: cache subscription ${up ? "restored" : "lost"}`)
           })
 
-    const publish = (updates: Chunk.Chunk<Update>) =>
+    const intake = intakeOf(feed, finals)
+    const take = (items: Chunk.Chunk<FeedItem>) =>
       Effect.zipRight(
         setCache(true),
-        Effect.sync(() => {
-          for (const u of updates) emitUpdate(feed, finals, u)
-        })
+        Effect.sync(() => intake(items))
       )
 
-    yield* cache.updates.pipe(
-      Stream.runForEachChunk(publish),
+    // A resubscription continues after the newest id had, so nothing is had twice or skipped unnoticed.
+    yield* Effect.suspend(() => Stream.runForEachChunk(cache.updates(feed.newest), take)).pipe(
       Effect.tapError(() => setCache(false)),
       Effect.retry(Schedules.resubscribe),
       Effect.forkScoped
@@ -207,36 +180,31 @@ export const make = (options: { readonly replay?: number; readonly heartbeat?: D
 
     yield* Effect.sync(() => {
       for (const client of clients) client.write(ping)
+      for (const client of waiting.keys()) client.write(ping)
     }).pipe(Effect.delay(options.heartbeat ?? Duration.seconds(15)), Effect.forever, Effect.forkScoped)
 
-    /**
-     * Sends `prefix`, the status, the events after `lastEventId` still in the buffer, then every live event,
-     * until the scope closes. All in one synchronous step, so nothing falls between the replay and the live events.
-     */
-    const attach = (
-      client: Client,
-      from: { readonly lastEventId?: number | undefined; readonly prefix?: Uint8Array }
-    ) =>
-      Effect.acquireRelease(
-        Effect.sync(() => {
-          const { lastEventId, prefix } = from
-          const frames = [frameOf(0, "status", feed.statusData()), ...feed.resume(client, lastEventId)]
-          client.write(join(prefix === undefined ? frames : [prefix, ...frames]))
-          clients.add(client)
-        }),
-        () => Effect.sync(() => void clients.delete(client))
+    /** Whether `id`, newer than any this feed has had, is one the shared feed gave (another instance is ahead). */
+    const given = (id: EventId) =>
+      Effect.map(
+        Effect.orElseSucceed(cache.newest, () => undefined),
+        (newest) => newest !== undefined && compare(id, newest) <= 0
       )
+
+    const attach = attacher(feed, given)
 
     return {
       attach,
       /** Resolves once the feed is closed: each client's response ends then. */
       closed: Deferred.await(closed),
-      clients: Effect.sync(() => clients.size),
+      clients: Effect.sync(() => clients.size + waiting.size),
       cacheUp: Effect.sync(() => feed.cacheUp),
       /** Ends every client stream, so open SSE connections never hold up the server's shutdown. */
       close: Effect.zipRight(
         Deferred.succeed(closed, undefined),
-        Effect.sync(() => clients.clear())
+        Effect.sync(() => {
+          clients.clear()
+          waiting.clear()
+        })
       )
     } as const
   })

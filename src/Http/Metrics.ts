@@ -1,5 +1,6 @@
+import { hostname } from "node:os"
 import { HttpApiBuilder, HttpMiddleware, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Clock, Effect, Exit, Metric, MetricBoundaries, type MetricPair, MetricState, Option } from "effect"
+import { Clock, Config, Effect, Exit, Metric, MetricBoundaries, type MetricPair, MetricState, Option } from "effect"
 
 /**
  * GET /metrics in the Prometheus text format (0.0.4), rendered from Effect's own metric registry.
@@ -49,13 +50,28 @@ export const render = (pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>): str
   return `${[...families].map(([n, f]) => `# HELP ${n} ${escapeLabel(f.help)}\n# TYPE ${n} ${f.type}\n${f.lines.join("\n")}`).join("\n")}\n`
 }
 
+/**
+ * Which `api` instance this is, as one series (`app_instance_info{instance_id="…"} 1`) rather than a label on every
+ * series: Prometheus already labels each scraped target `instance`, and an exported `instance` would be renamed.
+ */
+const instanceInfo = Metric.gauge("app_instance_info", {
+  description: "1, labelled with this process's instance_id (INSTANCE_ID, else hostname:PORT)"
+})
+const instanceId = Config.string("INSTANCE_ID").pipe(
+  Config.orElse(() => Config.map(Config.withDefault(Config.string("PORT"), "3000"), (port) => `${hostname()}:${port}`)),
+  Effect.orElseSucceed(() => hostname())
+)
+
 export const MetricsRoutes = HttpApiBuilder.Router.use((router) =>
-  router.get(
-    "/metrics",
-    Effect.map(Metric.snapshot, (pairs) =>
-      HttpServerResponse.text(render(pairs), { contentType: "text/plain; version=0.0.4; charset=utf-8" })
+  Effect.gen(function* () {
+    yield* Metric.set(Metric.tagged(instanceInfo, "instance_id", yield* instanceId), 1)
+    yield* router.get(
+      "/metrics",
+      Effect.map(Metric.snapshot, (pairs) =>
+        HttpServerResponse.text(render(pairs), { contentType: "text/plain; version=0.0.4; charset=utf-8" })
+      )
     )
-  )
+  })
 )
 
 const requestSeconds = Metric.histogram(

@@ -3,6 +3,7 @@ import { Readable } from "node:stream"
 import { HttpApiBuilder, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Effect, Either, Metric, Option, ParseResult, Schema } from "effect"
+import { EventIdText } from "../Cache/EventId.js"
 import type { SseConfig } from "../Config/Http.js"
 import { describeIssues } from "./Errors.js"
 import { type Client, LiveFeed } from "./LiveFeed.js"
@@ -56,11 +57,9 @@ const SseQuery = Schema.Struct({
   /** Comma-separated markets and symbols (a symbol: every market of it); absent means all. */
   symbols: Schema.optional(MarketListParam),
   /** Same as the Last-Event-ID header, for a page that opens a new EventSource itself (the header wins). */
-  lastEventId: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.nonNegative()))
+  lastEventId: Schema.optional(EventIdText)
 })
-const LastEventId = Schema.Struct({
-  "last-event-id": Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.nonNegative()))
-})
+const LastEventId = Schema.Struct({ "last-event-id": Schema.optional(EventIdText) })
 
 /** 400 in the API's shape, naming the parameter(s): `invalid symbols: expected …`. */
 const badRequest = (error: ParseResult.ParseError) => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Fiber, Option, Redacted, Schedule, type Scope, Stream, TestClock } from "effect"
 import { Redis as IORedis } from "ioredis"
 import { afterAll, beforeAll } from "vitest"
+import { compare, type EventId } from "../../src/Cache/EventId.js"
 import type { LatestCacheShape } from "../../src/Cache/LatestCache.js"
 import * as MemoryCache from "../../src/Cache/Memory.js"
 import * as RedisCache from "../../src/Cache/Redis.js"
@@ -99,12 +100,30 @@ const contract = (name: string, cache: Effect.Effect<LatestCacheShape, never, Sc
     it.scopedLive("publishes tick, candle and gap updates in order to a subscriber", () =>
       Effect.gen(function* () {
         const c = yield* cache
-        const received = yield* c.updates.pipe(Stream.take(updates.length), Stream.runCollect, Effect.fork)
+        // Entries only (Redis's window first, then live ones), each with a newer id than the one before.
+        let previous: EventId | undefined
+        const received = yield* c.updates().pipe(
+          Stream.filterMap((item) => (item._tag === "entry" ? Option.some(item) : Option.none())),
+          Stream.tap((e) =>
+            Effect.sync(() => {
+              if (previous !== undefined) expect(compare(e.id, previous)).toBeGreaterThan(0)
+              previous = e.id
+            })
+          ),
+          Stream.map((e) => e.update),
+          // A run of the batch, whole and in order (other writers may have put other updates in the stream before).
+          Stream.sliding(updates.length),
+          Stream.filter((run) => JSON.stringify(Chunk.toReadonlyArray(run)) === JSON.stringify(updates)),
+          Stream.take(1),
+          Stream.runCollect,
+          Effect.map((runs) => Chunk.toReadonlyArray(Chunk.unsafeHead(runs))),
+          Effect.fork
+        )
         // A subscriber gets only what is published after it subscribed: publish the batch until it has one whole.
         const publisher = yield* c
           .write([], updates)
           .pipe(Effect.zipRight(Effect.sleep("50 millis")), Effect.forever, Effect.fork)
-        const got = Chunk.toReadonlyArray(yield* Fiber.join(received).pipe(Effect.timeout("20 seconds")))
+        const got = yield* Fiber.join(received).pipe(Effect.timeout("20 seconds"))
         yield* Fiber.interrupt(publisher)
         expect(got.map((u) => u._tag)).toEqual(["tick", "candle", "gap"])
         expect(JSON.stringify(got)).toBe(JSON.stringify(updates))

@@ -94,7 +94,8 @@ export const downCache: Context.Context<never> = Context.make(
     write: () => Effect.fail(new CacheUnavailable({ message: "Redis is reconnecting" })),
     getAll: Effect.fail(new CacheUnavailable({ message: "Redis is reconnecting" })),
     get: () => Effect.fail(new CacheUnavailable({ message: "Redis is reconnecting" })),
-    updates: Stream.fail(new CacheUnavailable({ message: "Redis is reconnecting" })),
+    updates: () => Stream.fail(new CacheUnavailable({ message: "Redis is reconnecting" })),
+    newest: Effect.fail(new CacheUnavailable({ message: "Redis is reconnecting" })),
     isUp: Effect.succeed(false)
   })
 )

@@ -124,7 +124,7 @@ describe("LiveFeed on markets", () => {
 
       // a client resuming with Last-Event-ID gets the missed events of its market only
       const late = recorder([coinbase])
-      yield* feed.attach(late.client, { lastEventId: 2 })
+      yield* feed.attach(late.client, { lastEventId: String(2) })
       expect(late.updates().map((e) => [e.id, e.event])).toEqual([
         [3, "gap"],
         [5, "candle"]

@@ -154,12 +154,9 @@ describe("LiveFeed behind the processor's fast path", () => {
           yield* settle
 
           const events = client.events()
-          expect(events.map((e) => e.id).filter((id) => id > 0)).toEqual(
-            events
-              .map((e) => e.id)
-              .filter((id) => id > 0)
-              .map((_, i, ids) => ids[0]! + i)
-          )
+          // Increasing ids (an id is its update's place in the feed: a repeat sent to no one leaves a hole).
+          const ids = events.map((e) => e.id).filter((id) => id > 0)
+          expect(ids.every((id, i) => i === 0 || id > ids[i - 1]!)).toBe(true)
           expect(candleDifferences(lastOf(), reference)).toEqual([])
           const perCandle = byCandle(events)
           for (const c of reference.values()) {

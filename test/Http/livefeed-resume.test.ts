@@ -60,7 +60,7 @@ describe("LiveFeed resume", () => {
         const outcomes = []
         for (let last = 0; last <= newest; last++) {
           const c = recorder()
-          yield* feed.attach(c.client, { lastEventId: last })
+          yield* feed.attach(c.client, { lastEventId: String(last) })
           outcomes.push({ last, c })
         }
         yield* send(trade(btc, 41))
@@ -73,11 +73,11 @@ describe("LiveFeed resume", () => {
             // one reset, before anything else, naming the buffer's oldest id, which this client's next id is before
             expect(reset, `lastEventId ${last}`).toHaveLength(1)
             expect(got[0], `lastEventId ${last}`).toEqual({ id: 0, event: "reset", data: reset[0]!.data })
-            const data = reset[0]!.data as { reason: string; oldest: number }
+            const data = reset[0]!.data as { reason: string; oldest: string }
             expect(data.reason).toBe("replay-buffer")
-            expect(last + 1).toBeLessThan(data.oldest)
-            oldest ??= data.oldest
-            expect(data.oldest).toBe(oldest) // the same buffer for every client
+            expect(last + 1).toBeLessThan(Number(data.oldest))
+            oldest ??= Number(data.oldest)
+            expect(Number(data.oldest)).toBe(oldest) // the same buffer for every client
             // then only live events
             expect(got.slice(1).map((e) => e.id)).toEqual([41])
           } else {
@@ -105,7 +105,7 @@ describe("LiveFeed resume", () => {
         .filter((e) => e.id > 5 && e.data["market"] === eth)
         .map((e) => e.id)
       const c = recorder([eth])
-      yield* feed.attach(c.client, { lastEventId: 5 })
+      yield* feed.attach(c.client, { lastEventId: String(5) })
       yield* send(trade(btc, 13), trade(eth, 14))
       expect(expected.length).toBeGreaterThan(0)
       expect(c.updates().map((e) => e.id)).toEqual([...expected, 14])
@@ -117,26 +117,26 @@ describe("LiveFeed resume", () => {
       // a feed that has given nothing yet: no oldest
       const fresh = yield* onMemoryCache(replay)
       const first = recorder()
-      yield* fresh.feed.attach(first.client, { lastEventId: 5 })
+      yield* fresh.feed.attach(first.client, { lastEventId: String(5) })
       expect(first.updates()).toEqual([{ id: 0, event: "reset", data: { reason: "unknown-id", oldest: null } }])
 
       const { feed, send } = yield* history(6)
       for (const last of [7, 1_000_000]) {
         const c = recorder()
-        yield* feed.attach(c.client, { lastEventId: last })
+        yield* feed.attach(c.client, { lastEventId: String(last) })
         yield* send(trade(eth, 7 + last))
         const got = c.updates()
         expect(got[0], `lastEventId ${last}`).toEqual({
           id: 0,
           event: "reset",
-          data: { reason: "unknown-id", oldest: 1 }
+          data: { reason: "unknown-id", oldest: "1" }
         })
         expect(resets(got)).toHaveLength(1)
         expect(got.slice(1).map((e) => e.event)).toEqual(["tick"])
       }
       // the newest id given is not unknown: nothing missed, nothing reset
       const c = recorder()
-      yield* feed.attach(c.client, { lastEventId: 8 })
+      yield* feed.attach(c.client, { lastEventId: "8" })
       yield* settle
       expect(c.updates()).toEqual([])
     })

@@ -1,5 +1,5 @@
 import { Effect, Layer, Logger, LogLevel, Queue, Stream } from "effect"
-import { CacheUnavailable, LatestCache } from "../../src/Cache/LatestCache.js"
+import { CacheUnavailable, type FeedItem, LatestCache } from "../../src/Cache/LatestCache.js"
 import * as MemoryCache from "../../src/Cache/Memory.js"
 import type { Update } from "../../src/Domain/Update.js"
 import { type Client, make } from "../../src/Http/LiveFeed.js"
@@ -70,11 +70,27 @@ export const onMemoryCache = (replay = 100) =>
  */
 export const onFailingCache = Effect.gen(function* () {
   const input = yield* Queue.unbounded<ReadonlyArray<Update> | "fail">()
-  const updates = Stream.fromQueue(input).pipe(
+  let next = 1
+  const entries = Stream.fromQueue(input).pipe(
     Stream.mapConcatEffect((x) =>
-      x === "fail" ? Effect.fail(new CacheUnavailable({ message: "lost" })) : Effect.succeed(x)
+      x === "fail"
+        ? Effect.fail(new CacheUnavailable({ message: "lost" }))
+        : Effect.sync(() =>
+            x.map((update): FeedItem => {
+              const n = next++
+              return { _tag: "entry", id: { ms: n, seq: 0, text: String(n) }, update }
+            })
+          )
     )
   )
+  // Like the embedded cache: from now, nothing lost across a resubscription.
+  const updates = () =>
+    Stream.concat(
+      Stream.sync(
+        (): FeedItem => ({ _tag: "origin", after: { ms: next - 1, seq: 0, text: String(next - 1) }, lost: false })
+      ),
+      entries
+    )
   const cache = Layer.succeed(
     LatestCache,
     LatestCache.of({
@@ -83,6 +99,7 @@ export const onFailingCache = Effect.gen(function* () {
       getAll: Effect.succeed([]),
       get: () => Effect.die("unused"),
       updates,
+      newest: Effect.sync(() => (next > 1 ? { ms: next - 1, seq: 0, text: String(next - 1) } : undefined)),
       isUp: Effect.succeed(true)
     })
   )

@@ -49,7 +49,8 @@ describe("processor fast path", () => {
           }),
         getAll: Effect.succeed([]),
         get: () => Effect.die("unused"),
-        updates: Stream.empty,
+        updates: () => Stream.empty,
+        newest: Effect.succeed(undefined),
         isUp: Effect.succeed(true)
       })
       const config = ConfigProvider.fromMap(
@@ -134,7 +135,8 @@ describe("processor fast path", () => {
         write: (_ticks, us) => Effect.sync(() => updates.push(...us)),
         getAll: Effect.succeed([]),
         get: () => Effect.die("unused"),
-        updates: Stream.empty,
+        updates: () => Stream.empty,
+        newest: Effect.succeed(undefined),
         isUp: Effect.succeed(true)
       })
       const config = ConfigProvider.fromMap(new Map([["KAFKA_TOPIC", "fastgap"]]))

@@ -1,6 +1,7 @@
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import type { Market } from "../../src/Domain/Market.js"
 import { Tick } from "../../src/Domain/Tick.js"
 import * as Store from "../../src/Store/Store.js"
 import { type Rig, startRig } from "../Http/api-rig.js"
@@ -24,7 +25,7 @@ const ticks = [
     eventTime: t0 + 1,
     source: "binance",
     ingestTime: t0 + 2,
-    market: "binance:BTC-USDT",
+    market: "binance:BTC-USDT" as Market,
     tradeId: 9_007_199_254_740_991,
     side: "sell"
   }),

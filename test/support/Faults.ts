@@ -286,7 +286,8 @@ export const faultyCache = (s: Switchboard, cache: LatestCacheShape, g?: Generat
       g !== undefined && dead(g) ? Effect.void : guard(Effect.suspend(() => cache.write(ticks, updates))),
     getAll: guard(cache.getAll),
     get: (symbol) => guard(cache.get(symbol)),
-    updates: Stream.unwrap(guard(Effect.succeed(cache.updates))),
+    updates: (after) => Stream.unwrap(guard(Effect.sync(() => cache.updates(after)))),
+    newest: guard(cache.newest),
     isUp: Effect.sync(() => !s.cacheDown)
   }
 }
