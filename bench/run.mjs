@@ -27,7 +27,7 @@ const presets = {
     throughput: { ticks: 5_000 },
     latency: { rates: "200,1000", seconds: 5, warmup: 2 },
     fanout: { clients: 50, seconds: 8, settle: 2 },
-    rest: { seconds: 3, connections: 8, rounds: 1 },
+    rest: { seconds: 3, connections: 8, rounds: 1, warmup: 1 },
     recovery: { rate: 1_000, seconds: 30, killAt: 8 },
     venues: { rate: 2_000, seconds: 5, latencyRate: 500, latencySeconds: 5 }
   },
@@ -35,7 +35,7 @@ const presets = {
     throughput: { ticks: 20_000 },
     latency: { rates: "1000,10000", seconds: 15, warmup: 3 },
     fanout: { clients: 500, seconds: 20, settle: 5 },
-    rest: { seconds: 8, connections: 32, rounds: 2 },
+    rest: { seconds: 8, connections: 32, rounds: 3 },
     recovery: { rate: 5_000, seconds: 45, killAt: 15 },
     venues: { rate: 5_000, seconds: 30, latencyRate: 500, latencySeconds: 20 }
   },
@@ -43,7 +43,7 @@ const presets = {
     throughput: { ticks: 1_000_000 },
     latency: { rates: "1000,10000", seconds: 60, warmup: 5 },
     fanout: { clients: 10_000, seconds: 60, settle: 10 },
-    rest: { seconds: 30, connections: 64, rounds: 2 },
+    rest: { seconds: 30, connections: 64, rounds: 3 },
     recovery: { rate: 5_000, seconds: 90, killAt: 30 },
     venues: { rate: 5_000, seconds: 120, latencyRate: 1_000, latencySeconds: 60 }
   }
@@ -54,7 +54,8 @@ const usage = `usage: node bench/run.mjs [all|${scenarios.join("|")} ...] [--siz
   throughput  --ticks N --symbols 50 --spacing-ms 1000 --seed producer|kafkajs [--batch-size N --checkpoint-interval "5 seconds"]
   latency     --rates 1000,10000 --seconds S --warmup S --symbols 50
   fanout      --clients K --seconds S --settle S
-  rest        --seconds S --connections C --candles-connections C --rounds R
+  rest        --seconds S --connections C --candles-connections C --rounds R --warmup S [--fastapi false]
+              [--endpoints latest,candles] [--before-dist DIR: another build's dist/, as api-before]
   recovery    --rate R --seconds S --kill-at S --symbols 50 --restart-delay 0 --drain-timeout 600
   venues      --rate 5000 --seconds S --latency-rate 500 --latency-seconds S (0: no latency phase)
               --markets m1,m2,… (default 30: 10 per venue) --drain-timeout 300
@@ -104,9 +105,10 @@ if (fsync !== "on" && fsync !== "off") {
 }
 // ALTER SYSTEM + reload (both settings are reloadable): the services keep running, and RESET puts them back.
 const setDurability = async (value) => {
-  const sql = value === undefined
-    ? ["ALTER SYSTEM RESET fsync", "ALTER SYSTEM RESET full_page_writes"]
-    : [`ALTER SYSTEM SET fsync = ${value}`, `ALTER SYSTEM SET full_page_writes = ${value}`]
+  const sql =
+    value === undefined
+      ? ["ALTER SYSTEM RESET fsync", "ALTER SYSTEM RESET full_page_writes"]
+      : [`ALTER SYSTEM SET fsync = ${value}`, `ALTER SYSTEM SET full_page_writes = ${value}`]
   for (const q of [...sql, "SELECT pg_reload_conf()"]) await query(env.DATABASE_URL, q)
 }
 await setDurability(fsync)
