@@ -27,7 +27,7 @@ const presets = {
     throughput: { ticks: 5_000 },
     latency: { rates: "200,1000", seconds: 3, warmup: 1, reps: 3 },
     fanout: { clients: 200, rateStart: 500, rateMax: 4_000, rateFactor: 8, seconds: 2, warmup: 1, settle: 1, reps: 3 },
-    rest: { seconds: 3, connections: 8, rounds: 1 },
+    rest: { seconds: 3, connections: 8, rounds: 1, warmup: 1 },
     recovery: { rate: 1_000, seconds: 20, killAt: 6, reps: 1 },
     venues: { rate: 2_000, seconds: 5, latencyRate: 500, latencySeconds: 5 },
     idle: { seconds: 10, variants: "embedded" }
@@ -36,7 +36,7 @@ const presets = {
     throughput: { ticks: 20_000 },
     latency: { rates: "1000,10000", seconds: 15, warmup: 3, reps: 3 },
     fanout: { clients: 1_000, rateStart: 250, rateMax: 32_000, seconds: 5, warmup: 1, settle: 3, reps: 3 },
-    rest: { seconds: 8, connections: 32, rounds: 2 },
+    rest: { seconds: 8, connections: 32, rounds: 3 },
     recovery: { rate: 5_000, seconds: 45, killAt: 15, reps: 3 },
     venues: { rate: 5_000, seconds: 30, latencyRate: 500, latencySeconds: 20 },
     idle: { seconds: 30 }
@@ -45,7 +45,7 @@ const presets = {
     throughput: { ticks: 1_000_000 },
     latency: { rates: "1000,10000", seconds: 60, warmup: 5, reps: 3 },
     fanout: { clients: 10_000, rateStart: 50, rateMax: 6_400, seconds: 20, warmup: 2, settle: 10, reps: 3 },
-    rest: { seconds: 30, connections: 64, rounds: 2 },
+    rest: { seconds: 30, connections: 64, rounds: 3 },
     recovery: { rate: 5_000, seconds: 90, killAt: 30, reps: 5 },
     venues: { rate: 5_000, seconds: 120, latencyRate: 1_000, latencySeconds: 60 },
     idle: { seconds: 240 }
@@ -58,7 +58,8 @@ const usage = `usage: node bench/run.mjs [all|${scenarios.join("|")} ...] [--siz
   latency     --rates 1000,10000 --seconds S --warmup S --symbols 50 --reps 3 --app-env KEY=VAL[,KEY=VAL]
   fanout      --clients K --client-processes 2 --rates a,b,… | --rate-start R --rate-max R --rate-factor 2
               --seconds S --warmup S --settle S --reps 3 --behind-ms 1000 --symbols 50
-  rest        --seconds S --connections C --candles-connections C --rounds R
+  rest        --seconds S --connections C --candles-connections C --rounds R --warmup S [--fastapi false]
+              [--endpoints latest,candles] [--before-dist DIR: another build's dist/, as api-before]
   recovery    --rate R --seconds S --kill-at S --reps N --seed N --checkpoint-interval 5 (s; kills at --kill-at + U(0, it))
               --symbols 50 --restart-delay 0 --drain-timeout 600
   venues      --rate 5000 --seconds S --latency-rate 500 --latency-seconds S (0: no latency phase)

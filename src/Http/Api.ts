@@ -102,10 +102,31 @@ export class SystemApi extends HttpApiGroup.make("system")
   )
   .annotate(OpenApi.Title, "System") {}
 
+/** /api/latest's query (HotRoutes.ts decodes it too, for the fast path). */
+export const LatestParams = Schema.Struct({ symbols: Schema.optional(MarketListParam) })
+
+/** /api/candles/:symbol's path and query (HotRoutes.ts decodes them too, for the fast path). */
+export const CandlesPath = Schema.Struct({ symbol: MarketParam })
+export const CandlesParams = Schema.Struct({
+  interval: Schema.optionalWith(Interval, { default: () => "1m" as const }),
+  from: Schema.optional(TimeParam),
+  to: Schema.optional(TimeParam),
+  limit: Schema.optionalWith(Limit, { default: () => 500 }),
+  fill: Schema.optionalWith(Flag, { default: () => false }).annotations({
+    description: "true: buckets without a candle carry the last close (volume 0, tickCount 0)"
+  }),
+  indicators: Schema.optionalWith(Flag, { default: () => false }).annotations({
+    description: "true: add `indicators`, the SMA/EMA/RSI/Bollinger values as of each candle, aligned with `candles`"
+  }),
+  final: Schema.optionalWith(Flag, { default: () => false }).annotations({
+    description: "true: only candles that can no longer change (status final or gap), none provisional"
+  })
+})
+
 export class PricesApi extends HttpApiGroup.make("prices")
   .add(
     HttpApiEndpoint.get("latest", "/api/latest")
-      .setUrlParams(Schema.Struct({ symbols: Schema.optional(MarketListParam) }))
+      .setUrlParams(LatestParams)
       .addSuccess(LatestPrices)
       .pipe(withErrors)
       .annotate(
@@ -131,25 +152,8 @@ export class PricesApi extends HttpApiGroup.make("prices")
 export class HistoryApi extends HttpApiGroup.make("history")
   .add(
     HttpApiEndpoint.get("candles", "/api/candles/:symbol")
-      .setPath(Schema.Struct({ symbol: MarketParam }))
-      .setUrlParams(
-        Schema.Struct({
-          interval: Schema.optionalWith(Interval, { default: () => "1m" as const }),
-          from: Schema.optional(TimeParam),
-          to: Schema.optional(TimeParam),
-          limit: Schema.optionalWith(Limit, { default: () => 500 }),
-          fill: Schema.optionalWith(Flag, { default: () => false }).annotations({
-            description: "true: buckets without a candle carry the last close (volume 0, tickCount 0)"
-          }),
-          indicators: Schema.optionalWith(Flag, { default: () => false }).annotations({
-            description:
-              "true: add `indicators`, the SMA/EMA/RSI/Bollinger values as of each candle, aligned with `candles`"
-          }),
-          final: Schema.optionalWith(Flag, { default: () => false }).annotations({
-            description: "true: only candles that can no longer change (status final or gap), none provisional"
-          })
-        })
-      )
+      .setPath(CandlesPath)
+      .setUrlParams(CandlesParams)
       .addSuccess(CandleSeries)
       .pipe(withErrors)
       .annotate(

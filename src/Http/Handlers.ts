@@ -2,13 +2,25 @@ import { createHash, timingSafeEqual } from "node:crypto"
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import { Clock, Effect, Layer, Metric, Option, Redacted, Schedule, type Schema } from "effect"
 import { Bus } from "../Bus/Bus.js"
-import { LatestCache } from "../Cache/LatestCache.js"
+import { LatestCache, type LatestCacheShape } from "../Cache/LatestCache.js"
 import { AppConfig } from "../Config.js"
 import type { Market } from "../Domain/Market.js"
 import { marketOf, type Tick } from "../Domain/Tick.js"
 import * as HistoryProgress from "../Producer/HistoryProgress.js"
 import { type CandleRow, Store } from "../Store/Store.js"
-import { AdminAuth, Api, CandleSeries, LatestPrices, NotFound, NotReady, Unauthorized, Unavailable } from "./Api.js"
+import {
+  AdminAuth,
+  Api,
+  CandleSeries,
+  type CandlesParams,
+  type CandlesPath,
+  type LatestParams,
+  LatestPrices,
+  NotFound,
+  NotReady,
+  Unauthorized,
+  Unavailable
+} from "./Api.js"
 import { databaseDown, decodeErrors, fromBeforeTo } from "./Errors.js"
 import { type FillRange, fillGaps, fillRange, needsPrevious } from "./GapFill.js"
 import * as Markets from "./Markets.js"
@@ -100,20 +112,23 @@ const filtered = (ticks: ReadonlyArray<Tick>, refs: ReadonlyArray<MarketRef> | u
   return ticks.filter((t) => passes(keys, marketOf(t), t.symbol))
 }
 
+/** /api/latest's answer (the hot routes serve it too: HotRoutes.ts). */
+export const latestAnswer = (cache: LatestCacheShape) => (q: typeof LatestParams.Type) =>
+  Effect.flatMap(Effect.mapError(cache.getAll, cacheDown), (prices) =>
+    Effect.map(Clock.currentTimeMillis, (asOf): typeof LatestPrices.Type => ({
+      prices: filtered(prices, q.symbols),
+      asOf
+    }))
+  )
+
 export const PricesLive = HttpApiBuilder.group(Api, "prices", (handlers) =>
   Effect.gen(function* () {
     const cache = yield* LatestCache
     const store = yield* Store
     const resolver = yield* MarketResolver
+    const latest = latestAnswer(cache)
     return handlers
-      .handle("latest", ({ urlParams }) =>
-        Effect.all({ prices: cache.getAll, asOf: Clock.currentTimeMillis }).pipe(
-          Effect.mapError(cacheDown),
-          Effect.map((latest) =>
-            asJson(LatestPrices, { prices: filtered(latest.prices, urlParams.symbols), asOf: latest.asOf })
-          )
-        )
-      )
+      .handle("latest", ({ urlParams }) => Effect.map(latest(urlParams), (value) => asJson(LatestPrices, value)))
       .handle("latestOne", ({ path }) =>
         resolver.resolve(path.symbol).pipe(
           Effect.flatMap((market) =>
@@ -158,37 +173,45 @@ const finalOnly = (final: boolean, rows: ReadonlyArray<CandleRow>, range: FillRa
   return newest === undefined || newest < range.first ? undefined : { ...range, last: Math.min(range.last, newest) }
 }
 
+/** /api/candles/:symbol's answer (the hot routes serve it too: HotRoutes.ts). */
+export const candlesAnswer =
+  (store: Store["Type"], resolver: MarketResolver["Type"]) =>
+  (path: typeof CandlesPath.Type, q: typeof CandlesParams.Type) =>
+    Effect.gen(function* () {
+      yield* fromBeforeTo(q)
+      const market = yield* resolver.resolve(path.symbol)
+      const query = { market, interval: q.interval, from: q.from, to: q.to, limit: q.limit, final: q.final }
+      let rows = yield* store.candles(query).pipe(Effect.mapError(databaseDown))
+      if (q.fill) {
+        const range = finalOnly(q.final, rows, fillRange(q.interval, q, rows, yield* Clock.currentTimeMillis))
+        if (range !== undefined) {
+          // The close carried into leading empty buckets is the newest candle before the range.
+          const previous = needsPrevious(rows, range)
+            ? (yield* store
+                .candles({ ...query, from: undefined, to: range.first, limit: 1 })
+                .pipe(Effect.mapError(databaseDown))).at(-1)
+            : undefined
+          rows = fillGaps(q.interval, rows, range, previous)
+        }
+      }
+      const series: typeof CandleSeries.Type = {
+        symbol: symbolOf(market),
+        market,
+        interval: q.interval,
+        candles: rows.map((r) => r.candle),
+        ...(q.indicators ? { indicators: rows.map((r) => r.indicators) } : {})
+      }
+      return series
+    })
+
 export const HistoryLive = HttpApiBuilder.group(Api, "history", (handlers) =>
   Effect.gen(function* () {
     const store = yield* Store
     const resolver = yield* MarketResolver
+    const candles = candlesAnswer(store, resolver)
     return handlers
-      .handle("candles", ({ path, urlParams: q }) =>
-        Effect.gen(function* () {
-          yield* fromBeforeTo(q)
-          const market = yield* resolver.resolve(path.symbol)
-          const query = { market, interval: q.interval, from: q.from, to: q.to, limit: q.limit, final: q.final }
-          let rows = yield* store.candles(query).pipe(Effect.mapError(databaseDown))
-          if (q.fill) {
-            const range = finalOnly(q.final, rows, fillRange(q.interval, q, rows, yield* Clock.currentTimeMillis))
-            if (range !== undefined) {
-              // The close carried into leading empty buckets is the newest candle before the range.
-              const previous = needsPrevious(rows, range)
-                ? (yield* store
-                    .candles({ ...query, from: undefined, to: range.first, limit: 1 })
-                    .pipe(Effect.mapError(databaseDown))).at(-1)
-                : undefined
-              rows = fillGaps(q.interval, rows, range, previous)
-            }
-          }
-          return asJson(CandleSeries, {
-            symbol: symbolOf(market),
-            market,
-            interval: q.interval,
-            candles: rows.map((r) => r.candle),
-            ...(q.indicators ? { indicators: rows.map((r) => r.indicators) } : {})
-          })
-        })
+      .handle("candles", ({ path, urlParams }) =>
+        Effect.map(candles(path, urlParams), (value) => asJson(CandleSeries, value))
       )
       .handle("indicators", ({ path, urlParams }) =>
         Effect.gen(function* () {
@@ -247,15 +270,21 @@ export const adminAuth = (key: Option.Option<Redacted.Redacted>) => {
   })
 }
 
-/** Every group's handlers: `topic` is the bus topic /ready probes, `adminApiKey` turns the admin endpoints on. */
-export const layer = (config: {
-  readonly topic: string
-  readonly adminApiKey: Option.Option<Redacted.Redacted>
-  readonly defaultMarkets: ReadonlyArray<Market>
-}) =>
+/**
+ * Every group's handlers: `topic` is the bus topic /ready probes, `adminApiKey` turns the admin endpoints on; `markets`
+ * the resolver's layer, when the server shares it with the hot routes (HotRoutes.ts).
+ */
+export const layer = (
+  config: {
+    readonly topic: string
+    readonly adminApiKey: Option.Option<Redacted.Redacted>
+    readonly defaultMarkets: ReadonlyArray<Market>
+  },
+  markets = Markets.layer(config.defaultMarkets)
+) =>
   Layer.mergeAll(system(config.topic), PricesLive, HistoryLive, MarketsLive, AdminLive, decodeErrors, unrouted).pipe(
     Layer.provide(adminAuth(config.adminApiKey)),
-    Layer.provide(Markets.layer(config.defaultMarkets))
+    Layer.provide(markets)
   )
 
 /** The handlers as the environment configures them (for tests that build the API without the server). */

@@ -104,6 +104,10 @@ const timer = (route: string, status: string) => {
   return found
 }
 
+/** Records one request as requestMetrics does, outside Effect: for the hot routes (HotRoutes.ts). */
+export const recordRequest = (url: string, status: number, seconds: number) =>
+  timer(route(url), String(status)).unsafeUpdate(seconds, [])
+
 /** Times every request (an SSE stream counts when it ends). */
 export const requestMetrics = HttpMiddleware.make((app) =>
   Effect.gen(function* () {

@@ -15,8 +15,11 @@ import type { AppConfig } from "../Config.js"
 import { Api } from "./Api.js"
 import { DashboardRoutes } from "./Dashboard.js"
 import * as Handlers from "./Handlers.js"
-import { cors, rateLimit } from "./Limits.js"
+import * as HotRoutes from "./HotRoutes.js"
+import { securityHeaders } from "./HotRoutes.js"
+import { cors, type Limiter, limiter, rateLimit } from "./Limits.js"
 import * as LiveFeed from "./LiveFeed.js"
+import * as Markets from "./Markets.js"
 import { MetricsRoutes, requestMetrics } from "./Metrics.js"
 import { SseRoutes } from "./Sse.js"
 
@@ -26,21 +29,13 @@ const shapeResponse = (request: HttpServerRequest.HttpServerRequest, res: HttpSe
   if (res.status === 404 && res.body._tag === "Empty")
     out = HttpServerResponse.unsafeJson({ error: "not found" }, { status: 404 })
   if (res.status === 503) out = HttpServerResponse.setHeader(out, "retry-after", "5")
-  // Swagger UI at /docs ships inline scripts and styles; everything else is held to 'self'.
-  const csp = request.url.startsWith("/docs")
-    ? {}
-    : {
-        "content-security-policy":
-          "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
-          "connect-src 'self'; frame-ancestors 'none'"
-      }
+  // Swagger UI at /docs ships inline scripts and styles; everything else is held to 'self' (HotRoutes.ts).
+  const { "content-security-policy": csp, ...basic } = securityHeaders
   return Effect.succeed(
-    HttpServerResponse.setHeaders(out, {
-      "x-content-type-options": "nosniff",
-      "referrer-policy": "no-referrer",
-      "x-frame-options": "DENY",
-      ...csp
-    })
+    HttpServerResponse.setHeaders(
+      out,
+      request.url.startsWith("/docs") ? basic : { ...basic, "content-security-policy": csp }
+    )
   )
 }
 
@@ -97,18 +92,33 @@ const closeStreams = (server: Server) =>
     })
   )
 
+/** GET /api/latest and /api/candles/:symbol straight from node:http (HotRoutes.ts), from when they are built. */
+const hotRoutes = (server: Server, buckets: Limiter) => {
+  const take = HotRoutes.intercept(server)
+  return Layer.effectDiscard(Effect.map(HotRoutes.make, (hot) => take.set(HotRoutes.handler(hot, buckets))))
+}
+
 /** The HTTP server as configured: the API, SSE, the dashboard and /metrics, behind the limits and the access log. */
 export const layer = (config: AppConfig) =>
   Layer.unwrapEffect(
     Effect.gen(function* () {
       const { port, host, sse, limits, adminApiKey, defaultMarkets } = config.http
+      // One resolver for the API and the hot routes, so a bare symbol means the same market on both.
+      const markets = Markets.layer(defaultMarkets)
       const api = HttpApiBuilder.api(Api).pipe(
-        Layer.provide(Handlers.layer({ topic: config.topic.topic, adminApiKey, defaultMarkets }))
+        Layer.provide(Handlers.layer({ topic: config.topic.topic, adminApiKey, defaultMarkets }, markets))
       )
       const server = createServer()
-      const log = accessLog(yield* FiberRef.get(FiberRef.currentMinimumLogLevel))
+      const minimum = yield* FiberRef.get(FiberRef.currentMinimumLogLevel)
+      const log = accessLog(minimum)
+      const buckets = limiter(limits)
+      // The hot routes answer what the full path would (HotRoutes.ts), except what they leave out: CORS headers and the
+      // access log's line per success. With either configured, everything takes the full path.
+      const hot = limits.corsOrigins.length === 0 && !LogLevel.lessThanEqual(minimum, LogLevel.Debug)
       return Layer.mergeAll(
-        HttpApiBuilder.serve((app) => responses(log(requestMetrics(cors(limits)(rateLimit(limits)(app)))))).pipe(
+        HttpApiBuilder.serve((app) =>
+          responses(log(requestMetrics(cors(limits)(rateLimit(limits, buckets)(app)))))
+        ).pipe(
           Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
           Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
           Layer.provide(SseRoutes(sse)),
@@ -119,7 +129,8 @@ export const layer = (config: AppConfig) =>
           // A span per request costs a URL parse, header redaction and attributes, and this app exports no traces.
           HttpMiddleware.withTracerDisabledWhen(() => true)
         ),
-        closeStreams(server)
+        closeStreams(server),
+        hot ? hotRoutes(server, buckets).pipe(Layer.provide(markets)) : Layer.empty
       ).pipe(
         Layer.provide(NodeHttpServer.layer(() => server, { port, host })),
         // The live feed is the server's own: SSE streams read it, and it closes after them.

@@ -1,88 +1,21 @@
 import type { SqlClient } from "@effect/sql"
 import { SqlSchema } from "@effect/sql"
 import { Array as Arr, Effect, Schema } from "effect"
-import { Candle } from "../Domain/Candle.js"
-import { CandleStatus, GapRef } from "../Domain/Completeness.js"
 import { Gap, GapReason } from "../Domain/Gap.js"
-import { Interval } from "../Domain/Interval.js"
 import { Asset, Market, Venue } from "../Domain/Market.js"
-import { type CandleQuery, type CandleRow, type DeadLetterQuery, timedOut } from "./Model.js"
+import { decodeCandleRecords, toCandleRow } from "./CandleRecord.js"
+import { type CandleQuery, type DeadLetterQuery, timedOut } from "./Model.js"
 
 // The read paths: what the API asks of the record.
-
-const CandleRecord = Schema.Struct({
-  market: Schema.String, // our own rows, written from Markets: not checked again per row
-  symbol: Schema.String,
-  interval: Interval,
-  bucketStart: Schema.Number, // epoch ms, computed by the query: no Date per row
-  open: Schema.Number,
-  high: Schema.Number,
-  low: Schema.Number,
-  close: Schema.Number,
-  volume: Schema.Number,
-  tickCount: Schema.Number,
-  vwap: Schema.Number,
-  status: CandleStatus,
-  gaps: Schema.Array(GapRef),
-  firstTradeId: Schema.NullOr(Schema.Number),
-  lastTradeId: Schema.NullOr(Schema.Number),
-  sma20: Schema.NullOr(Schema.Number),
-  sma50: Schema.NullOr(Schema.Number),
-  ema12: Schema.NullOr(Schema.Number),
-  ema26: Schema.NullOr(Schema.Number),
-  rsi14: Schema.NullOr(Schema.Number),
-  bbUpper: Schema.NullOr(Schema.Number),
-  bbMiddle: Schema.NullOr(Schema.Number),
-  bbLower: Schema.NullOr(Schema.Number)
-})
-type CandleRecord = typeof CandleRecord.Type
-
-const toCandleRow = (r: CandleRecord): CandleRow => ({
-  candle: new Candle(
-    {
-      market: r.market as Market,
-      symbol: r.symbol,
-      interval: r.interval,
-      bucketStart: r.bucketStart,
-      open: r.open,
-      high: r.high,
-      low: r.low,
-      close: r.close,
-      volume: r.volume,
-      tickCount: r.tickCount,
-      vwap: r.vwap,
-      status: r.status,
-      gaps: r.gaps,
-      firstTradeId: r.firstTradeId,
-      lastTradeId: r.lastTradeId
-    },
-    { disableValidation: true }
-  ),
-  indicators: {
-    sma20: r.sma20,
-    sma50: r.sma50,
-    ema12: r.ema12,
-    ema26: r.ema26,
-    rsi14: r.rsi14,
-    bollinger:
-      r.bbUpper === null || r.bbMiddle === null || r.bbLower === null
-        ? null
-        : { upper: r.bbUpper, middle: r.bbMiddle, lower: r.bbLower }
-  }
-})
 
 /** Request-path reads answer fast or fail (the API turns the failure into a 503). */
 export const readTimeout = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.timeoutFail(effect, { duration: "5 seconds", onTimeout: () => timedOut("query") })
 
 export const candles = (sql: SqlClient.SqlClient) => (q: CandleQuery) =>
-  SqlSchema.findAll({
-    Request: Schema.Unknown,
-    Result: CandleRecord,
-    // Columns named as the record wants them and the client's snake→camel pass skipped: 1,440 rows is the API's
-    // biggest answer, and renaming each row's keys was a twentieth of its time.
-    execute: () =>
-      sql`SELECT market, symbol, interval, round(extract(epoch FROM bucket_start) * 1000)::float8 AS "bucketStart",
+  // Columns named as the record wants them and the client's snake→camel pass skipped: 1,440 rows is the API's
+  // biggest answer, and renaming each row's keys was a twentieth of its time.
+  sql<object>`SELECT market, symbol, interval, round(extract(epoch FROM bucket_start) * 1000)::float8 AS "bucketStart",
         open, high, low, close, volume, tick_count AS "tickCount", vwap, status, gaps,
         first_trade_id::float8 AS "firstTradeId", last_trade_id::float8 AS "lastTradeId", sma20, sma50, ema12, ema26, rsi14,
         bb_upper AS "bbUpper", bb_middle AS "bbMiddle", bb_lower AS "bbLower"
@@ -93,8 +26,12 @@ export const candles = (sql: SqlClient.SqlClient) => (q: CandleQuery) =>
           ${q.from === undefined ? sql`` : sql`AND bucket_start >= ${new Date(q.from)}`}
           ${q.to === undefined ? sql`` : sql`AND bucket_start < ${new Date(q.to)}`}
         ORDER BY bucket_start DESC LIMIT ${q.limit}
-      ) recent ORDER BY bucket_start ASC`.withoutTransform
-  })(undefined).pipe(readTimeout, Effect.map(Arr.map(toCandleRow)), Effect.catchTag("ParseError", Effect.die))
+      ) recent ORDER BY bucket_start ASC`.withoutTransform.pipe(
+    readTimeout,
+    Effect.flatMap(decodeCandleRecords),
+    Effect.map(Arr.map(toCandleRow)),
+    Effect.catchTag("ParseError", Effect.die)
+  )
 
 export const symbols = (sql: SqlClient.SqlClient) =>
   sql<{
