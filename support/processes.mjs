@@ -3,7 +3,7 @@
 import { spawn } from "node:child_process"
 import { existsSync, readFileSync } from "node:fs"
 import { createServer } from "node:net"
-import { join } from "node:path"
+import { join, resolve } from "node:path"
 import { benchDir, repoRoot } from "./paths.mjs"
 import { round } from "./statistics.mjs"
 import { sleep } from "./waiting.mjs"
@@ -180,15 +180,17 @@ export const startProcess = (file, args, { env = {}, name = file, cwd = repoRoot
  * The built CLI: `node dist/main.js <args>` with only the given service URLs (the rest of the environment kept).
  * @param {string | ReadonlyArray<string>} args a command, or a command and its options
  * @param {Record<string, string | undefined>} env
- * @param {{ name?: string, cpuProfileDir?: string }} [options]
+ * @param {{ name?: string, cpuProfileDir?: string, dist?: string }} [options] `dist`: another build's dist/ (a
+ *   benchmark's --compare-dist), run instead of this tree's
  */
 export const startCli = (args, env, options = {}) => {
-  if (!existsSync(join(repoRoot, "dist/main.js"))) throw new Error("dist/main.js is missing: run `npm run build` first")
+  const main = resolve(repoRoot, options.dist ?? "dist", "main.js")
+  if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`)
   const base = { ...process.env }
   for (const k of ["KAFKA_BROKERS", "REDIS_URL", "DATABASE_URL", "KAFKA_TOPIC", "KAFKA_GROUP_ID", "SOURCE", "PORT"])
     delete base[k]
   const argv = typeof args === "string" ? [args] : args
-  return startProcess(process.execPath, ["dist/main.js", ...argv], {
+  return startProcess(process.execPath, [main, ...argv], {
     name: options.name ?? argv.join(" "),
     ...(options.cpuProfileDir === undefined ? {} : { cpuProfileDir: options.cpuProfileDir }),
     // warn: no access log line per request (HttpMiddleware.logger logs at info); `--log-level info` measures the default.

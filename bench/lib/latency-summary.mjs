@@ -30,24 +30,32 @@ const byTarget = (runs) => ({
   runs
 })
 
-/** Per rate: both targets over the repetitions, and the per-repetition ratios' median and spread. */
-export const latencySummary = (phases, rates) =>
+/**
+ * Per rate: each target over the repetitions, and the per-repetition ratios' median and spread: service ÷ baseline,
+ * and service ÷ each compared build (`compared`: the names of --compare-dist targets).
+ */
+export const latencySummary = (phases, rates, compared = []) =>
   Object.fromEntries(
     rates.map((rate) => {
       const of = (target) => phases.filter((p) => p.rate === rate && p.target === target)
       const svc = of("service")
-      const bare = of("baseline")
-      const pairs = svc.map((s) => [s, bare.find((b) => b.rep === s.rep)]).filter(([, b]) => b !== undefined)
-      const ratios = (q) =>
-        summary(
+      const ratios = (q, other = "baseline") => {
+        const them = of(other)
+        const pairs = svc.map((s) => [s, them.find((b) => b.rep === s.rep)]).filter(([, b]) => b !== undefined)
+        return summary(
           pairs.map(([s, b]) => ratio(s.lagMs[q], b.lagMs[q])),
           2
         )
+      }
       return [
         rate,
         {
           service: byTarget(svc),
-          baseline: byTarget(bare),
+          baseline: byTarget(of("baseline")),
+          ...Object.fromEntries(compared.map((c) => [c, byTarget(of(c))])),
+          ...Object.fromEntries(
+            compared.map((c) => [`ratio vs ${c}`, { p50: ratios("p50", c), p99: ratios("p99", c) }])
+          ),
           ratio: {
             p50: ratios("p50"),
             p99: ratios("p99"),

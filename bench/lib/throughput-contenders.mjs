@@ -61,19 +61,7 @@ export const runOurs = async (ctx, rep, keep, dist) => {
     ...passthrough
   }
   const name = `throughput-processor${dist ? "-compared" : ""}-${rep}`
-  const proc =
-    dist === undefined
-      ? startCli("processor", app, { cpuProfileDir: profileDir, name })
-      : startProcess(process.execPath, [join(dist, "main.js"), "processor"], {
-          name,
-          env: {
-            ...process.env,
-            LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn",
-            DATA_DIR: "memory",
-            HISTORY: "0",
-            ...app
-          }
-        })
+  const proc = startCli("processor", app, { cpuProfileDir: profileDir, name, ...(dist === undefined ? {} : { dist }) })
   clean.add("processor", () => proc.stop("SIGKILL"))
   const m = meter({ processor: proc.pid, postgres: pids.postgres, kafka: pids.kafka, redis: pids.redis })
   const rss = rssWatch(proc.pid)

@@ -2,18 +2,19 @@
 // publishes ticks to its topic on a fixed schedule, each stamped (ingestTime) with its moment on it, t0 + i / rate,
 // not the moment it left (a stalled publisher would hide its own delay), and one SSE client (its own process) on
 // /api/events measures receipt time − that moment for each tick. Repeated `--reps` times, interleaved (baseline and
-// service alternate which goes first), reported as the median and spread. `--app-env K=V,…` goes to the service.
+// service alternate which goes first), reported as the median and spread. `--app-env K=V,…` goes to the service;
+// `--compare-dist DIR[,DIR]` adds other builds of ours (e.g. before a change) as `service@DIR`, each on its own Redis.
 // Baseline, same run, same publisher and client, its own topic: the bare path with the same hops, in one node
 // process (kafkajs eachBatch → JSON.parse → Redis pipeline SETEX + PUBLISH → Redis subscriber → node:http SSE).
 import { rm, writeFile } from "node:fs/promises"
 import os from "node:os"
-import { join } from "node:path"
+import { basename, join } from "node:path"
 import { listOf } from "../../support/args.mjs"
 import { createTopic, deleteTopics, producer } from "../../support/kafka.mjs"
 import { lineReader, waitHealthy } from "../../support/lines.mjs"
 import { cpuMeter, freePort, startCli, startNodeScript } from "../../support/processes.mjs"
 import { log } from "../../support/results.mjs"
-import { createDatabase, dropDatabase, query, unique } from "../../support/services.mjs"
+import { createDatabase, dropDatabase, query, startPrivateRedis, unique } from "../../support/services.mjs"
 import { round } from "../../support/statistics.mjs"
 import { benchSymbols } from "../../support/ticks.mjs"
 import { eventually, sleep } from "../../support/waiting.mjs"
@@ -44,6 +45,7 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
   const symbols = Number(options.symbols ?? 50)
   const reps = Number(options.reps ?? 3)
   const appEnv = parseEnvList(options.appEnv)
+  const compared = options.compareDist ? String(options.compareDist).split(",") : []
   const coins = benchSymbols(symbols, "L")
   const svcTopic = unique("bench_lat")
   const baseTopic = unique("bench_latbase")
@@ -58,23 +60,40 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
   await writeFile(replay, `{"symbol":"NOOP","coinId":"noop","price":1,"eventTime":${Date.now() - 1000}}\n`)
   clean.add("replay file", () => rm(replay, { force: true }))
 
-  const svcPort = await freePort()
-  const service = startCli(
-    "service",
-    {
-      KAFKA_BROKERS: env.KAFKA_BROKERS,
-      REDIS_URL: redis.url,
-      DATABASE_URL: db,
-      KAFKA_TOPIC: svcTopic,
-      KAFKA_GROUP_ID: unique("bench_lat"),
-      SOURCE: `replay:${replay}`,
-      REPLAY_SPEED: "max",
-      PORT: String(svcPort),
-      ...appEnv
-    },
-    { cpuProfileDir: profileDir, name: "latency-service" }
-  )
-  clean.add("service", () => service.stop("SIGKILL"))
+  // Ours, and each --compare-dist build (another build's dist/, e.g. before a change) with its own topic, database
+  // and private Redis (the live channel and cache keys have fixed names), measured the same way.
+  const startService = async (target, dist) => {
+    const topic = target === "service" ? svcTopic : unique("bench_latcmp")
+    const url = target === "service" ? db : await createDatabase(env.DATABASE_URL, `${dbName}_${targets.length}`)
+    const cache = target === "service" ? redis : await startPrivateRedis()
+    if (target !== "service") {
+      await createTopic(env.KAFKA_BROKERS, topic, 3)
+      clean.add(`${target} topic`, () => deleteTopics(env.KAFKA_BROKERS, [topic, `${topic}.dlq`]))
+      clean.add(`${target} database`, () => dropDatabase(env.DATABASE_URL, url.split("/").pop()))
+      clean.add(`${target} redis`, () => cache.stop())
+    }
+    const port = await freePort()
+    const proc = startCli(
+      "service",
+      {
+        KAFKA_BROKERS: env.KAFKA_BROKERS,
+        REDIS_URL: cache.url,
+        DATABASE_URL: url,
+        KAFKA_TOPIC: topic,
+        KAFKA_GROUP_ID: unique("bench_lat"),
+        SOURCE: `replay:${replay}`,
+        REPLAY_SPEED: "max",
+        PORT: String(port),
+        ...appEnv
+      },
+      { cpuProfileDir: profileDir, name: `latency-${target}`, ...(dist === undefined ? {} : { dist }) }
+    )
+    clean.add(target, () => proc.stop("SIGKILL"))
+    targets.push({ target, proc, port, topic, db: url, redisUrl: cache.url })
+  }
+  const targets = []
+  await startService("service")
+  for (const dir of compared) await startService(`service@${basename(dir)}`, dir)
   const basePort = await freePort()
   const base = startNodeScript(
     "baseline-sse.mjs",
@@ -97,29 +116,41 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
   clean.add("baseline", () => base.stop("SIGKILL"))
   const baseLines = lineReader(base)
 
-  await waitHealthy(service, `http://127.0.0.1:${svcPort}/health`)
-  // The processor has joined the group and claimed its partitions: ticks published from now on flow at once.
-  await eventually(
-    async () => {
-      const rows = await query(db, "SELECT count(*)::int AS n FROM processor_checkpoints WHERE topic = $1", [svcTopic])
-      return rows[0].n === 3 ? true : undefined
-    },
-    60_000,
-    "the service's processor to claim its partitions",
-    200
-  )
+  for (const t of targets) {
+    await waitHealthy(t.proc, `http://127.0.0.1:${t.port}/health`)
+    // The processor has joined the group and claimed its partitions: ticks published from now on flow at once.
+    await eventually(
+      async () => {
+        const rows = await query(t.db, "SELECT count(*)::int AS n FROM processor_checkpoints WHERE topic = $1", [
+          t.topic
+        ])
+        return rows[0].n === 3 ? true : undefined
+      },
+      60_000,
+      `the ${t.target}'s processor to claim its partitions`,
+      200
+    )
+  }
   await baseLines.next((m) => m.ev === "joined", 60_000, "baseline consumer join")
 
-  const svcClient = await startClient(
-    `http://127.0.0.1:${svcPort}/api/events?symbols=${coins.map((c) => c.symbol).join(",")}`,
-    "latency-client-service"
-  )
-  const baseClient = await startClient(`http://127.0.0.1:${basePort}/api/events`, "latency-client-baseline")
-  // Taps on the Redis live channels: publish → the processor's (or relay's) PUBLISH, the first half of the path.
-  const svcTap = await startClient(redis.url, "latency-tap-service", "crypto:updates")
-  const baseTap = await startClient(redis.url, "latency-tap-baseline", "bench:updates")
+  const filter = coins.map((c) => c.symbol).join(",")
+  for (const t of targets) {
+    t.client = await startClient(
+      `http://127.0.0.1:${t.port}/api/events?symbols=${filter}`,
+      `latency-client-${t.target}`
+    )
+    // A tap on the Redis live channel: publish → the processor's (or relay's) PUBLISH, the first half of the path.
+    t.tap = await startClient(t.redisUrl, `latency-tap-${t.target}`, "crypto:updates")
+  }
+  const bare = {
+    target: "baseline",
+    proc: base,
+    topic: baseTopic,
+    client: await startClient(`http://127.0.0.1:${basePort}/api/events`, "latency-client-baseline"),
+    tap: await startClient(redis.url, "latency-tap-baseline", "bench:updates")
+  }
   clean.add("clients", async () => {
-    for (const c of [svcClient, baseClient, svcTap, baseTap]) c.proc.send({ cmd: "close" })
+    for (const t of [...targets, bare]) for (const c of [t.client, t.tap]) c.proc.send({ cmd: "close" })
     await sleep(200)
   })
 
@@ -127,10 +158,8 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
   clean.add("publisher", () => prod.disconnect())
   const measure = async (target, rate, rep) => {
     const name = `${target}@${rate}#${rep}`
-    const client = target === "service" ? svcClient : baseClient
-    const tap = target === "service" ? svcTap : baseTap
-    const pid = target === "service" ? service.pid : base.pid
-    const topic = target === "service" ? svcTopic : baseTopic
+    const { client, tap, proc, topic } = target === "baseline" ? bare : targets.find((t) => t.target === target)
+    const pid = proc.pid
     const startAt = Date.now() + 200
     const from = startAt + warmup * 1000
     const to = from + seconds * 1000
@@ -199,13 +228,20 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
     for (const rate of rates) {
       // Interleaved: the baseline first in odd repetitions, the service first in even ones (a backlog the one
       // leaves behind, or the machine's drift, weighs on both alike over the repetitions).
-      const order = rep % 2 === 1 ? ["baseline", "service"] : ["service", "baseline"]
+      // With --compare-dist the order rotates by one each repetition instead.
+      const names = ["baseline", ...targets.map((t) => t.target)]
+      const shift = names.length === 2 ? (rep % 2 === 1 ? 0 : 1) : (rep - 1) % names.length
+      const order = [...names.slice(shift), ...names.slice(0, shift)]
       for (const target of order) phases.push(await measure(target, rate, rep))
     }
   }
-  const byRate = latencySummary(phases, rates)
+  const byRate = latencySummary(
+    phases,
+    rates,
+    targets.slice(1).map((t) => t.target)
+  )
   const at1k = byRate[1000]?.service
-  const stopped = await service.stop("SIGTERM")
+  const stopped = await targets[0].proc.stop("SIGTERM")
   const p99At1k = at1k?.lagMs.p99.median
   return {
     parameters: {
@@ -218,6 +254,7 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
       clients: 1,
       sseFilter: "symbols=L00…",
       appEnv,
+      compared: Object.fromEntries(compared.map((dir) => [`service@${basename(dir)}`, dir])),
       redis: redis.kind,
       lag: "receipt − the tick's moment on the publisher's schedule (t0 + i / rate), not the moment it was sent",
       timeResolution: "1 ms (Date.now() on both ends, one machine, one clock)"
@@ -227,12 +264,12 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
     // Each tick sent in the window arrives once: the received count equals what was sent and none was a repeat (a
     // service that loses some and doubles others must not pass on the sum).
     correctness: rates.flatMap((r) =>
-      ["service", "baseline"].map((target) => {
+      ["service", "baseline", ...targets.slice(1).map((t) => t.target)].map((target) => {
         const p = byRate[r][target]
         return {
           check:
-            target === "service"
-              ? `the service delivered every tick sent at ${r}/s exactly once, in every repetition ` +
+            target !== "baseline"
+              ? `the ${target} delivered every tick sent at ${r}/s exactly once, in every repetition ` +
                 `(${p.received} received, ${p.repeats} repeated, ${p.sentInWindow} sent)`
               : `the baseline relay delivered every tick at ${r}/s exactly once (the harness itself loses nothing)`,
           ok: p.received === p.sentInWindow && p.repeats === 0
