@@ -41,12 +41,14 @@ const presets = {
     venues: { rate: 5_000, seconds: 30, latencyRate: 500, latencySeconds: 20 },
     idle: { seconds: 30 }
   },
+  // Sized so one run of every scenario, peers included, fits in about two hours on the 2-core machine; the
+  // windows are long enough that the repetitions' spread, not the window, bounds each figure.
   full: {
     throughput: { ticks: 1_000_000 },
-    latency: { rates: "1000,10000", seconds: 60, warmup: 5, reps: 3 },
-    fanout: { clients: 10_000, rateStart: 50, rateMax: 6_400, seconds: 20, warmup: 2, settle: 10, reps: 3 },
-    rest: { seconds: 30, connections: 64, rounds: 3 },
-    recovery: { rate: 5_000, seconds: 90, killAt: 30, reps: 5 },
+    latency: { rates: "1000,10000", seconds: 30, warmup: 5, reps: 3 },
+    fanout: { clients: 10_000, rateStart: 50, rateMax: 6_400, seconds: 10, warmup: 2, settle: 5, reps: 3 },
+    rest: { seconds: 15, connections: 64, rounds: 3 },
+    recovery: { rate: 5_000, seconds: 90, killAt: 30, reps: 3 },
     venues: { rate: 5_000, seconds: 120, latencyRate: 1_000, latencySeconds: 60 },
     idle: { seconds: 240 }
   }

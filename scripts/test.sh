@@ -85,8 +85,8 @@ else
 fi
 
 # A full run (no arguments) ends with every benchmark once at its tiny size, against the same services: a smoke
-# check of correctness only (nothing lost or doubled, no errors, the baselines sane). It asserts no time.
-# BENCH_SMOKE=0 skips it.
+# check of correctness only (nothing lost or doubled, no errors, the baselines sane), so one repetition of each is
+# enough. It asserts no time. BENCH_SMOKE=0 skips it.
 if [[ $# -eq 0 && "${BENCH_SMOKE:-1}" != "0" ]]; then
-  node bench/run.mjs all --size tiny
+  node bench/run.mjs all --size tiny --reps 1
 fi
