@@ -44,7 +44,7 @@ const step = async ({ server, group, rate, coins, publisher, seconds, warmup, be
     rate,
     seconds: warmup + seconds,
     startAt,
-    send: redisSender(publisher, server.channel),
+    send: redisSender(publisher, server.channel, server.stream),
     onTick: (t) => {
       if (t >= from && t < to) inWindow++
     }
@@ -101,7 +101,7 @@ export const ramp = async ({ server, clients, processes, rates, mustReach, settl
     ...stepOptions,
     rate: rates[0],
     seconds: 1,
-    send: redisSender(stepOptions.publisher, server.channel)
+    send: redisSender(stepOptions.publisher, server.channel, server.stream)
   })
   await warm.close()
   await sleep(settle * 1000)

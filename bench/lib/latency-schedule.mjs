@@ -75,9 +75,23 @@ export const publishOnSchedule = async (options) => {
 }
 
 /** Tick messages as the processor PUBLISHes them on the live channel (`{"_tag":"tick","tick":…}`), via ioredis. */
-export const redisSender = (redis, channel) => (batch) => {
+// As the processor's cache writer sends its updates (src/Cache/Redis.ts): each PUBLISHed and XADDed to the stream the
+// service's feed reads (its SSE ids are the stream's), trimmed once per call.
+const publishAndAdd = `for i = 2, #ARGV do
+  redis.call('PUBLISH', KEYS[1], ARGV[i])
+  redis.call('XADD', KEYS[2], '*', 'u', ARGV[i])
+end
+redis.call('XTRIM', KEYS[2], 'MAXLEN', '~', ARGV[1])`
+
+/**
+ * Ticks as live updates on Redis: PUBLISHed on `channel` (a bare broadcaster's), or, with `stream` (the service's
+ * `crypto:events`), written as the processor writes them: PUBLISH + XADD in one script, the stream trimmed to 10,000.
+ */
+export const redisSender = (redis, channel, stream) => (batch) => {
+  const messages = batch.map((m) => `{"_tag":"tick","tick":${m.value}}`)
+  if (stream !== undefined) return redis.eval(publishAndAdd, 2, channel, stream, 10_000, ...messages)
   const pipeline = redis.pipeline()
-  for (const m of batch) pipeline.publish(channel, `{"_tag":"tick","tick":${m.value}}`)
+  for (const m of messages) pipeline.publish(channel, m)
   return pipeline.exec()
 }
 

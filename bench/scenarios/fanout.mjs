@@ -1,6 +1,6 @@
 // fanout: how many SSE events a server delivers before it falls behind. K clients (split over ≥ 2 node processes,
-// loopback only, bounded in count and time) on the real `service`'s /api/events; this process PUBLISHes ticks on the
-// live Redis channel the service's feed reads (crypto:updates), as the processor does, at doubling rates, each tick
+// loopback only, bounded in count and time) on the real `service`'s /api/events; this process writes ticks to Redis
+// as the processor does (PUBLISH crypto:updates + XADD crypto:events, the stream the feed reads), at rising rates, each tick
 // stamped with its moment on the schedule (lag = receipt − that), until delivery falls behind (bench/lib/fanout-ramp.mjs).
 // Baseline, same run, driven the same way on a channel of its own: a bare node:http SSE broadcaster, each update
 // serialised once and written to every client once per event-loop turn. Both servers start afresh every repetition
@@ -85,7 +85,9 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
       proc,
       pid: proc.pid,
       url: `http://127.0.0.1:${port}/api/events`,
-      channel: "crypto:updates"
+      channel: "crypto:updates",
+      // The service's feed reads the stream (its SSE ids are the stream's ids), not the channel.
+      stream: "crypto:events"
     }
   }
   const startBaseline = async (rep) => {
@@ -142,7 +144,9 @@ export const run = async ({ options, env, redis, clean, profileDir }) => {
       symbols: coins.length,
       behind: `received in the window < 0.95 × window ticks × clients, all received < 0.99 × that, or lag p50 > ${behindMs} ms`,
       redis: redis.kind,
-      events: "ticks PUBLISHed on the live channel, as the processor does; no symbol filter",
+      events:
+        "ticks written as the processor writes them (PUBLISH crypto:updates + XADD crypto:events, one script per " +
+        "batch; the bare broadcaster: PUBLISH on its channel); no symbol filter",
       lag: "receipt − the tick's moment on the publisher's schedule (t0 + i / rate)"
     },
     figures: { repetitions },
